@@ -1,0 +1,47 @@
+"""What the command line shows a person: mapping, plan, counts, where the output is.
+
+Kept apart from the library so the notebook and the web page never import a
+terminal toolkit; the library reports progress through callbacks instead.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .job import Job
+from .status import COLOURS
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def show_mapping(job: Job) -> None:
+    table = Table(title="Columns read", title_justify="left", show_edge=False)
+    for name in ("Sheet", "Field", "Read from"):
+        table.add_column(name)
+    for sheet, field, where in job.mapping():
+        table.add_row(sheet, field, where)
+    out.print(table)
+    for name, why in job.source.skipped:
+        out.print(f"[dim]Sheet {name!r} not read: {why}[/]")
+
+
+def show_plan(job: Job) -> None:
+    plan = job.plan_detail
+    out.print(f"Plan: {plan.serial_count} serials on {plan.resource_count} resources, "
+              f"{plan.delete_requests} DELETE requests.")
+
+
+def show_counts(job: Job) -> None:
+    table = Table(title="Rows by status", title_justify="left", show_edge=False)
+    table.add_column("Status")
+    table.add_column("Rows", justify="right")
+    for status, count in sorted(job.counts().items(), key=lambda kv: -kv[1]):
+        colour = COLOURS.get(status)
+        table.add_row(f"[on #{colour}] [/] {status}" if colour else status, str(count))
+    out.print(table)
+    if job.error:
+        err.print(f"[bold red]Stopped:[/] {job.error}")
+    if job.output:
+        out.print(f"Output: {job.output}")

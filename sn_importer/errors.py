@@ -1,0 +1,85 @@
+"""The one exception tree of sn-importer.
+
+Every error a user can meet is one of these, so the command line can print a
+single clear line and pick the exit code, and a notebook can catch the family
+it cares about::
+
+    SnImporterError                 base: exit code 2 on the command line
+    ├── UsageError                  options that do not fit together
+    ├── InputError                  the file cannot be read as a serial-number sheet
+    │   └── HeaderNotFoundError     no sheet has a recognisable header
+    ├── TemplateError               a template file is broken (file, key, problem)
+    └── KatanaError                 talking to the API went wrong
+        ├── AuthError               401/403: the key is missing, wrong or revoked
+        ├── ApiUnavailableError     no answer (connection refused, timeouts, 5xx) after retries
+        └── ApiRequestError         the API refused the request (other 4xx)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SnImporterError(Exception):
+    """Base of every error sn-importer raises on purpose."""
+
+
+class UsageError(SnImporterError):
+    """The call itself is wrong (options that clash, missing arguments)."""
+
+
+class InputError(SnImporterError):
+    """The input cannot be read as a serial-number sheet; names the file (and sheet)."""
+
+    def __init__(self, path: str | Path, problem: str, sheet: str | None = None):
+        self.path = Path(path)
+        self.sheet = sheet
+        self.problem = problem
+        where = f"{path}" + (f" (sheet {sheet!r})" if sheet else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class HeaderNotFoundError(InputError):
+    """No sheet has a header the template recognises."""
+
+
+class TemplateError(SnImporterError):
+    """A template is broken; the message names the file, the key and the problem."""
+
+    def __init__(self, path: str | Path, key: str | None, problem: str):
+        self.path = Path(path)
+        self.key = key
+        self.problem = problem
+        where = f"template {self.path}" + (f", key {key!r}" if key else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class KatanaError(SnImporterError):
+    """Talking to the Katana API failed."""
+
+
+class AuthError(KatanaError):
+    """401/403: the key is wrong, missing or revoked. Retrying cannot help."""
+
+    def __init__(self, status_code: int, api_message: str = ""):
+        self.status_code = status_code
+        self.api_message = api_message
+        super().__init__(
+            f"Katana refused the API key ({status_code} {api_message or 'Unauthorized'}); "
+            "check KATANA_API_KEY"
+        )
+
+
+class ApiUnavailableError(KatanaError):
+    """The API could not be reached or kept failing after every retry."""
+
+
+class ApiRequestError(KatanaError):
+    """The API answered a 4xx other than 401/403/429; carries its message."""
+
+    def __init__(self, status_code: int, api_message: str, method: str = "", path: str = ""):
+        self.status_code = status_code
+        self.api_message = api_message
+        self.method = method
+        self.path = path
+        super().__init__(f"{method} {path} answered {status_code}: {api_message}".strip())

@@ -1,0 +1,134 @@
+"""A job: one input file carried through the pipeline.
+
+This is the library face of sn-importer, used alike by the command line, the
+notebook API and the web page: ``read`` reads, maps, validates and plans;
+``preview``/``apply`` talk to Katana; ``write`` writes the annotated output;
+``summary`` is the ``--json`` object.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from .plan import Plan, build_plan
+from .reader import SourceFile, read_file
+from .report import REMOVED_COLUMNS, ReportFacts, default_output_path, write_report
+from .status import GOAL, Status
+from .template import Template, load_template
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class Job:
+    """An input file read, validated and planned; later previewed or applied."""
+
+    def __init__(self, path: str | Path, template: str | Path | Template | None = None):
+        self.template = template if isinstance(template, Template) else load_template(template)
+        self.path = Path(path)
+        self.source: SourceFile = read_file(self.path, self.template)
+        self.rows: pd.DataFrame = _validate(self.source, self.template)
+        self.plan_detail: Plan = build_plan(self.rows, self.template.ids_per_request)
+        self.mode = "validate"
+        self.run_id = uuid.uuid4().hex[:12]
+        self.started_at = now_iso()
+        self.finished_at = self.started_at
+        self.base_url: str | None = None
+        self.requests = {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
+        self.removed = pd.DataFrame(columns=list(REMOVED_COLUMNS))
+        self.error: str | None = None
+        self.notes: list[str] = []
+        self.output: Path | None = None
+
+    # --- what it holds -------------------------------------------------------
+
+    @property
+    def plan(self) -> pd.DataFrame:
+        """The requests: one row per resource with its serial and request counts."""
+        return self.plan_detail.resources
+
+    def mapping(self) -> list[tuple[str, str, str]]:
+        """(sheet, field, where it is read from) for every sheet read."""
+        fixed = self.template.fixed_fields
+        return [(sheet.name, name, where) for sheet in self.source.sheets
+                for name, where in sheet.mapping.describe(fixed).items()]
+
+    def counts(self) -> dict[str, int]:
+        statuses = self.rows.loc[self.rows["status"] != "", "status"]
+        return {str(k): int(v) for k, v in statuses.value_counts().items()}
+
+    @property
+    def exit_code(self) -> int:
+        """0 every non-blank row reached the mode's goal; 1 some need attention; 2 not completed."""
+        if self.error:
+            return 2
+        goal = {s.value for s in GOAL[self.mode]}
+        return 0 if set(self.counts()) <= goal else 1
+
+    # --- doing ---------------------------------------------------------------
+
+    def write(self, path: str | Path | None = None) -> Path:
+        """Write the annotated output (default beside the input) and return its path."""
+        target = Path(path) if path else default_output_path(self.path, self.source.kind)
+        self.output = write_report(target, self.source, self.rows, self._facts(), self.removed)
+        return self.output
+
+    def summary(self) -> dict:
+        """The ``--json`` object of this run."""
+        return {
+            "input": str(self.path),
+            "output": str(self.output) if self.output else None,
+            "mode": self.mode,
+            "run_id": self.run_id,
+            "template": self.template.name,
+            "base_url": self.base_url,
+            "rows": int((self.rows["status"] != "").sum()),
+            "statuses": self.counts(),
+            "requests": dict(self.requests),
+            "plan": {"resources": self.plan_detail.resource_count,
+                     "serials": self.plan_detail.serial_count,
+                     "delete_requests": self.plan_detail.delete_requests},
+            "mapping": [{"sheet": s, "field": f, "source": w} for s, f, w in self.mapping()],
+            "sheets_skipped": [{"sheet": s, "reason": r} for s, r in self.source.skipped],
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "exit_code": self.exit_code,
+        }
+
+    def _facts(self) -> ReportFacts:
+        facts = [
+            ("Run id", self.run_id),
+            ("Mode", self.mode),
+            ("Input", str(self.path)),
+            ("Template", f"{self.template.name} ({self.template.path.name})"),
+            ("Base URL", self.base_url or "(not contacted)"),
+            ("Started", self.started_at),
+            ("Finished", self.finished_at),
+            ("Rows", int((self.rows["status"] != "").sum())),
+            ("Resources in plan", self.plan_detail.resource_count),
+            ("Requests sent", ", ".join(f"{k} {v}" for k, v in self.requests.items())),
+            ("Exit code", self.exit_code),
+        ]
+        if self.error:
+            facts.append(("Stopped because", self.error))
+        return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes))
+
+
+def _validate(source: SourceFile, template: Template) -> pd.DataFrame:
+    from .validate import validate
+
+    return validate(source, template)
+
+
+def read(path: str | Path, template: str | Path | Template | None = None) -> Job:
+    """Read, map and validate ``path``: the first step of every run."""
+    return Job(path, template)
+
+
+__all__ = ["Job", "read", "Status"]

@@ -1,0 +1,81 @@
+"""Header matching: which input column feeds which field.
+
+The template lists the spellings of each field's header; matching ignores
+case, spaces, ``_`` and ``-``. The result is shown to the user (console and
+``Summary`` sheet) so a wrong automatic match is seen before anything is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .template import FIELDS, Template, normalise_key
+
+#: Columns that sn-importer appends to its output; a results file fed back in
+#: carries them at its end, and they are dropped so the file can be re-run.
+RESULT_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Field name → column position in the sheet (fixed-value fields are absent)."""
+
+    columns: dict[str, int]
+    header: tuple[str, ...]
+
+    def describe(self, fixed: dict[str, str | int]) -> dict[str, str]:
+        """Field → human description of where it comes from, for reports."""
+        out = {}
+        for name in FIELDS:
+            if name in self.columns:
+                out[name] = f"column {self.header[self.columns[name]]!r}"
+            elif name in fixed:
+                out[name] = f"fixed value {fixed[name]!r}"
+        return out
+
+
+def match_header(cells: list[object], template: Template) -> ColumnMapping | None:
+    """Map a candidate header row, or None when it is not a recognisable header.
+
+    A header is recognised when it names a resource id, a serial (id or
+    number) and a resource type (unless the template fixes the type).
+    """
+    header = tuple("" if c is None else str(c).strip() for c in cells)
+    keys = [normalise_key(c) for c in header]
+    columns: dict[str, int] = {}
+    for name, spec in template.fields.items():
+        if spec.value is not None:
+            continue
+        for wanted in spec.header_keys:
+            if wanted in keys:
+                position = keys.index(wanted)
+                if position not in columns.values():
+                    columns[name] = position
+                    break
+    if not _is_complete(columns, template):
+        return None
+    return ColumnMapping(columns=columns, header=header)
+
+
+def _is_complete(columns: dict[str, int], template: Template) -> bool:
+    has_type = "resource_type" in columns or template.fields["resource_type"].value is not None
+    has_id = "resource_id" in columns or template.fields["resource_id"].value is not None
+    has_serial = "serial_id" in columns or "serial_number" in columns
+    return has_type and has_id and has_serial
+
+
+def trailing_result_columns(header: list[str]) -> int:
+    """How many columns at the end are a previous run's result columns (0 or 5)."""
+    tail = [normalise_key(c) for c in header[-len(RESULT_COLUMNS):]]
+    if tail == [normalise_key(c) for c in RESULT_COLUMNS] and len(header) > len(RESULT_COLUMNS):
+        return len(RESULT_COLUMNS)
+    return 0
+
+
+def expected_headers(template: Template) -> str:
+    """A plain-words list of the headers the template looks for."""
+    parts = []
+    for name, spec in template.fields.items():
+        if spec.value is None:
+            parts.append(" / ".join([name, *spec.aliases[:3]]))
+    return "; ".join(parts)

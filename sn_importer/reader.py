@@ -1,0 +1,281 @@
+"""Reading the input file into sheets of rows.
+
+The first stage of the pipeline. It turns a CSV/TXT (delimiter and encoding
+detected) or a workbook (every visible sheet with a recognisable header) into
+:class:`Sheet` values: the original header, the column mapping and the data
+rows exactly as they were, so the report can give every row back untouched.
+Anything that keeps the file from being read raises :class:`InputError` with
+a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import HeaderNotFoundError, InputError
+from .mapping import ColumnMapping, expected_headers, match_header, trailing_result_columns
+from .template import Template
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+DELIMITERS = (",", ";", "\t", "|")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass
+class Sheet:
+    """One sheet (or the CSV file) with a recognised header."""
+
+    name: str
+    header: list[str]
+    mapping: ColumnMapping
+    data: pd.DataFrame  # positional columns 0..n-1, values as read
+    header_row: int  # 1-based row number of the header in the sheet
+    dropped_result_columns: int = 0
+    preamble: list[list] = field(default_factory=list)  # title rows above the header, as read
+
+    @property
+    def first_row(self) -> int:
+        return self.header_row + 1
+
+
+@dataclass
+class SourceFile:
+    """The input as read: its sheets and what was passed over, and why."""
+
+    path: Path
+    kind: str  # "csv" or "excel"
+    sheets: list[Sheet]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    delimiter: str = ","
+    encoding: str = "utf-8"
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(s.data) for s in self.sheets)
+
+
+def read_file(path: str | Path, template: Template) -> SourceFile:
+    """Read ``path`` with ``template``; raise InputError if it cannot be imported."""
+    path = Path(path)
+    _check_path(path)
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        source = _read_excel(path, template)
+    elif suffix in CSV_SUFFIXES or suffix == "":
+        source = _read_csv(path, template)
+    else:
+        raise InputError(path, f"unsupported file type {suffix!r}; use .xlsx, .xlsm or .csv")
+    if not source.sheets:
+        raise _no_header(path, template, source.skipped)
+    return source
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a file")
+    try:
+        with path.open("rb") as handle:
+            first = handle.read(1)
+    except PermissionError:
+        raise InputError(path, "permission denied: the file cannot be read") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read: {exc.strerror}") from None
+    if not first:
+        raise InputError(path, "the file is empty")
+
+
+def _no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) -> HeaderNotFoundError:
+    found = "; ".join(f"{name}: {why}" for name, why in skipped) or "nothing"
+    return HeaderNotFoundError(
+        path,
+        f"no recognisable header (found {found}); expected headers like {expected_headers(template)}"
+        f" (template {template.name!r})",
+    )
+
+
+# --- CSV ---------------------------------------------------------------------
+
+
+def _read_csv(path: Path, template: Template) -> SourceFile:
+    raw = path.read_bytes()
+    encoding = detect_encoding(path, raw)
+    text = raw.decode(encoding)
+    del raw
+    delimiter = detect_delimiter(text)
+    head = list(csv.reader(io.StringIO(_head(text, template.search_rows)), delimiter=delimiter))
+    for index, cells in enumerate(head):
+        dropped = trailing_result_columns(cells)
+        cells = cells[: len(cells) - dropped]
+        mapping = match_header(cells, template)
+        if mapping is not None:
+            data = _parse_csv_body(path, text, delimiter, index, len(cells) + dropped)
+            if dropped:
+                data = data.iloc[:, : len(cells)]
+            sheet = Sheet(path.stem, list(mapping.header), mapping, data, index + 1, dropped)
+            return SourceFile(path, "csv", [sheet], [], delimiter, encoding)
+    found = ", ".join(repr(c) for c in (head[0] if head else []) if c) or "no columns"
+    return SourceFile(path, "csv", [], [(path.name, f"headers {found}")], delimiter, encoding)
+
+
+def _head(text: str, lines: int) -> str:
+    end = 0
+    for _ in range(lines):
+        end = text.find("\n", end) + 1
+        if end == 0:
+            return text
+    return text[:end]
+
+
+def detect_encoding(path: Path, raw: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text"), else cp1252."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = raw[:4096]
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC):
+        raise InputError(path, "is an Excel workbook, not text; give it its .xlsx (or .xls) name")
+    if b"\x00" in head:
+        if head[1::2].count(0) > len(head) // 4:
+            return "utf-16-le"
+        if head[0::2].count(0) > len(head) // 4:
+            return "utf-16-be"
+        raise InputError(path, "is not a text file (binary content); expected CSV text or an .xlsx workbook")
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        raw.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter among , ; tab | that splits the most of the first lines the same way."""
+    sample = _head(text, 50)
+    best, best_score = ",", (-1, -1)
+    for delimiter in DELIMITERS:
+        counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
+        multi = [c for c in counts if c > 1]
+        if not multi:
+            continue
+        mode = max(set(multi), key=multi.count)
+        score = (multi.count(mode), mode)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _parse_csv_body(path: Path, text: str, delimiter: str, header_index: int, width: int) -> pd.DataFrame:
+    try:
+        data = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            skiprows=header_index + 1,
+            names=list(range(width)),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({i: pd.Series([], dtype=str) for i in range(width)})
+    except pd.errors.ParserError as exc:
+        raise InputError(path, f"rows do not fit the header: {exc}") from None
+    return data.fillna("")
+
+
+# --- Excel -------------------------------------------------------------------
+
+
+def _read_excel(path: Path, template: Template) -> SourceFile:
+    import python_calamine as calamine
+
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if magic == _OLE_MAGIC and path.suffix.lower() in {".xlsx", ".xlsm"}:
+        raise InputError(path, "is password-protected (encrypted); save a copy without a password and import that")
+    try:
+        workbook = calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several unrelated types
+        raise InputError(path, _excel_problem(path, exc)) from None
+    sheets, skipped = [], []
+    for meta in workbook.sheets_metadata:
+        reason = _sheet_unwanted(meta, template)
+        if reason:
+            skipped.append((meta.name, reason))
+            continue
+        try:
+            rows = workbook.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise InputError(path, _excel_problem(path, exc), sheet=meta.name) from None
+        sheet = _find_sheet(meta.name, rows, template)
+        if isinstance(sheet, Sheet):
+            sheets.append(sheet)
+        else:
+            skipped.append((meta.name, sheet))
+    return SourceFile(path, "excel", sheets, skipped)
+
+
+def _excel_problem(path: Path, exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Password" in name:
+        return "is password-protected (encrypted); save a copy without a password and import that"
+    if path.suffix.lower() == ".xls":
+        return f"this old Excel 97-2003 .xls file cannot be read ({exc}); open it in Excel and save it as .xlsx"
+    return f"is not a readable workbook (corrupt or not really {path.suffix}): {exc}"
+
+
+def _sheet_unwanted(meta, template: Template) -> str | None:
+    if str(meta.visible).split(".")[-1].lower() != "visible":
+        return "hidden sheet"
+    if str(meta.typ).split(".")[-1].lower() not in {"worksheet", "work_sheet"}:
+        return "not a worksheet"
+    if not template.wants_sheet(meta.name):
+        return "left out by the template"
+    return None
+
+
+def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:
+    for index, cells in enumerate(rows[: template.search_rows]):
+        cells = [_header_text(c) for c in cells]
+        dropped = trailing_result_columns(cells)
+        kept = cells[: len(cells) - dropped]
+        mapping = match_header(kept, template)
+        if mapping is not None:
+            width = len(kept)
+            body = [row[:width] for row in rows[index + 1 :]]
+            data = pd.DataFrame(body, columns=range(width), dtype=object) if body else _empty(width)
+            preamble = [list(r[:width]) for r in rows[:index]]
+            return Sheet(name, list(mapping.header), mapping, data, index + 1, dropped, preamble)
+    if not any(any(c not in (None, "") for c in r) for r in rows[: template.search_rows]):
+        return "empty sheet"
+    first = next((r for r in rows if any(c not in (None, "") for c in r)), [])
+    found = ", ".join(repr(_header_text(c)) for c in first if c not in (None, ""))
+    return f"no recognisable header (first row: {found})"
+
+
+def _header_text(cell) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
+def _empty(width: int) -> pd.DataFrame:
+    return pd.DataFrame({i: pd.Series([], dtype=object) for i in range(width)})

@@ -1,0 +1,300 @@
+"""The annotated output: the user's own sheets with a status on every row.
+
+Last stage of the pipeline. Every input sheet is written back under its own
+name, every row in its original order and every original column as it was,
+followed by ``status``, ``message``, ``serial_id``, ``request`` and
+``checked_at``; a ``Summary`` sheet and a ``Removed`` sheet (the records of
+every detached serial, as they were before) go beside them. Text that a
+spreadsheet would run as a formula is written as text. The file is written to
+a temporary name and renamed, so a crash never leaves half a report.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import UsageError
+from .mapping import RESULT_COLUMNS
+from .reader import SourceFile
+from .status import COLOURS
+
+REMOVED_COLUMNS = ("id", "serial_number", "resource_type", "resource_id", "transaction_id",
+                   "transaction_date", "quantity_change", "sheet_rows")
+_FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_NUMBER = r"[+-]?\d+(?:[.,]\d+)?"
+
+
+@dataclass
+class ReportFacts:
+    """What the Summary sheet tells besides the counts."""
+
+    facts: list[tuple[str, object]]  # label → value, in order
+    mapping: list[tuple[str, str, str]]  # sheet, field, source
+    skipped_sheets: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def default_output_path(input_path: Path, kind: str) -> Path:
+    suffix = ".results.csv" if kind == "csv" else ".results.xlsx"
+    return input_path.with_name(input_path.stem + suffix)
+
+
+def write_report(path: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
+                 removed: pd.DataFrame | None = None) -> Path:
+    """Write the annotated copy to ``path`` (.xlsx or .csv by extension), atomically."""
+    path = Path(path)
+    if path.resolve() == source.path.resolve():
+        raise UsageError(f"the output {path} would overwrite the input; choose another --output")
+    if path.suffix.lower() in {".csv", ".txt", ".tsv"}:
+        with _atomic(path) as tmp:
+            _write_csv(tmp, source, rows)
+    elif path.suffix.lower() in {".xlsx", ".xlsm"}:
+        with _atomic(path) as tmp:
+            _write_xlsx(tmp, source, rows, facts, removed)
+    else:
+        raise UsageError(f"cannot write {path.suffix!r} output; use .xlsx or .csv")
+    return path
+
+
+@contextmanager
+def _atomic(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sheet_slices(source: SourceFile, rows: pd.DataFrame):
+    """Yield (sheet, that sheet's slice of the rows frame) in input order."""
+    start = 0
+    for sheet in source.sheets:
+        yield sheet, rows.iloc[start : start + len(sheet.data)]
+        start += len(sheet.data)
+
+
+def result_frame(part: pd.DataFrame) -> pd.DataFrame:
+    """The five appended columns of one sheet's rows, as written."""
+    return pd.DataFrame({
+        "status": part["status"].to_numpy(),
+        "message": part["message"].to_numpy(),
+        "serial_id": part["serial_id"].astype("Int64").astype("string").fillna("").to_numpy(),
+        "request": part["request"].to_numpy(),
+        "checked_at": part["checked_at"].to_numpy(),
+    })
+
+
+# --- CSV ---------------------------------------------------------------------
+
+
+def _write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
+    frames = []
+    many = len(source.sheets) > 1
+    for sheet, part in sheet_slices(source, rows):
+        data = sheet.data.copy()
+        data.columns = _unique(sheet.header)
+        if many:
+            data.insert(0, "sheet", sheet.name)
+        frames.append(pd.concat([data.reset_index(drop=True), result_frame(part)], axis=1))
+    out = pd.concat(frames, ignore_index=True) if many else frames[0]
+    names = list(out.columns)
+    for position in range(out.shape[1]):
+        out.isetitem(position, defuse_formulas(out.iloc[:, position]))
+    header = [n.split("\x00")[0] for n in names]
+    delimiter = source.delimiter if source.kind == "csv" else ","
+    out.to_csv(path, index=False, header=header, sep=delimiter, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Column labels that keep the header text but may repeat safely (split on NUL)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}\x00{seen[name]}")
+    return out
+
+
+def defuse_formulas(column: pd.Series) -> pd.Series:
+    """Prefix text a spreadsheet would run as a formula with an apostrophe."""
+    if column.dtype == object:
+        text = column.map(lambda v: v if isinstance(v, str) else None)
+    elif pd.api.types.is_string_dtype(column.dtype):
+        text = column
+    else:
+        return column
+    risky = text.str.contains(_FORMULA_START, regex=True).fillna(False).astype(bool)
+    risky &= ~text.str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
+    if not risky.any():
+        return column
+    column = column.astype(object).copy()
+    column[risky.to_numpy()] = "'" + text[risky].astype(str)
+    return column
+
+
+# --- XLSX --------------------------------------------------------------------
+
+
+def _write_xlsx(path: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
+                removed: pd.DataFrame | None) -> None:
+    import xlsxwriter
+
+    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+               "strings_to_numbers": False, "default_date_format": "yyyy-mm-dd hh:mm:ss"}
+    with xlsxwriter.Workbook(str(path), options) as book:
+        styles = _Styles(book)
+        names = _SheetNames([s.name for s in source.sheets])
+        summary = book.add_worksheet(names.take("Summary"))
+        for sheet, part in sheet_slices(source, rows):
+            _write_data_sheet(book.add_worksheet(names.own(sheet.name)), sheet, part, styles)
+        _write_removed(book.add_worksheet(names.take("Removed")), removed, styles)
+        _write_summary(summary, rows, facts, styles)
+
+
+class _SheetNames:
+    """Excel sheet names: at most 31 characters, unique, no []:*?/\\."""
+
+    def __init__(self, inputs: list[str]):
+        self.used: set[str] = set()
+        self.inputs = {n.casefold() for n in inputs}
+
+    def own(self, name: str) -> str:
+        return self._free("".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "Sheet")
+
+    def take(self, name: str) -> str:
+        return self._free(name if name.casefold() not in self.inputs else f"{name} (sn-importer)")
+
+    def _free(self, name: str) -> str:
+        candidate, n = name, 1
+        while candidate.casefold() in self.used:
+            n += 1
+            candidate = f"{name[:27]} ({n})"
+        self.used.add(candidate.casefold())
+        return candidate
+
+
+class _Styles:
+    def __init__(self, book):
+        self.header = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+        self.result_header = book.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
+        self.status = {s.value: book.add_format({"bg_color": f"#{c}"}) for s, c in COLOURS.items()}
+        self.date = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.title = book.add_format({"bold": True, "font_size": 14})
+        self.bold = book.add_format({"bold": True})
+
+
+def _write_data_sheet(ws, sheet, part: pd.DataFrame, styles: _Styles) -> None:
+    header = list(sheet.header)
+    top = len(sheet.preamble)
+    for r, cells in enumerate(sheet.preamble):
+        for c, value in enumerate(cells):
+            _write_cell(ws, r, c, value, styles)
+    for col, name in enumerate(header):
+        ws.write_string(top, col, name, styles.header)
+    for offset, name in enumerate(RESULT_COLUMNS):
+        ws.write_string(top, len(header) + offset, name, styles.result_header)
+    results = result_frame(part)
+    values = sheet.data.to_numpy(dtype=object)
+    result_values = results.to_numpy(dtype=object)
+    width = len(header)
+    for r in range(len(values)):
+        row = top + r + 1
+        for c, value in enumerate(values[r]):
+            _write_cell(ws, row, c, value, styles)
+        status, message, serial_id, request, checked_at = result_values[r]
+        if status:
+            ws.write_string(row, width, status, styles.status.get(status))
+        if message:
+            ws.write_string(row, width + 1, message)
+        if serial_id:
+            ws.write_number(row, width + 2, int(serial_id))
+        if request:
+            ws.write_string(row, width + 3, request)
+        if checked_at:
+            ws.write_string(row, width + 4, checked_at)
+    last_col = width + len(RESULT_COLUMNS) - 1
+    ws.freeze_panes(top + 1, 0)
+    ws.autofilter(top, 0, top + max(1, len(values)), last_col)
+    ws.set_column(width, width, 16)
+    ws.set_column(width + 1, width + 1, 60)
+    ws.set_column(width + 3, width + 3, 38)
+    ws.set_column(width + 4, width + 4, 22)
+
+
+def _write_cell(ws, row: int, col: int, value, styles: _Styles) -> None:
+    if value is None or (isinstance(value, float) and value != value):
+        return
+    if isinstance(value, str):
+        if value:
+            ws.write_string(row, col, value)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value)
+    elif isinstance(value, (datetime, date)):
+        ws.write_datetime(row, col, value, styles.date)
+    elif isinstance(value, time):
+        ws.write_string(row, col, value.isoformat())
+    else:
+        ws.write_string(row, col, str(value))
+
+
+def _write_removed(ws, removed: pd.DataFrame | None, styles: _Styles) -> None:
+    for col, name in enumerate(REMOVED_COLUMNS):
+        ws.write_string(0, col, name, styles.header)
+    if removed is not None:
+        for r, record in enumerate(removed.to_dict("records"), start=1):
+            for c, name in enumerate(REMOVED_COLUMNS):
+                _write_cell(ws, r, c, record.get(name), styles)
+    ws.freeze_panes(1, 0)
+    ws.set_column(0, len(REMOVED_COLUMNS) - 1, 20)
+
+
+def _write_summary(ws, rows: pd.DataFrame, facts: ReportFacts, styles: _Styles) -> None:
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 2, 48)
+    ws.write_string(0, 0, "sn-importer results", styles.title)
+    r = 2
+    for label, value in facts.facts:
+        ws.write_string(r, 0, label, styles.bold)
+        _write_cell(ws, r, 1, value if not isinstance(value, (list, dict)) else str(value), styles)
+        r += 1
+    r += 1
+    ws.write_string(r, 0, "Status", styles.header)
+    ws.write_string(r, 1, "Rows", styles.header)
+    counts = rows.loc[rows["status"] != "", "status"].value_counts()
+    for status, count in counts.items():
+        r += 1
+        ws.write_string(r, 0, status, styles.status.get(status))
+        ws.write_number(r, 1, int(count))
+    r += 2
+    for col, name in enumerate(("Sheet", "Field", "Read from")):
+        ws.write_string(r, col, name, styles.header)
+    for sheet, name, where in facts.mapping:
+        r += 1
+        ws.write_string(r, 0, sheet)
+        ws.write_string(r, 1, name)
+        ws.write_string(r, 2, where)
+    if facts.skipped_sheets:
+        r += 2
+        ws.write_string(r, 0, "Sheet not read", styles.header)
+        ws.write_string(r, 1, "Why", styles.header)
+        for name, why in facts.skipped_sheets:
+            r += 1
+            ws.write_string(r, 0, name)
+            ws.write_string(r, 1, why)
+    for note in facts.notes:
+        r += 2
+        ws.write_string(r, 0, "Note", styles.bold)
+        ws.write_string(r, 1, note)

@@ -1,0 +1,136 @@
+"""The pandera schema of a sheet's rows, built from the template.
+
+Every check is vectorised over a column of stripped text and carries a message
+template; validation is lazy, so pandera gathers every failure of every row at
+once, and :func:`failure_messages` turns its failure cases into one plain-words
+message per row ("resource_id 'abc' is not a whole number").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .template import RESOURCE_TYPES, Template, normalise_key
+
+SERIAL_MAX_LENGTH = 32
+WHOLE = r"[+-]?\d+(?:\.0*)?"
+POSITIVE = r"\+?0*[1-9]\d*(?:\.0*)?"
+SIZED = r"[+-]?0*\d{1,15}(?:\.0*)?"
+SCIENTIFIC = r"\d+(?:[.,]\d+)?[eE][+-]?\d+"
+EXCEL_DOT_ZERO = r"\d+\.0"
+SERIAL_CHARS = r"[A-Za-z0-9 \-_/,.]+"
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """One named check and the message a failing value gets."""
+
+    column: str | None
+    name: str
+    message: str  # with {value}; a column check's message is prefixed with the column
+
+    def render(self, values: pd.Series) -> pd.Series:
+        head, _, tail = self.message.partition("{value}")
+        if self.column is None:
+            return pd.Series(self.message, index=values.index)
+        return f"{head}" + values.astype(str) + tail
+
+
+def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowCheck]]:
+    """The schema for the four field columns, and its checks by name."""
+    types = ", ".join(RESOURCE_TYPES)
+    aliases = template.resource_type_aliases
+    specs = {
+        "resource_type": [
+            _required("resource_type"),
+            (RowCheck("resource_type", "resource_type.known",
+                      f"unknown resource type '{{value}}' — expected one of {types} (or a name like 'MO', 'Sales order row')"),
+             lambda s: _blank(s) | _known_types(s, aliases)),
+        ],
+        "resource_id": _id_checks("resource_id", required=True),
+        "serial_id": _id_checks("serial_id", required=False),
+        "serial_number": _serial_number_checks(),
+    }
+    checks: dict[str, RowCheck] = {}
+    columns = {}
+    for column, pairs in specs.items():
+        column_checks = []
+        for row_check, fn in pairs:
+            checks[row_check.name] = row_check
+            column_checks.append(pa.Check(fn, name=row_check.name))
+        columns[column] = pa.Column(checks=column_checks, nullable=False, required=True)
+    either = RowCheck(None, "serial.either", "serial_id and serial_number are both blank; give one of them")
+    checks[either.name] = either
+    frame_check = pa.Check(lambda df: (df["serial_id"] != "") | (df["serial_number"] != ""), name=either.name)
+    return pa.DataFrameSchema(columns, checks=[frame_check], strict=False, coerce=False), checks
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s == ""
+
+
+def _matches(s: pd.Series, pattern: str) -> pd.Series:
+    return s.str.fullmatch(pattern).fillna(False).astype(bool)
+
+
+def _known_types(s: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    codes, uniques = pd.factorize(s)
+    known = pd.Series([normalise_key(u) in aliases for u in uniques], dtype=bool)
+    return pd.Series(known.to_numpy()[codes], index=s.index)
+
+
+def _required(column: str):
+    return (RowCheck(column, f"{column}.required", f"{column} is blank"), lambda s: ~_blank(s))
+
+
+def _id_checks(column: str, required: bool):
+    checks = [_required(column)] if required else []
+    return checks + [
+        (RowCheck(column, f"{column}.whole", f"{column} '{{value}}' is not a whole number"),
+         lambda s: _blank(s) | _matches(s, WHOLE)),
+        (RowCheck(column, f"{column}.positive", f"{column} '{{value}}' must be greater than 0"),
+         lambda s: _blank(s) | ~_matches(s, WHOLE) | _matches(s, POSITIVE)),
+        (RowCheck(column, f"{column}.size", f"{column} '{{value}}' is too large to be an id"),
+         lambda s: _blank(s) | ~_matches(s, WHOLE) | _matches(s, SIZED)),
+    ]
+
+
+def _serial_number_checks():
+    column = "serial_number"
+    damaged = lambda s: _matches(s, SCIENTIFIC)  # noqa: E731
+    return [
+        (RowCheck(column, f"{column}.scientific",
+                  "serial_number '{value}' was damaged by Excel (shown in scientific notation); "
+                  "format the column as Text and enter the serial again"),
+         lambda s: ~damaged(s)),
+        (RowCheck(column, f"{column}.dot_zero",
+                  "serial_number '{value}' ends in '.0' as Excel writes numbers; "
+                  "format the column as Text and enter the serial again"),
+         lambda s: ~_matches(s, EXCEL_DOT_ZERO)),
+        (RowCheck(column, f"{column}.length", f"serial_number '{{value}}' is longer than {SERIAL_MAX_LENGTH} characters"),
+         lambda s: s.str.len() <= SERIAL_MAX_LENGTH),
+        (RowCheck(column, f"{column}.chars",
+                  "serial_number '{value}' has characters Katana does not allow "
+                  "(only letters, digits, spaces and - _ / , .)"),
+         lambda s: _blank(s) | damaged(s) | _matches(s, SERIAL_CHARS)),
+    ]
+
+
+def failure_messages(error: pa.errors.SchemaErrors, checks: dict[str, RowCheck], index: pd.Index) -> pd.Series:
+    """One message per failing row (checks joined with '; '), indexed like the rows."""
+    cases = error.failure_cases
+    cases = cases[cases["index"].notna() & cases["check"].isin(checks.keys())]
+    cases = cases.drop_duplicates(["index", "check"])
+    parts = []
+    for name, group in cases.groupby("check", sort=False):
+        rendered = checks[name].render(group["failure_case"])
+        parts.append(pd.DataFrame({"index": group["index"].astype("int64").to_numpy(),
+                                   "order": list(checks).index(name),
+                                   "message": rendered.to_numpy()}))
+    if not parts:
+        return pd.Series(dtype=object)
+    merged = pd.concat(parts).sort_values(["index", "order"], kind="stable")
+    return merged.groupby("index", sort=True)["message"].agg("; ".join)

@@ -1,0 +1,219 @@
+"""Import templates: the declarative description of a spreadsheet layout.
+
+A template is a TOML file (see ``templates/``) that says, without code, which
+headers map to which field, which values stand for which Katana resource type,
+which sheets to read, how deep to search for the header and how many ids go
+into one request. Everything downstream (header matching, the pandera schema,
+the plan) is driven by the :class:`Template` loaded here, and a broken file is
+refused with a message naming the file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import TemplateError
+from .resources import data_dir
+
+#: The fields a row can carry, in the order they are shown to users.
+FIELDS = ("resource_type", "resource_id", "serial_id", "serial_number")
+
+#: Resource types as the API spells them (read/delete side).
+RESOURCE_TYPES = (
+    "ManufacturingOrder",
+    "Production",
+    "StockAdjustmentRow",
+    "StockTransferRow",
+    "PurchaseOrderRow",
+    "SalesOrderRow",
+    "SalesOrderFulfillmentRow",
+)
+
+_TOP_KEYS = {"name", "description", "header", "sheets", "fields", "resource_types", "requests"}
+_FIELD_KEYS = {"aliases", "value", "strip_prefixes"}
+_NORMALISE = re.compile(r"[\s_\-]+")
+
+
+def normalise_key(text: str) -> str:
+    """The forgiving form used to match headers and values: case, spaces, _ and - ignored."""
+    return _NORMALISE.sub("", str(text)).casefold()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one field is found in a sheet: header aliases, or a fixed value."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    value: str | int | None = None
+    strip_prefixes: tuple[str, ...] = ()
+
+    @property
+    def header_keys(self) -> tuple[str, ...]:
+        """Normalised header spellings that select this field, the field's own name first."""
+        keys = [normalise_key(self.name)] + [normalise_key(a) for a in self.aliases]
+        return tuple(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True)
+class Template:
+    """A loaded, checked import template."""
+
+    name: str
+    path: Path
+    description: str = ""
+    search_rows: int = 20
+    include_sheets: tuple[str, ...] = ()
+    exclude_sheets: tuple[str, ...] = ()
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+    resource_type_aliases: dict[str, str] = field(default_factory=dict)
+    ids_per_request: int = 100
+
+    def resolve_resource_type(self, text: str) -> str | None:
+        """The API spelling for a value as staff wrote it, or None if unknown."""
+        return self.resource_type_aliases.get(normalise_key(text))
+
+    def wants_sheet(self, name: str) -> bool:
+        keys = normalise_key(name)
+        if self.include_sheets and keys not in {normalise_key(s) for s in self.include_sheets}:
+            return False
+        return keys not in {normalise_key(s) for s in self.exclude_sheets}
+
+    @property
+    def fixed_fields(self) -> dict[str, str | int]:
+        return {n: f.value for n, f in self.fields.items() if f.value is not None}
+
+
+def available_templates() -> dict[str, Path]:
+    """Templates shipped with the product, by name."""
+    return {p.stem: p for p in sorted(data_dir("templates").glob("*.toml"))}
+
+
+def load_template(name_or_path: str | Path | None = None) -> Template:
+    """Load a template by shipped name ("default", "mo-labels") or by file path."""
+    if name_or_path is None:
+        name_or_path = "default"
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        shipped = available_templates()
+        if text in shipped:
+            path = shipped[text]
+        elif text.endswith(".toml") or "/" in text or "\\" in text:
+            raise TemplateError(path, None, "file not found")
+        else:
+            names = ", ".join(shipped) or "none"
+            raise TemplateError(path, None, f"no template named {text!r}; shipped templates: {names}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(path, None, f"not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(path, None, f"cannot be read: {exc}") from None
+    return _build(path, raw)
+
+
+def _build(path: Path, raw: dict[str, Any]) -> Template:
+    check = _Checker(path)
+    for key in raw:
+        if key not in _TOP_KEYS:
+            check.fail(key, f"unknown key; expected one of {', '.join(sorted(_TOP_KEYS))}")
+    header = check.table(raw, "header")
+    sheets = check.table(raw, "sheets")
+    requests = check.table(raw, "requests")
+    fields = _build_fields(check, check.table(raw, "fields"))
+    template = Template(
+        name=check.string(raw, "name", default=path.stem),
+        path=path,
+        description=check.string(raw, "description", default=""),
+        search_rows=check.integer(header, "header.search_rows", "search_rows", 20, 1, 10_000),
+        include_sheets=check.strings(sheets, "sheets.include", "include"),
+        exclude_sheets=check.strings(sheets, "sheets.exclude", "exclude"),
+        fields=fields,
+        resource_type_aliases=_build_type_aliases(check, check.table(raw, "resource_types")),
+        ids_per_request=check.integer(requests, "requests.ids_per_request", "ids_per_request", 100, 1, 1000),
+    )
+    _check_complete(check, template)
+    return template
+
+
+def _build_fields(check: _Checker, table: dict[str, Any]) -> dict[str, FieldSpec]:
+    specs = {}
+    for name in table:
+        if name not in FIELDS:
+            check.fail(f"fields.{name}", f"unknown field; expected one of {', '.join(FIELDS)}")
+    for name in FIELDS:
+        spec = check.table(table, name, prefix="fields.")
+        for key in spec:
+            if key not in _FIELD_KEYS:
+                check.fail(f"fields.{name}.{key}", f"unknown key; expected one of {', '.join(sorted(_FIELD_KEYS))}")
+        value = spec.get("value")
+        if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
+            check.fail(f"fields.{name}.value", "must be a string or a whole number")
+        specs[name] = FieldSpec(
+            name=name,
+            aliases=check.strings(spec, f"fields.{name}.aliases", "aliases"),
+            value=value,
+            strip_prefixes=check.strings(spec, f"fields.{name}.strip_prefixes", "strip_prefixes"),
+        )
+    return specs
+
+
+def _build_type_aliases(check: _Checker, table: dict[str, Any]) -> dict[str, str]:
+    aliases = {normalise_key(t): t for t in RESOURCE_TYPES}
+    for canonical, names in table.items():
+        if canonical not in RESOURCE_TYPES:
+            check.fail(f"resource_types.{canonical}", f"not a Katana resource type; expected one of {', '.join(RESOURCE_TYPES)}")
+        for alias in check.strings(table, f"resource_types.{canonical}", canonical):
+            key = normalise_key(alias)
+            if aliases.get(key, canonical) != canonical:
+                check.fail(f"resource_types.{canonical}", f"alias {alias!r} already stands for {aliases[key]}")
+            aliases[key] = canonical
+    return aliases
+
+
+def _check_complete(check: _Checker, template: Template) -> None:
+    fixed_type = template.fields["resource_type"].value
+    if fixed_type is not None and template.resolve_resource_type(str(fixed_type)) is None:
+        check.fail("fields.resource_type.value", f"{fixed_type!r} is not a Katana resource type")
+    for name in ("serial_id", "serial_number"):
+        if template.fields[name].value is not None:
+            check.fail(f"fields.{name}.value", "a serial cannot be a fixed value")
+
+
+class _Checker:
+    """Small typed accessors that raise TemplateError naming the key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, problem: str):
+        raise TemplateError(self.path, key, problem)
+
+    def table(self, raw: dict, key: str, prefix: str = "") -> dict:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(prefix + key, "must be a table")
+        return value
+
+    def string(self, raw: dict, key: str, default: str) -> str:
+        value = raw.get(key, default)
+        if not isinstance(value, str):
+            self.fail(key, "must be a string")
+        return value
+
+    def strings(self, raw: dict, full_key: str, key: str) -> tuple[str, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(full_key, "must be a list of strings")
+        return tuple(value)
+
+    def integer(self, raw: dict, full_key: str, key: str, default: int, low: int, high: int) -> int:
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            self.fail(full_key, f"must be a whole number from {low} to {high}")
+        return value
