@@ -1,0 +1,264 @@
+"""The sandbox's state: the tenant's serial-number records, its rate-limit
+window and the counters behind ``GET /_sandbox/stats``.
+
+Records are keyed by ``(id, resource_type, resource_id)`` because one serial id
+can sit on several resources at once (a make-to-order serial is on a
+Production, a ManufacturingOrder and a SalesOrderRow with the same id), and a
+DELETE detaches it from one of them only. The store is shared between the
+server thread and the tests that inspect it, hence the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..clock import Clock, SystemClock
+from ..errors import InputError
+from ..resources import sample_seed_path
+
+#: ``SerialNumberResourceType``: what GET filters on and DELETE accepts.
+RESOURCE_TYPES = (
+    "ManufacturingOrder",
+    "Production",
+    "StockAdjustmentRow",
+    "StockTransferRow",
+    "PurchaseOrderRow",
+    "SalesOrderRow",
+    "SalesOrderFulfillmentRow",
+)
+#: ``CreateSerialNumberResourceType``: what POST accepts.
+CREATE_TYPES = RESOURCE_TYPES[:-1]
+#: POST onto these mints new serials; onto the other create types it transfers.
+MINT_TYPES = ("ManufacturingOrder", "PurchaseOrderRow")
+
+Key = tuple[int, str, "int | None"]
+
+
+def record_key(record: dict) -> Key:
+    return (record["id"], record["resource_type"], record["resource_id"])
+
+
+def _sort_key(record: dict) -> tuple:
+    rid = record["resource_id"]
+    return (record["serial_number"], record["id"], record["resource_type"], -1 if rid is None else rid)
+
+
+# --------------------------------------------------------------------------- seed
+
+
+def load_seed(path: str | Path | None = None) -> list[dict]:
+    """Read a seed file: a JSON array of SerialNumber records, or ``{"data": [...]}``.
+
+    ``None`` means the samples' dataset. A file that cannot be used raises
+    :class:`InputError` naming the file and the problem (which record, which field).
+    """
+    path = Path(path) if path is not None else sample_seed_path()
+    try:
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputError(path, "seed file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read the seed file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if isinstance(document, dict) and isinstance(document.get("data"), list):
+        document = document["data"]
+    if not isinstance(document, list):
+        raise InputError(path, 'expected a JSON array of SerialNumber records or {"data": [...]}')
+    try:
+        return check_records(document)
+    except ValueError as exc:
+        raise InputError(path, str(exc)) from None
+
+
+def check_records(records: Iterable[Any]) -> list[dict]:
+    """Normalise seed records (optional fields filled) or raise ValueError saying which and why."""
+    checked: list[dict] = []
+    seen: set[Key] = set()
+    for index, raw in enumerate(records):
+        record = _check_record(raw, f"record {index}")
+        if record_key(record) in seen:
+            raise ValueError(
+                f"record {index}: serial id {record['id']} appears twice on "
+                f"{record['resource_type']} {record['resource_id']}"
+            )
+        seen.add(record_key(record))
+        checked.append(record)
+    return checked
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_record(raw: Any, where: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected an object, found {type(raw).__name__}")
+    for field in ("id", "serial_number", "resource_type"):
+        if field not in raw:
+            raise ValueError(f"{where}: missing {field!r}")
+    if not _is_int(raw["id"]):
+        raise ValueError(f"{where}: 'id' must be an integer, found {raw['id']!r}")
+    if not isinstance(raw["serial_number"], str) or not raw["serial_number"]:
+        raise ValueError(f"{where}: 'serial_number' must be a non-empty string")
+    if raw["resource_type"] not in RESOURCE_TYPES:
+        raise ValueError(f"{where}: unknown resource_type {raw['resource_type']!r} (one of {', '.join(RESOURCE_TYPES)})")
+    resource_id = raw.get("resource_id")
+    if resource_id is not None and not _is_int(resource_id):
+        raise ValueError(f"{where}: 'resource_id' must be an integer or null, found {resource_id!r}")
+    quantity = raw.get("quantity_change", 1)
+    if not _is_int(quantity):
+        raise ValueError(f"{where}: 'quantity_change' must be an integer, found {quantity!r}")
+    for field in ("transaction_id", "transaction_date"):
+        if raw.get(field) is not None and not isinstance(raw[field], str):
+            raise ValueError(f"{where}: {field!r} must be a string or null")
+    return {
+        **raw,
+        "resource_id": resource_id,
+        "transaction_id": raw.get("transaction_id"),
+        "transaction_date": raw.get("transaction_date"),
+        "quantity_change": quantity,
+    }
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The window as one request saw it; becomes the X-Ratelimit-* headers."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_ms: int
+    retry_after: int  # whole seconds until reset, for a 429
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-Ratelimit-Limit": str(self.limit),
+            "X-Ratelimit-Remaining": str(self.remaining),
+            "X-Ratelimit-Reset": str(self.reset_ms),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+class RateWindow:
+    """A fixed window of ``limit`` requests per ``seconds``, opened by the first request."""
+
+    def __init__(self, limit: int, seconds: float, clock: Clock):
+        if limit < 1 or seconds <= 0:
+            raise ValueError("the rate limit needs at least 1 request per a positive number of seconds")
+        self.limit, self.seconds, self.clock = limit, float(seconds), clock
+        self._start: float | None = None
+        self._count = 0
+
+    def _roll(self, now: float, opening: bool) -> None:
+        expired = self._start is None or now >= self._start + self.seconds
+        if expired and opening:
+            self._start, self._count = now, 0
+        elif expired:
+            self._count = 0
+
+    def take(self) -> Quota:
+        """Count one request (if the window has room) and describe the window."""
+        now = self.clock.now()
+        self._roll(now, opening=True)
+        allowed = self._count < self.limit
+        self._count += allowed
+        return self._quota(now, allowed)
+
+    def peek(self) -> Quota:
+        """Describe the window without counting (for answers that do not use the quota)."""
+        now = self.clock.now()
+        self._roll(now, opening=False)
+        return self._quota(now, True)
+
+    def _quota(self, now: float, allowed: bool) -> Quota:
+        reset = (self._start if self._start is not None and self._count else now) + self.seconds
+        return Quota(
+            allowed=allowed,
+            limit=self.limit,
+            remaining=self.limit - self._count,
+            reset_ms=math.ceil(reset * 1000),
+            retry_after=max(1, math.ceil(reset - now)),
+        )
+
+
+# --------------------------------------------------------------------------- store
+
+
+class SandboxStore:
+    """The tenant: serial-number records, the rate-limit window and the counters."""
+
+    def __init__(self, records: Iterable[dict], *, rate_limit: tuple[int, float] = (60, 60.0), clock: Clock | None = None):
+        self.clock = clock or SystemClock()
+        self.window = RateWindow(rate_limit[0], rate_limit[1], self.clock)
+        self._records: dict[Key, dict] = {record_key(r): dict(r) for r in check_records(records)}
+        self._lock = threading.RLock()
+        self.requests: Counter[str] = Counter({"GET": 0, "DELETE": 0, "POST": 0})
+        self.statuses: Counter[str] = Counter()
+
+    # -- records
+    @property
+    def records(self) -> list[dict]:
+        """A copy of every record, sorted like the API sorts them."""
+        with self._lock:
+            return sorted((dict(r) for r in self._records.values()), key=_sort_key)
+
+    def find(self, resource_type: str | None = None, resource_id: int | None = None) -> list[dict]:
+        """Records matching the GET filters (either may be None), sorted by serial string."""
+        with self._lock:
+            found = [
+                dict(r)
+                for r in self._records.values()
+                if (resource_type is None or r["resource_type"] == resource_type)
+                and (resource_id is None or r["resource_id"] == resource_id)
+            ]
+        return sorted(found, key=_sort_key)
+
+    def detach(self, resource_type: str, resource_id: int, ids: Iterable[int]) -> list[dict]:
+        """Remove each id from exactly this resource; ids elsewhere or unknown are ignored."""
+        with self._lock:
+            removed = [self._records.pop((i, resource_type, resource_id), None) for i in set(ids)]
+        return [r for r in removed if r is not None]
+
+    def add(self, record: dict) -> bool:
+        """Attach a record; False if that id already sits on that resource."""
+        with self._lock:
+            key = record_key(record)
+            if key in self._records:
+                return False
+            self._records[key] = dict(record)
+            return True
+
+    def id_of(self, serial_number: str) -> int | None:
+        with self._lock:
+            return next((r["id"] for r in self._records.values() if r["serial_number"] == serial_number), None)
+
+    def next_id(self) -> int:
+        with self._lock:
+            return max((r["id"] for r in self._records.values()), default=0) + 1
+
+    def now_iso(self) -> str:
+        moment = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    # -- counters
+    def count(self, method: str, status: int | str) -> None:
+        with self._lock:
+            self.requests[method] += 1
+            self.statuses[str(status)] += 1
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"requests": dict(self.requests), "status": dict(sorted(self.statuses.items()))}
