@@ -76,6 +76,66 @@ def validate(file: FileArg, template: TemplateOpt = None, output: OutputOpt = No
     finish(job, output, as_json)
 
 
+SandboxOpt = Annotated[bool, typer.Option("--sandbox", help="Start the built-in simulated Katana on a free loopback port for this run.")]
+SeedOpt = Annotated[Optional[Path], typer.Option("--sandbox-seed", help="JSON records for --sandbox (default: the samples' dataset).")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="Katana API base URL (else KATANA_BASE_URL, else production).")]
+StateOpt = Annotated[Optional[Path], typer.Option("--state-dir", help="Where the crash-safety journal lives (default: the user's state directory).")]
+
+
+def _remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir, fresh=False):
+    job = Job(file, template)
+    if not as_json:
+        console.show_mapping(job)
+        console.show_plan(job)
+    announce = None if as_json else console.out.print
+    with console.progress_bar(enabled=not as_json) as progress:
+        runner = job.apply if mode == "apply" else job.preview
+        runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, state_dir=state_dir,
+               progress=progress, announce=announce, **({"fresh": fresh} if mode == "apply" else {}))
+    for note in job.notes:
+        console.err.print(note) if not as_json else None
+    finish(job, output, as_json)
+
+
+@app.command()
+@friendly
+def preview(file: FileArg, template: TemplateOpt = None, output: OutputOpt = None, as_json: JsonOpt = False,
+            sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None) -> None:
+    """Read-only against Katana: everything apply does except DELETE. Rows become planned or not_on_resource."""
+    _remote("preview", file, template, output, as_json, sandbox, sandbox_seed, base_url, None)
+
+
+@app.command()
+@friendly
+def apply(file: FileArg, template: TemplateOpt = None, output: OutputOpt = None, as_json: JsonOpt = False,
+          sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
+          state_dir: StateOpt = None,
+          fresh: Annotated[bool, typer.Option("--fresh", help="Start over instead of resuming an unfinished run of the same file.")] = False) -> None:
+    """Detach the serials listed in FILE: check before, DELETE per resource, verify after, report every row."""
+    _remote("apply", file, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir, fresh)
+
+
+@app.command()
+@friendly
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    seed: Annotated[Optional[Path], typer.Option(help="JSON array of SerialNumber records, or {\"data\": [...]}.")] = None,
+    api_key: Annotated[str, typer.Option("--api-key", help="The one bearer key accepted.")] = "sandbox",
+    rate_limit: Annotated[str, typer.Option("--rate-limit", help="Quota as N/SECONDS.")] = "60/60",
+    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Share of API requests that answer 500 or drop the connection.")] = 0.0,
+    latency_ms: Annotated[int, typer.Option("--latency-ms", help="Added latency per request.")] = 0,
+) -> None:
+    """Run the built-in simulated Katana API on loopback."""
+    from .sandbox import serve
+
+    try:
+        serve(host=host, port=port, seed=seed, api_key=api_key, rate_limit=rate_limit,
+              fail_rate=fail_rate, latency_ms=latency_ms)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 @app.command("template")
 @friendly
 def template_sheet(

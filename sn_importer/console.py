@@ -6,7 +6,10 @@ terminal toolkit; the library reports progress through callbacks instead.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .job import Job
@@ -45,3 +48,21 @@ def show_counts(job: Job) -> None:
         err.print(f"[bold red]Stopped:[/] {job.error}")
     if job.output:
         out.print(f"Output: {job.output}")
+
+
+@contextmanager
+def progress_bar(enabled: bool = True):
+    """A progress callback for the library: a bar on a terminal, silence in cron."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("rows {task.fields[rows]}"), TimeRemainingColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task("resources", total=None, rows="0")
+
+        def update(p) -> None:
+            bar.update(task, completed=p.resources_done, total=p.resources_total,
+                       rows=f"{p.rows_done}/{p.rows_total}", description=f"requests {p.requests_done}")
+
+        yield update

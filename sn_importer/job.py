@@ -78,6 +78,24 @@ class Job:
         self.output = write_report(target, self.source, self.rows, self._facts(), self.removed)
         return self.output
 
+    def preview(self, base_url: str | None = None, api_key: str | None = None, sandbox: bool = False,
+                sandbox_seed: str | Path | None = None, **options) -> pd.DataFrame:
+        """Read-only against Katana: rows become ``planned`` or ``not_on_resource``."""
+        from .run import run_remote
+
+        run_remote(self, "preview", base_url=base_url, api_key=api_key, sandbox=sandbox,
+                   sandbox_seed=sandbox_seed, **options)
+        return self.rows
+
+    def apply(self, base_url: str | None = None, api_key: str | None = None, sandbox: bool = False,
+              sandbox_seed: str | Path | None = None, **options) -> pd.DataFrame:
+        """Detach the serials and verify every row (``deleted``, ``still_present``, ...)."""
+        from .run import run_remote
+
+        run_remote(self, "apply", base_url=base_url, api_key=api_key, sandbox=sandbox,
+                   sandbox_seed=sandbox_seed, **options)
+        return self.rows
+
     def summary(self) -> dict:
         """The ``--json`` object of this run."""
         return {

@@ -1,0 +1,142 @@
+"""The crash-safety journal: a small SQLite file in the state directory.
+
+Before the first DELETE of a resource, the run commits that resource's plan
+and its "before" records; each outcome is committed as it happens. Running
+``apply`` again on the same file (same content, template and base URL) finds
+the unfinished run and resumes it: finished resources are not sent again, and
+a serial that was on its resource before the first attempt and is gone now is
+reported ``deleted``. The API key is never stored here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    input TEXT NOT NULL,
+    template TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    statuses TEXT
+);
+CREATE TABLE IF NOT EXISTS resources (
+    run_key TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id INTEGER NOT NULL,
+    phase TEXT NOT NULL,          -- 'sending' (before DELETE) or 'done'
+    before TEXT NOT NULL,         -- JSON list of the records on the resource before
+    planned TEXT NOT NULL,        -- JSON list of the ids to detach
+    outcome TEXT,                 -- JSON {row position: [status, message, serial_id, checked_at]}
+    PRIMARY KEY (run_key, resource_type, resource_id)
+);
+"""
+
+
+def default_state_dir() -> Path:
+    """``SN_IMPORTER_STATE_DIR``, else the user's state directory."""
+    env = os.environ.get("SN_IMPORTER_STATE_DIR")
+    return Path(env) if env else Path(platformdirs.user_state_dir("sn-importer"))
+
+
+def run_key(input_path: Path, template_path: Path, base_url: str) -> str:
+    """The same file content, template and base URL give the same key."""
+    digest = hashlib.sha256()
+    with open(input_path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(b"\0" + Path(template_path).read_bytes() + b"\0" + base_url.encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class PastRun:
+    run_id: str
+    started_at: str
+    finished_at: str | None
+    statuses: dict | None
+
+
+@dataclass
+class ResourceRecord:
+    phase: str
+    before: list[dict]
+    planned: list[int]
+    outcome: dict[int, list] | None
+
+
+class Journal:
+    """One SQLite file; every write is its own committed transaction."""
+
+    def __init__(self, state_dir: Path | None = None):
+        self.dir = Path(state_dir) if state_dir else default_state_dir()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "journal.sqlite3"
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- runs ----------------------------------------------------------------
+
+    def past_run(self, key: str) -> PastRun | None:
+        row = self.db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs WHERE run_key=?",
+                              (key,)).fetchone()
+        if row is None:
+            return None
+        return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None)
+
+    def start_run(self, key: str, run_id: str, input_path: str, template: str, base_url: str, started_at: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM resources WHERE run_key=?", (key,))
+            self.db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,NULL,NULL)",
+                            (key, run_id, input_path, template, base_url, started_at))
+
+    def finish_run(self, key: str, finished_at: str, statuses: dict) -> None:
+        with self.db:
+            self.db.execute("UPDATE runs SET finished_at=?, statuses=? WHERE run_key=?",
+                            (finished_at, json.dumps(statuses), key))
+
+    def history(self, limit: int = 50) -> list[dict]:
+        rows = self.db.execute("SELECT run_id, input, template, base_url, started_at, finished_at, statuses "
+                               "FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
+        names = ("run_id", "input", "template", "base_url", "started_at", "finished_at", "statuses")
+        return [dict(zip(names, r)) | {"statuses": json.loads(r[6]) if r[6] else None} for r in rows]
+
+    # --- resources -----------------------------------------------------------
+
+    def resources(self, key: str) -> dict[tuple[str, int], ResourceRecord]:
+        rows = self.db.execute("SELECT resource_type, resource_id, phase, before, planned, outcome "
+                               "FROM resources WHERE run_key=?", (key,)).fetchall()
+        return {(t, i): ResourceRecord(p, json.loads(b), json.loads(pl),
+                                       {int(k): v for k, v in json.loads(o).items()} if o else None)
+                for t, i, p, b, pl, o in rows}
+
+    def before_delete(self, key: str, resource: tuple[str, int], before: list[dict], planned: list[int]) -> None:
+        """Commit the plan and the 'before' records of a resource ahead of its first DELETE."""
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO resources VALUES (?,?,?,?,?,?,NULL)",
+                            (key, resource[0], resource[1], "sending", json.dumps(before), json.dumps(planned)))
+
+    def outcome(self, key: str, resource: tuple[str, int], before: list[dict], planned: list[int],
+                outcome: dict[int, list]) -> None:
+        """Commit what happened to a resource's rows."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO resources VALUES (?,?,?,?,?,?,?) ON CONFLICT(run_key, resource_type, resource_id) "
+                "DO UPDATE SET phase='done', outcome=excluded.outcome",
+                (key, resource[0], resource[1], "done", json.dumps(before), json.dumps(planned),
+                 json.dumps({str(k): v for k, v in outcome.items()})))

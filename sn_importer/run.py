@@ -1,0 +1,147 @@
+"""Running a job against Katana: connection, sandbox, journal, engine.
+
+``run_remote`` is what ``Job.preview`` and ``Job.apply`` call. It resolves the
+base URL and key (or starts the built-in sandbox), opens the journal for
+``apply``, tells the caller how many requests the run needs and about how long
+the quota makes that take, runs the engine and leaves every row with a true
+status, even when the key is refused, Katana goes away or the user presses
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import pandas as pd
+
+from .client import KatanaClient
+from .engine import Engine, Progress
+from .errors import AuthError
+from .journal import Journal, run_key
+from .report import REMOVED_COLUMNS
+from .settings import resolve_connection
+from .status import Status
+
+if TYPE_CHECKING:
+    from .job import Job
+
+NO_KEY = ("no API key: set KATANA_API_KEY (in the environment or a .env file), "
+          "or try the built-in sandbox with --sandbox")
+
+
+def run_sync(coro):
+    """Run a coroutine from sync code, also inside Jupyter's running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: str | None = None,
+               sandbox: bool = False, sandbox_seed: str | Path | None = None, state_dir: str | Path | None = None,
+               fresh: bool = False, progress: Callable[[Progress], None] | None = None,
+               announce: Callable[[str], None] | None = None, client_options: dict | None = None) -> None:
+    """Preview or apply ``job`` and update its rows in place."""
+    from .job import now_iso
+
+    job.mode = mode
+    job.started_at = now_iso()
+    _reset_open_rows(job)
+    with ExitStack() as stack:
+        if sandbox:
+            from .sandbox import running_sandbox
+
+            server = stack.enter_context(running_sandbox(seed_path=sandbox_seed))
+            base_url, api_key = server.base_url, "sandbox"
+        connection = resolve_connection(base_url, api_key)
+        job.base_url = connection.base_url
+        if not connection.api_key:
+            _stop_before_start(job, NO_KEY)
+            return
+        journal = stack.enter_context(_closing(Journal(state_dir))) if mode == "apply" else None
+        key = _prepare_journal(job, journal, fresh) if journal else None
+        client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
+        engine = Engine(job.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
+                        journal=journal, run_key=key, progress=progress)
+        total = job.plan_detail.api_requests(with_delete=mode == "apply")
+        if announce and total:
+            seconds = client.estimate_seconds(total)
+            announce(f"{mode.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
+                     f"about {_duration(seconds)} at the current API quota.")
+        try:
+            run_sync(_run_and_close(engine, client, total))
+        except KeyboardInterrupt:
+            engine.state.stop_reason = "interrupted (Ctrl-C)"
+            engine.finalise()
+        finally:
+            job.requests = client.stats.as_dict()
+            job.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
+            job.error = engine.state.stop_reason
+            job.finished_at = now_iso()
+        if journal and key and not job.error:
+            journal.finish_run(key, job.finished_at, job.counts())
+
+
+async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
+    async with client:
+        return await engine.run(total)
+
+
+def _prepare_journal(job: "Job", journal: Journal, fresh: bool) -> str:
+    key = run_key(job.path, job.template.path, job.base_url or "")
+    past = journal.past_run(key)
+    if past and not fresh:
+        job.run_id = past.run_id
+        if past.finished_at:
+            job.notes.append(f"This file was already applied on {past.finished_at} (run {past.run_id}); "
+                             "its recorded results are shown and nothing was sent again. Use --fresh to run it anew.")
+        else:
+            job.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
+                             "resources already done were not sent again.")
+        return key
+    journal.start_run(key, job.run_id, str(job.path), job.template.name, job.base_url or "", job.started_at)
+    return key
+
+
+def _reset_open_rows(job: "Job") -> None:
+    """Rows that a previous preview marked go back to valid, so a job can be run again."""
+    rows = job.rows
+    reopen = rows["request"] != ""
+    rows.loc[reopen, "status"] = Status.VALID.value
+    rows.loc[reopen, "message"] = ""
+    rows.loc[reopen, "checked_at"] = ""
+
+
+def _stop_before_start(job: "Job", reason: str) -> None:
+    open_rows = job.rows["status"] == Status.VALID.value
+    job.rows.loc[open_rows, "status"] = Status.SKIPPED.value
+    job.rows.loc[open_rows, "message"] = f"not reached: {reason}"
+    job.error = reason
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "no waiting"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+class _closing:
+    def __init__(self, journal: Journal):
+        self.journal = journal
+
+    def __enter__(self) -> Journal:
+        return self.journal
+
+    def __exit__(self, *exc) -> None:
+        self.journal.close()
+
+
+__all__ = ["run_remote", "run_sync", "AuthError"]
