@@ -153,5 +153,14 @@ def template_sheet(
     console.out.print(f"Blank sheet written: {path}")
 
 
+# Subcommands that live in their own modules register themselves here.
+for _module in ("cli_watch", "cli_serve"):
+    try:
+        __import__(f"{__package__}.{_module}", fromlist=["register"]).register(app)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{__package__}.{_module}":
+            raise
+
+
 def main() -> None:
     app(prog_name="sn-importer")

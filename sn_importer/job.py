@@ -119,6 +119,12 @@ class Job:
             "exit_code": self.exit_code,
         }
 
+    def _repr_html_(self) -> str:
+        """How a job shows itself in Jupyter: counts, mapping, problems, plan."""
+        from .notebook import job_html
+
+        return job_html(self)
+
     def _facts(self) -> ReportFacts:
         facts = [
             ("Run id", self.run_id),
