@@ -46,7 +46,8 @@ def run_sync(coro):
 def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: str | None = None,
                sandbox: bool = False, sandbox_seed: str | Path | None = None, state_dir: str | Path | None = None,
                fresh: bool = False, progress: Callable[[Progress], None] | None = None,
-               announce: Callable[[str], None] | None = None, client_options: dict | None = None) -> None:
+               announce: Callable[[str], None] | None = None, client_options: dict | None = None,
+               concurrency: int = 4) -> None:
     """Preview or apply ``job`` and update its rows in place."""
     from .job import now_iso
 
@@ -68,7 +69,7 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
         key = _prepare_journal(job, journal, fresh) if journal else None
         client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
         engine = Engine(job.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
-                        journal=journal, run_key=key, progress=progress)
+                        journal=journal, run_key=key, progress=progress, concurrency=concurrency)
         total = job.plan_detail.api_requests(with_delete=mode == "apply")
         if announce and total:
             seconds = client.estimate_seconds(total)

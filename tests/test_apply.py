@@ -1,0 +1,247 @@
+"""preview and apply against the sandbox over real loopback HTTP.
+
+Every status is reached for real: the sandbox is the Katana the importer
+talks to, and faults are injected the way they happen in the field (a wrong
+key, a failing server, a network that drops, a gateway that answers 204 and
+does nothing) rather than by patching the client.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+import sn_importer as sn
+from sn_importer.sandbox import running_sandbox
+
+FAST = {"backoff": (0.01, 0.05), "max_retries": 4}
+DATE = "2026-11-01T08:00:00.000Z"
+
+
+def rec(id_, serial, rtype="ManufacturingOrder", rid=3001):
+    return {"id": id_, "serial_number": serial, "resource_type": rtype, "resource_id": rid,
+            "transaction_id": f"tx-{id_}", "transaction_date": DATE, "quantity_change": 1}
+
+
+def sheet(tmp_path: Path, rows: list[tuple], name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["resource_type", "resource_id", "serial_id", "serial_number"])
+        writer.writerows(rows)
+    return path
+
+
+def statuses(job) -> list[str]:
+    return [s for s in job.rows["status"] if s]
+
+
+def on(store, rtype, rid) -> set[int]:
+    return {r["id"] for r in store.find(rtype, rid)}
+
+
+@pytest.fixture
+def state(tmp_path):
+    return tmp_path / "state"
+
+
+def test_apply_deletes_and_verifies_against_the_tenant(tmp_path, state):
+    records = [rec(1, "A1"), rec(2, "A2"), rec(3, "000123"), rec(4, "B1", rid=3002)]
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, "", "000123"), ("MO", 3001, 4, ""),
+                            ("MO", 3001, "", "NOPE"), ("MO", 3001, 1, "")])
+    with running_sandbox(records=records, api_key="k", rate_limit=(100, 1.0)) as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url, api_key="k", state_dir=state, client_options=FAST)
+        assert statuses(job) == ["deleted", "deleted", "not_on_resource", "not_on_resource", "duplicate"]
+        assert on(server.store, "ManufacturingOrder", 3001) == {2}
+        assert on(server.store, "ManufacturingOrder", 3002) == {4}, "an id on another resource is never touched"
+        assert list(job.rows["serial_id"][:3]) == [1, 3, 4]
+        assert "serial id 4 is not on ManufacturingOrder 3001" in job.rows.at[2, "message"]
+        assert "row 2" in job.rows.at[4, "message"]
+        assert server.store.stats()["requests"]["DELETE"] == 1
+    assert sorted(job.removed["id"]) == [1, 3]
+    assert job.removed.loc[job.removed["id"] == 3, "serial_number"].item() == "000123"
+    assert job.requests["GET"] == 2 and job.requests["DELETE"] == 1
+    assert job.exit_code == 1
+
+
+def test_preview_sends_no_delete(tmp_path, state):
+    records = [rec(1, "A1"), rec(2, "A2")]
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 9, "")])
+    with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
+        job = sn.read(path)
+        job.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
+        assert statuses(job) == ["planned", "not_on_resource"]
+        assert on(server.store, "ManufacturingOrder", 3001) == {1, 2}
+        assert server.store.stats()["requests"] == {"GET": 1, "DELETE": 0, "POST": 0}
+
+
+def test_serial_on_three_resources_is_detached_from_one_only(tmp_path, state):
+    records = [rec(7, "MTO-7", "Production", 4001), rec(7, "MTO-7", "ManufacturingOrder", 3004),
+               rec(7, "MTO-7", "SalesOrderRow", 5001)]
+    path = sheet(tmp_path, [("Sales order row", 5001, "", "MTO-7")])
+    with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(job) == ["deleted"]
+        assert on(server.store, "SalesOrderRow", 5001) == set()
+        assert on(server.store, "Production", 4001) == {7}
+        assert on(server.store, "ManufacturingOrder", 3004) == {7}
+
+
+def test_resource_with_300_serials_pages_and_chunks(tmp_path, state):
+    records = [rec(10_000 + n, f"S{n:05d}") for n in range(300)]
+    path = sheet(tmp_path, [("MO", 3001, 10_000 + n, "") for n in range(300)])
+    with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(job) == ["deleted"] * 300
+        assert server.store.find("ManufacturingOrder", 3001) == []
+        # before: 2 pages of 250; DELETE: 3 chunks of 100; after: 1 (empty) page
+        assert server.store.stats()["requests"] == {"GET": 3, "DELETE": 3, "POST": 0}
+
+
+def test_rides_through_failures_and_a_tight_quota(tmp_path, state):
+    records = [rec(100 * r + n, f"R{r}N{n}", rid=r) for r in range(1, 9) for n in range(3)]
+    path = sheet(tmp_path, [("MO", r, 100 * r + n, "") for r in range(1, 9) for n in range(3)])
+    with running_sandbox(records=records, rate_limit=(20, 1.0), fail_rate=0.3) as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+                  client_options={"backoff": (0.01, 0.1), "max_retries": 12})
+        assert statuses(job) == ["deleted"] * 24
+        assert server.store.records == []
+        assert job.requests["retries"] > 0
+        assert job.exit_code == 0
+
+
+def test_wrong_key_stops_everything(tmp_path, state):
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B", rid=3002)], api_key="right") as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url, api_key="wrong", state_dir=state, client_options=FAST)
+        assert statuses(job) == ["skipped", "skipped"]
+        assert "check KATANA_API_KEY" in job.rows.at[0, "message"]
+        assert job.exit_code == 2 and "check KATANA_API_KEY" in job.error
+        assert server.store.stats()["requests"]["DELETE"] == 0
+
+
+def test_no_key_says_how_to_set_one(tmp_path, state, monkeypatch):
+    monkeypatch.delenv("KATANA_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    job = sn.read(sheet(tmp_path, [("MO", 3001, 1, "")]))
+    job.apply(base_url="http://127.0.0.1:9/v1", state_dir=state)
+    assert job.exit_code == 2
+    assert "KATANA_API_KEY" in job.error and "--sandbox" in job.error
+    assert statuses(job) == ["skipped"]
+
+
+class _SwallowDeletes(httpx.AsyncHTTPTransport):
+    """A gateway that answers 204 to DELETE without passing it on."""
+
+    async def handle_async_request(self, request):
+        if request.method == "DELETE":
+            return httpx.Response(204, request=request)
+        return await super().handle_async_request(request)
+
+
+class _DropAfterDelete(httpx.AsyncHTTPTransport):
+    """A network that goes away right after the first DELETE got through."""
+
+    def __init__(self):
+        super().__init__()
+        self.deleted = False
+
+    async def handle_async_request(self, request):
+        if self.deleted:
+            raise httpx.ConnectError("network went away", request=request)
+        response = await super().handle_async_request(request)
+        self.deleted = request.method == "DELETE"
+        return response
+
+
+class _FailDeletes(httpx.AsyncHTTPTransport):
+    """A server whose DELETE always breaks the connection."""
+
+    async def handle_async_request(self, request):
+        if request.method == "DELETE":
+            raise httpx.RemoteProtocolError("server disconnected", request=request)
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("transport, status, words", [
+    (_SwallowDeletes, "still_present", "still on the resource"),
+    (_DropAfterDelete, "unverified", "check afterwards failed"),
+    (_FailDeletes, "failed", "DELETE failed"),
+])
+def test_untrustworthy_answers_are_reported_as_they_are(tmp_path, state, transport, status, words):
+    path = sheet(tmp_path, [("MO", 3001, 1, "")])
+    with running_sandbox(records=[rec(1, "A")]) as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+                  client_options={**FAST, "transport": transport()})
+        assert statuses(job) == [status]
+        assert words in job.rows.at[0, "message"]
+        expected_left = set() if status == "unverified" else {1}
+        assert on(server.store, "ManufacturingOrder", 3001) == expected_left
+        assert job.exit_code >= 1
+
+
+def test_sandbox_stopped_mid_run(tmp_path, state):
+    records = [rec(r, f"S{r}", rid=r) for r in range(1, 7)]
+    path = sheet(tmp_path, [("MO", r, r, "") for r in range(1, 7)])
+    with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
+        job = sn.read(path)
+
+        def stop_after_two(progress):
+            if progress.resources_done == 2:
+                server.stop()
+
+        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST,
+                  progress=stop_after_two, concurrency=1)
+    got = statuses(job)
+    assert got[:2] == ["deleted", "deleted"]
+    assert set(got[2:]) <= {"failed", "skipped"} and "skipped" in got
+    assert job.exit_code == 2 and "unreachable" in job.error
+    out = job.write(tmp_path / "out.xlsx")
+    assert out.exists()
+
+
+def test_same_file_again_is_recognised_and_not_resent(tmp_path, state):
+    path = sheet(tmp_path, [("MO", 3001, 1, "")])
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B")]) as server:
+        first = sn.read(path)
+        first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        again = sn.read(path)
+        again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(again) == ["deleted"]
+        assert "already applied" in " ".join(again.notes)
+        assert again.run_id == first.run_id
+        assert server.store.stats()["requests"]["DELETE"] == 1
+        fresh = sn.read(path)
+        fresh.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST, fresh=True)
+        assert statuses(fresh) == ["not_on_resource"]
+
+
+def test_written_report_carries_removed_records_and_summary(tmp_path, state):
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, "", "A2")])
+    with running_sandbox(records=[rec(1, "A1"), rec(2, "A2")]) as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+    out = job.write(tmp_path / "out.xlsx")
+    from openpyxl import load_workbook
+
+    book = load_workbook(out)
+    data = list(book["in"].iter_rows(values_only=True))
+    assert [r[4] for r in data[1:]] == ["deleted", "deleted"]
+    assert [r[6] for r in data[1:]] == [1, 2]
+    assert all(r[8] for r in data[1:]), "checked_at is set on verified rows"
+    removed = list(book["Removed"].iter_rows(values_only=True))
+    assert [r[:4] for r in removed[1:]] == [(1, "A1", "ManufacturingOrder", 3001), (2, "A2", "ManufacturingOrder", 3001)]
+    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r[0]}
+    assert summary["Mode"] == "apply" and summary["Base URL"] == server.base_url
+    assert summary["deleted"] == 2
+    assert json.dumps(job.summary())  # serialisable

@@ -1,0 +1,146 @@
+"""The installed ``sn-importer`` command against a sandbox in another process:
+crash and resume, the key never leaking, the README's first command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from sn_importer.sandbox import running_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = shutil.which("sn-importer") or str(Path(sys.executable).with_name("sn-importer"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rec(id_, serial, rid):
+    return {"id": id_, "serial_number": serial, "resource_type": "ManufacturingOrder", "resource_id": rid,
+            "transaction_id": None, "transaction_date": None, "quantity_change": 1}
+
+
+def env(**extra) -> dict:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("KATANA_")}
+    return out | extra
+
+
+@pytest.fixture
+def external_sandbox(tmp_path):
+    """``sn-importer sandbox`` as its own process, so its state outlives a killed importer."""
+    records = [rec(100 * r + n, f"R{r}-{n}", r) for r in range(1, 9) for n in range(2)]
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(records))
+    port = free_port()
+    proc = subprocess.Popen([COMMAND, "sandbox", "--port", str(port), "--seed", str(seed), "--rate-limit", "6/1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env())
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/_sandbox/stats", timeout=0.5)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail(f"sandbox did not start: {proc.stdout.read().decode()}")
+    yield base, records
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_killed_apply_resumes_without_false_report(tmp_path, external_sandbox):
+    base, records = external_sandbox
+    path = tmp_path / "drop.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Resource type", "Resource ID", "Serial number"])
+        writer.writerows(("MO", r["resource_id"], r["serial_number"]) for r in records)
+    args = [COMMAND, "apply", str(path), "--base-url", f"{base}/v1", "--state-dir", str(tmp_path / "state"),
+            "--json", "-o", str(tmp_path / "out.xlsx")]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(KATANA_API_KEY="sandbox"))
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if httpx.get(f"{base}/_sandbox/stats").json()["requests"]["DELETE"] >= 2:
+            break
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (tmp_path / "out.xlsx").exists()
+    sent_before = httpx.get(f"{base}/_sandbox/stats").json()["requests"]["DELETE"]
+    assert 2 <= sent_before < 8, "the kill must land mid-run"
+
+    second = subprocess.run(args, capture_output=True, text=True, env=env(KATANA_API_KEY="sandbox"), timeout=60)
+    result = json.loads(second.stdout)
+    assert result["statuses"] == {"deleted": 16}, second.stderr
+    assert second.returncode == 0
+    stats = httpx.get(f"{base}/_sandbox/stats").json()
+    assert stats["requests"]["DELETE"] == 8, "finished resources are not sent again"
+    time.sleep(1.1)  # let the sandbox's 6-per-second window open again
+    left = httpx.get(f"{base}/v1/serial_numbers", headers={"Authorization": "Bearer sandbox"})
+    assert left.status_code == 200 and left.json()["data"] == []
+    book = load_workbook(tmp_path / "out.xlsx")
+    assert [r[3] for r in book["drop"].iter_rows(min_row=2, values_only=True)] == ["deleted"] * 16
+
+
+def test_key_never_appears_in_any_output(tmp_path):
+    key = "Sup3r-Secret-Key-4242"
+    path = tmp_path / "in.csv"
+    path.write_text("resource_type,resource_id,serial_id\nMO,1,1\nMO,1,2\n")
+    state = tmp_path / "state"
+    with running_sandbox(records=[rec(1, "A", 1)], api_key=key) as server:
+        runs = [subprocess.run([COMMAND, "apply", str(path), "--base-url", server.base_url, "--state-dir", str(state),
+                                "--json", "-o", str(tmp_path / f"out.{ext}")],
+                               capture_output=True, text=True, env=env(KATANA_API_KEY=key), timeout=60)
+                for ext in ("xlsx", "csv")]
+        wrong = subprocess.run([COMMAND, "preview", str(path), "--base-url", server.base_url],
+                               capture_output=True, text=True, env=env(KATANA_API_KEY=key + "x"), timeout=60)
+    assert json.loads(runs[0].stdout)["statuses"] == {"deleted": 1, "not_on_resource": 1}
+    assert wrong.returncode == 2 and "check KATANA_API_KEY" in wrong.stderr
+    texts = [r.stdout + r.stderr for r in runs + [wrong]]
+    texts.append((tmp_path / "out.csv").read_text(encoding="utf-8-sig"))
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as book:
+        texts.extend(book.read(name).decode("utf-8", "replace") for name in book.namelist())
+    texts.extend(p.read_bytes().decode("latin-1") for p in state.rglob("*") if p.is_file())
+    assert any("journal" in p.name for p in state.rglob("*"))
+    for text in texts:
+        assert key not in text
+
+
+def test_readme_first_command_on_the_sample(tmp_path):
+    sample = tmp_path / "serials.xlsx"
+    shutil.copy(ROOT / "samples" / "serials.xlsx", sample)
+    before = sample.read_bytes()
+    done = subprocess.run([COMMAND, "apply", str(sample), "--sandbox", "--json", "--state-dir", str(tmp_path / "s")],
+                          capture_output=True, text=True, env=env(), timeout=120)
+    result = json.loads(done.stdout)
+    assert result["statuses"] == {"deleted": 15, "invalid": 5, "not_on_resource": 2, "duplicate": 1}
+    assert result["exit_code"] == done.returncode == 1
+    assert result["requests"]["DELETE"] == 9 and result["requests"]["rate_limited"] == 0
+    assert sample.read_bytes() == before, "the input is never modified"
+    book = load_workbook(tmp_path / "serials.results.xlsx")
+    assert book.sheetnames == ["Summary", "Orders", "Sales and purchasing", "Removed"]
+    orders = list(book["Orders"].iter_rows(values_only=True))
+    assert orders[0] == ("Serial numbers to detach — week 48",) + (None,) * 9
+    assert orders[2][5:8] == ("status", "message", "serial_id")
+    assert [r[5] for r in orders[3:]] == ["deleted", "deleted", "deleted", "deleted", "not_on_resource", "deleted",
+                                          "deleted", "deleted", "deleted", "invalid", "invalid", "invalid", "invalid",
+                                          "duplicate", None, "invalid"]
+    assert book["Orders"]["F4"].fill.fgColor.rgb.endswith("C6EFCE")
+    assert len(list(book["Removed"].iter_rows(min_row=2))) == 15
