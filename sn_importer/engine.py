@@ -57,6 +57,9 @@ class Engine:
                  ids_per_request: int, journal: Journal | None = None, run_key: str | None = None,
                  progress: Callable[[Progress], None] | None = None, concurrency: int = 4, clock=None):
         self.rows = rows
+        for column in ("status", "message", "serial_id", "request", "checked_at"):
+            rows[column] = rows[column].to_numpy(copy=True) if column != "serial_id" else \
+                pd.array(rows[column], dtype="Int64", copy=True)  # written row by row below
         self.members = {k: [int(p) for p in v] for k, v in members.items()}
         self.client = client
         self.mode = mode
@@ -83,6 +86,9 @@ class Engine:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            self.state.stop_reason = self.state.stop_reason or "interrupted (Ctrl-C)"
+            raise
         finally:
             self.finalise()
         return self.state

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -25,6 +26,8 @@ from .journal import Journal, run_key
 from .report import REMOVED_COLUMNS
 from .settings import resolve_connection
 from .status import Status
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .job import Job
@@ -80,6 +83,10 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
         except KeyboardInterrupt:
             engine.state.stop_reason = "interrupted (Ctrl-C)"
             engine.finalise()
+        except Exception as exc:  # a bug must not leave rows with a false status
+            engine.state.stop_reason = f"internal error: {type(exc).__name__}: {exc}"
+            engine.finalise()
+            log.exception("run stopped by an internal error")
         finally:
             job.requests = client.stats.as_dict()
             job.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
