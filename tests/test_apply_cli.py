@@ -144,3 +144,31 @@ def test_readme_first_command_on_the_sample(tmp_path):
                                           "duplicate", None, "invalid"]
     assert book["Orders"]["F4"].fill.fgColor.rgb.endswith("C6EFCE")
     assert len(list(book["Removed"].iter_rows(min_row=2))) == 15
+
+
+def test_ctrl_c_writes_a_truthful_report_and_the_rerun_finishes(tmp_path, external_sandbox):
+    base, records = external_sandbox
+    path = tmp_path / "drop.csv"
+    path.write_text("resource_type,resource_id,serial_id\n"
+                    + "".join(f"MO,{r['resource_id']},{r['id']}\n" for r in records))
+    args = [COMMAND, "apply", str(path), "--base-url", f"{base}/v1", "--state-dir", str(tmp_path / "state"),
+            "-o", str(tmp_path / "out.csv")]
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env(KATANA_API_KEY="sandbox"),
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 30
+    while time.time() < deadline and httpx.get(f"{base}/_sandbox/stats").json()["requests"]["DELETE"] < 2:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 2, err
+    assert "interrupted" in err
+    with (tmp_path / "out.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 16
+    got = {r["status"] for r in rows}
+    assert "deleted" in got and got <= {"deleted", "unverified", "skipped"}
+    assert all("interrupted" in r["message"] for r in rows if r["status"] != "deleted")
+    rerun = subprocess.run(args + ["--json"], capture_output=True, text=True, env=env(KATANA_API_KEY="sandbox"),
+                           timeout=60)
+    assert json.loads(rerun.stdout)["statuses"] == {"deleted": 16}
