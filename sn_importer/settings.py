@@ -1,0 +1,51 @@
+"""Where to find Katana and with which key.
+
+The base URL comes from the argument, else ``KATANA_BASE_URL``, else the
+production URL; the key from the argument, else ``KATANA_API_KEY``, else a
+``.env`` file in the current directory (read with python-dotenv without
+touching ``os.environ``, as the official client does). A missing key is
+``None``: the caller decides whether that is an error (``validate`` never
+needs one).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+DEFAULT_BASE_URL = "https://api.katanamrp.com/v1"
+
+
+@dataclass(frozen=True)
+class Connection:
+    base_url: str
+    api_key: str | None
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "missing"
+        return f"Connection(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    __str__ = __repr__
+
+
+def resolve_connection(
+    base_url: str | None = None,
+    api_key: str | None = None,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: str | Path | None = None,
+) -> Connection:
+    """Pick the base URL and key: arguments, then the environment, then ``.env``."""
+    env = os.environ if env is None else env
+    path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
+    dotenv = {k: v for k, v in dotenv_values(path).items() if v} if path.is_file() else {}
+
+    def first(*values: str | None) -> str | None:
+        return next((v.strip() for v in values if v and v.strip()), None)
+
+    url = first(base_url, env.get("KATANA_BASE_URL"), dotenv.get("KATANA_BASE_URL")) or DEFAULT_BASE_URL
+    key = first(api_key, env.get("KATANA_API_KEY"), dotenv.get("KATANA_API_KEY"))
+    return Connection(base_url=url.rstrip("/"), api_key=key)
