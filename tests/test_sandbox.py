@@ -257,9 +257,12 @@ def test_failed_delete_detaches_nothing():
     assert set(client.app.state.store.stats()["status"]) == {"500", "dropped"}
 
 
-def test_unknown_path_answers_in_the_api_shape():
-    response = sandbox().get("/v1/nothing")
-    assert response.status_code == 404 and response.json()["name"] == "NotFoundError"
+@pytest.mark.parametrize(("method", "url"), [("GET", "/v1/nothing"), ("PUT", URL), ("HEAD", URL)])
+def test_unknown_paths_and_methods_answer_404(method, url):
+    response = sandbox().request(method, url)
+    assert response.status_code == 404
+    if method != "HEAD":
+        assert response.json() == {"statusCode": 404, "name": "NotFoundError", "message": "Not found"}
 
 
 # --------------------------------------------------------------------------- seeds, options

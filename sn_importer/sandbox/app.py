@@ -232,8 +232,8 @@ async def sandbox_stats(request: Request) -> Response:
 
 
 async def serial_numbers(request: Request) -> Response:
-    handler = {"GET": list_serials, "DELETE": delete_serials, "POST": create_serials}[request.method]
-    return await handler(request)
+    handler = {"GET": list_serials, "DELETE": delete_serials, "POST": create_serials}.get(request.method)
+    return await handler(request) if handler else error(404, "NotFoundError", "Not found")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

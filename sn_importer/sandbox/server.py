@@ -138,13 +138,17 @@ def serve_forever(
     """Run the sandbox in the foreground until Ctrl+C."""
     records = load_seed(seed)
     app = create_app(records, api_key=api_key, rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms)
+    sock = _bind(host, port)  # bound here so the banner shows the real port when port is 0
     display = f"[{host}]" if ":" in host else host
     announce(
-        f"Katana sandbox on http://{display}:{port}/v1 with {len(records)} serial-number records; "
+        f"Katana sandbox on http://{display}:{sock.getsockname()[1]}/v1 with {len(records)} serial-number records; "
         f"key {api_key!r}, {rate_limit[0]} requests per {rate_limit[1]:g} s. Ctrl+C stops it."
     )
     _quiet_uvicorn()
-    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def serve(
