@@ -15,6 +15,11 @@ from .template import FIELDS, Template, normalise_key
 #: carries them at its end, and they are dropped so the file can be re-run.
 RESULT_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
 
+#: The header of the ``Removed`` sheet of a results workbook: serials already
+#: detached, kept for the record. Fed back in, that sheet is not rows to import.
+REMOVED_COLUMNS = ("id", "serial_number", "resource_type", "resource_id", "transaction_id",
+                   "transaction_date", "quantity_change", "sheet_rows")
+
 
 @dataclass(frozen=True)
 class ColumnMapping:
@@ -79,3 +84,8 @@ def expected_headers(template: Template) -> str:
         if spec.value is None:
             parts.append(" / ".join([name, *spec.aliases[:3]]))
     return "; ".join(parts)
+
+
+def is_removed_sheet(header: list[str]) -> bool:
+    """True for the ``Removed`` sheet of a previous run's results workbook."""
+    return [normalise_key(c) for c in header if c] == [normalise_key(c) for c in REMOVED_COLUMNS]

@@ -52,26 +52,61 @@ class Plan:
 
 
 def build_plan(rows: pd.DataFrame, ids_per_request: int) -> Plan:
-    """Group the valid rows of ``rows`` into per-resource requests (and label each row)."""
-    valid = rows[rows["status"] == Status.VALID.value]
-    if valid.empty:
+    """Group the valid rows of ``rows`` into per-resource requests (and label each row).
+
+    Resources are numbered in first-seen order by factorizing the
+    (type, id) pair; a stable sort by that number gives each resource's rows
+    in input order, so grouping, chunking and labelling are array operations
+    and only the (few) resources, not the rows, are visited in Python.
+    """
+    valid_mask = (rows["status"] == Status.VALID.value).to_numpy()
+    if not valid_mask.any():
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PLAN_COLUMNS})
         return Plan(empty, {}, ids_per_request)
-    keys = ["resource_type", "resource_id"]
-    groups = valid.groupby(keys, sort=False, observed=True)
-    sizes = groups.size()
-    resources = sizes.rename("serials").reset_index()
-    resources["resource_id"] = resources["resource_id"].astype("int64")
-    resources["requests"] = -(-resources["serials"] // ids_per_request)
-    indices = groups.indices
-    members = {(str(t), int(i)): valid.index.to_numpy()[indices[(t, i)]] for t, i in sizes.index}
-    rows.loc[valid.index, "request"] = _labels(valid, groups, ids_per_request)
+    valid = rows.loc[valid_mask]
+    group = _resource_numbers(valid)
+    sizes = np.bincount(group)
+    first = np.unique(group, return_index=True)[1]  # first row of each resource, in resource order
+    resources = pd.DataFrame({
+        "resource_type": valid["resource_type"].to_numpy(dtype=object)[first],
+        "resource_id": valid["resource_id"].to_numpy(dtype="int64")[first],
+        "serials": sizes,
+        "requests": -(-sizes // ids_per_request),
+    })
+    order = np.argsort(group, kind="stable")
+    bounds = np.cumsum(sizes)[:-1]
+    labels = valid.index.to_numpy()[order]
+    starts, ends = np.concatenate(([0], bounds)), np.cumsum(sizes)
+    members = {(str(t), i): labels[a:b] for t, i, a, b in zip(resources["resource_type"].tolist(),
+               resources["resource_id"].tolist(), starts.tolist(), ends.tolist())}
+    rank = np.empty(len(group), dtype=np.int64)
+    rank[order] = np.arange(len(group)) - np.repeat(starts, sizes)
+    request = _labels(resources, group, rank // ids_per_request)
+    column = rows["request"].to_numpy(dtype=object).copy()
+    column[valid_mask] = request
+    rows["request"] = column
     return Plan(resources[list(PLAN_COLUMNS)], members, ids_per_request)
 
 
-def _labels(valid: pd.DataFrame, groups, ids_per_request: int) -> pd.Series:
-    """'DELETE ManufacturingOrder 3001 (1/2)' for every valid row, vectorised."""
-    chunk = groups.cumcount() // ids_per_request + 1
-    total = -(-groups["resource_id"].transform("size") // ids_per_request)
-    head = "DELETE " + valid["resource_type"].astype(str) + " " + valid["resource_id"].astype(str)
-    return head + " (" + chunk.astype(str) + "/" + total.astype(str) + ")"
+def _resource_numbers(valid: pd.DataFrame) -> np.ndarray:
+    """0, 1, 2 ... per (resource_type, resource_id), numbered in first-seen order.
+
+    Valid ids have at most 15 digits, so id * (types + 1) + type fits int64.
+    """
+    types, type_names = pd.factorize(valid["resource_type"])
+    ids = valid["resource_id"].to_numpy(dtype="int64")
+    number, _ = pd.factorize(ids * (len(type_names) + 1) + types)
+    return number
+
+
+def _labels(resources: pd.DataFrame, group: np.ndarray, chunk: np.ndarray) -> np.ndarray:
+    """'DELETE ManufacturingOrder 3001 (1/2)' for every valid row.
+
+    One string per (resource, chunk) is built; rows take theirs by index.
+    """
+    totals = resources["requests"].to_numpy()
+    offsets = np.concatenate(([0], np.cumsum(totals)[:-1]))
+    texts = [f"DELETE {t} {i} ({k}/{total})"
+             for t, i, total in zip(resources["resource_type"].tolist(), resources["resource_id"].tolist(), totals.tolist())
+             for k in range(1, total + 1)]
+    return np.asarray(texts, dtype=object)[offsets[group] + chunk]

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import HeaderNotFoundError, InputError
-from .mapping import ColumnMapping, expected_headers, match_header, trailing_result_columns
+from .mapping import ColumnMapping, expected_headers, is_removed_sheet, match_header, trailing_result_columns
 from .template import Template
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -26,6 +27,8 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 DELIMITERS = (",", ";", "\t", "|")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
+_WIDER_ROWS = ("some rows have more cells than the header (a value with an unquoted delimiter?); "
+               "quote such values or add a header for the extra column")
 
 
 @dataclass
@@ -78,9 +81,18 @@ def read_file(path: str | Path, template: Template) -> SourceFile:
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
+    """Refuse what cannot be read, in plain words.
+
+    ``stat`` itself raises PermissionError when a folder on the way cannot be
+    entered, so even the existence checks are guarded.
+    """
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except PermissionError:
+        raise InputError(path, "permission denied: the file or its folder cannot be read") from None
+    if not exists:
         raise InputError(path, "file not found")
-    if path.is_dir():
+    if is_dir:
         raise InputError(path, "is a directory, not a file")
     try:
         with path.open("rb") as handle:
@@ -179,24 +191,43 @@ def detect_delimiter(text: str) -> str:
 
 
 def _parse_csv_body(path: Path, text: str, delimiter: str, header_index: int, width: int) -> pd.DataFrame:
+    """The rows under the header as text, one positional column per header cell.
+
+    ``index_col=False``: without it pandas silently turns the first column of
+    a file whose first data row has one cell too many into the index, shifting
+    every value one column left. Empty cells past the header's width (rows
+    ending in a delimiter) are dropped; a row with a value there is refused.
+    """
     try:
-        data = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            header=None,
-            skiprows=header_index + 1,
-            names=list(range(width)),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            data = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                header=None,
+                skiprows=header_index + 1,
+                names=list(range(width)),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="c",
+            )
     except pd.errors.EmptyDataError:
         return pd.DataFrame({i: pd.Series([], dtype=str) for i in range(width)})
     except pd.errors.ParserError as exc:
         raise InputError(path, f"rows do not fit the header: {exc}") from None
+    wider = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+    if wider and _cells_past(text, delimiter, header_index + 1, width):
+        raise InputError(path, _WIDER_ROWS)
     return data.fillna("")
+
+
+def _cells_past(text: str, delimiter: str, skip: int, width: int) -> bool:
+    """Whether any row below the header has a non-empty cell beyond ``width`` (rare: a slow pass)."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    return any(any(c.strip() for c in row[width:]) for n, row in enumerate(rows) if n >= skip)
 
 
 # --- Excel -------------------------------------------------------------------
@@ -224,7 +255,9 @@ def _read_excel(path: Path, template: Template) -> SourceFile:
         except Exception as exc:
             raise InputError(path, _excel_problem(path, exc), sheet=meta.name) from None
         sheet = _find_sheet(meta.name, rows, template)
-        if isinstance(sheet, Sheet):
+        if isinstance(sheet, Sheet) and is_removed_sheet(sheet.header):
+            skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
+        elif isinstance(sheet, Sheet):
             sheets.append(sheet)
         else:
             skipped.append((meta.name, sheet))

@@ -11,23 +11,28 @@ a temporary name and renamed, so a crash never leaves half a report.
 
 from __future__ import annotations
 
+import codecs
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .mapping import RESULT_COLUMNS
+from .mapping import REMOVED_COLUMNS, RESULT_COLUMNS
 from .reader import SourceFile
 from .status import COLOURS
+from .validate import cells_as_text
 
-REMOVED_COLUMNS = ("id", "serial_number", "resource_type", "resource_id", "transaction_id",
-                   "transaction_date", "quantity_change", "sheet_rows")
-_FORMULA_START = r"^[=+\-@\t\r]"
+#: Rows per block of the CSV writer: bounds the memory of the text it builds.
+_CSV_CHUNK = 200_000
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"[+-]?\d+(?:[.,]\d+)?"
 
 
@@ -99,6 +104,8 @@ def result_frame(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
+    """The annotated rows as CSV: UTF-8 with BOM (so Excel reads accents), the
+    input's delimiter, cells as the workbook showed them (3001, not 3001.0)."""
     frames = []
     many = len(source.sheets) > 1
     for sheet, part in sheet_slices(source, rows):
@@ -108,12 +115,44 @@ def _write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
             data.insert(0, "sheet", sheet.name)
         frames.append(pd.concat([data.reset_index(drop=True), result_frame(part)], axis=1))
     out = pd.concat(frames, ignore_index=True) if many else frames[0]
-    names = list(out.columns)
-    for position in range(out.shape[1]):
-        out.isetitem(position, defuse_formulas(out.iloc[:, position]))
-    header = [n.split("\x00")[0] for n in names]
+    header = [n.split("\x00")[0] for n in out.columns]
+    columns = [defuse_formulas(cells_as_text(out.iloc[:, position])) for position in range(out.shape[1])]
+    del out, frames
     delimiter = source.delimiter if source.kind == "csv" else ","
-    out.to_csv(path, index=False, header=header, sep=delimiter, encoding="utf-8-sig", lineterminator="\r\n")
+    with path.open("wb") as handle:
+        handle.write(codecs.BOM_UTF8)
+        handle.write(csv_lines([defuse_formulas(pd.Series([name], dtype="str")) for name in header], delimiter))
+        for start in range(0, len(columns[0]), _CSV_CHUNK):
+            handle.write(csv_lines([c.iloc[start : start + _CSV_CHUNK] for c in columns], delimiter))
+
+
+def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:
+    """CSV lines (CRLF-terminated, UTF-8) of equally long text columns, built
+    column-wise with pyarrow instead of row by row.
+
+    Quoting is Python's csv QUOTE_MINIMAL: a cell holding the delimiter, a
+    quote, CR or LF is quoted and its quotes doubled.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def scalar(text: str):
+        return pa.scalar(text, type=pa.large_string())
+
+    special = "[" + re.escape(delimiter) + '"\r\n]'
+    quote, empty = scalar('"'), scalar("")
+    cells = []
+    for column in columns:
+        text = pa.array(column, type=pa.large_string(), from_pandas=True)
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        text = text.fill_null(empty)
+        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+        cells.append(pc.if_else(pc.match_substring_regex(text, special), quoted, text))
+    lines = pc.binary_join_element_wise(*cells, scalar(delimiter))
+    lines = pc.binary_join_element_wise(lines, empty, scalar("\r\n"))  # each line + CRLF
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 def _unique(header: list[str]) -> list[str]:
@@ -134,10 +173,15 @@ def defuse_formulas(column: pd.Series) -> pd.Series:
         text = column
     else:
         return column
-    risky = text.str.contains(_FORMULA_START, regex=True).fillna(False).astype(bool)
-    risky &= ~text.str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
+    risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
     if not risky.any():
         return column
+    # a plain number such as "-4" is data, not a formula; the regex runs on the few candidates only
+    risky[risky] = ~text[risky].str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
+    if not risky.any():
+        return column
+    if column.dtype != object:  # text dtype: stay vectorised and keep the dtype
+        return column.where(~risky, "'" + column)
     column = column.astype(object).copy()
     column[risky.to_numpy()] = "'" + text[risky].astype(str)
     return column

@@ -1,0 +1,117 @@
+"""Templates: the shipped ones, a template given by path, and broken templates refused by key."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import sn_importer as sn
+from sn_importer import TemplateError, load_template
+
+from conftest import read_back, run_cli, write_csv, write_xlsx
+
+
+def test_default_template():
+    template = load_template()
+    assert template.name == "default"
+    assert template.ids_per_request == 100
+    assert template.search_rows == 20
+    assert template.resolve_resource_type("Manufacturing order") == "ManufacturingOrder"
+    assert template.resolve_resource_type(" manufacturing-order ") == "ManufacturingOrder"
+    assert template.resolve_resource_type("SO row") == "SalesOrderRow"
+    assert template.resolve_resource_type("Invoice") is None
+
+
+def test_mo_labels_template(tmp_path):
+    path = write_xlsx(tmp_path, {
+        "Labels": [["Shop floor labels"], ["MO number", "Label serial", "Operator"],
+                   ["MO-3001", "L-0001", "ann"], ["#3001", "L-0002", "bob"], ["mo 3002", "L-0003", "cy"],
+                   ["MO-3001", "L-0001", "again"], ["MO-x", "L-9", "typo"]],
+        "Notes": [["MO number", "Label serial"], ["MO-1", "X"]],
+    })
+    job = sn.read(path, "mo-labels")
+    assert job.template.name == "mo-labels"
+    assert job.source.skipped == [("Notes", "left out by the template")]
+    rows = job.rows
+    assert rows["resource_type"].tolist()[:5] == ["ManufacturingOrder"] * 5
+    assert [None if pd.isna(v) else v for v in rows["resource_id"]] == [3001, 3001, 3002, 3001, None]
+    assert rows["status"].tolist() == ["valid", "valid", "valid", "duplicate", "invalid"]
+    assert rows["message"].tolist()[3] == "the same serial on the same resource is already in row 3"
+    assert rows["message"].tolist()[4] == "resource_id 'x' is not a whole number"
+    assert job.plan.values.tolist() == [["ManufacturingOrder", 3001, 2, 1], ["ManufacturingOrder", 3002, 1, 1]]
+    out = read_back(job.write())
+    assert out["Labels"][1] == ["MO number", "Label serial", "Operator", "status", "message", "serial_id",
+                                "request", "checked_at"]
+    assert out["Labels"][2][:4] == ["MO-3001", "L-0001", "ann", "valid"]
+    assert out["Labels"][2][6] == "DELETE ManufacturingOrder 3001 (1/1)"
+
+
+def test_template_by_path(tmp_path):
+    toml = tmp_path / "po.toml"
+    toml.write_text('name = "po-sheet"\n[fields.resource_type]\nvalue = "PO row"\n'
+                    '[fields.resource_id]\naliases = ["PO line"]\n[fields.serial_number]\naliases = ["Lot"]\n'
+                    '[resource_types]\nPurchaseOrderRow = ["PO row"]\n[requests]\nids_per_request = 2\n', encoding="utf-8")
+    path = write_csv(tmp_path, "PO line,Lot\n7001,A\n7001,B\n7001,C\n")
+    job = sn.read(path, str(toml))
+    assert job.template.name == "po-sheet"
+    assert job.rows["resource_type"].tolist() == ["PurchaseOrderRow"] * 3
+    assert job.rows["request"].tolist() == ["DELETE PurchaseOrderRow 7001 (1/2)"] * 2 + ["DELETE PurchaseOrderRow 7001 (2/2)"]
+    result = run_cli("validate", path, "--template", toml, "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"template": "po-sheet"' in result.stdout
+
+
+def test_unknown_template_name_lists_shipped_ones(tmp_path):
+    with pytest.raises(TemplateError) as caught:
+        load_template("nope")
+    assert str(caught.value) == "template nope: no template named 'nope'; shipped templates: default, mo-labels"
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n")
+    result = run_cli("validate", path, "--template", "nope")
+    assert result.returncode == 2
+    assert "shipped templates: default, mo-labels" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_template_file(tmp_path):
+    with pytest.raises(TemplateError, match="file not found"):
+        load_template(str(tmp_path / "gone.toml"))
+
+
+@pytest.mark.parametrize(("body", "key", "problem"), [
+    ("x = [", None, "not valid TOML"),
+    ("bogus = 2\n", "bogus", "unknown key"),
+    ("name = 1\n", "name", "must be a string"),
+    ('[fields.resource_id]\naliases = "order"\n', "fields.resource_id.aliases", "must be a list of strings"),
+    ('[fields.resource_id]\nalias = ["x"]\n', "fields.resource_id.alias", "unknown key"),
+    ("[fields.colour]\naliases = []\n", "fields.colour", "unknown field"),
+    ('[header]\nsearch_rows = "a"\n', "header.search_rows", "must be a whole number from 1 to 10000"),
+    ("[requests]\nids_per_request = 0\n", "requests.ids_per_request", "must be a whole number from 1 to 1000"),
+    ('[resource_types]\nInvoice = ["Bill"]\n', "resource_types.Invoice", "not a Katana resource type"),
+    ('[resource_types]\nProduction = ["Manufacturing order"]\n', "resource_types.Production", "already stands for ManufacturingOrder"),
+    ('[fields.resource_type]\nvalue = "Invoice"\n', "fields.resource_type.value", "is not a Katana resource type"),
+    ('[fields.serial_number]\nvalue = "X"\n', "fields.serial_number.value", "a serial cannot be a fixed value"),
+    ("[fields.resource_id]\nvalue = 1.5\n", "fields.resource_id.value", "must be a string or a whole number"),
+])
+def test_broken_template_names_file_key_and_problem(tmp_path, body, key, problem):
+    toml = tmp_path / "broken.toml"
+    toml.write_text(body, encoding="utf-8")
+    with pytest.raises(TemplateError) as caught:
+        load_template(str(toml))
+    assert caught.value.key == key
+    assert caught.value.path == toml
+    message = str(caught.value)
+    assert message.startswith(f"template {toml}")
+    if key:
+        assert f"key {key!r}" in message
+    assert problem in message
+
+
+def test_broken_template_on_the_command_line(tmp_path):
+    toml = tmp_path / "broken.toml"
+    toml.write_text("bogus = 2\n", encoding="utf-8")
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n")
+    result = run_cli("validate", path, "--template", toml)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "broken.toml" in lines[0] and "'bogus'" in lines[0] and "unknown key" in lines[0]

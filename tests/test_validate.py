@@ -1,0 +1,178 @@
+"""Validation: every message kind, several problems on a row, duplicates, blank rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import sn_importer as sn
+from sn_importer.template import RESOURCE_TYPES
+
+from conftest import read_back, write_csv, write_xlsx
+
+HEADER = "resource_type,resource_id,serial_id,serial_number\n"
+
+
+def check(tmp_path, *lines):
+    """Validate CSV data lines under the standard header; return [(status, message)]."""
+    job = sn.read(write_csv(tmp_path, HEADER + "".join(line + "\n" for line in lines)))
+    return list(zip(job.rows["status"], job.rows["message"]))
+
+
+def values(series):
+    return [None if pd.isna(v) else v for v in series]
+
+
+def test_unknown_resource_type_names_the_expected_ones(tmp_path):
+    [(status, message)] = check(tmp_path, "Invoice,3001,1,")
+    assert status == "invalid"
+    assert message == ("unknown resource type 'Invoice' — expected one of " + ", ".join(RESOURCE_TYPES)
+                       + " (or a name like 'MO', 'Sales order row')")
+
+
+@pytest.mark.parametrize(("spelling", "canonical"), [
+    ("MO", "ManufacturingOrder"), ("Manufacturing order", "ManufacturingOrder"), (" manufacturing-order ", "ManufacturingOrder"),
+    ("SO row", "SalesOrderRow"), ("sales_order_row", "SalesOrderRow"), ("Stock transfer", "StockTransferRow"),
+    ("Sales order fulfilment row", "SalesOrderFulfillmentRow"), ("PurchaseOrderRow", "PurchaseOrderRow"),
+])
+def test_resource_type_spellings(tmp_path, spelling, canonical):
+    job = sn.read(write_csv(tmp_path, HEADER + f"{spelling},3001,1,\n"))
+    assert job.rows["resource_type"].tolist() == [canonical]
+    assert job.rows["status"].tolist() == ["valid"]
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("abc", "resource_id 'abc' is not a whole number"),
+    ("3001.5", "resource_id '3001.5' is not a whole number"),
+    ("-4", "resource_id '-4' must be greater than 0"),
+    ("0", "resource_id '0' must be greater than 0"),
+    ("", "resource_id is blank"),
+    ("1234567890123456", "resource_id '1234567890123456' is too large to be an id"),
+])
+def test_resource_id_problems(tmp_path, cell, message):
+    assert check(tmp_path, f"MO,{cell},1,") == [("invalid", message)]
+
+
+@pytest.mark.parametrize(("cell", "expected"), [("3001", 3001), ("3001.0", 3001), (" 3001 ", 3001), ("003001", 3001),
+                                                ("999999999999999", 999999999999999)])
+def test_resource_id_accepted_forms(tmp_path, cell, expected):
+    job = sn.read(write_csv(tmp_path, HEADER + f"MO,{cell},1,\n"))
+    assert job.rows["status"].tolist() == ["valid"]
+    assert values(job.rows["resource_id"]) == [expected]
+
+
+def test_resource_id_from_excel_float_cell(tmp_path):
+    path = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_id"], ["MO", 3001.0, 17.0], ["MO", 3001.5, 18]]})
+    job = sn.read(path)
+    assert job.rows["status"].tolist() == ["valid", "invalid"]
+    assert values(job.rows["resource_id"]) == [3001, None]
+    assert values(job.rows["serial_id"]) == [17, None]
+    assert job.rows["message"].tolist()[1] == "resource_id '3001.5' is not a whole number"
+
+
+def test_serial_id_problems(tmp_path):
+    assert check(tmp_path, "MO,1,x1,", "MO,1,-2,", "MO,1,0,") == [
+        ("invalid", "serial_id 'x1' is not a whole number"),
+        ("invalid", "serial_id '-2' must be greater than 0"),
+        ("invalid", "serial_id '0' must be greater than 0"),
+    ]
+
+
+def test_serial_number_charset(tmp_path):
+    lines = ["MO,1,,ADJ 2026/11", 'MO,1,,"a-b_c.d,e"', "MO,1,,SN#1", "MO,1,,Ünï"]
+    assert check(tmp_path, *lines) == [
+        ("valid", ""), ("valid", ""),
+        ("invalid", "serial_number 'SN#1' has characters Katana does not allow (only letters, digits, spaces and - _ / , .)"),
+        ("invalid", "serial_number 'Ünï' has characters Katana does not allow (only letters, digits, spaces and - _ / , .)"),
+    ]
+
+
+def test_serial_number_length_32(tmp_path):
+    assert check(tmp_path, "MO,1,," + "A" * 32, "MO,1,," + "B" * 33) == [
+        ("valid", ""), ("invalid", f"serial_number '{'B' * 33}' is longer than 32 characters")]
+
+
+def test_both_serial_fields_blank(tmp_path):
+    assert check(tmp_path, "MO,1,,") == [("invalid", "serial_id and serial_number are both blank; give one of them")]
+
+
+def test_several_problems_on_one_row_all_reported(tmp_path):
+    [(status, message)] = check(tmp_path, "Invoice,abc,-3,1.23E+12")
+    assert status == "invalid"
+    assert message == "; ".join([
+        "unknown resource type 'Invoice' — expected one of " + ", ".join(RESOURCE_TYPES) + " (or a name like 'MO', 'Sales order row')",
+        "resource_id 'abc' is not a whole number",
+        "serial_id '-3' must be greater than 0",
+        "serial_number '1.23E+12' was damaged by Excel (shown in scientific notation); format the column as Text and enter the serial again",
+    ])
+
+
+def test_blank_type_and_id_and_serials(tmp_path):
+    [(status, message)] = check(tmp_path, " ,  ,,x")
+    assert status == "invalid"
+    assert message == "resource_type is blank; resource_id is blank"
+
+
+def test_duplicate_names_the_earlier_row(tmp_path):
+    result = check(tmp_path, "MO,3001,1,", "MO,3001,2,", "Manufacturing order,3001.0,1,", "MO,3001,,KNF-1", "MO,3001,, KNF-1 ")
+    assert result == [
+        ("valid", ""), ("valid", ""),
+        ("duplicate", "the same serial on the same resource is already in row 2"),
+        ("valid", ""),
+        ("duplicate", "the same serial on the same resource is already in row 5"),
+    ]
+
+
+def test_same_serial_on_different_resources_is_valid(tmp_path):
+    result = check(tmp_path, "MO,3001,2001,", "Production,4001,2001,", "SO row,5001,2001,", "MO,3004,2001,")
+    assert result == [("valid", "")] * 4
+
+
+def test_duplicate_of_an_invalid_row_is_not_a_duplicate(tmp_path):
+    result = check(tmp_path, "MO,abc,5,", "MO,abc,5,")
+    assert [s for s, _ in result] == ["invalid", "invalid"]
+
+
+def test_duplicate_across_sheets_names_the_sheet(tmp_path):
+    path = write_xlsx(tmp_path, {
+        "Orders": [["Title"], ["resource_type", "resource_id", "serial_id"], ["MO", 3001, 7], ["MO", 3001, 8]],
+        "More": [["resource_type", "resource_id", "serial_id"], ["MO", 3002, 7], ["MO", 3001, 8], ["MO", 3001, 8]],
+    })
+    job = sn.read(path)
+    assert job.rows[["sheet", "row", "status", "message"]].astype(str).values.tolist() == [
+        ["Orders", "3", "valid", ""],
+        ["Orders", "4", "valid", ""],
+        ["More", "2", "valid", ""],
+        ["More", "3", "duplicate", "the same serial on the same resource is already in row 4 of sheet 'Orders'"],
+        ["More", "4", "duplicate", "the same serial on the same resource is already in row 4 of sheet 'Orders'"],
+    ]
+
+
+def test_wholly_blank_rows_ignored_but_kept_in_order(tmp_path):
+    path = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_id", "note"],
+                                       ["MO", 1, 2, "a"], [None, None, None, None], [None, None, "", None],
+                                       ["MO", 1, 3, "b"], [None, None, None, 0]]})
+    job = sn.read(path)
+    assert job.rows["status"].tolist() == ["valid", "", "", "valid", "invalid"]
+    assert job.counts() == {"valid": 2, "invalid": 1}
+    assert job.exit_code == 1
+    out = read_back(job.write())["S"]
+    assert [r[:5] for r in out] == [
+        ["resource_type", "resource_id", "serial_id", "note", "status"],
+        ["MO", 1, 2, "a", "valid"],
+        [None, None, None, None, None],
+        [None, None, None, None, None],
+        ["MO", 1, 3, "b", "valid"],
+        [None, None, None, 0, "invalid"],
+    ]
+
+
+def test_blank_csv_rows_ignored(tmp_path):
+    result = check(tmp_path, "MO,1,2,", ",,,", "", " , , , ", "MO,1,3,")
+    assert [s for s, _ in result] == ["valid", "", "", "", "valid"]
+
+
+def test_exit_code_zero_when_only_valid_and_duplicate(tmp_path):
+    job = sn.read(write_csv(tmp_path, HEADER + "MO,1,2,\nMO,1,2,\n"))
+    assert job.counts() == {"valid": 1, "duplicate": 1}
+    assert job.exit_code == 0
