@@ -52,17 +52,25 @@ def show_counts(job: Job) -> None:
 
 @contextmanager
 def progress_bar(enabled: bool = True):
-    """A progress callback for the library: a bar on a terminal, silence in cron."""
+    """A progress callback for the library: a bar on a terminal, silence in cron.
+
+    The bar starts at the first update, so what the run announces before
+    sending is printed above it rather than through it.
+    """
     if not enabled or not err.is_terminal:
         yield None
         return
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("rows {task.fields[rows]}"), TimeRemainingColumn(), console=err, transient=True)
-    with bar:
-        task = bar.add_task("resources", total=None, rows="0")
+    task = bar.add_task("resources", total=None, rows="0")
 
-        def update(p) -> None:
-            bar.update(task, completed=p.resources_done, total=p.resources_total,
-                       rows=f"{p.rows_done}/{p.rows_total}", description=f"requests {p.requests_done}")
+    def update(p) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=p.resources_done, total=p.resources_total,
+                   rows=f"{p.rows_done}/{p.rows_total}", description=f"requests {p.requests_done}")
 
+    try:
         yield update
+    finally:
+        bar.stop()

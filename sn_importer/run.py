@@ -76,8 +76,9 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
         total = job.plan_detail.api_requests(with_delete=mode == "apply")
         if announce and total:
             seconds = client.estimate_seconds(total)
+            quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
             announce(f"{mode.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
-                     f"about {_duration(seconds)} at the current API quota.")
+                     f"about {_duration(seconds)} at {quota} (the quota Katana reports is followed once it answers).")
         try:
             run_sync(_run_and_close(engine, client, total))
         except KeyboardInterrupt:
