@@ -78,7 +78,7 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
             seconds = client.estimate_seconds(total)
             quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
             announce(f"{mode.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
-                     f"about {_duration(seconds)} at {quota} (the quota Katana reports is followed once it answers).")
+                     f"{_duration(seconds)} at {quota} (the quota Katana reports is followed once it answers).")
         try:
             run_sync(_run_and_close(engine, client, total))
         except KeyboardInterrupt:
@@ -136,10 +136,10 @@ def _stop_before_start(job: "Job", reason: str) -> None:
 
 def _duration(seconds: float) -> str:
     if seconds < 1:
-        return "no waiting"
+        return "no waiting for the quota"
     if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min"
+        return f"about {seconds:.0f} s"
+    return f"about {seconds / 60:.0f} min"
 
 
 class _closing:
