@@ -123,7 +123,7 @@ def _read_csv(path: Path, template: Template) -> SourceFile:
     text = raw.decode(encoding)
     del raw
     delimiter = detect_delimiter(text)
-    head = list(csv.reader(io.StringIO(_head(text, template.search_rows)), delimiter=delimiter))
+    head = list(csv.reader(io.StringIO(_head(text, template.search_rows), newline=""), delimiter=delimiter))
     for index, cells in enumerate(head):
         dropped = trailing_result_columns(cells)
         cells = cells[: len(cells) - dropped]
@@ -179,7 +179,8 @@ def detect_delimiter(text: str) -> str:
     sample = _head(text, 50)
     best, best_score = ",", (-1, -1)
     for delimiter in DELIMITERS:
-        counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
+        # newline="": the csv module's own rule, else a CR inside a quoted cell raises csv.Error
+        counts = [len(r) for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r]
         multi = [c for c in counts if c > 1]
         if not multi:
             continue
@@ -226,7 +227,7 @@ def _parse_csv_body(path: Path, text: str, delimiter: str, header_index: int, wi
 
 def _cells_past(text: str, delimiter: str, skip: int, width: int) -> bool:
     """Whether any row below the header has a non-empty cell beyond ``width`` (rare: a slow pass)."""
-    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     return any(any(c.strip() for c in row[width:]) for n, row in enumerate(rows) if n >= skip)
 
 

@@ -105,16 +105,27 @@ def result_frame(part: pd.DataFrame) -> pd.DataFrame:
 
 def _write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
     """The annotated rows as CSV: UTF-8 with BOM (so Excel reads accents), the
-    input's delimiter, cells as the workbook showed them (3001, not 3001.0)."""
+    input's delimiter, cells as the workbook showed them (3001, not 3001.0).
+
+    Several sheets share one table: columns are aligned by header, the sheet
+    name goes first and the result columns last. Their labels carry a NUL
+    suffix so an input column that is also called ``serial_id`` or ``sheet``
+    never collides with ours.
+    """
     frames = []
     many = len(source.sheets) > 1
+    ours = [f"{name}\x00result" for name in RESULT_COLUMNS]
     for sheet, part in sheet_slices(source, rows):
         data = sheet.data.copy()
         data.columns = _unique(sheet.header)
         if many:
-            data.insert(0, "sheet", sheet.name)
-        frames.append(pd.concat([data.reset_index(drop=True), result_frame(part)], axis=1))
+            data.insert(0, "sheet\x00result", sheet.name)
+        results = result_frame(part)
+        results.columns = ours
+        frames.append(pd.concat([data.reset_index(drop=True), results], axis=1))
     out = pd.concat(frames, ignore_index=True) if many else frames[0]
+    if many:
+        out = out[[c for c in out.columns if c not in ours] + ours]
     header = [n.split("\x00")[0] for n in out.columns]
     columns = [defuse_formulas(cells_as_text(out.iloc[:, position])) for position in range(out.shape[1])]
     del out, frames

@@ -28,13 +28,18 @@ def write_csv(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "s
 
 def write_xlsx(tmp_path: Path, sheets: dict, name: str = "serials.xlsx", hidden=(), text_cells=()) -> Path:
     """Write a workbook: ``sheets`` is {sheet name: [rows]}; ``hidden`` names hidden sheets;
-    ``text_cells`` is [(sheet, "D2"), ...] cells given the Text number format ("@")."""
+    ``text_cells`` is [(sheet, "D2"), ...] cells given the Text number format ("@").
+    Strings starting with "=" are stored as text cells, not formulas."""
     book = Workbook()
     book.remove(book.active)
     for title, rows in sheets.items():
         ws = book.create_sheet(title)
         for row in rows:
             ws.append(list(row))
+        for cells in ws.iter_rows():
+            for cell in cells:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text that looks like a formula, as staff type it with a leading '
         if title in hidden:
             ws.sheet_state = "hidden"
     for title, ref in text_cells:

@@ -79,6 +79,20 @@ def test_cp1252_fallback_keeps_passthrough_text(tmp_path):
     assert csv_rows(job.write())[1][3] == "Müller – façade"
 
 
+def test_quoted_cr_inside_a_cell(tmp_path):
+    path = write_csv(tmp_path, 'resource_type,resource_id,serial_id,note\r\nMO,3001,1,"line one\rline two"\r\n')
+    job = sn.read(path)
+    assert job.source.sheets[0].data.iloc[0, 3] == "line one\rline two"
+    assert job.rows["status"].tolist() == ["valid"]
+
+
+def test_classic_mac_cr_line_endings(tmp_path):
+    path = write_csv(tmp_path, "Week 48\rresource_type;resource_id;serial_id\rMO;3001;1\rMO;3001;2\r")
+    job = sn.read(path)
+    assert job.source.delimiter == ";"
+    assert job.rows[["row", "status"]].values.tolist() == [[3, "valid"], [4, "valid"]]
+
+
 # --- header search and matching -------------------------------------------------------------
 
 

@@ -1,0 +1,180 @@
+"""The annotated output: sheets, rows and columns as given, result columns, styling,
+formula-safe text, output paths and atomic writing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+from openpyxl import load_workbook
+
+import sn_importer as sn
+from sn_importer import UsageError
+
+from conftest import read_back, write_csv, write_xlsx
+
+RESULTS = ["status", "message", "serial_id", "request", "checked_at"]
+RISKY = ["=HYPERLINK(\"http://x\")", "+SUM(A1)", "-A1+1", "@cmd", "\tTAB", "\rCR"]
+
+
+def csv_rows(path):
+    return list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    return write_xlsx(tmp_path, {
+        "Orders": [["Serials to detach — week 48", None, None, None, None], [],
+                   ["Resource type", "Resource ID", "Serial ID", "Serial number", "Note"],
+                   ["MO", 3001, 1001, None, "first"],
+                   ["MO", "abc", 1002, None, "typo"],
+                   [None, None, None, None, None],
+                   ["MO", 3001, 1001, None, "again"],
+                   ["MO", 3003, None, "000123", datetime(2026, 11, 20, 9, 30)]],
+        "Sales": [["resource_type", "resource_id", "serial_id", "extra", "more"],
+                  ["SO row", 5001, 2001, 1.5, True]],
+    }, text_cells=[("Orders", "D8")])
+
+
+def test_xlsx_output_sheets_rows_and_columns(workbook):
+    job = sn.read(workbook)
+    out_path = job.write()
+    assert out_path == workbook.with_name("serials.results.xlsx")
+    out = read_back(out_path)
+    assert sorted(out) == ["Orders", "Removed", "Sales", "Summary"]
+    orders = out["Orders"]
+    assert orders[0][:5] == ["Serials to detach — week 48", None, None, None, None]
+    assert orders[1] == [None] * 10
+    assert orders[2] == ["Resource type", "Resource ID", "Serial ID", "Serial number", "Note", *RESULTS]
+    assert orders[3] == ["MO", 3001, 1001, None, "first", "valid", None, 1001, "DELETE ManufacturingOrder 3001 (1/1)", None]
+    assert orders[4] == ["MO", "abc", 1002, None, "typo", "invalid", "resource_id 'abc' is not a whole number", None, None, None]
+    assert orders[5] == [None] * 10
+    assert orders[6] == ["MO", 3001, 1001, None, "again", "duplicate",
+                         "the same serial on the same resource is already in row 4", 1001, None, None]
+    assert orders[7] == ["MO", 3003, None, "000123", datetime(2026, 11, 20, 9, 30), "valid", None, None,
+                         "DELETE ManufacturingOrder 3003 (1/1)", None]
+    assert out["Sales"] == [["resource_type", "resource_id", "serial_id", "extra", "more", *RESULTS],
+                            ["SO row", 5001, 2001, 1.5, True, "valid", None, 2001, "DELETE SalesOrderRow 5001 (1/1)", None]]
+    assert out["Removed"][0] == ["id", "serial_number", "resource_type", "resource_id", "transaction_id",
+                                 "transaction_date", "quantity_change", "sheet_rows"]
+
+
+def test_summary_sheet_shows_counts_and_mapping(workbook):
+    out = read_back(sn.read(workbook).write())
+    summary = {r[0]: r[1] for r in out["Summary"] if r and r[0]}
+    assert summary["Mode"] == "validate"
+    assert summary["Base URL"] == "(not contacted)"
+    assert (summary["valid"], summary["invalid"], summary["duplicate"]) == (3, 1, 1)
+    mapping = [r[:3] for r in out["Summary"] if r and r[0] in ("Orders", "Sales")]
+    assert ["Orders", "serial_number", "column 'Serial number'"] in mapping
+    assert ["Sales", "resource_type", "column 'resource_type'"] in mapping
+
+
+def test_xlsx_styling_fill_freeze_filter(workbook):
+    book = load_workbook(sn.read(workbook).write())
+    orders = book["Orders"]
+    assert orders.freeze_panes == "A4"
+    assert orders.auto_filter.ref == "A3:J8"
+    assert orders["F4"].fill.fgColor.rgb == "FFC6EFCE"   # valid
+    assert orders["F5"].fill.fgColor.rgb == "FFFFC7CE"   # invalid
+    assert orders["F7"].fill.fgColor.rgb == "FFEDEDED"   # duplicate
+    assert orders["F6"].fill.fill_type is None           # blank row: no status, no colour
+    assert book["Sales"].freeze_panes == "A2"
+    assert book["Sales"].auto_filter.ref == "A1:J2"
+
+
+def test_formula_like_text_is_text_in_xlsx(tmp_path):
+    risky = [t for t in RISKY if not t.startswith("\r")]  # XML itself turns a bare CR into LF
+    rows = [["resource_type", "resource_id", "serial_id", "note"]] + [["MO", 3001, n + 1, text] for n, text in enumerate(risky)]
+    rows.append(["MO", 3001, 99, "-4"])
+    job = sn.read(write_xlsx(tmp_path, {"S": rows}))
+    ws = load_workbook(job.write())["S"]
+    for r, text in enumerate(risky + ["-4"], start=2):
+        cell = ws.cell(r, 4)
+        assert (cell.value, cell.data_type) == (text, "s")
+
+
+def test_formula_like_text_from_csv_is_text_in_xlsx_output(tmp_path):
+    path = write_csv(tmp_path, 'resource_type,resource_id,serial_id,note\nMO,3001,1,"=1+1"\nMO,3001,2,@x\n')
+    ws = load_workbook(sn.read(path).write(tmp_path / "out.xlsx"))["serials"]
+    assert [(ws["D2"].value, ws["D2"].data_type), (ws["D3"].value, ws["D3"].data_type)] == [("=1+1", "s"), ("@x", "s")]
+
+
+def test_formula_like_text_is_apostrophe_prefixed_in_csv(tmp_path):
+    quoted = [t.replace('"', '""') for t in RISKY]
+    body = "".join(f'MO,3001,{n + 1},"{t}"\r\n' for n, t in enumerate(quoted)) + "MO,3001,90,-4\r\nMO,3001,91,+7.5\r\nMO,3001,92,-\r\n"
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_id,note\r\n" + body)
+    job = sn.read(path)
+    rows = csv_rows(job.write())
+    notes = [r[3] for r in rows[1:]]
+    assert notes == ["'" + t for t in RISKY] + ["-4", "+7.5", "'-"]
+
+
+def test_csv_output_keeps_columns_and_quotes_minimally(tmp_path):
+    path = write_csv(tmp_path, 'resource_type;resource_id;serial_number;note\r\nMO;3001;000123;"a;b"\r\nMO;3001;X;say "hi"\r\n;;;\r\n')
+    out = sn.read(path).write()
+    text = out.read_bytes().decode("utf-8")
+    assert text == ("\ufeffresource_type;resource_id;serial_number;note;status;message;serial_id;request;checked_at\r\n"
+                    'MO;3001;000123;"a;b";valid;;;DELETE ManufacturingOrder 3001 (1/1);\r\n'
+                    'MO;3001;X;"say ""hi""";valid;;;DELETE ManufacturingOrder 3001 (1/1);\r\n'
+                    ";;;;;;;;\r\n")
+
+
+def test_xlsx_input_to_csv_output_writes_cells_as_shown(tmp_path, workbook):
+    out = sn.read(workbook).write(tmp_path / "results.csv")
+    rows = csv_rows(out)
+    assert rows[0] == ["sheet", "Resource type", "Resource ID", "Serial ID", "Serial number", "Note",
+                       "resource_type", "resource_id", "serial_id", "extra", "more", *RESULTS]
+    assert rows[1] == ["Orders", "MO", "3001", "1001", "", "first", "", "", "", "", "",
+                       "valid", "", "1001", "DELETE ManufacturingOrder 3001 (1/1)", ""]  # 3001, not 3001.0
+    assert rows[3] == ["Orders"] + [""] * 15  # the blank row, kept in place
+    assert rows[5][:6] == ["Orders", "MO", "3003", "", "000123", "2026-11-20 09:30:00"]
+    assert rows[6] == ["Sales", "", "", "", "", "", "SO row", "5001", "2001", "1.5", "TRUE",
+                       "valid", "", "2001", "DELETE SalesOrderRow 5001 (1/1)", ""]
+
+
+def test_numeric_serial_from_xlsx_round_trips_through_csv(tmp_path):
+    path = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_number"], ["MO", 3001, 123456]]})
+    out = sn.read(path).write(tmp_path / "out.csv")
+    assert csv_rows(out)[1][:4] == ["MO", "3001", "123456", "valid"]
+    assert sn.read(out).rows["status"].tolist() == ["valid"]  # fed back in, not "damaged by Excel"
+
+
+def test_default_output_paths(tmp_path, workbook):
+    assert sn.read(workbook).write() == tmp_path / "serials.results.xlsx"
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n", name="list.txt")
+    assert sn.read(path).write() == tmp_path / "list.results.csv"
+
+
+def test_refuses_to_write_over_the_input(tmp_path, workbook):
+    before = workbook.read_bytes()
+    with pytest.raises(UsageError, match="would overwrite the input"):
+        sn.read(workbook).write(workbook)
+    assert workbook.read_bytes() == before
+
+
+def test_unknown_output_suffix(tmp_path, workbook):
+    with pytest.raises(UsageError, match="cannot write '.pdf' output"):
+        sn.read(workbook).write(tmp_path / "out.pdf")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serials.xlsx"]
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path, workbook, monkeypatch):
+    job = sn.read(workbook)
+    job.write(tmp_path / "a.xlsx")
+    job.write(tmp_path / "b.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx", "b.csv", "serials.xlsx"]
+    # a crash while writing leaves neither a half file nor a temp file behind, and keeps the old output
+    from sn_importer import report
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    old = (tmp_path / "a.xlsx").read_bytes()
+    monkeypatch.setattr(report, "_write_xlsx", boom)
+    with pytest.raises(RuntimeError):
+        job.write(tmp_path / "a.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx", "b.csv", "serials.xlsx"]
+    assert (tmp_path / "a.xlsx").read_bytes() == old
