@@ -84,7 +84,7 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int) -> Plan:
     request = _labels(resources, group, rank // ids_per_request)
     column = rows["request"].to_numpy(dtype=object).copy()
     column[valid_mask] = request
-    rows["request"] = column
+    rows["request"] = pd.Series(column, index=rows.index, dtype=object)  # object: no 1M-string conversion
     return Plan(resources[list(PLAN_COLUMNS)], members, ids_per_request)
 
 

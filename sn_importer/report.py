@@ -90,14 +90,18 @@ def sheet_slices(source: SourceFile, rows: pd.DataFrame):
 
 
 def result_frame(part: pd.DataFrame) -> pd.DataFrame:
-    """The five appended columns of one sheet's rows, as written."""
+    """The five appended columns of one sheet's rows, as written.
+
+    Kept as object columns: these are few distinct strings, and building text
+    arrays of a million of them here would be wasted work for both writers.
+    """
     return pd.DataFrame({
-        "status": part["status"].to_numpy(),
-        "message": part["message"].to_numpy(),
-        "serial_id": part["serial_id"].astype("Int64").astype("string").fillna("").to_numpy(),
-        "request": part["request"].to_numpy(),
-        "checked_at": part["checked_at"].to_numpy(),
-    })
+        "status": part["status"].to_numpy(dtype=object),
+        "message": part["message"].to_numpy(dtype=object),
+        "serial_id": part["serial_id"].astype("Int64").astype("string").fillna("").to_numpy(dtype=object),
+        "request": part["request"].to_numpy(dtype=object),
+        "checked_at": part["checked_at"].to_numpy(dtype=object),
+    }, dtype=object)
 
 
 # --- CSV ---------------------------------------------------------------------
@@ -158,8 +162,11 @@ def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:
         if isinstance(text, pa.ChunkedArray):
             text = text.combine_chunks()
         text = text.fill_null(empty)
-        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
-        cells.append(pc.if_else(pc.match_substring_regex(text, special), quoted, text))
+        needs_quotes = pc.match_substring_regex(text, special)
+        if pc.any(needs_quotes).as_py():
+            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+            text = pc.if_else(needs_quotes, quoted, text)
+        cells.append(text)
     lines = pc.binary_join_element_wise(*cells, scalar(delimiter))
     lines = pc.binary_join_element_wise(lines, empty, scalar("\r\n"))  # each line + CRLF
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]

@@ -89,9 +89,15 @@ def cells_as_text(column: pd.Series) -> pd.Series:
     cell by cell through :func:`_cell_text`; text and whole numbers are
     converted in one vectorised step, so a million CSV rows stay fast.
     """
-    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty", "integer"):
+    if column.dtype != object:
+        return column.astype("str").fillna("")
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind not in ("string", "empty", "integer"):
         column = column.map(_cell_text, na_action=None)
-    return column.astype("str").fillna("")
+    # text per distinct value, then taken by code: cheap for the few-valued columns of results
+    codes, uniques = pd.factorize(column)
+    text = pd.array(np.asarray(uniques, dtype=object).astype(str), dtype="str").take(codes, allow_fill=True)
+    return pd.Series(text, index=column.index).fillna("")
 
 
 def _cell_text(cell) -> str:
@@ -178,7 +184,7 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     valid = (rows["status"] == Status.VALID.value).to_numpy()
     if not valid.any():
         return
-    subset = rows.loc[valid]
+    subset = rows.loc[valid, ["resource_type", "resource_id", "serial_id", "serial_number"]]
     code = _combined_codes(subset["resource_type"], subset["resource_id"], _serial_codes(subset))
     repeated = code.duplicated(keep=False).to_numpy()
     if not repeated.any():
