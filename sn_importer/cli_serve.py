@@ -1,0 +1,99 @@
+"""``sn-importer serve``: the web page for operations staff.
+
+Parses the options, checks that the server may start (a key, a template, a
+password when it listens beyond loopback), starts one sandbox for the
+server's lifetime with ``--sandbox`` (so preview and apply see the same
+tenant and share its quota), and serves :func:`sn_importer.web.create_app`
+with uvicorn until Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import console
+from .cli import BaseUrlOpt, SeedOpt, StateOpt, TemplateOpt, friendly
+from .errors import UsageError
+
+HostOpt = Annotated[str, typer.Option(
+    "--host", help="Address to listen on. Anything but loopback needs --password-env.")]
+PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+PasswordOpt = Annotated[Optional[str], typer.Option(
+    "--password-env", metavar="VAR", help="Name of the environment variable that holds the shared login password.")]
+SandboxOpt = Annotated[bool, typer.Option(
+    "--sandbox", help="Start the built-in simulated Katana for the server's lifetime and send every run there.")]
+UploadOpt = Annotated[int, typer.Option("--max-upload-mb", min=1, max=1024, help="Largest sheet accepted, in MB.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+@friendly
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateOpt = None,
+          sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
+          state_dir: StateOpt = None, password_env: PasswordOpt = None, max_upload_mb: UploadOpt = 20) -> None:
+    """Serve the web page: upload a sheet, review the check, confirm, download the annotated workbook.
+
+    The key comes from KATANA_API_KEY or a .env file, as for apply; it never reaches the browser.
+    """
+    import uvicorn
+
+    from .journal import default_state_dir
+    from .web import WebSettings, create_app
+
+    password = _password(host, password_env)
+    templates, chosen = _templates(template)
+    with ExitStack() as stack:
+        base_url, api_key = _connection(stack, sandbox, sandbox_seed, base_url)
+        settings = WebSettings(base_url=base_url, api_key=api_key, state_dir=Path(state_dir or default_state_dir()),
+                               template=chosen, templates=templates, max_upload_bytes=max_upload_mb * 2**20,
+                               password=password, sandbox=sandbox)
+        app = create_app(settings)
+        shown = f"[{host}]" if ":" in host else host
+        console.out.print(f"sn-importer serve: open http://{shown}:{port}/ in a browser. Runs go to {settings.target}."
+                          " Ctrl+C stops the server.")
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _password(host: str, password_env: str | None) -> str | None:
+    from .web.security import check_binding
+
+    try:
+        return check_binding(host, password_env, os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _templates(template: str | None) -> tuple[dict[str, Path], str]:
+    """The templates offered on the page, and the one preselected (``--template``, checked now)."""
+    from .template import available_templates, load_template
+
+    offered = available_templates()
+    chosen = load_template(template)  # a broken template stops the server before it starts
+    name = next((n for n, p in offered.items() if p.resolve() == chosen.path.resolve()), None)
+    if name is None:
+        name = chosen.name if chosen.name not in offered else f"{chosen.name} ({chosen.path.name})"
+        offered[name] = chosen.path
+    return offered, name
+
+
+def _connection(stack: ExitStack, sandbox: bool, seed: Path | None, base_url: str | None) -> tuple[str, str]:
+    """The base URL and key: one sandbox for the server's lifetime, or the configured Katana."""
+    from .run import NO_KEY
+    from .settings import resolve_connection
+
+    if sandbox:
+        from .sandbox import running_sandbox
+
+        server = stack.enter_context(running_sandbox(seed_path=seed))
+        return server.base_url, "sandbox"
+    connection = resolve_connection(base_url, None)
+    if not connection.api_key:
+        raise UsageError(NO_KEY)
+    return connection.base_url, connection.api_key

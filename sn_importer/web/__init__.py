@@ -1,0 +1,17 @@
+"""The web page for operations staff (``sn-importer serve``).
+
+Upload a sheet, see the read-only check against Katana, confirm, watch the
+run and download the annotated workbook; a history page lists past runs. The
+page is a thin layer over the same library calls as the command line:
+
+    app.py       routes and pages (Starlette + Jinja2), the server's parts
+    runs.py      runs by id, and the one queue that sends them to Katana in turn
+    present.py   what a page shows of a job (plain dictionaries, never the key)
+    security.py  binding rules, login, CSRF, upload checks, security headers
+    quota.py     the estimate shown beside the confirm button
+    templates/   the pages;  static/  the stylesheet and a little JavaScript
+"""
+
+from .app import WebSettings, create_app
+
+__all__ = ["WebSettings", "create_app"]

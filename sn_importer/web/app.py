@@ -1,0 +1,455 @@
+"""The web page: upload a sheet, see the check, confirm, watch it run, download the result.
+
+A Starlette app over the same library calls as the command line
+(``Job``, ``Job.preview``, ``Job.apply``, ``Job.write``, the journal); it has
+no logic of its own beyond presentation. Every call that talks to Katana goes
+through one :class:`~.runs.RunQueue`, so a tenant's runs go one at a time
+through its shared quota. Pages are rendered on the server; a little
+JavaScript (``static/app.js``) adds drag-and-drop and live progress.
+
+:func:`create_app` takes the connection ready made: ``sn-importer serve``
+(``cli_serve.py``) starts one sandbox for the server's lifetime with
+``--sandbox``, so preview and apply see the same tenant state.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import SnImporterError
+from ..job import Job
+from ..journal import Journal
+from ..template import available_templates, load_template
+from . import present
+from .quota import QuotaWatch, duration
+from .runs import Phase, Registry, Run, RunQueue, new_id
+from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, Sessions, UploadRefused, check_upload,
+                       csrf_token, display_name, posted, slow_down, stored_suffix)
+
+HERE = Path(__file__).resolve().parent
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+log = logging.getLogger("sn_importer.web")
+
+
+@dataclass
+class WebSettings:
+    """What the server is started with. The key stays here: no page or view ever gets it."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    state_dir: Path
+    template: str = "default"                       # preselected on the upload page
+    templates: dict[str, Path] = field(default_factory=available_templates)
+    max_upload_bytes: int = 20 * 2**20
+    password: str | None = field(default=None, repr=False)
+    sandbox: bool = False
+
+    @property
+    def target(self) -> str:
+        """Where runs go, as the page names it."""
+        if self.sandbox:
+            return "the built-in sandbox (simulated Katana; nothing real changes)"
+        return urlsplit(self.base_url).netloc or self.base_url
+
+
+class Server:
+    """The app's moving parts: folders, runs, queue, quota watch, templates."""
+
+    def __init__(self, settings: WebSettings):
+        self.settings = settings
+        web = Path(settings.state_dir) / "web"
+        self.uploads, self.results = web / "uploads", web / "results"
+        for folder in (self.uploads, self.results):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.registry = Registry(web / "runs")
+        self.queue = RunQueue(self.execute)
+        self.quota = QuotaWatch()
+        self.sessions = Sessions(settings.password)
+        self.pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                                        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.pages.globals["plural"] = present.plural
+        self.pages.filters["when"] = present.when
+        self.template_choices = _describe(settings.templates)
+
+    # --- running (on the worker thread) --------------------------------------
+
+    def execute(self, run: Run, mode: str) -> None:
+        """Preview or apply one run; called by the queue, one at a time."""
+        run.phase = Phase.CHECKING if mode == "preview" else Phase.RUNNING
+        job = run.job
+        runner = job.preview if mode == "preview" else job.apply
+        try:
+            runner(base_url=self.settings.base_url, api_key=self.settings.api_key, state_dir=self.settings.state_dir,
+                   progress=run.progress,
+                   client_options={"transport": self.quota.transport()})
+        except SnImporterError as exc:
+            run.error, run.phase = str(exc), Phase.BROKEN
+            return
+        run.output = job.write(self.results / f"{run.id}-{mode}.xlsx")
+        if mode == "preview":
+            self._previewed(run)
+        else:
+            self._applied(run)
+
+    def _previewed(self, run: Run) -> None:
+        job = run.job
+        requests = job.plan_detail.api_requests(with_delete=True)
+        estimate = duration(self.quota.estimate_seconds(requests))
+        run.view = present.preview_view(job, run.filename, estimate)
+        run.error = job.error
+        run.phase = Phase.BROKEN if job.error else Phase.READY
+
+    def _applied(self, run: Run) -> None:
+        run.view = present.result_view(run.job, run.filename)
+        self.registry.save(run, {"run_id": run.job.run_id, "filename": run.filename, "template": run.template,
+                                 "output": run.output.name, "view": run.view, "finished_at": run.job.finished_at})
+        run.phase = Phase.DONE
+
+    # --- pages ----------------------------------------------------------------
+
+    def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        current, waiting = self.queue.lineup()
+        page = self.pages.get_template(name).render(
+            csrf=csrf_token(request), target=self.settings.target, sandbox=self.settings.sandbox,
+            login=self.sessions.required, path=request.url.path,
+            lineup={"current": current, "waiting": waiting}, **context)
+        return HTMLResponse(page, status_code=status)
+
+    def render_error(self, request: Request, status: int, message: str) -> HTMLResponse:
+        return self.render(request, "error.html", status=status, message=message, status_code=status)
+
+    def upload_page(self, request: Request, status: int = 200, problem: str | None = None,
+                    chosen: str | None = None) -> HTMLResponse:
+        return self.render(request, "upload.html", status=status, problem=problem,
+                           templates=self.template_choices, chosen=chosen or self.settings.template,
+                           max_mb=self.settings.max_upload_bytes // 2**20,
+                           max_bytes=self.settings.max_upload_bytes)
+
+    def find(self, request: Request) -> Run:
+        """The run named in the URL: live, or rebuilt from its record after a restart."""
+        run_id = request.path_params["run_id"]
+        run = self.registry.get(run_id)
+        if run is not None:
+            return run
+        record = self.registry.record(run_id)
+        if record is None:
+            raise HTTPException(404, "There is no run at this address. See History for past runs.")
+        return Run(id=run_id, filename=record["filename"], template=record["template"], upload=Path(),
+                   phase=Phase.DONE, view=record["view"], output=self.results / Path(record["output"]).name)
+
+
+def _describe(templates: dict[str, Path]) -> list[tuple[str, str]]:
+    """(name, description) of each template offered; a broken one is left out and logged."""
+    choices = []
+    for name, path in sorted(templates.items()):
+        try:
+            choices.append((name, load_template(path).description))
+        except SnImporterError as exc:
+            log.warning("template %s left out of the page: %s", name, exc)
+    return choices
+
+
+def create_app(settings: WebSettings) -> Starlette:
+    """The ASGI app. The queue's worker starts with the app and stops with it."""
+    server = Server(settings)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        server.queue.start()
+        try:
+            yield
+        finally:
+            server.queue.stop()
+
+    routes = [
+        Route("/", lambda request: server.upload_page(request), methods=["GET"], name="home"),
+        Route("/upload", _upload(server), methods=["POST"], name="upload"),
+        Route("/runs/{run_id:str}", _run_page(server), methods=["GET"], name="run"),
+        Route("/runs/{run_id:str}/status", _status(server), methods=["GET"], name="status"),
+        Route("/runs/{run_id:str}/apply", _confirm(server), methods=["POST"], name="apply"),
+        Route("/runs/{run_id:str}/check", _check_again(server), methods=["POST"], name="check"),
+        Route("/runs/{run_id:str}/download", _download(server), methods=["GET"], name="download"),
+        Route("/history", _history(server), methods=["GET"], name="history"),
+        Route("/blank", _blank(server), methods=["GET"], name="blank"),
+        Route("/login", _login_page(server), methods=["GET"], name="login"),
+        Route("/login", _login(server), methods=["POST"], name="login-post"),
+        Route("/logout", _logout(server), methods=["POST"], name="logout"),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    handlers = {
+        HTTPException: lambda request, exc: server.render_error(request, exc.status_code, exc.detail),
+        CsrfRefused: lambda request, exc: server.render_error(
+            request, 403, "Refused: this form did not come from this page, or your page is out of date. "
+                          "Go back, reload the page and try again."),
+        BodyTooLarge: lambda request, exc: server.render_error(
+            request, 413, f"Refused: the upload is larger than {settings.max_upload_bytes // 2**20} MB."),
+        MultiPartException: lambda request, exc: server.render_error(
+            request, 400, f"The form could not be read: {exc}"),
+    }
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.state.server = server
+    app.state.render_error = server.render_error
+    app.add_middleware(Guard, sessions=server.sessions, max_body=settings.max_upload_bytes + 64 * 1024)
+    return app
+
+
+# --------------------------------------------------------------------------- upload
+
+
+def _upload(server: Server):
+    @posted(max_files=1, max_fields=5)
+    async def upload(request: Request, form) -> Response:
+        chosen = form.get("template")
+        if chosen not in server.settings.templates:
+            return server.upload_page(request, 400, "Pick one of the templates in the list.")
+        file = form.get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return server.upload_page(request, 400, "Choose a file to upload first.", chosen)
+        try:
+            run = await run_in_threadpool(_accept, server, file, str(chosen))
+        except UploadRefused as exc:
+            return server.upload_page(request, 400, str(exc), chosen)
+        server.queue.submit(run, "preview")
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    return upload
+
+
+def _accept(server: Server, file: UploadFile, template: str) -> Run:
+    """Store the upload under a server-chosen name, check its content, read it: a new run."""
+    filename = display_name(file.filename)
+    suffix = stored_suffix(filename)
+    run_id = new_id()
+    target = server.uploads / f"{run_id}{suffix}"
+    try:
+        _store(file, target, server.settings.max_upload_bytes)
+        check_upload(target, suffix)
+        job = Job(target, load_template(server.settings.templates[template]))
+    except UploadRefused:
+        target.unlink(missing_ok=True)
+        raise
+    except SnImporterError as exc:
+        target.unlink(missing_ok=True)
+        raise UploadRefused(_plain(str(exc), target, filename)) from None
+    except Exception as exc:  # the reader met something no check foresaw: refuse, stay up
+        target.unlink(missing_ok=True)
+        log.warning("upload %s could not be read: %r", filename, exc)
+        raise UploadRefused(f"“{filename}” could not be read as a spreadsheet ({type(exc).__name__}). "
+                            "Open it in Excel, save it again and upload the new copy.") from None
+    run = Run(id=run_id, filename=filename, template=template, upload=target, job=job)
+    run.view = present.read_view(job, filename)
+    return server.registry.add(run)
+
+
+def _store(file: UploadFile, target: Path, limit: int) -> None:
+    file.file.seek(0)
+    with open(target, "wb") as out:
+        shutil.copyfileobj(file.file, out, 1 << 20)
+    if target.stat().st_size > limit:
+        target.unlink()
+        raise UploadRefused(f"The file is larger than {limit // 2**20} MB.")
+
+
+def _plain(message: str, stored: Path, filename: str) -> str:
+    """A library message names the stored copy; the person knows the file by its own name."""
+    return message.replace(str(stored), f"“{filename}”").replace(stored.name, f"“{filename}”")
+
+
+# --------------------------------------------------------------------------- a run
+
+
+def _run_page(server: Server):
+    async def page(request: Request) -> Response:
+        run = server.find(request)
+        return server.render(request, "run.html", run=run, view=run.view, phase=run.phase.value,
+                             moving=run.phase.moving, live=run.snapshot(), ahead=_ahead(server, run),
+                             error=run.error, mode=run.job.mode if run.job is not None else "apply")
+
+    return page
+
+
+def _ahead(server: Server, run: Run) -> int | None:
+    """How many runs go before this one (0 while it runs); None when it is not in the queue."""
+    return server.queue.position(run)
+
+
+def _status(server: Server):
+    async def status(request: Request) -> Response:
+        run = server.find(request)
+        live = run.snapshot()
+        return JSONResponse({
+            "phase": run.phase.value, "ahead": _ahead(server, run),
+            "requests": [live.requests_done, live.requests_total], "rows": [live.rows_done, live.rows_total],
+            "resources": [live.resources_done, live.resources_total],
+            "counts": present.statuses(live.counts),
+        }, headers={"cache-control": "no-store"})
+
+    return status
+
+
+def _confirm(server: Server):
+    @posted()
+    async def confirm(request: Request, form) -> Response:
+        run = server.find(request)
+        with run.lock:
+            ready = run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0
+            if ready:
+                run.phase = Phase.WAITING
+        if ready:
+            server.queue.submit(run, "apply")
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    return confirm
+
+
+def _check_again(server: Server):
+    @posted()
+    async def check(request: Request, form) -> Response:
+        run = server.find(request)
+        with run.lock:
+            again = run.phase in (Phase.READY, Phase.BROKEN) and run.job is not None
+            if again:
+                run.phase, run.error = Phase.CHECK_WAITING, None
+        if again:
+            server.queue.submit(run, "preview")
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    return check
+
+
+def _download(server: Server):
+    async def download(request: Request) -> Response:
+        run = server.find(request)
+        if run.output is None or not run.output.is_file():
+            raise HTTPException(404, "There is no workbook for this run (any more).")
+        name = _download_name(run.filename, "results" if run.phase == Phase.DONE else "preview")
+        return FileResponse(run.output, media_type=XLSX, headers={"content-disposition": _disposition(name)})
+
+    return download
+
+
+def _download_name(filename: str, what: str) -> str:
+    stem = Path(filename).stem or "serials"
+    return f"{stem}.{what}.xlsx"
+
+
+def _disposition(name: str) -> str:
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in " ._-()") else "_" for c in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+# --------------------------------------------------------------------------- history, blank sheet
+
+
+def _history(server: Server):
+    async def history(request: Request) -> Response:
+        entries = await run_in_threadpool(_history_entries, server)
+        return server.render(request, "history.html", entries=entries)
+
+    return history
+
+
+def _history_entries(server: Server) -> list[dict]:
+    """Past applies from the journal, joined with the workbooks this server kept."""
+    journal = Journal(server.settings.state_dir)
+    try:
+        runs = journal.history(limit=200)
+    finally:
+        journal.close()
+    kept: dict[str, dict] = {}
+    for record in sorted(server.registry.records(), key=lambda r: r.get("finished_at") or ""):
+        kept[record.get("run_id")] = record
+    entries = []
+    for past in runs:
+        record = kept.get(past["run_id"])
+        entries.append({
+            "run_id": past["run_id"], "started_at": past["started_at"], "finished_at": past["finished_at"],
+            "file": record["filename"] if record else Path(past["input"]).name,
+            "template": past["template"], "target": past["base_url"],
+            "statuses": present.statuses(past["statuses"] or {}),
+            "download": f"/runs/{record['id']}/download" if record and _kept(server, record) else None,
+            "page": f"/runs/{record['id']}" if record else None,
+            "from_page": record is not None,
+        })
+    return entries
+
+
+def _kept(server: Server, record: dict) -> bool:
+    return (server.results / Path(record["output"]).name).is_file()
+
+
+def _blank(server: Server):
+    async def blank(request: Request) -> Response:
+        name = request.query_params.get("template", server.settings.template)
+        if name not in server.settings.templates:
+            raise HTTPException(404, "There is no template of that name.")
+        content = await run_in_threadpool(_blank_bytes, server.settings.templates[name])
+        return Response(content, media_type=XLSX,
+                        headers={"content-disposition": _disposition(f"serial-numbers-{name}.xlsx")})
+
+    return blank
+
+
+def _blank_bytes(template_path: Path) -> bytes:
+    from ..blank import write_blank_sheet
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_blank_sheet(Path(folder) / "blank.xlsx", load_template(template_path))
+        return path.read_bytes()
+
+
+# --------------------------------------------------------------------------- login
+
+
+def _login_page(server: Server):
+    async def page(request: Request) -> Response:
+        if not server.sessions.required:
+            return RedirectResponse("/", status_code=303)
+        return server.render(request, "login.html", problem=None)
+
+    return page
+
+
+def _login(server: Server):
+    @posted()
+    async def login(request: Request, form) -> Response:
+        given = form.get("password")
+        if not server.sessions.required:
+            return RedirectResponse("/", status_code=303)
+        if not isinstance(given, str) or not server.sessions.check_password(given):
+            await slow_down()
+            return server.render(request, "login.html", status=403, problem="That is not the password.")
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, server.sessions.open(), httponly=True, samesite="lax",
+                            max_age=int(server.sessions.seconds))
+        return response
+
+    return login
+
+
+def _logout(server: Server):
+    @posted()
+    async def logout(request: Request, form) -> Response:
+        server.sessions.close(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login" if server.sessions.required else "/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    return logout

@@ -1,0 +1,177 @@
+"""What the pages show of a job: plain dictionaries, built once per phase.
+
+Views are built on the worker thread when a phase ends and kept with the run,
+so a page never reads a job while the worker changes it. They hold nothing
+but what a person should see: never the API key, never a server path.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from ..job import Job
+from ..status import COLOURS, Status
+
+#: Rows listed first, in this order: the ones a person must look at.
+ATTENTION = (Status.INVALID, Status.NOT_ON_RESOURCE, Status.STILL_PRESENT, Status.FAILED,
+             Status.UNVERIFIED, Status.SKIPPED, Status.DUPLICATE)
+NEEDS_FIX = tuple(s for s in ATTENTION if s != Status.DUPLICATE)
+ORDER = (Status.VALID, Status.PLANNED, Status.DELETED) + ATTENTION
+#: At most this many rows in a table; the workbook has them all.
+ROW_LIMIT = 500
+
+MEANING = {
+    Status.VALID: "passed every check in the sheet",
+    Status.PLANNED: "is on that resource now and would be detached",
+    Status.INVALID: "cannot be sent as written; the message says what to fix",
+    Status.DUPLICATE: "repeats an earlier row; sent once",
+    Status.NOT_ON_RESOURCE: "is not on that resource in Katana; nothing will be sent for it",
+    Status.DELETED: "was on the resource and is verified gone",
+    Status.STILL_PRESENT: "was sent but is still on the resource",
+    Status.UNVERIFIED: "was sent, but the check afterwards could not be made",
+    Status.FAILED: "the request failed; the message says why",
+    Status.SKIPPED: "not reached: the run stopped early",
+}
+
+
+def when(stamp: str | None) -> str:
+    """'2026-11-27T13:02:15Z' → '2026-11-27 13:02 UTC': the journal's times, readable."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def statuses(counts: dict[str, int]) -> list[dict]:
+    """Counts by status in a fixed order, each with its colour and plain meaning."""
+    known = [s for s in ORDER if counts.get(s.value)]
+    return [{"status": s.value, "count": counts[s.value], "colour": COLOURS.get(s, "EDEDED"),
+             "meaning": MEANING[s], "attention": s in NEEDS_FIX} for s in known]
+
+
+def rows_table(job: Job, wanted: tuple[Status, ...]) -> dict:
+    """The rows with these statuses, most urgent first, with sheet and row to find them by."""
+    rows = job.rows
+    order = {s.value: i for i, s in enumerate(wanted)}
+    picked = rows[rows["status"].isin(order)]
+    picked = picked.assign(_rank=picked["status"].map(order)).sort_values(["_rank", "sheet", "row"], kind="stable")
+    shown = [_row(r) for r in picked.head(ROW_LIMIT).itertuples(index=False)]
+    return {"rows": shown, "total": len(picked), "more": max(0, len(picked) - ROW_LIMIT)}
+
+
+def _row(row) -> dict:
+    def text(value) -> str:
+        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+    return {"sheet": text(row.sheet), "row": text(row.row), "resource_type": text(row.resource_type),
+            "resource_id": text(row.resource_id), "serial_id": text(row.serial_id),
+            "serial_number": text(row.serial_number), "status": text(row.status), "message": text(row.message),
+            "colour": COLOURS.get(text(row.status), "EDEDED")}
+
+
+def mapping(job: Job) -> dict:
+    return {"columns": [{"sheet": s, "field": f, "source": w} for s, f, w in job.mapping()],
+            "skipped": [{"sheet": s, "reason": r} for s, r in job.source.skipped]}
+
+
+def plan(job: Job) -> list[dict]:
+    """One line per resource in the sheet's plan, with how many of its serials would go."""
+    going = Counter(_resources(job, Status.PLANNED))
+    return [{"resource_type": str(t), "resource_id": int(i), "serials": int(n), "requests": int(r),
+             "planned": going.get((str(t), int(i)), 0)}
+            for t, i, n, r in job.plan.itertuples(index=False, name=None)]
+
+
+def _resources(job: Job, status: Status) -> list[tuple[str, int]]:
+    rows = job.rows[job.rows["status"] == status.value]
+    return [(str(t), int(i)) for t, i in zip(rows["resource_type"], rows["resource_id"], strict=True)]
+
+
+def confirm(job: Job) -> dict:
+    """What the confirm button does, in exact numbers: planned serials and their resources."""
+    going = _resources(job, Status.PLANNED)
+    serials, resources = len(going), len(set(going))
+    return {"serials": serials, "resources": resources,
+            "label": f"Detach {plural(serials, 'serial number')} from {plural(resources, 'resource')}"}
+
+
+def facts(job: Job, filename: str) -> list[tuple[str, str]]:
+    """The run's summary, as the workbook's Summary sheet has it (without server paths)."""
+    summary = job.summary()
+    requests, plan = summary["requests"], summary["plan"]
+    return [
+        ("File", filename),
+        ("Template", summary["template"]),
+        ("Run id", summary["run_id"]),
+        ("Mode", summary["mode"]),
+        ("Katana", summary["base_url"] or "(not contacted)"),
+        ("Started", summary["started_at"]),
+        ("Finished", summary["finished_at"]),
+        ("Rows", str(summary["rows"])),
+        ("Plan", f"{plural(plan['serials'], 'serial')} on {plural(plan['resources'], 'resource')}, "
+                 f"{plural(plan['delete_requests'], 'DELETE request')}"),
+        ("Requests sent", ", ".join(f"{k} {v}" for k, v in requests.items())),
+        ("Exit code", f"{summary['exit_code']} ({EXIT_MEANING[summary['exit_code']]})"),
+    ]
+
+
+EXIT_MEANING = {0: "every row reached the goal", 1: "some rows need attention", 2: "the run could not be completed"}
+
+
+def read_view(job: Job, filename: str) -> dict:
+    """After the offline read: what the sheet holds before Katana is asked."""
+    return {"filename": filename, "template": job.template.name, "statuses": statuses(job.counts()),
+            "mapping": mapping(job), "rows": job.source.row_count,
+            "plan_totals": _plan_totals(job)}
+
+
+def preview_view(job: Job, filename: str, estimate: str) -> dict:
+    view = read_view(job, filename)
+    view.update({
+        "mode": "preview",
+        "attention": rows_table(job, NEEDS_FIX),
+        "duplicates": rows_table(job, (Status.DUPLICATE,)),
+        "going": rows_table(job, (Status.PLANNED,)),
+        "plan": plan(job),
+        "confirm": confirm(job),
+        "estimate": estimate,
+        "requests": job.plan_detail.api_requests(with_delete=True),
+        "facts": facts(job, filename),
+        "messages": list(job.notes),
+        "error": job.error,
+    })
+    return view
+
+
+def result_view(job: Job, filename: str) -> dict:
+    view = read_view(job, filename)
+    counts = job.counts()
+    view.update({
+        "mode": "apply",
+        "attention": rows_table(job, NEEDS_FIX),
+        "deleted": counts.get(Status.DELETED.value, 0),
+        "exit_code": job.exit_code,
+        "outcome": EXIT_MEANING[job.exit_code],
+        "facts": facts(job, filename),
+        "messages": list(job.notes),
+        "error": job.error,
+        "counts": counts,
+        "run_id": job.run_id,
+        "finished_at": job.finished_at,
+    })
+    return view
+
+
+def _plan_totals(job: Job) -> dict:
+    detail = job.plan_detail
+    return {"resources": detail.resource_count, "serials": detail.serial_count, "requests": detail.delete_requests}

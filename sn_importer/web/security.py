@@ -1,0 +1,398 @@
+"""What makes a page that holds a Katana key safe to open on the office network.
+
+- **Binding**: a server on anything but loopback needs a shared password
+  (:func:`check_binding`, used by ``sn-importer serve`` before it starts).
+- **Host names**: without a password only loopback names and IP literals are
+  answered, so a web page whose own domain is pointed at 127.0.0.1 (DNS
+  rebinding) cannot drive the server.
+- **Login**: the password is compared in constant time (a wrong one costs a
+  second); a session is a random id in an ``HttpOnly``, ``SameSite=Lax``
+  cookie, kept in memory (the CSRF token cookie is ``SameSite=Strict``).
+- **CSRF**: every POST must name this server in ``Origin`` (or ``Referer``)
+  and carry the form token that equals the token cookie (double submit). POST
+  routes are only made through :func:`posted`, which checks the token before
+  the handler runs, so none can forget it.
+- **Uploads**: the body is counted while it streams in; the file is then
+  checked by its content (:func:`check_upload`): a workbook's zip directory
+  must be small and honest (no zip bombs), a CSV must be text.
+- **Headers**: a strict Content-Security-Policy (this server only: the page
+  loads nothing from elsewhere), no framing, no sniffing, no caching of pages.
+
+The API key never passes through here: pages are rendered from run views
+that never hold it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import secrets
+import threading
+import time
+import zipfile
+import zlib
+from functools import wraps
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSRF_COOKIE = "sn_csrf"
+SESSION_COOKIE = "sn_session"
+CSRF_FIELD = "csrf"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_PATHS = ("/login", "/static/")
+SESSION_SECONDS = 12 * 3600
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+}
+
+
+# --------------------------------------------------------------------------- binding
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, password_env: str | None, environ) -> str | None:
+    """The shared password, or None on loopback without one. ValueError says why it cannot start."""
+    if password_env:
+        password = environ.get(password_env, "")
+        if not password:
+            raise ValueError(f"--password-env {password_env}: the environment variable {password_env} is not set "
+                             "or empty; put the shared password in it")
+        if len(password) < 8:
+            raise ValueError(f"the password in {password_env} is shorter than 8 characters; choose a longer one")
+        return password
+    if not is_loopback(host):
+        raise ValueError(f"refusing to listen on {host} without a password: anyone who can reach it could detach "
+                         "serial numbers with the Katana key this server holds. Put a shared password in an "
+                         "environment variable and pass --password-env VAR, or bind to 127.0.0.1")
+    return None
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+class Sessions:
+    """Logged-in browsers: random ids with an expiry, in memory (a restart logs everyone out)."""
+
+    def __init__(self, password: str | None, seconds: float = SESSION_SECONDS):
+        self.password = password
+        self.seconds = seconds
+        self._ids: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def required(self) -> bool:
+        return self.password is not None
+
+    def check_password(self, given: str) -> bool:
+        return self.password is not None and hmac.compare_digest(given.encode(), self.password.encode())
+
+    def open(self) -> str:
+        session = secrets.token_urlsafe(32)
+        now = time.time()
+        with self._lock:
+            self._ids = {k: v for k, v in self._ids.items() if v > now}
+            self._ids[session] = now + self.seconds
+        return session
+
+    def valid(self, session: str | None) -> bool:
+        if not session:
+            return False
+        with self._lock:
+            expiry = self._ids.get(session)
+        return expiry is not None and expiry > time.time()
+
+    def close(self, session: str | None) -> None:
+        with self._lock:
+            self._ids.pop(session or "", None)
+
+
+# --------------------------------------------------------------------------- the guard
+
+
+class BodyTooLarge(Exception):
+    """The request body went over the limit while it streamed in."""
+
+
+class Guard:
+    """ASGI middleware: host names, origin of POSTs, login, body size, security headers, token cookie."""
+
+    def __init__(self, app: ASGIApp, *, sessions: Sessions, max_body: int):
+        self.app = app
+        self.sessions = sessions
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        token = request.cookies.get(CSRF_COOKIE, "")
+        fresh = None if _looks_like_token(token) else secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["csrf"] = fresh or token
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await _with_headers(refusal, fresh)(scope, receive, send)
+            return
+        if request.method not in SAFE_METHODS:
+            receive = _limited(receive, self.max_body)
+        await self.app(scope, receive, _headers_sender(send, fresh))
+
+    def _refusal(self, request: Request) -> Response | None:
+        if not self.sessions.required and not _local_host(request):
+            return PlainTextResponse("This server answers only to its loopback address.", status_code=421)
+        if request.method not in SAFE_METHODS:
+            if not same_origin(request):
+                return refuse_page(request, 403, "Refused: this request came from another site.")
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > self.max_body:
+                return refuse_page(request, 413, f"Refused: the upload is larger than {self.max_body // 2**20} MB.")
+        if self.sessions.required and not request.url.path.startswith(PUBLIC_PATHS):
+            if not self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
+                if request.method in SAFE_METHODS:
+                    return RedirectResponse("/login", status_code=303)
+                return refuse_page(request, 403, "Refused: log in first.")
+        return None
+
+
+def refuse_page(request: Request, status: int, message: str) -> Response:
+    """A refusal before any route ran: the app's error page if it has one, else plain text."""
+    render = getattr(request.app.state, "render_error", None) if "app" in request.scope else None
+    return render(request, status, message) if render else PlainTextResponse(message, status_code=status)
+
+
+def _with_headers(response: Response, fresh_token: str | None) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await response(scope, receive, _headers_sender(send, fresh_token))
+
+    return app
+
+
+def _headers_sender(send: Send, fresh_token: str | None) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in SECURITY_HEADERS.items():
+                headers.setdefault(name, value)
+            if headers.get("content-type", "").startswith("text/html"):
+                headers["cache-control"] = "no-store"
+            if fresh_token:
+                headers.append("set-cookie", f"{CSRF_COOKIE}={fresh_token}; Path=/; HttpOnly; SameSite=Strict")
+        await send(message)
+
+    return sender
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def counting() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge()
+        return message
+
+    return counting
+
+
+def _looks_like_token(token: str) -> bool:
+    return 32 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
+
+
+def _local_host(request: Request) -> bool:
+    """Loopback names and IP literals only: a domain name could be rebound to this machine."""
+    host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def same_origin(request: Request) -> bool:
+    """The Origin (else the Referer) names this server; requests with neither rely on the token alone."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return True
+    if claimed == "null":
+        return False
+    return urlsplit(claimed).netloc.lower() == request.headers.get("host", "").lower()
+
+
+# --------------------------------------------------------------------------- CSRF token on forms
+
+
+class CsrfRefused(Exception):
+    """The form token is missing or does not match the cookie."""
+
+
+def csrf_token(request: Request) -> str:
+    return request.scope.get("state", {}).get("csrf", "")
+
+
+async def read_form(request: Request, *, max_files: int = 0, max_fields: int = 10) -> FormData:
+    """The posted form, after its token was checked against the cookie."""
+    form = await request.form(max_files=max_files, max_fields=max_fields)
+    given = form.get(CSRF_FIELD)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not isinstance(given, str) or not cookie or not hmac.compare_digest(given.encode(), cookie.encode()):
+        raise CsrfRefused()
+    return form
+
+
+def posted(max_files: int = 0, max_fields: int = 10):
+    """Make a POST handler ``handler(request, form)`` that only runs with a valid token."""
+
+    def decorate(handler):
+        @wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            form = await read_form(request, max_files=max_files, max_fields=max_fields)
+            try:
+                return await handler(request, form)
+            finally:
+                await form.close()
+
+        endpoint.csrf_checked = True
+        return endpoint
+
+    return decorate
+
+
+async def slow_down() -> None:
+    """A failed login costs a second, so a password cannot be guessed quickly."""
+    await asyncio.sleep(1.0)
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+class UploadRefused(Exception):
+    """The upload is not a sheet this page takes; the message says why in plain words."""
+
+
+#: What the page accepts: the name's ending → the ending of the stored copy (server-chosen).
+ACCEPTED = {".xlsx": ".xlsx", ".xlsm": ".xlsm", ".csv": ".csv", ".txt": ".csv"}
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm"}
+MAX_MEMBERS = 5_000
+MAX_UNPACKED = 256 * 2**20          # all of a workbook's parts, unpacked
+MAX_RATIO = 200                     # unpacked / packed, for any part over 1 MB unpacked
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def display_name(filename: str | None) -> str:
+    """The file's own name without any folder a browser sent, shortened: for display only."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    return (name[:120] or "upload")
+
+
+def stored_suffix(filename: str) -> str:
+    suffix = PurePosixPath(display_name(filename).lower()).suffix
+    if suffix not in ACCEPTED:
+        raise UploadRefused(f"“{display_name(filename)}” is not a sheet this page reads: "
+                            "upload an Excel workbook (.xlsx, .xlsm) or a CSV file (.csv).")
+    return ACCEPTED[suffix]
+
+
+def check_upload(path: Path, suffix: str) -> None:
+    """Refuse (UploadRefused) a file whose content is not what its name says, or is unsafe to open."""
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if not head:
+        raise UploadRefused("The file is empty.")
+    if head.startswith(OLE_MAGIC):
+        raise UploadRefused("This is an old-style .xls workbook or a password-protected one. Open it in Excel and "
+                            "save it as an Excel Workbook (.xlsx) without a password, then upload that.")
+    if suffix in WORKBOOK_SUFFIXES:
+        check_workbook(path, head)
+    else:
+        check_text(head)
+
+
+def check_workbook(path: Path, head: bytes) -> None:
+    if not head.startswith(ZIP_MAGIC):
+        raise UploadRefused("The file is named like an Excel workbook, but its content is not one. "
+                            "Save it from Excel as .xlsx and upload it again.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            _check_directory(members, set(archive.namelist()))
+            _check_contents(archive, members)
+    except (zipfile.BadZipFile, zlib.error) as exc:
+        raise UploadRefused(f"The workbook is damaged and cannot be opened ({exc}). "
+                            "Open it in Excel, save it again, and upload the new copy.") from None
+    except (OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise UploadRefused(f"The workbook cannot be opened ({exc}).") from None
+
+
+def _check_directory(members: list[zipfile.ZipInfo], names: set[str]) -> None:
+    """Judge the zip by its directory before unpacking a byte."""
+    if len(members) > MAX_MEMBERS:
+        raise UploadRefused(f"The workbook has {len(members)} parts; a spreadsheet has far fewer. Refused.")
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise UploadRefused("The file is a zip archive but not an Excel workbook (no xl/workbook.xml).")
+    if any(m.flag_bits & 0x1 for m in members):
+        raise UploadRefused("The workbook is encrypted. Save it without a password and upload it again.")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_UNPACKED:
+        raise UploadRefused(f"The workbook would unpack to {unpacked // 2**20} MB, more than the "
+                            f"{MAX_UNPACKED // 2**20} MB this page opens. Refused (it may be a zip bomb).")
+    for member in members:
+        ratio = member.file_size // max(1, member.compress_size)
+        if member.file_size > 2**20 and ratio > MAX_RATIO:
+            raise UploadRefused(f"The workbook part {member.filename!r} is compressed {ratio} times over, which no "
+                                "spreadsheet is. Refused (it looks like a zip bomb).")
+
+
+def _check_contents(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
+    """Unpack every part, bounded by the directory's sizes, so a lying directory shows as a checksum error."""
+    budget = MAX_UNPACKED
+    for member in members:
+        with archive.open(member) as part:
+            while chunk := part.read(2**20):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise UploadRefused("The workbook unpacks to more than its directory says. Refused.")
+
+
+def check_text(head: bytes) -> None:
+    if head.startswith(ZIP_MAGIC):
+        raise UploadRefused("The file is named .csv but is an Excel workbook. Upload it with its .xlsx name.")
+    if head.startswith(UTF16_BOMS):
+        return
+    if b"\x00" in head:
+        raise UploadRefused("The file is named .csv but is not text. Save it from Excel as CSV, or upload the .xlsx.")
+
+
+__all__ = [
+    "BodyTooLarge", "CsrfRefused", "Guard", "Sessions", "UploadRefused", "check_binding", "check_upload",
+    "csrf_token", "display_name", "posted", "read_form", "same_origin", "stored_suffix",
+]

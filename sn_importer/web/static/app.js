@@ -1,0 +1,116 @@
+/* sn-importer web page: drag-and-drop on the upload form, live progress on a run.
+   Everything works without it too: the form posts as is, run pages refresh themselves. */
+(function () {
+  "use strict";
+
+  var ACCEPTED = [".xlsx", ".xlsm", ".csv", ".txt"];
+
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : (many || one + "s")); }
+
+  function setupDrop(zone) {
+    var input = zone.querySelector("input[type=file]");
+    var shown = zone.querySelector("[data-filename]");
+    var limit = parseInt(zone.getAttribute("data-max-bytes"), 10) || 0;
+
+    function describe() {
+      var file = input.files && input.files[0];
+      shown.classList.remove("bad");
+      if (!file) { shown.textContent = ""; return true; }
+      var name = file.name.toLowerCase();
+      var ok = ACCEPTED.some(function (ending) { return name.slice(-ending.length) === ending; });
+      if (!ok) {
+        shown.textContent = file.name + ": not a sheet this page reads (.xlsx, .xlsm or .csv)";
+        shown.classList.add("bad");
+        return false;
+      }
+      if (limit && file.size > limit) {
+        shown.textContent = file.name + ": larger than " + Math.round(limit / 1048576) + " MB";
+        shown.classList.add("bad");
+        return false;
+      }
+      shown.textContent = "Selected: " + file.name + " (" + Math.max(1, Math.round(file.size / 1024)) + " KB)";
+      return true;
+    }
+
+    input.addEventListener("change", describe);
+    ["dragenter", "dragover"].forEach(function (type) {
+      zone.addEventListener(type, function (event) { event.preventDefault(); zone.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (type) {
+      zone.addEventListener(type, function () { zone.classList.remove("over"); });
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      if (event.dataTransfer && event.dataTransfer.files.length) {
+        input.files = event.dataTransfer.files;
+        describe();
+      }
+    });
+    var form = zone.closest("form");
+    form.addEventListener("submit", function (event) {
+      if (!describe()) { event.preventDefault(); input.focus(); return; }
+      var button = form.querySelector("button[type=submit]");
+      if (button) { button.disabled = true; button.textContent = "Uploading…"; }
+    });
+  }
+
+  function setupOnce(form) {
+    form.addEventListener("submit", function () {
+      var button = form.querySelector("button[type=submit]");
+      if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
+    });
+  }
+
+  function renderCounts(list, counts) {
+    list.textContent = "";
+    counts.forEach(function (item) {
+      var li = document.createElement("li");
+      var n = document.createElement("span");
+      n.className = "n"; n.textContent = item.count;
+      var chip = document.createElement("span");
+      chip.className = "chip st-" + item.status; chip.textContent = item.status;
+      li.appendChild(n); li.appendChild(chip);
+      list.appendChild(li);
+    });
+  }
+
+  function setupLive(box) {
+    var url = box.getAttribute("data-status-url");
+    var phase = box.getAttribute("data-phase");
+    var bar = box.querySelector("[data-bar]");
+    var figures = box.querySelector("[data-figures]");
+    var ahead = box.querySelector("[data-ahead]");
+    var counts = box.querySelector("[data-counts]");
+    var failures = 0;
+
+    function show(data) {
+      if (data.phase !== phase) { window.location.reload(); return; }
+      var done = data.resources[0], total = data.resources[1];
+      if (bar && total) { bar.max = total; bar.value = done; bar.textContent = done + " of " + total; }
+      if (figures && total) {
+        figures.textContent = "Resources " + done + " of " + total + " · rows " + data.rows[0] + " of " + data.rows[1] +
+          " · requests " + data.requests[0] + " of at most " + data.requests[1];
+      }
+      if (ahead) {
+        ahead.textContent = data.ahead ? "Waiting: " + plural(data.ahead, "run") + " ahead of this one." :
+          (phase === "checking" || phase === "running" ? "Running now." : "Next in line.");
+      }
+      if (counts && data.counts.length) { renderCounts(counts, data.counts); }
+    }
+
+    function poll() {
+      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (response) { if (!response.ok) { throw new Error(response.status); } return response.json(); })
+        .then(function (data) { failures = 0; show(data); window.setTimeout(poll, 700); })
+        .catch(function () { failures += 1; window.setTimeout(poll, Math.min(10000, 1000 * failures)); });
+    }
+    poll();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-dropzone]").forEach(setupDrop);
+    document.querySelectorAll("form[data-once]").forEach(setupOnce);
+    document.querySelectorAll("[data-live]").forEach(setupLive);
+    document.documentElement.classList.add("js");
+  });
+})();

@@ -1,0 +1,591 @@
+"""The web page through Starlette's test client: upload, check, confirm, download,
+and the guards around a page that holds a Katana key.
+
+Every test gets its own sandbox (a real one on a loopback port, with a key that
+must never show up in a page) and its own state directory.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import warnings
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+with warnings.catch_warnings():  # Starlette 1.x suggests httpx2 for its test client; httpx is what we have
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from sn_importer.sandbox import running_sandbox
+from sn_importer.status import COLOURS, Status
+from sn_importer.web import WebSettings, create_app
+from sn_importer.web.quota import QuotaWatch, duration
+from sn_importer.web.runs import Run, RunQueue
+from sn_importer.web.security import check_binding
+
+from conftest import write_csv, write_xlsx
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "serials.xlsx"
+KEY = "sk-test-7f3a9c1e-never-in-a-page"
+BASE = "http://127.0.0.1"
+FAST = (100_000, 60.0)  # no waiting for the quota in tests
+
+
+# --------------------------------------------------------------------------- fixtures and helpers
+
+
+@pytest.fixture
+def sandbox():
+    with running_sandbox(api_key=KEY, rate_limit=FAST) as server:
+        yield server
+
+
+def settings_for(sandbox, tmp_path: Path, **overrides) -> WebSettings:
+    options = dict(base_url=sandbox.base_url, api_key=KEY, state_dir=tmp_path / "state", sandbox=True)
+    return WebSettings(**{**options, **overrides})
+
+
+class Page:
+    """A test client that checks every answer for the key, and knows the form token."""
+
+    def __init__(self, client: TestClient):
+        self.client = client
+
+    def get(self, url: str, **kw) -> httpx.Response:
+        return self._checked(self.client.get(url, **kw))
+
+    def post(self, url: str, data: dict | None = None, files=None, token: bool = True, **kw) -> httpx.Response:
+        data = dict(data or {})
+        if token:
+            data["csrf"] = self.token()
+        return self._checked(self.client.post(url, data=data, files=files, **kw))
+
+    def token(self) -> str:
+        if "sn_csrf" not in self.client.cookies:
+            self.get("/")
+        return self.client.cookies["sn_csrf"]
+
+    def upload(self, path: Path, template: str = "default", name: str | None = None, **kw) -> httpx.Response:
+        with open(path, "rb") as handle:
+            files = {"file": (name or path.name, handle.read(), "application/octet-stream")}
+        return self.post("/upload", {"template": template}, files=files, follow_redirects=False, **kw)
+
+    def wait(self, run_url: str, *phases: str, timeout: float = 20) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.get(f"{run_url}/status").json()
+            if state["phase"] in phases:
+                return state
+            time.sleep(0.05)
+        raise AssertionError(f"{run_url} never reached {phases}; last {state}")
+
+    @staticmethod
+    def _checked(response: httpx.Response) -> httpx.Response:
+        assert KEY.encode() not in response.content, f"the API key leaked into {response.request.url}"
+        assert KEY not in str(response.headers)
+        return response
+
+
+@pytest.fixture
+def page(sandbox, tmp_path):
+    app = create_app(settings_for(sandbox, tmp_path))
+    with TestClient(app, base_url=BASE) as client:
+        yield Page(client)
+
+
+def run_url(response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text[:500]
+    location = response.headers["location"]
+    assert re.fullmatch(r"/runs/[0-9a-f]{16}", location), location
+    return location
+
+
+def statuses_in(workbook: bytes) -> dict[str, int]:
+    book = load_workbook(io.BytesIO(workbook))
+    counts: dict[str, int] = {}
+    for name in ("Orders", "Sales and purchasing"):
+        rows = list(book[name].iter_rows(values_only=True))
+        header_at = next(i for i, r in enumerate(rows) if "status" in r)
+        column = rows[header_at].index("status")
+        for row in rows[header_at + 1:]:
+            if row[column]:
+                counts[row[column]] = counts.get(row[column], 0) + 1
+    return counts
+
+
+def text(response: httpx.Response) -> str:
+    """The page's visible words, tags dropped and whitespace squeezed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text)).replace("&#39;", "'")
+
+
+# --------------------------------------------------------------------------- the main path
+
+
+def test_upload_check_confirm_and_download_the_annotated_workbook(page, sandbox):
+    home = page.get("/")
+    assert home.status_code == 200
+    assert 'name="file"' in home.text and 'accept=".xlsx,.xlsm,.csv,.txt"' in home.text
+    assert '<option value="default" selected>' in home.text
+    assert 'href="/blank?template=default"' in home.text
+
+    url = run_url(page.upload(SAMPLE))
+    page.wait(url, "ready")
+    preview = page.get(url)
+    words = text(preview)
+    assert preview.status_code == 200
+    assert "Detach 15 serial numbers from 9 resources" in words
+    assert "15 planned" in words and "5 invalid" in words and "2 not_on_resource" in words
+    # invalid rows first, then not_on_resource, each with sheet and row
+    attention = preview.text[preview.text.index('id="attention"'):]
+    first_invalid = attention.index("st-invalid")
+    first_missing = attention.index("st-not_on_resource")
+    assert first_invalid < first_missing
+    assert "Orders 13 invalid" in text_of(attention) and "unknown resource type 'Invoice'" in text_of(attention)
+    assert "Sales and purchasing 9 not_on_resource SalesOrderRow 5001 4201" in text_of(attention)
+    assert "column 'Resource type'" in words  # the mapping
+    assert "Up to 27 requests in all" in words and "no waiting at the current API quota" in words
+    assert _deletes(sandbox) == 0, "nothing may be deleted before the button is pressed"
+
+    confirmed = page.post(f"{url}/apply", follow_redirects=False)
+    assert confirmed.status_code == 303 and confirmed.headers["location"] == url
+    page.wait(url, "done")
+    result = page.get(url)
+    words = text(result)
+    assert "Finished: 15 serial numbers detached; 7 rows need attention" in words
+    assert "Exit code 1 (some rows need attention)" in words
+    assert _deletes(sandbox) == 9
+
+    download = page.get(f"{url}/download")
+    assert download.status_code == 200
+    assert 'filename="serials.results.xlsx"' in download.headers["content-disposition"]
+    assert statuses_in(download.content) == {"deleted": 15, "invalid": 5, "not_on_resource": 2, "duplicate": 1}
+    book = load_workbook(io.BytesIO(download.content))
+    assert len(list(book["Removed"].iter_rows())) == 16  # header + 15 records as they were
+    assert not any(KEY in str(c) for ws in book.worksheets for r in ws.iter_rows(values_only=True) for c in r)
+
+    history = page.get("/history")
+    assert "serials.xlsx" in history.text and f'href="{url}/download"' in history.text
+    assert "15 deleted" in text(history)
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
+
+
+def _deletes(sandbox) -> int:
+    stats = httpx.get(sandbox.base_url.replace("/v1", "/_sandbox/stats")).json()
+    return stats["requests"].get("DELETE", 0)
+
+
+def test_progress_is_reported_while_a_run_goes_and_the_page_can_be_left(page, sandbox):
+    url = run_url(page.upload(SAMPLE))
+    state = page.wait(url, "ready")
+    assert state["resources"] == [9, 9] and state["rows"] == [17, 17]
+    page.post(f"{url}/apply")  # and never look at the page again until it is done
+    state = page.wait(url, "done")
+    assert state["requests"] == [27, 27]
+    assert {c["status"]: c["count"] for c in state["counts"]}["deleted"] == 15
+
+
+def test_confirming_twice_sends_once(page, sandbox):
+    url = run_url(page.upload(SAMPLE))
+    page.wait(url, "ready")
+    page.post(f"{url}/apply")
+    page.post(f"{url}/apply")
+    page.wait(url, "done")
+    assert _deletes(sandbox) == 9
+
+
+def test_history_and_downloads_survive_a_restart(sandbox, tmp_path):
+    settings = settings_for(sandbox, tmp_path)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        first = Page(client)
+        url = run_url(first.upload(SAMPLE))
+        first.wait(url, "ready")
+        first.post(f"{url}/apply")
+        first.wait(url, "done")
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        again = Page(client)
+        history = again.get("/history")
+        assert f'href="{url}/download"' in history.text
+        assert statuses_in(again.get(f"{url}/download").content)["deleted"] == 15
+        assert "Finished: 15 serial numbers detached" in text(again.get(url))
+
+
+def test_the_same_file_applied_again_is_not_sent_again(page, sandbox):
+    for attempt in range(2):
+        url = run_url(page.upload(SAMPLE))
+        page.wait(url, "ready", "broken")
+        if attempt == 0:
+            page.post(f"{url}/apply")
+            page.wait(url, "done")
+    second = page.get(url)
+    assert "Nothing to detach" in text(second) and f'action="{url}/apply"' not in second.text
+    assert "17 not_on_resource" in text(second)  # 15 detached by the first run, 2 never there
+    assert _deletes(sandbox) == 9
+
+
+def test_a_refused_key_is_shown_and_never_echoed(sandbox, tmp_path):
+    wrong = "sk-wrong-key-3c2b1a-never-shown"
+    app = create_app(settings_for(sandbox, tmp_path, api_key=wrong))
+    with TestClient(app, base_url=BASE) as client:
+        page = Page(client)
+        url = run_url(page.upload(SAMPLE))
+        page.wait(url, "broken")
+        answer = page.get(url)
+        assert "Katana refused the API key (401" in text(answer)
+        assert wrong not in answer.text and "Check again" in answer.text
+
+
+def test_the_queue_is_visible_while_another_run_goes(tmp_path):
+    with running_sandbox(api_key=KEY, rate_limit=FAST, latency_ms=150) as slow:
+        app = create_app(settings_for(slow, tmp_path))
+        with TestClient(app, base_url=BASE) as client:
+            page = Page(client)
+            first = run_url(page.upload(SAMPLE))
+            second = run_url(page.upload(SAMPLE, name="second.xlsx"))
+            state = page.get(f"{second}/status").json()
+            assert state["phase"] == "check-waiting" and state["ahead"] == 1
+            waiting = page.get(second)
+            assert "Waiting: 1 run ahead of this one." in text(waiting)
+            queue = text(page.get("/"))
+            assert "Running now: serials.xlsx" in queue and "Waiting: second.xlsx" in queue
+            page.wait(first, "ready")
+            page.wait(second, "ready")
+
+
+def test_the_estimate_follows_the_quota_katana_last_reported():
+    watch = QuotaWatch()
+    assert watch.estimate_seconds(27) == 0  # the library's starting 60 per 60 s
+    reset = int((time.time() + 30) * 1000)
+    watch.seen(httpx.Headers({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0",
+                              "x-ratelimit-reset": str(reset)}))
+    assert 25 <= watch.estimate_seconds(27) <= 31
+    assert duration(watch.estimate_seconds(27)).startswith("about ")
+    over = int((time.time() - 1) * 1000)
+    watch.seen(httpx.Headers({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(over)}))
+    assert watch.estimate_seconds(27) == 0
+
+
+def test_the_queue_runs_one_task_at_a_time_in_order():
+    spans: list[tuple[str, float, float]] = []
+    gate = threading.Event()
+
+    def execute(run: Run, mode: str) -> None:
+        start = time.monotonic()
+        gate.wait(5) if run.id == "a" else time.sleep(0.05)
+        spans.append((run.id, start, time.monotonic()))
+
+    queue = RunQueue(execute)
+    runs = [Run(id=name, filename=f"{name}.xlsx", template="default", upload=Path(name)) for name in "abc"]
+    for run in runs:
+        queue.submit(run, "apply")
+    time.sleep(0.1)
+    assert [queue.position(r) for r in runs] == [0, 1, 2]
+    current, waiting = queue.lineup()
+    assert current is runs[0] and waiting == runs[1:]
+    gate.set()
+    deadline = time.monotonic() + 5
+    while len(spans) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queue.stop()
+    assert [s[0] for s in spans] == ["a", "b", "c"]
+    assert all(spans[i][2] <= spans[i + 1][1] for i in range(2)), "runs overlapped"
+
+
+def test_a_broken_task_does_not_stop_the_queue():
+    done = []
+
+    def execute(run: Run, mode: str) -> None:
+        if run.id == "bad":
+            raise RuntimeError("boom")
+        done.append(run.id)
+
+    queue = RunQueue(execute)
+    bad, good = (Run(id=i, filename="x", template="default", upload=Path("x")) for i in ("bad", "good"))
+    queue.submit(bad, "preview")
+    queue.submit(good, "preview")
+    deadline = time.monotonic() + 5
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queue.stop()
+    assert done == ["good"] and bad.phase == "broken" and "unexpected error" in bad.error
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def zip_bomb(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (60 * 2**20))
+    return path
+
+
+def not_a_workbook_inside(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "hello")
+    return path
+
+
+def malformed_workbook(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types")
+        archive.writestr("xl/workbook.xml", "<<< not xml")
+    return path
+
+
+def truncated(path: Path) -> Path:
+    path.write_bytes(SAMPLE.read_bytes()[:3000])
+    return path
+
+
+def crc_lies(path: Path) -> Path:
+    data = bytearray(SAMPLE.read_bytes())
+    with zipfile.ZipFile(SAMPLE) as archive:
+        info = archive.getinfo("xl/workbook.xml")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 5
+    data[start] ^= 0xFF  # damage the compressed bytes of one part
+    path.write_bytes(bytes(data))
+    return path
+
+
+BAD_FILES = {
+    "zip bomb": ("bomb.xlsx", zip_bomb, "zip bomb"),
+    "zip that is no workbook": ("archive.xlsx", not_a_workbook_inside, "not an Excel workbook"),
+    "malformed workbook": ("broken.xlsx", malformed_workbook, "not a readable workbook"),
+    "truncated workbook": ("cut.xlsx", truncated, "damaged"),
+    "damaged part": ("crc.xlsx", crc_lies, "damaged"),
+    "text named xlsx": ("notes.xlsx", lambda p: (p.write_text("hello"), p)[1], "its content is not one"),
+    "old xls": ("old.xlsx", lambda p: (p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600), p)[1],
+                "old-style .xls"),
+    "binary named csv": ("data.csv", lambda p: (p.write_bytes(b"a,b\x00\x01\x02"), p)[1], "not text"),
+    "workbook named csv": ("book.csv", lambda p: (p.write_bytes(SAMPLE.read_bytes()), p)[1], "is an Excel workbook"),
+    "empty file": ("empty.csv", lambda p: (p.write_bytes(b""), p)[1], "empty"),
+    "a pdf": ("manual.pdf", lambda p: (p.write_bytes(b"%PDF-1.4"), p)[1], "not a sheet this page reads"),
+    "no header": ("plain.csv", lambda p: (p.write_text("a,b\n1,2\n"), p)[1], "no recognisable header"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_bad_upload_is_refused_with_a_message_and_the_server_stays_up(page, tmp_path, case):
+    name, make, words = BAD_FILES[case]
+    path = make(tmp_path / name)
+    answer = page.upload(path)
+    assert answer.status_code == 400, answer.text[:300]
+    message = text(answer)
+    assert "The file was not accepted." in message
+    assert words.lower() in message.lower(), message[:600]
+    assert str(tmp_path) not in answer.text, "a server path leaked into the message"
+    assert not re.search(r"[0-9a-f]{16}\.(csv|xlsx)", answer.text), "the stored name leaked into the message"
+    assert page.get("/").status_code == 200
+    uploads = tmp_path / "state" / "web" / "uploads"
+    assert not any(uploads.iterdir()), "a refused upload was kept"
+
+
+def test_uploads_are_stored_under_server_chosen_names(page, tmp_path):
+    odd = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,3001,1001\n", name="..%2f..%2fevil name.csv")
+    url = run_url(page.upload(odd, name="../../../../etc/evil name.csv"))
+    page.wait(url, "ready")
+    stored = list((tmp_path / "state" / "web" / "uploads").iterdir())
+    assert [p.name for p in stored] == [f"{url.rsplit('/', 1)[1]}.csv"]
+    assert "evil name.csv" in page.get(url).text  # shown by its own name, never used as a path
+    assert not (tmp_path.parent / "etc").exists()
+
+
+def test_csv_and_the_other_template_work(page, tmp_path):
+    labels = write_xlsx(tmp_path, {"Labels": [["MO number", "Label serial"], ["MO-3001", "KNF000001001"]]})
+    url = run_url(page.upload(labels, template="mo-labels"))
+    page.wait(url, "ready")
+    assert "Detach 1 serial number from 1 resource" in text(page.get(url))
+    assert page.upload(labels, template="../templates/default.toml").status_code == 400
+
+
+def test_an_upload_over_the_limit_is_refused(sandbox, tmp_path):
+    app = create_app(settings_for(sandbox, tmp_path, max_upload_bytes=2**20))
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"resource_type,resource_id,serial_id\n" + b"MO,3001,1001\n" * 200_000)
+    with TestClient(app, base_url=BASE) as client:
+        page = Page(client)
+        answer = page.upload(big)
+        assert answer.status_code == 413 and "larger than 1 MB" in text(answer)
+        boundary = "sn-boundary"
+
+        def streamed():  # no Content-Length: the body is counted as it arrives
+            part = f"--{boundary}\r\nContent-Disposition: form-data; name="
+            yield (f"{part}\"csrf\"\r\n\r\n{page.token()}\r\n"
+                   f"{part}\"file\"; filename=\"big.csv\"\r\n\r\n").encode()
+            for _ in range(40):
+                yield b"MO,3001,1001\n" * 5000
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        answer = page.client.post("/upload", content=streamed(),
+                                  headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert answer.status_code == 413 and "larger than 1 MB" in text(answer)
+        assert not any((tmp_path / "state" / "web" / "uploads").iterdir())
+        assert page.get("/").status_code == 200
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def test_every_post_route_refuses_a_missing_or_wrong_token(page, sandbox):
+    url = run_url(page.upload(SAMPLE))
+    page.wait(url, "ready")
+    app = page.client.app
+    posts = [r.path for r in app.routes if "POST" in getattr(r, "methods", set())]
+    assert {"/upload", "/runs/{run_id:str}/apply", "/runs/{run_id:str}/check", "/login", "/logout"} <= set(posts)
+    for path in posts:
+        target = path.replace("{run_id:str}", url.rsplit("/", 1)[1])
+        for data in ({}, {"csrf": "x" * 43}):
+            answer = page.post(target, data, token=False, follow_redirects=False)
+            assert answer.status_code == 403, (target, answer.status_code)
+    assert page.get(f"{url}/status").json()["phase"] == "ready"
+    assert _deletes(sandbox) == 0
+
+
+def test_a_cross_site_post_is_refused_even_with_the_token(page, sandbox):
+    url = run_url(page.upload(SAMPLE))
+    page.wait(url, "ready")
+    for origin in ({"origin": "http://evil.example"}, {"origin": "null"}, {"referer": "http://evil.example/x"}):
+        answer = page.post(f"{url}/apply", headers=origin, follow_redirects=False)
+        assert answer.status_code == 403 and "came from another site" in text(answer)
+    assert page.get(f"{url}/status").json()["phase"] == "ready" and _deletes(sandbox) == 0
+
+
+def test_only_loopback_host_names_are_answered_without_a_password(page):
+    assert page.get("/", headers={"host": "rebound.example:8000"}).status_code == 421
+    assert page.get("/", headers={"host": "localhost:8000"}).status_code == 200
+
+
+def test_login_with_the_shared_password(sandbox, tmp_path):
+    app = create_app(settings_for(sandbox, tmp_path, password="correct horse battery"))
+    with TestClient(app, base_url="http://office-pc.example") as client:
+        page = Page(client)
+        assert page.get("/", follow_redirects=False).headers["location"] == "/login"
+        assert page.get("/history", follow_redirects=False).status_code == 303
+        assert page.upload(SAMPLE).status_code == 403
+        assert page.post("/login", {"password": "wrong"}).status_code == 403
+        assert "sn_session" not in client.cookies
+        assert page.post("/login", {"password": "correct horse battery"}, follow_redirects=False).status_code == 303
+        assert page.get("/").status_code == 200 and "Log out" in page.get("/").text
+        page.post("/logout")
+        assert page.get("/", follow_redirects=False).status_code == 303
+
+
+def test_binding_beyond_loopback_needs_a_password():
+    assert check_binding("127.0.0.1", None, {}) is None
+    assert check_binding("::1", None, {}) is None
+    with pytest.raises(ValueError, match="refusing to listen on 0.0.0.0 without a password"):
+        check_binding("0.0.0.0", None, {})
+    with pytest.raises(ValueError, match="SN_PASS is not set"):
+        check_binding("0.0.0.0", "SN_PASS", {})
+    assert check_binding("0.0.0.0", "SN_PASS", {"SN_PASS": "long enough"}) == "long enough"
+
+
+def test_serve_refuses_to_start_and_says_why(cli, tmp_path):
+    state = ("--state-dir", tmp_path / "state")
+    exposed = cli("serve", "--host", "0.0.0.0", "--sandbox", *state, cwd=tmp_path)
+    assert exposed.returncode == 2 and "--password-env" in exposed.stderr
+    keyless = cli("serve", *state, cwd=tmp_path, env={"KATANA_API_KEY": ""})
+    assert keyless.returncode == 2 and "no API key" in keyless.stderr
+    helped = cli("serve", "--help")
+    for option in ("--host", "--port", "--template", "--sandbox", "--sandbox-seed", "--base-url", "--state-dir",
+                   "--password-env", "--max-upload-mb"):
+        assert option in helped.stdout
+
+
+def test_serve_sandbox_keeps_one_tenant_for_the_servers_lifetime(tmp_path):
+    """The installed command: check and apply go to the same sandbox, so the apply finds what the check saw."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "sn_importer", "serve", "--sandbox", "--port", str(port),
+               "--state-dir", str(tmp_path / "state")]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, headers={"origin": base}, timeout=10) as client:
+            _wait_until_up(client, server)
+            token = client.cookies["sn_csrf"]
+            sent = client.post("/upload", data={"csrf": token, "template": "default"},
+                               files={"file": ("serials.xlsx", SAMPLE.read_bytes())})
+            url = run_url(sent)
+            _poll(client, url, "ready")
+            assert "Detach 15 serial numbers from 9 resources" in text(client.get(url))
+            client.post(f"{url}/apply", data={"csrf": token})
+            state = _poll(client, url, "done")
+            assert {c["status"]: c["count"] for c in state["counts"]}["deleted"] == 15
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=10)
+    assert f"open http://127.0.0.1:{port}/" in " ".join(out.split())
+
+
+def _wait_until_up(client: httpx.Client, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.communicate()[1]
+        try:
+            if client.get("/").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("sn-importer serve did not answer")
+
+
+def _poll(client: httpx.Client, url: str, phase: str) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = client.get(f"{url}/status").json()
+        if state["phase"] == phase:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never reached {phase}: {state}")
+
+
+def test_pages_load_nothing_from_elsewhere_and_send_strict_headers(page):
+    url = run_url(page.upload(SAMPLE))
+    page.wait(url, "ready")
+    for path in ("/", url, "/history", "/nowhere"):
+        answer = page.get(path)
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY"
+        for link in re.findall(r'(?:src|href|action)="([^"]*)"', answer.text):
+            assert link.startswith(("/", "#")), f"{path} links outside the server: {link}"
+
+
+def test_unknown_runs_and_templates_are_not_found(page):
+    assert page.get("/runs/0123456789abcdef").status_code == 404
+    assert page.get("/runs/..%2F..%2Fjournal.sqlite3").status_code == 404
+    assert page.get("/runs/0123456789abcdef/download").status_code == 404
+    assert page.get("/blank?template=../../etc/passwd").status_code == 404
+
+
+def test_the_blank_template_sheet_downloads(page):
+    answer = page.get("/blank?template=default")
+    assert answer.status_code == 200
+    book = load_workbook(io.BytesIO(answer.content))
+    header = [c.value for c in book["Serials"][1]]
+    assert header[:4] == ["resource_type", "resource_id", "serial_id", "serial_number"]
+
+
+def test_every_status_has_its_workbook_colour_on_the_page():
+    css = (ROOT / "sn_importer" / "web" / "static" / "app.css").read_text()
+    for status in Status:
+        rule = re.search(r"([^}]*\.st-" + status.value + r"\b[^{]*)\{([^}]*)\}", css)
+        assert rule, f"no colour for {status}"
+        assert COLOURS[status].lower() in rule.group(2).lower(), status
