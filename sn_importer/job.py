@@ -28,9 +28,12 @@ def now_iso() -> str:
 class Job:
     """An input file read, validated and planned; later previewed or applied."""
 
-    def __init__(self, path: str | Path, template: str | Path | Template | None = None):
+    def __init__(self, path: str | Path, template: str | Path | Template | None = None,
+                 display_name: str | None = None):
         self.template = template if isinstance(template, Template) else load_template(template)
         self.path = Path(path)
+        #: How the input is named in reports (an upload is stored under a server-chosen name).
+        self.display_name = display_name or str(self.path)
         self.source: SourceFile = read_file(self.path, self.template)
         self.rows: pd.DataFrame = _validate(self.source, self.template)
         self.plan_detail: Plan = build_plan(self.rows, self.template.ids_per_request)
@@ -99,7 +102,7 @@ class Job:
     def summary(self) -> dict:
         """The ``--json`` object of this run."""
         return {
-            "input": str(self.path),
+            "input": self.display_name,
             "output": str(self.output) if self.output else None,
             "mode": self.mode,
             "run_id": self.run_id,
@@ -129,7 +132,7 @@ class Job:
         facts = [
             ("Run id", self.run_id),
             ("Mode", self.mode),
-            ("Input", str(self.path)),
+            ("Input", self.display_name),
             ("Template", f"{self.template.name} ({self.template.path.name})"),
             ("Base URL", self.base_url or "(not contacted)"),
             ("Started", self.started_at),

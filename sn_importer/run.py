@@ -114,7 +114,7 @@ def _prepare_journal(job: "Job", journal: Journal, fresh: bool) -> str:
             job.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
                              "resources already done were not sent again.")
         return key
-    journal.start_run(key, job.run_id, str(job.path), job.template.name, job.base_url or "", job.started_at)
+    journal.start_run(key, job.run_id, job.display_name, job.template.name, job.base_url or "", job.started_at)
     return key
 
 

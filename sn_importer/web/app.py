@@ -241,7 +241,7 @@ def _accept(server: Server, file: UploadFile, template: str) -> Run:
     try:
         _store(file, target, server.settings.max_upload_bytes)
         check_upload(target, suffix)
-        job = Job(target, load_template(server.settings.templates[template]))
+        job = Job(target, load_template(server.settings.templates[template]), display_name=filename)
     except UploadRefused:
         target.unlink(missing_ok=True)
         raise
