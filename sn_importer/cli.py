@@ -27,7 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-FileArg = Annotated[Path, typer.Argument(help="The sheet to import (.xlsx, .xlsm, .csv, .txt).", show_default=False)]
+FileArg = Annotated[Path, typer.Argument(help="The sheet to import (.xlsx, .xlsm, .csv, .txt).", show_default=False, readable=False)]
 TemplateOpt = Annotated[Optional[str], typer.Option("--template", "-t", help="Template name (see templates/) or path to a .toml file.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the annotated copy (.xlsx or .csv). Default: beside the input.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object with the run's figures on stdout.")]

@@ -279,8 +279,6 @@ def test_unreadable_permissions_library(open_dir):
     assert result.stdout.strip() == f"{path}: permission denied: the file cannot be read"
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: typer's Path argument defaults to readable=True, so click "
-                   "refuses an unreadable file with a multi-line usage box; FileArg needs readable=False")
 def test_unreadable_permissions_cli(open_dir):
     path = write_csv(open_dir, "resource_type,resource_id,serial_id\nMO,1,2\n")
     path.chmod(0)
