@@ -78,7 +78,7 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
             seconds = client.estimate_seconds(total)
             quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
             announce(f"{mode.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
-                     f"{_duration(seconds)} at {quota} (the quota Katana reports is followed once it answers).")
+                     f"{describe_wait(seconds)} at {quota} (the quota Katana reports is followed once it answers).")
         try:
             run_sync(_run_and_close(engine, client, total))
         except KeyboardInterrupt:
@@ -134,9 +134,10 @@ def _stop_before_start(job: "Job", reason: str) -> None:
     job.error = reason
 
 
-def _duration(seconds: float) -> str:
+def describe_wait(seconds: float) -> str:
+    """How long the quota makes a run wait, in the words the command line and the page use."""
     if seconds < 1:
-        return "no waiting for the quota"
+        return "no waiting"
     if seconds < 90:
         return f"about {seconds:.0f} s"
     return f"about {seconds / 60:.0f} min"

@@ -30,7 +30,8 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2 for its test cl
 from sn_importer.sandbox import running_sandbox
 from sn_importer.status import COLOURS, Status
 from sn_importer.web import WebSettings, create_app
-from sn_importer.web.quota import QuotaWatch, duration
+from sn_importer.run import describe_wait
+from sn_importer.web.quota import QuotaWatch
 from sn_importer.web.runs import Run, RunQueue
 from sn_importer.web.security import check_binding
 
@@ -273,7 +274,7 @@ def test_the_estimate_follows_the_quota_katana_last_reported():
     watch.seen(httpx.Headers({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0",
                               "x-ratelimit-reset": str(reset)}))
     assert 25 <= watch.estimate_seconds(27) <= 31
-    assert duration(watch.estimate_seconds(27)).startswith("about ")
+    assert describe_wait(watch.estimate_seconds(27)).startswith("about ")
     over = int((time.time() - 1) * 1000)
     watch.seen(httpx.Headers({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(over)}))
     assert watch.estimate_seconds(27) == 0

@@ -22,17 +22,10 @@ from typing import Any, Iterable
 from ..clock import Clock, SystemClock
 from ..errors import InputError
 from ..resources import sample_seed_path
+from ..template import RESOURCE_TYPES as API_RESOURCE_TYPES
 
 #: ``SerialNumberResourceType``: what GET filters on and DELETE accepts.
-RESOURCE_TYPES = (
-    "ManufacturingOrder",
-    "Production",
-    "StockAdjustmentRow",
-    "StockTransferRow",
-    "PurchaseOrderRow",
-    "SalesOrderRow",
-    "SalesOrderFulfillmentRow",
-)
+RESOURCE_TYPES = API_RESOURCE_TYPES
 #: ``CreateSerialNumberResourceType``: what POST accepts.
 CREATE_TYPES = RESOURCE_TYPES[:-1]
 #: POST onto these mints new serials; onto the other create types it transfers.

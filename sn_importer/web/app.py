@@ -38,7 +38,8 @@ from ..job import Job
 from ..journal import Journal
 from ..template import available_templates, load_template
 from . import present
-from .quota import QuotaWatch, duration
+from ..run import describe_wait
+from .quota import QuotaWatch
 from .runs import Phase, Registry, Run, RunQueue, new_id
 from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, Sessions, UploadRefused, check_upload,
                        csrf_token, display_name, posted, slow_down, stored_suffix)
@@ -111,7 +112,7 @@ class Server:
     def _previewed(self, run: Run) -> None:
         job = run.job
         requests = job.plan_detail.api_requests(with_delete=True)
-        estimate = duration(self.quota.estimate_seconds(requests))
+        estimate = describe_wait(self.quota.estimate_seconds(requests))
         run.view = present.preview_view(job, run.filename, estimate)
         run.error = job.error
         run.phase = Phase.BROKEN if job.error else Phase.READY

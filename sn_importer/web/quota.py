@@ -16,6 +16,7 @@ import httpx
 
 from ..pacing import Pacer, Ticket
 
+
 HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 
 
@@ -55,12 +56,3 @@ class _WatchingTransport(httpx.AsyncHTTPTransport):
         response = await super().handle_async_request(request)
         self._watch.seen(response.headers)
         return response
-
-
-def duration(seconds: float) -> str:
-    """The same plain wording the command line uses."""
-    if seconds < 1:
-        return "no waiting"
-    if seconds < 90:
-        return f"about {seconds:.0f} s"
-    return f"about {seconds / 60:.0f} min"
