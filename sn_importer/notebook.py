@@ -1,0 +1,144 @@
+"""How a job shows itself in Jupyter (``Job._repr_html_``).
+
+One self-contained HTML fragment: what was read and in which mode, the rows
+counted by status, which input column feeds which field, the rows that need
+attention with their messages, and the plan of requests. Inline styles only
+(notebook viewers and GitHub strip ``<style>`` blocks), every value escaped,
+long tables cut with a line saying how much is not shown and where to find
+it. Status colours are the workbook's (:data:`sn_importer.status.COLOURS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .status import COLOURS, GOAL
+
+if TYPE_CHECKING:
+    from .job import Job
+
+#: Rows shown per table before the rest is summarised in one line.
+MAX_ROWS = 20
+#: Characters of one cell shown before it is cut (the full text is in its tooltip).
+MAX_CELL = 160
+
+PROBLEM_COLUMNS = ("sheet", "row", "resource_type", "resource_id", "serial_id", "serial_number", "status", "message")
+
+_BOX = "font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-size: 13px; line-height: 1.4"
+_TABLE = "border-collapse: collapse; margin: 4px 0 12px 0"
+_CELL = "border: 1px solid #d0d0d0; padding: 2px 8px; text-align: left; vertical-align: top"
+_HEAD = _CELL + "; background: #f3f3f3; font-weight: 600"
+_TITLE = "font-weight: 600; margin: 10px 0 2px 0"
+_MUTED = "color: #666666"
+
+
+def job_html(job: Job) -> str:
+    """The whole rendering of ``job`` as an HTML fragment."""
+    parts = [_heading(job), _messages(job), _counts(job), _mapping(job), _problems(job), _plan(job)]
+    return f'<div class="sn-importer-job" style="{_BOX}">' + "".join(p for p in parts if p) + "</div>"
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _heading(job: Job) -> str:
+    rows = int((job.rows["status"] != "").sum())
+    facts = [job.mode, f"{rows} rows", f"template {job.template.name}", f"exit code {job.exit_code}"]
+    if job.base_url:
+        facts.append(job.base_url)
+    return (f'<div style="font-size: 15px; font-weight: 600">{_e(job.path.name)}</div>'
+            f'<div style="{_MUTED}">{_e(" · ".join(map(str, facts)))}</div>')
+
+
+def _messages(job: Job) -> str:
+    lines = []
+    if job.error:
+        lines.append(f'<div style="color: #9c0006; font-weight: 600">Stopped: {_e(job.error)}</div>')
+    lines += [f'<div style="{_MUTED}">{_e(note)}</div>' for note in job.notes]
+    return "".join(lines)
+
+
+def _counts(job: Job) -> str:
+    counts = sorted(job.counts().items(), key=lambda kv: (-kv[1], kv[0]))
+    if not counts:
+        return f'<div style="{_TITLE}">Rows by status</div><div style="{_MUTED}">No data rows.</div>'
+    body = [[_status_cell(status), _cell(count, "text-align: right")] for status, count in counts]
+    return f'<div style="{_TITLE}">Rows by status</div>' + _table(["status", "rows"], body)
+
+
+def _mapping(job: Job) -> str:
+    body = [[_cell(sheet), _cell(field), _cell(where)] for sheet, field, where in job.mapping()]
+    skipped = "".join(f'<div style="{_MUTED}">Sheet {_e(repr(name))} not read: {_e(why)}</div>'
+                      for name, why in job.source.skipped)
+    return f'<div style="{_TITLE}">Columns read</div>' + _table(["sheet", "field", "read from"], body) + skipped
+
+
+def _problems(job: Job) -> str:
+    rows = job.rows
+    goal = {s.value for s in GOAL[job.mode]}
+    problems = rows[(rows["status"] != "") & ~rows["status"].isin(goal)]
+    if problems.empty:
+        return ""
+    columns = [c for c in PROBLEM_COLUMNS if c in problems.columns]
+    shown = problems.head(MAX_ROWS)
+    body = [[_status_cell(v) if c == "status" else _cell(v) for c, v in zip(columns, record)]
+            for record in shown[columns].itertuples(index=False, name=None)]
+    title = f'<div style="{_TITLE}">Rows that need attention ({len(problems)})</div>'
+    more = _more(len(problems) - len(shown), "job.rows")
+    return title + _table(columns, body) + more
+
+
+def _plan(job: Job) -> str:
+    plan, detail = job.plan, job.plan_detail
+    title = (f'<div style="{_TITLE}">Plan: {detail.serial_count} serials on {detail.resource_count} resources, '
+             f"{detail.delete_requests} DELETE requests</div>")
+    if plan.empty:
+        return title + f'<div style="{_MUTED}">Nothing to send.</div>'
+    shown = plan.head(MAX_ROWS)
+    body = [[_cell(v) for v in record] for record in shown.itertuples(index=False, name=None)]
+    return title + _table(list(plan.columns), body) + _more(len(plan) - len(shown), "job.plan")
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
+    head = "".join(f'<th style="{_HEAD}">{_e(h)}</th>' for h in header)
+    rows = "".join("<tr>" + "".join(cells) + "</tr>" for cells in body)
+    return f'<table style="{_TABLE}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _cell(value, extra_style: str = "") -> str:
+    text = _text(value)
+    style = _CELL + (f"; {extra_style}" if extra_style else "")
+    if len(text) > MAX_CELL:
+        return f'<td style="{style}" title="{_e(text)}">{_e(text[:MAX_CELL - 1])}…</td>'
+    return f'<td style="{style}">{_e(text)}</td>'
+
+
+def _status_cell(status) -> str:
+    colour = COLOURS.get(str(status))
+    return _cell(status, f"background: #{colour}" if colour else "")
+
+
+def _more(hidden: int, where: str) -> str:
+    if hidden <= 0:
+        return ""
+    return f'<div style="{_MUTED}">… {hidden} more not shown (all of them: <code>{_e(where)}</code>)</div>'
+
+
+def _text(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def _e(value) -> str:
+    return escape(str(value), quote=True)
+
+
+__all__ = ["MAX_ROWS", "job_html"]

@@ -1,0 +1,609 @@
+"""File drops: process the sheets that land in a folder, unattended.
+
+``sn-importer watch DIR`` (and :func:`watch` here) is the cron-friendly face of
+the same pipeline the other commands run: every file dropped into
+``DIR/inbox/`` is claimed by an atomic rename into ``processing/`` once it has
+been still for ``settle`` seconds, read and validated, previewed or applied
+through :class:`~sn_importer.job.Job`, and moved with its annotated copy and a
+``<stem>.summary.json`` (the ``--json`` object) into ``done/``, or into
+``failed/`` when it could not be read. One process works on a folder at a time
+(``fcntl.flock`` on ``DIR/.sn-importer.lock``). A file left in ``processing/``
+by a crash, or by a run-level problem such as Katana being unreachable, is
+taken up first the next time and resumed through the journal.
+
+Layout::
+
+    DIR/.sn-importer.lock       held while a watcher works on DIR (pid inside)
+    DIR/inbox/                  drop files here (write them elsewhere, or under a
+                                .name / *.tmp / *.part name, and rename when done)
+    DIR/processing/             the file in hand, or one a crash left behind
+    DIR/done/                   read and run: input, <stem>.results.*, <stem>.summary.json
+    DIR/failed/                 could not be read: input and <stem>.summary.json saying why
+
+Every finished file is reported through ``log`` as one logfmt line (see
+:func:`logfmt`). The library never prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import InputError, SnImporterError, UsageError
+from .job import Job, now_iso
+from .report import default_output_path
+from .template import Template, load_template
+
+LOCK_NAME = ".sn-importer.lock"
+#: Names that are still being written, or belong to someone else: never claimed.
+IGNORED_PREFIXES = (".", "~$")
+TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".filepart",
+                 ".swp", ".lock", "~")
+MODES = ("validate", "preview", "apply")
+
+
+class FolderBusy(SnImporterError):
+    """Another watcher holds DIR's lock; nothing was done (the command exits 0)."""
+
+    def __init__(self, root: Path, holder: str = ""):
+        self.root = root
+        self.holder = holder
+        who = f" (pid {holder})" if holder else ""
+        super().__init__(f"another sn-importer watch is already working on {root}{who}; nothing to do")
+
+
+# --------------------------------------------------------------------------- the folder
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The four sub-folders of a watched folder."""
+
+    root: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def processing(self) -> Path:
+        return self.root / "processing"
+
+    @property
+    def done(self) -> Path:
+        return self.root / "done"
+
+    @property
+    def failed(self) -> Path:
+        return self.root / "failed"
+
+    @classmethod
+    def create(cls, root: str | Path) -> Layout:
+        """The sub-folders are created if missing; DIR itself must exist (a typo in a crontab
+        should fail loudly, not watch a new empty folder for ever)."""
+        layout = cls(Path(root).absolute())
+        if not layout.root.is_dir():
+            raise UsageError(f"{layout.root} is not a folder; create it first (watch makes its sub-folders)")
+        try:
+            for folder in (layout.inbox, layout.processing, layout.done, layout.failed):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the folders of {layout.root}: {exc.strerror or exc}") from None
+        return layout
+
+
+@contextmanager
+def folder_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive OS lock on ``root/.sn-importer.lock`` or raise :class:`FolderBusy`.
+
+    ``flock`` rather than a pid file: the kernel releases it when the process
+    ends in any way (SIGKILL, power loss of a container), so a crash never
+    leaves a stale lock behind. The file is never deleted: unlinking it would
+    let a later process lock a fresh inode while an older one still holds the
+    old one.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the cron form is POSIX
+        raise UsageError("watch needs a POSIX system (fcntl.flock) to lock its folder") from None
+    try:
+        handle = open(root / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held until the with block ends
+    except OSError as exc:
+        raise UsageError(f"cannot open the lock file {root / LOCK_NAME}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        raise FolderBusy(root, holder) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def is_ignored(name: str) -> bool:
+    """Hidden files, Office lock files (``~$x.xlsx``) and files still being downloaded or copied."""
+    lower = name.lower()
+    return lower.startswith(IGNORED_PREFIXES) or lower.endswith(TEMP_SUFFIXES)
+
+
+def candidates(folder: Path) -> list[Path]:
+    """The files in ``folder`` worth looking at, oldest first."""
+    found = []
+    for path in folder.iterdir():
+        if is_ignored(path.name):
+            continue
+        try:
+            if path.is_file():
+                found.append((path.stat().st_mtime, path.name, path))
+        except OSError:
+            continue  # vanished meanwhile
+    return [path for _, _, path in sorted(found)]
+
+
+# --------------------------------------------------------------------------- settling
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+@dataclass
+class Settling:
+    """Decides when a dropped file has been still long enough to claim.
+
+    A file is still once neither its content nor its metadata changed for
+    ``seconds``: ``max(mtime, ctime)`` is that old (ctime catches copies that
+    preserve the source's mtime), or, across the polls of one process, its
+    size and times were seen unchanged for that long (which also covers a
+    file share whose clock runs ahead of ours).
+    """
+
+    seconds: float
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    seen: dict[str, tuple[tuple, float]] = field(default_factory=dict)
+
+    def still(self, path: Path, stat: os.stat_result) -> bool:
+        signature = _signature(stat)
+        previous = self.seen.get(path.name)
+        first_seen = previous[1] if previous and previous[0] == signature else self.monotonic()
+        self.seen[path.name] = (signature, first_seen)
+        quiet = self.clock() - max(stat.st_mtime, stat.st_ctime)
+        return quiet >= self.seconds or self.monotonic() - first_seen >= self.seconds
+
+    def forget(self, name: str) -> None:
+        self.seen.pop(name, None)
+
+
+def claim(layout: Layout, path: Path, stat: os.stat_result) -> Path | None:
+    """Move a still file into ``processing/`` (an atomic rename); None if it changed or went."""
+    try:
+        if _signature(path.stat()) != _signature(stat):
+            return None
+        target = layout.processing / free_name(layout, path.name)
+        os.rename(path, target)
+    except FileNotFoundError:
+        return None
+    return target
+
+
+def free_name(layout: Layout, name: str) -> str:
+    """``name``, or ``<stem>.<UTC time>[-n]<suffix>`` when an earlier drop of that name is kept."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    options = [name, f"{stem}.{stamp}{suffix}"] + [f"{stem}.{stamp}-{n}{suffix}" for n in range(2, 1000)]
+    return next(option for option in options if not _taken(layout, option))
+
+
+def _taken(layout: Layout, name: str) -> bool:
+    stem = Path(name).stem
+    return any((folder / name).exists() or (folder / f"{stem}.summary.json").exists()
+               for folder in (layout.processing, layout.done, layout.failed))
+
+
+# --------------------------------------------------------------------------- one file
+
+
+@dataclass
+class Settings:
+    """How each file is run: the same choices as the ``apply`` command."""
+
+    mode: str = "preview"
+    template: str | Path | Template | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    sandbox: bool = False
+    sandbox_seed: str | Path | None = None
+    state_dir: str | Path | None = None
+    settle: float = 5.0
+    interval: float = 10.0
+    client_options: dict | None = field(default=None, repr=False)  # passed to KatanaClient (timeouts, backoff)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.settle < 0 or self.interval <= 0:
+            raise UsageError("--settle must be 0 or more and --interval more than 0 seconds")
+
+
+@dataclass
+class FileResult:
+    """What became of one claimed file."""
+
+    name: str            # its name in done/, failed/ or processing/
+    place: str           # "done", "failed" or "processing" (left for the next run)
+    exit_code: int
+    summary: dict
+    seconds: float
+    stop_pass: bool = False  # a run-level problem: leave the other files for later
+
+
+class FileRunner:
+    """Runs one claimed file through a Job and files the outcome."""
+
+    def __init__(self, layout: Layout, settings: Settings, template: Template):
+        self.layout = layout
+        self.settings = settings
+        self.template = template
+
+    def run(self, path: Path, resumed: bool = False, dropped_as: str | None = None) -> FileResult:
+        """Run and file ``path``; a folder that cannot be written leaves it in processing/."""
+        started = time.monotonic()
+        extras = {"file": path.name, "dropped_as": dropped_as or path.name, "sha256": None, "resumed": resumed,
+                  "same_content_as": None}
+        try:
+            extras["sha256"] = digest = file_sha256(path)
+            extras["same_content_as"] = same_content(self.layout, digest)
+        except OSError:
+            pass  # unreadable: Job says why in plain words just below
+        try:
+            return self._run(path, extras, started)
+        except OSError as exc:
+            summary = unreadable_summary(path, self.settings, self.template, f"cannot file the results: {exc}")
+            summary |= extras | {"place": "processing"}
+            return FileResult(path.name, "processing", 2, summary, time.monotonic() - started, stop_pass=True)
+
+    def _run(self, path: Path, extras: dict, started: float) -> FileResult:
+        try:
+            job = Job(path, self.template)
+        except SnImporterError as exc:
+            return self._unreadable(path, _why(exc), extras, started)
+        except Exception as exc:  # noqa: BLE001 - a bad file must never stop the other files
+            return self._unreadable(path, f"unexpected error reading the file: {exc!r}", extras, started)
+        broke = self._run_job(job)
+        if job.error and not broke:
+            return self._left_for_later(path, job, extras, started)
+        return self._file(path, job, "failed" if broke else "done", extras, started)
+
+    def _run_job(self, job: Job) -> bool:
+        """Preview or apply (validate: nothing more to do); True if it broke unexpectedly."""
+        s = self.settings
+        if s.mode == "validate":
+            return False
+        runner = job.apply if s.mode == "apply" else job.preview
+        options = {"state_dir": s.state_dir} if s.mode == "apply" else {}
+        if s.client_options:
+            options["client_options"] = s.client_options
+        try:
+            runner(base_url=s.base_url, api_key=s.api_key, **options)
+        except Exception as exc:  # noqa: BLE001 - reported in the summary; the file goes to failed/
+            job.error = f"unexpected error: {exc!r}"
+            return True
+        return False
+
+    def _file(self, path: Path, job: Job, place: str, extras: dict, started: float) -> FileResult:
+        folder = getattr(self.layout, place)
+        output = job.write(folder / default_output_path(path, job.source.kind).name)
+        shared_mode(output)
+        summary = job.summary() | {"input": str(folder / path.name), "output": str(output), "notes": list(job.notes)}
+        summary |= extras | {"place": place}
+        _note_same_content(summary)
+        self._finish(path, folder, summary)
+        return FileResult(path.name, place, job.exit_code, summary, time.monotonic() - started)
+
+    def _unreadable(self, path: Path, why: str, extras: dict, started: float) -> FileResult:
+        summary = unreadable_summary(self.layout.failed / path.name, self.settings, self.template, why)
+        summary |= extras | {"place": "failed"}
+        self._finish(path, self.layout.failed, summary)
+        return FileResult(path.name, "failed", 2, summary, time.monotonic() - started)
+
+    def _left_for_later(self, path: Path, job: Job, extras: dict, started: float) -> FileResult:
+        """Katana unreachable, key refused, interrupted: not the file's fault, so it stays in
+        processing/ and is resumed first next time (``apply`` through the journal)."""
+        summary = job.summary() | {"notes": list(job.notes)} | extras | {"place": "processing"}
+        return FileResult(path.name, "processing", 2, summary, time.monotonic() - started, stop_pass=True)
+
+    def _finish(self, path: Path, folder: Path, summary: dict) -> None:
+        """Summary first, the input last: a crash in between only repeats this file."""
+        write_json_atomic(folder / f"{path.stem}.summary.json", summary)
+        os.replace(path, folder / path.name)
+
+
+def _why(exc: SnImporterError) -> str:
+    if isinstance(exc, InputError):
+        return exc.problem + (f" (sheet {exc.sheet!r})" if exc.sheet else "")
+    return str(exc)
+
+
+def _note_same_content(summary: dict) -> None:
+    earlier = summary.get("same_content_as")
+    if earlier:
+        summary["notes"].append(f"The same content was dropped before: {earlier['input']} "
+                                f"(finished {earlier['finished_at']}, exit code {earlier['exit_code']}).")
+
+
+def unreadable_summary(input_path: Path, settings: Settings, template: Template, why: str) -> dict:
+    """The ``--json`` object of a file that could not be read: same keys, nothing run."""
+    stamp = now_iso()
+    return {"input": str(input_path), "output": None, "mode": settings.mode, "run_id": None,
+            "template": template.name, "base_url": None, "rows": 0, "statuses": {},
+            "requests": {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0},
+            "plan": None, "mapping": [], "sheets_skipped": [], "started_at": stamp, "finished_at": stamp,
+            "error": why, "exit_code": 2, "notes": []}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def same_content(layout: Layout, digest: str) -> dict | None:
+    """The newest earlier summary (done/ or failed/) of a file with this exact content."""
+    found = []
+    for folder in (layout.done, layout.failed):
+        for path in folder.glob("*.summary.json"):
+            try:
+                summary = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if summary.get("sha256") == digest:
+                found.append(summary)
+    if not found:
+        return None
+    latest = max(found, key=lambda s: s.get("finished_at") or "")
+    return {key: latest.get(key) for key in ("input", "finished_at", "mode", "exit_code", "statuses")}
+
+
+def write_json_atomic(path: Path, document: dict) -> None:
+    """Temp file and rename; created by ``open`` (not mkstemp) so the umask decides who may read it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def shared_mode(path: Path) -> None:
+    """Give a file the permissions the umask allows (mkstemp makes them owner-only), so the
+    staff who dropped a sheet can open its results in a shared folder."""
+    path.chmod(0o666 & ~_UMASK)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once at import, while no other thread is creating files
+
+
+# --------------------------------------------------------------------------- log lines
+
+
+def logfmt(**fields) -> str:
+    """One ``key=value`` line (logfmt), timestamp first: what grep and log shippers read best."""
+    parts = [f"ts={now_iso()}"]
+    for key, value in fields.items():
+        if value is None or value == "":
+            continue
+        text = str(value)
+        if not text or any(c in text for c in ' "=\\\t\n\r'):
+            text = json.dumps(text, ensure_ascii=False)
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def file_line(result: FileResult) -> str:
+    s = result.summary
+    requests = s.get("requests") or {}
+    return logfmt(level="info" if result.exit_code == 0 else ("warn" if result.exit_code == 1 else "error"),
+                  event="file", file=result.name, result=result.place, mode=s.get("mode"), exit=result.exit_code,
+                  rows=s.get("rows"), **(s.get("statuses") or {}),
+                  requests=sum(requests.get(m, 0) for m in ("GET", "DELETE", "POST")),
+                  seconds=f"{result.seconds:.1f}", resumed="yes" if s.get("resumed") else None,
+                  same_content_as=Path((s.get("same_content_as") or {}).get("input") or "").name or None,
+                  output=s.get("output"), error=s.get("error"))
+
+
+# --------------------------------------------------------------------------- the watcher
+
+
+class Watcher:
+    """Works on one folder: resumes what a crash left, then claims and runs settled drops.
+
+    ``stop()`` (also SIGTERM and a first Ctrl-C while :meth:`run` holds the
+    main thread) lets the file in hand finish and then ends the run.
+    """
+
+    def __init__(self, root: str | Path, settings: Settings | None = None,
+                 log: Callable[[str], None] | None = None):
+        self.settings = settings or Settings()
+        self.layout = Layout.create(root)
+        self.template = _template(self.settings.template)
+        self.log = log or (lambda line: None)
+        self.settling = Settling(self.settings.settle)
+        self.results: list[FileResult] = []
+        self._stop_reason: str | None = None
+        self._stop_logged = False
+        self._waiting_logged: set[str] = set()
+
+    @property
+    def exit_code(self) -> int:
+        """The worst exit code of the files run (0 when there were none)."""
+        return max((r.exit_code for r in self.results), default=0)
+
+    def stop(self, reason: str = "asked to stop") -> None:
+        """Finish the file in hand, then end. Only sets a flag: safe from a signal handler."""
+        self._stop_reason = self._stop_reason or reason
+
+    @property
+    def stopping(self) -> bool:
+        if self._stop_reason and not self._stop_logged:
+            self._stop_logged = True
+            self.log(logfmt(level="info", event="stopping", reason=self._stop_reason, dir=self.layout.root))
+        return self._stop_reason is not None
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait between polls in short steps, so a stop is seen within a tenth of a second."""
+        end = time.monotonic() + seconds
+        while not self.stopping and (left := end - time.monotonic()) > 0:
+            time.sleep(min(0.1, left))
+
+    def run(self, once: bool = True) -> int:
+        """Process the folder (once, or polling every ``interval`` s until stopped); the worst exit code."""
+        with ExitStack() as stack:
+            stack.enter_context(folder_lock(self.layout.root))
+            stack.enter_context(self._connection())
+            stack.enter_context(_graceful_signals(self))
+            if not once:
+                self.log(logfmt(level="info", event="watching", dir=self.layout.root, mode=self.settings.mode,
+                                interval=self.settings.interval, settle=self.settings.settle))
+            while not self.stopping:
+                self.run_pass()
+                if once:
+                    break
+                self._sleep(self.settings.interval)
+        return self.exit_code
+
+    def run_pass(self) -> list[FileResult]:
+        """Resume what is in processing/, then claim and run every settled file of the inbox."""
+        done: list[FileResult] = []
+        runner = FileRunner(self.layout, self.settings, self.template)
+        for path, resumed, dropped_as in self._work():
+            result = runner.run(path, resumed=resumed, dropped_as=dropped_as)
+            self.results.append(result)
+            done.append(result)
+            self.log(file_line(result))
+            if result.stop_pass:
+                self.log(logfmt(level="error", event="pass-stopped", reason=result.summary.get("error"),
+                                detail="left in processing/ and in the inbox for the next run"))
+                break
+        return done
+
+    def _work(self) -> Iterator[tuple[Path, bool, str | None]]:
+        """Files to run, claimed one at a time so a stop leaves the rest in the inbox."""
+        for path in candidates(self.layout.processing):
+            if self.stopping:
+                return
+            yield path, True, None
+        for path in candidates(self.layout.inbox):
+            if self.stopping:
+                return
+            claimed = self._claim(path)
+            if claimed:
+                yield claimed, False, path.name
+
+    def _claim(self, path: Path) -> Path | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        if not self.settling.still(path, stat):
+            if path.name not in self._waiting_logged:
+                self._waiting_logged.add(path.name)
+                self.log(logfmt(level="info", event="waiting", file=path.name,
+                                reason=f"changed less than {self.settings.settle:g} s ago"))
+            return None
+        claimed = claim(self.layout, path, stat)
+        if claimed:
+            self.settling.forget(path.name)
+            self._waiting_logged.discard(path.name)
+        return claimed
+
+    @contextmanager
+    def _connection(self) -> Iterator[None]:
+        """One sandbox for the whole session (so reruns of a file hit the same base URL), or check the key."""
+        s = self.settings
+        if s.mode == "validate":
+            yield
+        elif s.sandbox:
+            from .sandbox import running_sandbox
+
+            with running_sandbox(seed_path=s.sandbox_seed) as server:
+                s.base_url, s.api_key = server.base_url, "sandbox"
+                yield
+        else:
+            from .run import NO_KEY
+            from .settings import resolve_connection
+
+            connection = resolve_connection(s.base_url, s.api_key)
+            if not connection.api_key:
+                raise UsageError(NO_KEY)
+            s.base_url, s.api_key = connection.base_url, connection.api_key
+            yield
+
+
+def _template(template: str | Path | Template | None) -> Template:
+    """Loaded once up front: a broken template is a usage error, not a failure of every file."""
+    return template if isinstance(template, Template) else load_template(template)
+
+
+@contextmanager
+def _graceful_signals(watcher: Watcher) -> Iterator[None]:
+    """SIGTERM and a first Ctrl-C finish the file in hand; a second Ctrl-C interrupts it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame) -> None:
+        watcher.stop("SIGTERM")
+
+    def on_int(signum, frame) -> None:
+        if watcher._stop_reason:
+            raise KeyboardInterrupt
+        watcher.stop("Ctrl-C (press again to interrupt the file in hand)")
+
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, on_term),
+                signal.SIGINT: signal.signal(signal.SIGINT, on_int)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def watch(root: str | Path, *, once: bool = True, log: Callable[[str], None] | None = None, **settings) -> int:
+    """Process the drops in ``root`` (see the module docstring); returns the worst exit code.
+
+    ``settings`` are the fields of :class:`Settings` (mode, template, base_url,
+    api_key, sandbox, sandbox_seed, state_dir, settle, interval, client_options).
+    """
+    return Watcher(root, Settings(**settings), log).run(once=once)
+
+
+__all__ = ["FileResult", "FolderBusy", "Layout", "Settings", "Settling", "Watcher", "folder_lock",
+           "is_ignored", "logfmt", "watch"]

@@ -1,0 +1,161 @@
+"""The notebook face: a job renders itself as HTML, the sync API works inside a
+running event loop, and samples/preview.ipynb executes top to bottom in a real
+kernel (the venv's own python, through a private kernelspec)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_csv
+
+import sn_importer as sn
+from sn_importer.notebook import MAX_ROWS, job_html
+from sn_importer.status import COLOURS
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+HEADER = "Resource type,Resource ID,Serial ID,Serial number,Note\n"
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    """Never touch the user's journal."""
+    monkeypatch.setenv("SN_IMPORTER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("KATANA_API_KEY", raising=False)
+
+
+# --------------------------------------------------------------------------- the HTML
+
+
+def test_job_html_shows_counts_mapping_problems_and_plan():
+    job = sn.read(SAMPLES / "serials.csv")
+    html = job._repr_html_()
+    assert html == job_html(job)
+    counts = job.counts()
+    assert counts["invalid"] == 5
+    assert ">Rows by status<" in html
+    for status, count in counts.items():
+        assert f"background: #{COLOURS[status]}\">{status}</td>" in html
+        assert f">{count}</td>" in html
+    assert "column &#x27;Serial number&#x27;" in html  # the mapping, escaped
+    assert "Rows that need attention (5)" in html
+    assert "resource_id &#x27;abc&#x27; is not a whole number" in html
+    assert "Plan: " in html and "ManufacturingOrder" in html
+    assert "<style" not in html and "<script" not in html
+
+
+def test_job_html_escapes_what_came_from_the_sheet(tmp_path):
+    path = write_csv(tmp_path, HEADER + "MO,3001,1001,<b>x</b>,\n<script>alert(1)</script>,3001,1002,,\n",
+                     name="<evil & co>.csv")
+    html = job_html(sn.read(path))
+    assert "<script>" not in html and "<b>x</b>" not in html and "<evil" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;evil &amp; co&gt;.csv" in html
+
+
+def test_long_tables_are_cut_with_a_line_saying_how_much(tmp_path):
+    bad = "".join(f"MO,x{n},{n + 1},,\n" for n in range(MAX_ROWS + 7))
+    good = "".join(f"MO,{3000 + n},{n + 1},,\n" for n in range(MAX_ROWS + 3))
+    html = job_html(sn.read(write_csv(tmp_path, HEADER + bad + good)))
+    assert f"Rows that need attention ({MAX_ROWS + 7})" in html
+    assert "… 7 more not shown" in html  # problems
+    assert "… 3 more not shown" in html  # plan: one resource per good row
+    assert html.count("is not a whole number") == MAX_ROWS
+
+
+def test_html_after_preview_colours_planned_rows():
+    job = sn.read(SAMPLES / "serials.csv")
+    job.preview(sandbox=True)
+    html = job_html(job)
+    assert f"background: #{COLOURS['planned']}\">planned</td>" in html
+    assert "not_on_resource" in html and "preview · " in html
+
+
+# --------------------------------------------------------------------------- event loops
+
+
+def test_preview_works_inside_a_running_event_loop():
+    """What Jupyter does: the sync API called from code running inside an event loop."""
+
+    async def in_a_notebook_cell():
+        asyncio.get_running_loop()  # there is one
+        job = sn.read(SAMPLES / "serials.csv")
+        rows = job.preview(sandbox=True)
+        return job, rows
+
+    job, rows = asyncio.run(in_a_notebook_cell())
+    assert job.error is None
+    assert (rows["status"] == "planned").sum() == job.counts()["planned"] > 0
+    assert job.requests["GET"] > 0
+
+
+# --------------------------------------------------------------------------- the sample notebook
+
+
+def _require(module: str):
+    """Fail, not skip: CI must run the notebook (nbclient, nbformat, ipykernel are in the dev extra)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        pytest.fail(f"{module} is missing: install the dev extra (pip install -e \".[dev]\")")
+
+
+@pytest.fixture
+def venv_kernel(tmp_path, monkeypatch) -> str:
+    """A kernelspec that runs this very interpreter, found first through JUPYTER_PATH.
+
+    A ``python3`` spec in the user's or the system's Jupyter folders may point at another
+    python that lacks sn_importer; this one cannot. Runtime files and the IPython profile
+    go to tmp_path too, so a fresh or read-only home is no obstacle.
+    """
+    _require("ipykernel")
+    name = "sn-importer-tests"
+    spec = tmp_path / "jupyter" / "kernels" / name
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "sn-importer tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    return name
+
+
+def _outputs(cell) -> str:
+    text = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            text.append("ERROR " + output["ename"] + ": " + output["evalue"])
+        data = output.get("data", {})
+        text.append(data.get("text/html", "") + data.get("text/plain", "") + output.get("text", ""))
+    return "\n".join(text)
+
+
+def test_sample_notebook_executes_top_to_bottom(tmp_path, venv_kernel):
+    nbformat = _require("nbformat")
+    nbclient = _require("nbclient")
+    work = tmp_path / "samples"
+    work.mkdir()
+    shutil.copy(SAMPLES / "serials.xlsx", work)
+    notebook = nbformat.read(SAMPLES / "preview.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code"), "commit it with outputs cleared"
+
+    nbclient.NotebookClient(notebook, kernel_name=venv_kernel, timeout=120,
+                            resources={"metadata": {"path": str(work)}}).execute()
+
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    shown = [_outputs(c) for c in code]
+    assert not any("ERROR" in s for s in shown), shown
+    read_html = next(s for s in shown if "Rows by status" in s)
+    assert "validate · " in read_html and "Rows that need attention" in read_html
+    assert "is not a whole number" in read_html and ">invalid</td>" in read_html
+    counts = next(s for s in shown if "'planned'" in s)
+    assert "'not_on_resource'" in counts
+    preview_html = [s for s in shown if "Rows by status" in s][-1]
+    assert "preview · " in preview_html and ">planned</td>" in preview_html
+    assert (work / "serials.preview.results.xlsx").is_file()

@@ -1,0 +1,402 @@
+"""File drops: ``sn-importer watch DIR`` and the library behind it.
+
+The command runs as a real subprocess (as cron runs it) against the sandbox:
+``--sandbox`` in-process for the quick ones, and a separate ``sn-importer
+sandbox`` process with latency and a tight rate limit where a run must be slow
+enough to be killed or stopped mid-file while Katana's state survives. Every
+test has its own folder and journal (``--state-dir``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import _command, run_cli
+from sandbox_fixtures import grid
+
+from sn_importer.errors import UsageError
+from sn_importer.sandbox import running_sandbox
+from sn_importer.watch import FolderBusy, Settling, folder_lock, is_ignored, watch
+
+HEADER = "resource_type,resource_id,serial_id\n"
+GOOD = HEADER + "ManufacturingOrder,3001,1001\nManufacturingOrder,3001,1002\n"  # both on the samples' MO 3001
+LINE = re.compile(r"^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ level=(info|warn|error) event=file file=(\S+) "
+                  r"result=(done|failed|processing) mode=\w+ exit=([012]) rows=\d+ .*seconds=\d+\.\d")
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    (tmp_path / "drops" / "inbox").mkdir(parents=True)
+    return tmp_path / "drops"
+
+
+@pytest.fixture
+def state(tmp_path) -> Path:
+    return tmp_path / "state"
+
+
+def drop(folder: Path, name: str, content: str | bytes, age: float = 0.0) -> Path:
+    path = folder / "inbox" / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    if age:
+        time.sleep(age)
+    return path
+
+
+def summary(folder: Path, place: str, stem: str) -> dict:
+    return json.loads((folder / place / f"{stem}.summary.json").read_text())
+
+
+def names(folder: Path, place: str) -> set[str]:
+    return {p.name for p in (folder / place).iterdir()}
+
+
+def file_lines(stderr: str) -> list[re.Match]:
+    return [m for m in map(LINE.match, stderr.splitlines()) if m]
+
+
+def watch_cli(folder: Path, state: Path, *args, env: dict | None = None, timeout: float = 60):
+    env = {"SN_IMPORTER_STATE_DIR": str(state), **(env or {})}
+    return run_cli("watch", folder, "--settle", "0.2", "--state-dir", state, *args, env=env, timeout=timeout)
+
+
+def start_watch(folder: Path, state: Path, *args, env: dict | None = None) -> subprocess.Popen:
+    full_env = dict(os.environ, NO_COLOR="1", TERM="dumb", SN_IMPORTER_STATE_DIR=str(state), **(env or {}))
+    return subprocess.Popen([*_command(), "watch", str(folder), "--settle", "0.2", "--state-dir", str(state), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# --------------------------------------------------------------------------- cron: --once, twice
+
+
+class Growing:
+    """A file still being written: a line appended every 50 ms until stopped."""
+
+    def __init__(self, path: Path, head: str):
+        path.write_text(head)
+        self.path, self._stop = path, threading.Event()
+        self._thread = threading.Thread(target=self._grow, daemon=True)
+        self._thread.start()
+
+    def _grow(self) -> None:
+        while not self._stop.wait(0.05):
+            with open(self.path, "a") as handle:
+                handle.write(",,\n")  # wholly blank rows: ignored once read
+
+    def finish(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_cron_twice_good_bad_and_half_written_files(folder, state):
+    drop(folder, "good.csv", GOOD)
+    drop(folder, "garbage.xlsx", os.urandom(3000))
+    drop(folder, "headers.csv", "name,colour\nwidget,red\n")
+    time.sleep(0.3)
+    growing = Growing(folder / "inbox" / "growing.csv", HEADER + "ManufacturingOrder,3002,1101\n")
+    try:
+        first = watch_cli(folder, state, "--once", "--apply", "--sandbox")
+    finally:
+        growing.finish()
+
+    assert first.returncode == 2, first.stderr  # the worst: unreadable files
+    assert names(folder, "inbox") == {"growing.csv"}  # changing all along: not claimed
+    assert names(folder, "processing") == set()
+    assert names(folder, "done") == {"good.csv", "good.results.csv", "good.summary.json"}
+    assert names(folder, "failed") == {"garbage.xlsx", "garbage.summary.json", "headers.csv", "headers.summary.json"}
+    assert summary(folder, "done", "good")["statuses"] == {"deleted": 2}
+    garbage, headers = summary(folder, "failed", "garbage"), summary(folder, "failed", "headers")
+    assert garbage["exit_code"] == headers["exit_code"] == 2
+    assert "not a readable workbook" in garbage["error"]
+    assert "no recognisable header" in headers["error"] and "'name', 'colour'" in headers["error"]
+    lines = {m[2]: (m[3], m[4]) for m in file_lines(first.stderr)}
+    assert lines == {"good.csv": ("done", "0"), "garbage.xlsx": ("failed", "2"), "headers.csv": ("failed", "2")}
+    assert "event=waiting file=growing.csv" in first.stderr
+
+    time.sleep(0.3)
+    second = watch_cli(folder, state, "--once", "--apply", "--sandbox")
+    assert second.returncode == 0, second.stderr
+    assert [m[2] for m in file_lines(second.stderr)] == ["growing.csv"]
+    assert names(folder, "inbox") == set()
+    assert summary(folder, "done", "growing")["statuses"] == {"deleted": 1}
+
+    third = watch_cli(folder, state, "--once", "--apply", "--sandbox")  # nothing new
+    assert third.returncode == 0 and file_lines(third.stderr) == []
+
+
+def test_same_content_dropped_again_is_recognised_and_kept_apart(folder, state):
+    drop(folder, "serials.csv", GOOD, age=0.3)
+    assert watch_cli(folder, state, "--once", "--sandbox").returncode == 0
+    drop(folder, "serials.csv", GOOD, age=0.3)
+    again = watch_cli(folder, state, "--once", "--sandbox")
+    assert again.returncode == 0, again.stderr
+    renamed = sorted(n for n in names(folder, "done") if n.startswith("serials.2") and n.endswith(".csv")
+                     and ".results." not in n)
+    assert len(renamed) == 1  # serials.<UTC time>.csv: the first drop's files are kept
+    second = summary(folder, "done", Path(renamed[0]).stem)
+    assert second["dropped_as"] == "serials.csv"
+    assert second["same_content_as"]["input"] == str(folder / "done" / "serials.csv")
+    assert any("dropped before" in note for note in second["notes"])
+    assert "same_content_as=serials.csv" in again.stderr
+
+
+# --------------------------------------------------------------------------- one at a time
+
+
+def test_second_invocation_exits_0_while_the_first_holds_the_folder(folder, state):
+    first = start_watch(folder, state, "--offline", "--interval", "0.2")
+    try:
+        lock = folder / ".sn-importer.lock"
+        wait_for(lambda: lock.exists() and lock.read_text().strip() == str(first.pid), what="the first watcher's lock")
+        second = watch_cli(folder, state, "--once", "--offline")
+        assert second.returncode == 0
+        assert "already working on" in second.stderr and f"pid={first.pid}" in second.stderr
+        assert second.stderr.startswith("ts=") and "event=busy" in second.stderr
+
+        drop(folder, "later.csv", GOOD)  # the first one, polling, takes it
+        wait_for(lambda: (folder / "done" / "later.summary.json").exists(), what="the first watcher to file it")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, stderr = first.communicate(timeout=20)
+    assert first.returncode == 0, stderr
+    assert "event=stopping reason=SIGTERM" in stderr
+    third = watch_cli(folder, state, "--once", "--offline")  # the lock went with the process
+    assert third.returncode == 0 and "already" not in third.stderr
+
+
+def test_the_lock_is_an_os_lock_on_the_folder(folder):
+    with folder_lock(folder), pytest.raises(FolderBusy, match=f"pid {os.getpid()}"), folder_lock(folder):
+        pass
+    with folder_lock(folder):  # released on exit
+        pass
+
+
+# --------------------------------------------------------------------------- what is claimed
+
+
+@pytest.mark.parametrize("name", [".hidden.csv", "~$serials.xlsx", "x.tmp", "x.part", "x.crdownload", "x.csv.partial"])
+def test_names_being_written_or_hidden_are_ignored(folder, name):
+    assert is_ignored(name)
+    drop(folder, name, GOOD)
+    drop(folder, "real.csv", GOOD)
+    (folder / "inbox" / "a folder.csv").mkdir()
+    assert watch(folder, mode="validate", settle=0) == 0
+    assert names(folder, "inbox") == {name, "a folder.csv"}
+    assert (folder / "inbox" / name).read_text() == GOOD
+    assert names(folder, "done") == {"real.csv", "real.results.csv", "real.summary.json"}
+
+
+def test_a_file_is_still_once_neither_content_nor_metadata_changed_for_settle_seconds(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text(GOOD)
+    stat = path.stat()
+    now = [max(stat.st_mtime, stat.st_ctime) + 1.0]
+    ticks = [100.0]
+    settling = Settling(5.0, clock=lambda: now[0], monotonic=lambda: ticks[0])
+    assert not settling.still(path, stat)  # changed 1 s ago
+    now[0] += 4.0
+    assert settling.still(path, stat)  # 5 s ago
+    # A share whose clock runs ahead: its times look fresh for ever, but polls see no change.
+    now[0] -= 3600
+    assert not settling.still(path, stat)
+    ticks[0] += 5.0
+    assert settling.still(path, stat)
+    path.write_text(GOOD + "ManufacturingOrder,3001,1003\n")  # it changed: the count starts again
+    assert not settling.still(path, path.stat())
+
+
+# --------------------------------------------------------------------------- summaries and exit codes
+
+
+def test_summary_json_and_the_worst_exit_code(folder, state):
+    drop(folder, "good.csv", GOOD)
+    drop(folder, "attention.csv", HEADER + "ManufacturingOrder,3001,1001\nManufacturingOrder,3001,9999\n")
+    lines: list[str] = []
+    code = watch(folder, mode="preview", sandbox=True, settle=0, state_dir=state, log=lines.append)
+    assert code == 1  # the worst of 0 and 1
+
+    good = summary(folder, "done", "good")
+    assert good["input"] == str(folder / "done" / "good.csv")
+    assert good["output"] == str(folder / "done" / "good.results.csv") and Path(good["output"]).is_file()
+    assert good["mode"] == "preview" and good["rows"] == 2 and good["statuses"] == {"planned": 2}
+    assert good["requests"]["GET"] == 1 and good["requests"]["DELETE"] == 0
+    assert good["exit_code"] == 0 and good["error"] is None and good["place"] == "done"
+    assert good["sha256"] == hashlib.sha256(GOOD.encode()).hexdigest()
+    assert good["mapping"][0] == {"sheet": "good", "field": "resource_type", "source": "column 'resource_type'"}
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for filed in ("good.results.csv", "good.summary.json"):  # staff can open them, not only the service user
+        assert (folder / "done" / filed).stat().st_mode & 0o777 == 0o666 & ~umask
+    attention = summary(folder, "done", "attention")
+    assert attention["statuses"] == {"planned": 1, "not_on_resource": 1} and attention["exit_code"] == 1
+    with open(folder / "done" / "attention.results.csv", newline="", encoding="utf-8-sig") as handle:
+        assert [r["status"] for r in csv.DictReader(handle)] == ["planned", "not_on_resource"]
+    assert sorted(m[2] for m in map(LINE.match, lines) if m) == ["attention.csv", "good.csv"]
+    assert any("file=good.csv result=done mode=preview exit=0 rows=2 planned=2 requests=1" in line for line in lines)
+
+    drop(folder, "broken.xlsx", b"PK\x03\x04 not really a workbook")
+    assert watch(folder, mode="preview", sandbox=True, settle=0, state_dir=state) == 2
+    broken = summary(folder, "failed", "broken")
+    assert broken["exit_code"] == 2 and broken["rows"] == 0 and broken["output"] is None
+    assert broken["error"] and broken["place"] == "failed"
+
+
+def test_a_refused_key_leaves_the_file_for_the_next_run(folder, state):
+    """Not the file's fault: it waits in processing/, the other drops in the inbox; then it is resumed."""
+    drop(folder, "a.csv", GOOD)
+    drop(folder, "b.csv", GOOD.replace("1001", "1003").replace("1002", "1004"))
+    os.utime(folder / "inbox" / "b.csv", (time.time() + 1, time.time() + 1))  # b after a
+    with running_sandbox() as katana:
+        lines: list[str] = []
+        refused = watch(folder, mode="apply", base_url=katana.base_url, api_key="wrong", settle=0,
+                        state_dir=state, log=lines.append)
+        assert refused == 2
+        assert names(folder, "processing") == {"a.csv"} and names(folder, "inbox") == {"b.csv"}
+        assert any("result=processing" in line and "refused the API key" in line for line in lines)
+        assert any("event=pass-stopped" in line for line in lines)
+
+        later = watch(folder, mode="apply", base_url=katana.base_url, api_key="sandbox", settle=0, state_dir=state)
+    assert later == 0
+    assert summary(folder, "done", "a")["resumed"] is True
+    assert summary(folder, "done", "a")["statuses"] == summary(folder, "done", "b")["statuses"] == {"deleted": 2}
+
+
+def test_usage_problems_are_refused_before_any_file_is_touched(folder, state, monkeypatch, tmp_path):
+    monkeypatch.delenv("KATANA_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    drop(folder, "good.csv", GOOD)
+    with pytest.raises(UsageError, match="no API key"):
+        watch(folder, mode="preview", settle=0, state_dir=state)
+    assert names(folder, "inbox") == {"good.csv"}
+    both = watch_cli(folder, state, "--once", "--apply", "--offline")
+    assert both.returncode == 2 and "--offline" in both.stderr
+    missing = watch_cli(tmp_path / "typo", state, "--once", "--offline")
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr and not (tmp_path / "typo").exists()
+    assert "watch" in run_cli("--help").stdout
+
+
+# --------------------------------------------------------------------------- crash and SIGTERM
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SlowKatana:
+    """``sn-importer sandbox`` in its own process: slow, tightly rate-limited, outliving the watcher."""
+
+    def __init__(self, tmp: Path):
+        seed = tmp / "seed.json"
+        seed.write_text(json.dumps(grid(12, 2)))  # MOs 6000..6011, two serials each
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.process = subprocess.Popen(
+            [*_command(), "sandbox", "--port", str(self.port), "--seed", str(seed), "--latency-ms", "150",
+             "--rate-limit", "4/1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._up, what="the sandbox process")
+
+    def _up(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/_sandbox/stats", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def deletes(self) -> int:
+        return httpx.get(f"http://127.0.0.1:{self.port}/_sandbox/stats", timeout=5).json()["requests"].get("DELETE", 0)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def slow_katana(tmp_path_factory):
+    katana = SlowKatana(tmp_path_factory.mktemp("katana"))
+    yield katana
+    katana.stop()
+
+
+def sheet(first: int, count: int) -> str:
+    """Both serials of MOs ``first``.. (as the grid seed has them)."""
+    rows = [f"ManufacturingOrder,{6000 + n},{100_000 + n * 1000 + k}\n"
+            for n in range(first, first + count) for k in (0, 1)]
+    return HEADER + "".join(rows)
+
+
+def test_killed_mid_file_the_next_run_finishes_it_truthfully(folder, state, slow_katana):
+    drop(folder, "orders.csv", sheet(0, 6), age=0.3)
+    key = {"KATANA_API_KEY": "sandbox"}
+    options = ("--once", "--apply", "--base-url", slow_katana.base_url)
+    before = slow_katana.deletes()
+    victim = start_watch(folder, state, *options, env=key)
+    wait_for(lambda: slow_katana.deletes() > before, what="the first DELETE")
+    victim.kill()  # SIGKILL: no cleanup at all
+    victim.communicate(timeout=10)
+    sent_before_kill = slow_katana.deletes() - before
+    assert sent_before_kill < 6, "the run finished before the kill; make the sandbox slower"
+    assert names(folder, "processing") == {"orders.csv"}
+    assert "orders.summary.json" not in names(folder, "done")
+
+    rerun = watch_cli(folder, state, *options, env=key)
+    assert rerun.returncode == 0, rerun.stderr
+    result = summary(folder, "done", "orders")
+    assert result["statuses"] == {"deleted": 12}  # not not_on_resource for the ones gone before the kill
+    assert result["resumed"] is True
+    assert any("Resumed the unfinished run" in note for note in result["notes"])
+    assert slow_katana.deletes() - before == 6  # one DELETE per resource over both runs
+    with open(folder / "done" / "orders.results.csv", newline="", encoding="utf-8-sig") as handle:
+        assert {r["status"] for r in csv.DictReader(handle)} == {"deleted"}
+    assert names(folder, "processing") == set()
+
+    drop(folder, "orders.csv", sheet(0, 6), age=0.3)  # the same content again: the journal knows it
+    again = watch_cli(folder, state, *options, env=key)
+    assert again.returncode == 0, again.stderr
+    stem = next(Path(n).stem for n in names(folder, "done") if n.startswith("orders.2") and n.endswith(".summary.json"))
+    repeat = summary(folder, "done", stem.removesuffix(".summary"))
+    assert any("already applied" in note for note in repeat["notes"])
+    assert repeat["statuses"] == {"deleted": 12} and slow_katana.deletes() - before == 6
+
+
+def test_sigterm_while_polling_finishes_the_file_in_hand(folder, state, slow_katana):
+    drop(folder, "first.csv", sheet(6, 6), age=0.3)
+    before = slow_katana.deletes()
+    watcher = start_watch(folder, state, "--apply", "--interval", "0.2", "--base-url", slow_katana.base_url,
+                          env={"KATANA_API_KEY": "sandbox"})
+    try:
+        wait_for(lambda: slow_katana.deletes() > before, what="the first DELETE")
+        drop(folder, "next.csv", sheet(6, 1))
+        assert "first.summary.json" not in names(folder, "done")
+        watcher.send_signal(signal.SIGTERM)
+        _, stderr = watcher.communicate(timeout=30)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, stderr
+    assert summary(folder, "done", "first")["statuses"] == {"deleted": 12}
+    assert names(folder, "processing") == set()
+    assert names(folder, "inbox") == {"next.csv"}  # not started after the stop
+    assert "event=stopping reason=SIGTERM" in stderr
+    assert slow_katana.deletes() - before == 6
