@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import _atomic
+from .report import atomic_path
 from .template import RESOURCE_TYPES, Template
 
 INSTRUCTIONS = [
@@ -26,7 +26,7 @@ def write_blank_sheet(path: Path, template: Template) -> Path:
 
     fields = [f for f, spec in template.fields.items() if spec.value is None]
     headers = fields + ["note"]
-    with _atomic(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         with xlsxwriter.Workbook(str(tmp)) as book:
             bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
             text = book.add_format({"num_format": "@"})

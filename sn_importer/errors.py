@@ -54,6 +54,16 @@ class TemplateError(SnImporterError):
         super().__init__(f"{where}: {problem}")
 
 
+class FolderBusy(SnImporterError):
+    """Another watcher holds DIR's lock; nothing was done (the command exits 0)."""
+
+    def __init__(self, root: Path, holder: str = ""):
+        self.root = root
+        self.holder = holder
+        who = f" (pid {holder})" if holder else ""
+        super().__init__(f"another sn-importer watch is already working on {root}{who}; nothing to do")
+
+
 class KatanaError(SnImporterError):
     """Talking to the Katana API failed."""
 

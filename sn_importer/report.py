@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import tempfile
+import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -58,10 +58,10 @@ def write_report(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Repo
     if path.resolve() == source.path.resolve():
         raise UsageError(f"the output {path} would overwrite the input; choose another --output")
     if path.suffix.lower() in {".csv", ".txt", ".tsv"}:
-        with _atomic(path) as tmp:
+        with atomic_path(path) as tmp:
             _write_csv(tmp, source, rows)
     elif path.suffix.lower() in {".xlsx", ".xlsm"}:
-        with _atomic(path) as tmp:
+        with atomic_path(path) as tmp:
             _write_xlsx(tmp, source, rows, facts, removed)
     else:
         raise UsageError(f"cannot write {path.suffix!r} output; use .xlsx or .csv")
@@ -69,11 +69,15 @@ def write_report(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Repo
 
 
 @contextmanager
-def _atomic(path: Path):
+def atomic_path(path: Path):
+    """A temporary name beside ``path``, renamed onto it when the block succeeds.
+
+    The writer creates the file itself (not ``mkstemp``, which makes it
+    owner-only), so the umask decides who may read the results in a shared
+    folder; a crash leaves the old file, never half a new one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import signal
 import threading
 import time
@@ -39,9 +38,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import InputError, SnImporterError, UsageError
+from .errors import FolderBusy, InputError, SnImporterError, UsageError
 from .job import Job, now_iso
-from .report import default_output_path
+from .report import atomic_path, default_output_path
 from .template import Template, load_template
 
 LOCK_NAME = ".sn-importer.lock"
@@ -50,16 +49,6 @@ IGNORED_PREFIXES = (".", "~$")
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".filepart",
                  ".swp", ".lock", "~")
 MODES = ("validate", "preview", "apply")
-
-
-class FolderBusy(SnImporterError):
-    """Another watcher holds DIR's lock; nothing was done (the command exits 0)."""
-
-    def __init__(self, root: Path, holder: str = ""):
-        self.root = root
-        self.holder = holder
-        who = f" (pid {holder})" if holder else ""
-        super().__init__(f"another sn-importer watch is already working on {root}{who}; nothing to do")
 
 
 # --------------------------------------------------------------------------- the folder
@@ -311,7 +300,6 @@ class FileRunner:
     def _file(self, path: Path, job: Job, place: str, extras: dict, started: float) -> FileResult:
         folder = getattr(self.layout, place)
         output = job.write(folder / default_output_path(path, job.source.kind).name)
-        shared_mode(output)
         summary = job.summary() | {"input": str(folder / path.name), "output": str(output), "notes": list(job.notes)}
         summary |= extras | {"place": place}
         _note_same_content(summary)
@@ -385,30 +373,11 @@ def same_content(layout: Layout, digest: str) -> dict | None:
 
 
 def write_json_atomic(path: Path, document: dict) -> None:
-    """Temp file and rename; created by ``open`` (not mkstemp) so the umask decides who may read it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
+    """The summary, written the way the results are: temp file and rename."""
+    with atomic_path(path) as tmp:
         with open(tmp, "x", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def shared_mode(path: Path) -> None:
-    """Give a file the permissions the umask allows (mkstemp makes them owner-only), so the
-    staff who dropped a sheet can open its results in a shared folder."""
-    path.chmod(0o666 & ~_UMASK)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()  # read once at import, while no other thread is creating files
 
 
 # --------------------------------------------------------------------------- log lines
