@@ -33,22 +33,31 @@ OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object with the run's figures on stdout.")]
 
 
-def _fail(message: str) -> None:
-    console.err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+def _fail(message: str, command: str, kwargs: dict) -> None:
+    """One line on stderr, exit 2; with --json also the one JSON object scripts expect."""
+    console.err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+    if kwargs.get("as_json"):
+        file = kwargs.get("file")
+        sys.stdout.write(json.dumps({"input": str(file) if file else None, "output": None, "mode": command,
+                                     "rows": 0, "statuses": {}, "requests": {}, "error": message,
+                                     "exit_code": 2}) + "\n")
     raise typer.Exit(2)
 
 
 def friendly(command):
-    """Turn library errors into one line on stderr and exit code 2, never a traceback."""
+    """Turn library and file-system errors into one line on stderr and exit code 2, never a traceback."""
 
     @wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except SnImporterError as exc:
-            _fail(str(exc))
+            _fail(str(exc), command.__name__, kwargs)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}", command.__name__, kwargs)
         except KeyboardInterrupt:
-            _fail("interrupted")
+            _fail("interrupted", command.__name__, kwargs)
 
     return wrapper
 
@@ -83,6 +92,8 @@ StateOpt = Annotated[Optional[Path], typer.Option("--state-dir", help="Where the
 
 
 def _remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir, fresh=False):
+    if sandbox and base_url:
+        raise UsageError("--sandbox and --base-url do not go together: the sandbox is a Katana of its own")
     job = Job(file, template)
     if not as_json:
         console.show_mapping(job)
@@ -93,7 +104,8 @@ def _remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_s
         runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, state_dir=state_dir,
                progress=progress, announce=announce, **({"fresh": fresh} if mode == "apply" else {}))
     for note in job.notes:
-        console.err.print(note) if not as_json else None
+        if not as_json:
+            console.err.print(note, soft_wrap=True)
     finish(job, output, as_json)
 
 

@@ -45,7 +45,7 @@ def show_counts(job: Job) -> None:
         table.add_row(f"[on #{colour}] [/] {status}" if colour else status, str(count))
     out.print(table)
     if job.error:
-        err.print(f"[bold red]Stopped:[/] {job.error}")
+        err.print(f"[bold red]Stopped:[/] {job.error}", soft_wrap=True)
     if job.output:
         out.print(f"Output: {job.output}")
 

@@ -70,6 +70,7 @@ class Engine:
         self.resume: dict[Resource, ResourceRecord] = journal.resources(run_key) if journal and run_key else {}
         self.state = RunState()
         self._unreachable = 0
+        self._last_unreachable = ""
         self._slots = asyncio.Semaphore(concurrency)
         self._rows_done = 0
         self._requests_total = 0
@@ -90,6 +91,8 @@ class Engine:
             self.state.stop_reason = self.state.stop_reason or "interrupted (Ctrl-C)"
             raise
         finally:
+            if self._unreachable and not self.state.stop_reason:
+                self.state.stop_reason = f"Katana is unreachable: {self._last_unreachable}"
             self.finalise()
         return self.state
 
@@ -117,8 +120,11 @@ class Engine:
                 self._stop(str(exc))
             except ApiUnavailableError as exc:
                 self._unreachable += 1
+                self._last_unreachable = str(exc)
                 if self._unreachable >= UNREACHABLE_LIMIT:
                     self._stop(f"Katana is unreachable: {exc}")
+            except ApiRequestError as exc:  # 404 on the list endpoint: not Katana, or not /v1
+                self._stop(f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
             finally:
                 self._tick(res)
 
@@ -140,6 +146,8 @@ class Engine:
         except (ApiRequestError, ApiUnavailableError) as exc:
             self._mark(positions, Status.FAILED, f"could not list the serials on {_name(res)}: {_reason(exc)}")
             self.state.phase[res] = "done"
+            if isinstance(exc, ApiRequestError) and exc.status_code == 404:
+                raise
             raise_if_unavailable(exc)
             return
         before = stored.before if stored else current

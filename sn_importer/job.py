@@ -119,6 +119,7 @@ class Job:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "error": self.error,
+            "notes": list(self.notes),
             "exit_code": self.exit_code,
         }
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,10 @@ def run_key(input_path: Path, template_path: Path, base_url: str) -> str:
     return digest.hexdigest()
 
 
+class RunInProgress(Exception):
+    """Another process is applying the same file to the same Katana right now."""
+
+
 @dataclass
 class PastRun:
     run_id: str
@@ -89,6 +94,37 @@ class Journal:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def exclusive(self, key: str):
+        """Hold an OS lock for one run key, so two applies of one file never both send.
+
+        The kernel drops the lock however the holder ends (kill -9 included),
+        so a crash never leaves a stale lock behind.
+        """
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            yield
+            return
+        locks = self.dir / "locks"
+        locks.mkdir(exist_ok=True)
+        with open(locks / f"{key[:32]}.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip()
+                raise RunInProgress(f"another apply of this file against this Katana is running"
+                                    f"{f' (pid {holder})' if holder else ''}; wait for it to finish") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # --- runs ----------------------------------------------------------------
 

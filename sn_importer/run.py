@@ -22,7 +22,7 @@ import pandas as pd
 from .client import KatanaClient
 from .engine import Engine, Progress
 from .errors import AuthError
-from .journal import Journal, run_key
+from .journal import Journal, RunInProgress, run_key
 from .report import REMOVED_COLUMNS
 from .settings import resolve_connection
 from .status import Status
@@ -68,8 +68,20 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
         if not connection.api_key:
             _stop_before_start(job, NO_KEY)
             return
-        journal = stack.enter_context(_closing(Journal(state_dir))) if mode == "apply" else None
-        key = _prepare_journal(job, journal, fresh) if journal else None
+        journal = key = None
+        if mode == "apply":
+            try:
+                journal = stack.enter_context(_closing(Journal(state_dir)))
+                key = run_key(job.path, job.template.path, job.base_url or "")
+                stack.enter_context(journal.exclusive(key))
+            except OSError as exc:
+                _stop_before_start(job, f"cannot use the journal in {state_dir or 'the state directory'}: "
+                                        f"{exc.strerror or exc}; choose another --state-dir")
+                return
+            except RunInProgress as exc:
+                _stop_before_start(job, str(exc))
+                return
+            _prepare_journal(job, journal, key, fresh)
         client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
         engine = Engine(job.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency)
@@ -102,8 +114,7 @@ async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
         return await engine.run(total)
 
 
-def _prepare_journal(job: "Job", journal: Journal, fresh: bool) -> str:
-    key = run_key(job.path, job.template.path, job.base_url or "")
+def _prepare_journal(job: "Job", journal: Journal, key: str, fresh: bool) -> None:
     past = journal.past_run(key)
     if past and not fresh:
         job.run_id = past.run_id
@@ -113,9 +124,8 @@ def _prepare_journal(job: "Job", journal: Journal, fresh: bool) -> str:
         else:
             job.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
                              "resources already done were not sent again.")
-        return key
+        return
     journal.start_run(key, job.run_id, job.display_name, job.template.name, job.base_url or "", job.started_at)
-    return key
 
 
 def _reset_open_rows(job: "Job") -> None:

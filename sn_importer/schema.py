@@ -19,7 +19,9 @@ SERIAL_MAX_LENGTH = 32
 WHOLE = r"[+-]?\d+(?:\.0*)?"
 POSITIVE = r"\+?0*[1-9]\d*(?:\.0*)?"
 SIZED = r"[+-]?0*\d{1,15}(?:\.0*)?"
-SCIENTIFIC = r"\d+(?:[.,]\d+)?[eE][+-]?\d+"
+# Scientific notation as spreadsheets show a damaged number (1.23E+12, 1.5e3); a bare
+# "1E5" or "2020E01" has neither a sign nor a decimal part and may be a real label.
+SCIENTIFIC = r"\d+[.,]\d+[eE][+-]?\d+|\d+[eE][+-]\d+"
 EXCEL_DOT_ZERO = r"\d+\.0"
 SERIAL_CHARS = r"[A-Za-z0-9 \-_/,.]+"
 

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+import httpx
 from dotenv import dotenv_values
+
+from .errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.katanamrp.com/v1"
 
@@ -48,4 +51,15 @@ def resolve_connection(
 
     url = first(base_url, env.get("KATANA_BASE_URL"), dotenv.get("KATANA_BASE_URL")) or DEFAULT_BASE_URL
     key = first(api_key, env.get("KATANA_API_KEY"), dotenv.get("KATANA_API_KEY"))
-    return Connection(base_url=url.rstrip("/"), api_key=key)
+    return Connection(base_url=check_base_url(url), api_key=key)
+
+
+def check_base_url(url: str) -> str:
+    """Refuse a base URL that cannot be Katana's before any request is tried."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise UsageError(f"the base URL {url!r} is not a URL ({exc}); e.g. {DEFAULT_BASE_URL}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"the base URL {url!r} needs http:// or https:// and a host; e.g. {DEFAULT_BASE_URL}")
+    return url.rstrip("/")

@@ -122,9 +122,9 @@ def _build(path: Path, raw: dict[str, Any]) -> Template:
     for key in raw:
         if key not in _TOP_KEYS:
             check.fail(key, f"unknown key; expected one of {', '.join(sorted(_TOP_KEYS))}")
-    header = check.table(raw, "header")
-    sheets = check.table(raw, "sheets")
-    requests = check.table(raw, "requests")
+    header = check.known(check.table(raw, "header"), "header", {"search_rows"})
+    sheets = check.known(check.table(raw, "sheets"), "sheets", {"include", "exclude"})
+    requests = check.known(check.table(raw, "requests"), "requests", {"ids_per_request"})
     fields = _build_fields(check, check.table(raw, "fields"))
     template = Template(
         name=check.string(raw, "name", default=path.stem),
@@ -193,6 +193,12 @@ class _Checker:
 
     def fail(self, key: str, problem: str):
         raise TemplateError(self.path, key, problem)
+
+    def known(self, table: dict, name: str, keys: set[str]) -> dict:
+        for key in table:
+            if key not in keys:
+                self.fail(f"{name}.{key}", f"unknown key; expected {', '.join(sorted(keys))}")
+        return table
 
     def table(self, raw: dict, key: str, prefix: str = "") -> dict:
         value = raw.get(key, {})

@@ -245,3 +245,44 @@ def test_written_report_carries_removed_records_and_summary(tmp_path, state):
     assert summary["Mode"] == "apply" and summary["Base URL"] == server.base_url
     assert summary["deleted"] == 2
     assert json.dumps(job.summary())  # serialisable
+
+
+def test_one_unreachable_resource_means_katana_unreachable(tmp_path, state):
+    job = sn.read(sheet(tmp_path, [("MO", 3001, 1, "")]))
+    job.preview(base_url="http://127.0.0.1:9/v1", api_key="k", client_options=FAST)
+    assert statuses(job) == ["failed"]
+    assert job.exit_code == 2 and "unreachable" in job.error
+
+
+def test_a_base_url_without_v1_is_named_as_the_likely_mistake(tmp_path, state):
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
+    with running_sandbox(records=[rec(1, "A")]) as server:
+        job = sn.read(path)
+        job.apply(base_url=server.base_url.removesuffix("/v1"), api_key="sandbox", state_dir=state,
+                  client_options=FAST, concurrency=1)
+    assert job.exit_code == 2 and "base URL" in job.error and "/v1" in job.error
+    assert statuses(job) == ["failed", "skipped"]
+
+
+def test_a_malformed_base_url_is_refused_before_any_request(tmp_path):
+    job = sn.read(sheet(tmp_path, [("MO", 3001, 1, "")]))
+    with pytest.raises(sn.UsageError, match="needs http:// or https://"):
+        job.preview(base_url="ftp://example.com/v1", api_key="k")
+
+
+def test_two_applies_of_one_file_never_both_send(tmp_path, state):
+    from sn_importer.journal import Journal, run_key
+
+    path = sheet(tmp_path, [("MO", 3001, 1, "")])
+    with running_sandbox(records=[rec(1, "A")]) as server:
+        job = sn.read(path)
+        journal = Journal(state)
+        with journal.exclusive(run_key(path, job.template.path, server.base_url)):
+            job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        journal.close()
+        assert job.exit_code == 2 and "another apply of this file" in job.error
+        assert statuses(job) == ["skipped"]
+        assert server.store.stats()["requests"]["GET"] == 0
+        again = sn.read(path)
+        again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(again) == ["deleted"]

@@ -172,3 +172,34 @@ def test_ctrl_c_writes_a_truthful_report_and_the_rerun_finishes(tmp_path, extern
     rerun = subprocess.run(args + ["--json"], capture_output=True, text=True, env=env(KATANA_API_KEY="sandbox"),
                            timeout=60)
     assert json.loads(rerun.stdout)["statuses"] == {"deleted": 16}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["validate", "missing.csv"], "file not found"),
+    (["validate", "in.csv", "--template", "nosuch"], "no template named 'nosuch'"),
+    (["validate", "in.csv", "--output", "out.pdf"], "cannot write '.pdf' output"),
+    (["validate", "in.csv", "--output", "adir.xlsx"], "adir.xlsx"),
+    (["preview", "in.csv", "--sandbox", "--base-url", "http://127.0.0.1:9/v1"], "do not go together"),
+])
+def test_early_failures_still_answer_json_and_one_line(tmp_path, args, words):
+    (tmp_path / "in.csv").write_text("resource_type,resource_id,serial_id\nMO,1,1\n")
+    (tmp_path / "adir.xlsx").mkdir()
+    done = subprocess.run([COMMAND, *args, "--json"], capture_output=True, text=True, cwd=tmp_path, env=env(),
+                          timeout=60)
+    assert done.returncode == 2
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    result = json.loads(done.stdout)
+    assert result["exit_code"] == 2 and words in result["error"]
+
+
+def test_unusable_state_dir_is_one_line_and_the_output_is_still_written(tmp_path):
+    (tmp_path / "in.csv").write_text("resource_type,resource_id,serial_id\nMO,1,1\n")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    done = subprocess.run([COMMAND, "apply", "in.csv", "--sandbox", "--state-dir", str(blocker / "state"), "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env(), timeout=60)
+    result = json.loads(done.stdout)
+    assert done.returncode == result["exit_code"] == 2
+    assert "journal" in result["error"] and result["statuses"] == {"skipped": 1}
+    assert (tmp_path / "in.results.csv").exists()

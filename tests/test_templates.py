@@ -115,3 +115,16 @@ def test_broken_template_on_the_command_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
     assert "broken.toml" in lines[0] and "'bogus'" in lines[0] and "unknown key" in lines[0]
+
+
+@pytest.mark.parametrize("body, key", [
+    ("[header]\nserch_rows = 5\n", "header.serch_rows"),
+    ("[sheets]\nincluds = ['x']\n", "sheets.includs"),
+    ("[requests]\nids_per_requests = 5\n", "requests.ids_per_requests"),
+])
+def test_a_typo_inside_a_table_is_refused_not_ignored(tmp_path, body, key):
+    path = tmp_path / "typo.toml"
+    path.write_text("name = 'typo'\n" + body)
+    with pytest.raises(TemplateError) as caught:
+        load_template(path)
+    assert caught.value.key == key and "unknown key" in str(caught.value) and "typo.toml" in str(caught.value)

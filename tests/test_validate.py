@@ -176,3 +176,10 @@ def test_exit_code_zero_when_only_valid_and_duplicate(tmp_path):
     job = sn.read(write_csv(tmp_path, HEADER + "MO,1,2,\nMO,1,2,\n"))
     assert job.counts() == {"valid": 1, "duplicate": 1}
     assert job.exit_code == 0
+
+
+def test_labels_that_only_look_like_exponents_are_valid(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("resource_type,resource_id,serial_number\nMO,1,1E5\nMO,1,2020E01\nMO,1,3E+8\n")
+    job = sn.read(path)
+    assert job.rows["status"].tolist() == ["valid", "valid", "invalid"]

@@ -198,6 +198,7 @@ class SandboxStore:
         self.window = RateWindow(rate_limit[0], rate_limit[1], self.clock)
         self._records: dict[Key, dict] = {record_key(r): dict(r) for r in check_records(records)}
         self._lock = threading.RLock()
+        self._last_id = max((r["id"] for r in self._records.values()), default=0)
         self.requests: Counter[str] = Counter({"GET": 0, "DELETE": 0, "POST": 0})
         self.statuses: Counter[str] = Counter()
 
@@ -232,6 +233,7 @@ class SandboxStore:
             if key in self._records:
                 return False
             self._records[key] = dict(record)
+            self._last_id = max(self._last_id, record["id"])
             return True
 
     def id_of(self, serial_number: str) -> int | None:
@@ -239,8 +241,10 @@ class SandboxStore:
             return next((r["id"] for r in self._records.values() if r["serial_number"] == serial_number), None)
 
     def next_id(self) -> int:
+        """A new id, never one a deleted record had (Katana does not reuse ids)."""
         with self._lock:
-            return max((r["id"] for r in self._records.values()), default=0) + 1
+            self._last_id += 1
+            return self._last_id
 
     def now_iso(self) -> str:
         moment = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc)
