@@ -87,6 +87,9 @@ def write_workbook(path: Path) -> None:
         orders.append(list(row))
     for cell in orders["D"][3:]:
         cell.number_format = "@"
+    for cell in orders["E"]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"  # text a person typed, not a live formula
     sales = wb.create_sheet("Sales and purchasing")
     sales.append(HEADER)
     for row in SALES:

@@ -61,6 +61,7 @@ class Engine:
             rows[column] = rows[column].to_numpy(copy=True) if column != "serial_id" else \
                 pd.array(rows[column], dtype="Int64", copy=True)  # written row by row below
         self.members = {k: [int(p) for p in v] for k, v in members.items()}
+        self._one_sheet = rows["sheet"].nunique() <= 1
         self.client = client
         self.mode = mode
         self.chunk = ids_per_request
@@ -281,8 +282,11 @@ class Engine:
             self.rows.loc[positions, "message"] = message
 
     def _where(self, position: int, sheet_of_reader: str | None) -> str:
+        """'row 5', or 'row 5 of sheet X' when the reader may be looking at another sheet."""
         sheet, row = self.rows.at[position, "sheet"], self.rows.at[position, "row"]
-        return f"row {row}" if sheet_of_reader == sheet else f"row {row} of sheet '{sheet}'"
+        if sheet_of_reader == sheet or (sheet_of_reader is None and self._one_sheet):
+            return f"row {row}"
+        return f"row {row} of sheet '{sheet}'"
 
     def _stamp(self) -> str:
         from .job import now_iso

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .plan import Plan, build_plan
 from .reader import SourceFile, read_file
-from .report import REMOVED_COLUMNS, ReportFacts, default_output_path, write_report
+from .report import REMOVED_COLUMNS, ReportFacts, default_output_path, keep_earlier_apply_report, write_report
 from .status import GOAL, Status
 from .template import Template, load_template
 
@@ -78,6 +78,10 @@ class Job:
     def write(self, path: str | Path | None = None) -> Path:
         """Write the annotated output (default beside the input) and return its path."""
         target = Path(path) if path else default_output_path(self.path, self.source.kind)
+        if target.resolve() != self.path.resolve():
+            kept = keep_earlier_apply_report(target)
+            if kept:
+                self.notes.append(f"The earlier apply report {target.name} was kept as {kept.name}.")
         self.output = write_report(target, self.source, self.rows, self._facts(), self.removed)
         return self.output
 

@@ -74,7 +74,7 @@ def read_file(path: str | Path, template: Template) -> SourceFile:
     elif suffix in CSV_SUFFIXES or suffix == "":
         source = _read_csv(path, template)
     else:
-        raise InputError(path, f"unsupported file type {suffix!r}; use .xlsx, .xlsm or .csv")
+        raise InputError(path, f"unsupported file type {suffix!r}; use .xlsx, .xlsm, .csv or .txt")
     if not source.sheets:
         raise _no_header(path, template, source.skipped)
     return source
@@ -132,7 +132,7 @@ def _read_csv(path: Path, template: Template) -> SourceFile:
             data = _parse_csv_body(path, text, delimiter, index, len(cells) + dropped)
             if dropped:
                 data = data.iloc[:, : len(cells)]
-            sheet = Sheet(path.stem, list(mapping.header), mapping, data, index + 1, dropped)
+            sheet = Sheet(path.stem, list(mapping.header), mapping, data, index + 1, dropped, head[:index])
             return SourceFile(path, "csv", [sheet], [], delimiter, encoding)
     found = ", ".join(repr(c) for c in (head[0] if head else []) if c) or "no columns"
     return SourceFile(path, "csv", [], [(path.name, f"headers {found}")], delimiter, encoding)

@@ -60,12 +60,62 @@ def write_report(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Repo
     if path.suffix.lower() in {".csv", ".txt", ".tsv"}:
         with atomic_path(path) as tmp:
             _write_csv(tmp, source, rows)
+        if removed is not None and len(removed):
+            with atomic_path(removed_path(path)) as tmp:
+                _write_removed_csv(tmp, removed)
     elif path.suffix.lower() in {".xlsx", ".xlsm"}:
         with atomic_path(path) as tmp:
             _write_xlsx(tmp, source, rows, facts, removed)
     else:
         raise UsageError(f"cannot write {path.suffix!r} output; use .xlsx or .csv")
     return path
+
+
+def removed_path(path: Path) -> Path:
+    """Where a CSV report keeps its Removed records: ``<stem>.removed.csv`` beside it."""
+    return path.with_name(f"{path.stem}.removed.csv")
+
+
+def keep_earlier_apply_report(path: Path) -> Path | None:
+    """Move an earlier apply's report at ``path`` aside, so a later run never
+    erases its Removed records (the audit trail); return where it went."""
+    if not path.is_file() or not _is_apply_report(path):
+        return None
+    stamp = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    os.replace(path, kept)
+    if removed_path(path).is_file():
+        os.replace(removed_path(path), removed_path(kept))
+    return kept
+
+
+def _is_apply_report(path: Path) -> bool:
+    if path.suffix.lower() not in {".xlsx", ".xlsm"}:
+        return removed_path(path).is_file()
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True)
+    except Exception:  # not a workbook we can read: not ours to keep
+        return False
+    try:
+        for sheet in book.worksheets:
+            if sheet.title.startswith("Summary"):
+                for label, value in sheet.iter_rows(max_row=15, max_col=2, values_only=True):
+                    if label == "Mode":
+                        return value == "apply"
+        return False
+    finally:
+        book.close()
+
+
+def _write_removed_csv(path: Path, removed: pd.DataFrame) -> None:
+    frame = removed.reindex(columns=list(REMOVED_COLUMNS))
+    columns = [defuse_formulas(cells_as_text(frame[c].astype(object))) for c in frame.columns]
+    with path.open("wb") as handle:
+        handle.write(codecs.BOM_UTF8)
+        handle.write(csv_lines([pd.Series([c], dtype="str") for c in frame.columns], ","))
+        handle.write(csv_lines(columns, ","))
 
 
 @contextmanager
@@ -140,9 +190,19 @@ def _write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
     delimiter = source.delimiter if source.kind == "csv" else ","
     with path.open("wb") as handle:
         handle.write(codecs.BOM_UTF8)
+        if not many:
+            _write_preamble(handle, source.sheets[0].preamble, delimiter)
         handle.write(csv_lines([defuse_formulas(pd.Series([name], dtype="str")) for name in header], delimiter))
         for start in range(0, len(columns[0]), _CSV_CHUNK):
             handle.write(csv_lines([c.iloc[start : start + _CSV_CHUNK] for c in columns], delimiter))
+
+
+def _write_preamble(handle, preamble: list[list], delimiter: str) -> None:
+    """Title rows above the header go back where they were, as text."""
+    for cells in preamble:
+        texts = [defuse_formulas(cells_as_text(pd.Series([c], dtype=object))) for c in cells] or \
+            [pd.Series([""], dtype="str")]
+        handle.write(csv_lines(texts, delimiter))
 
 
 def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:

@@ -286,3 +286,33 @@ def test_two_applies_of_one_file_never_both_send(tmp_path, state):
         again = sn.read(path)
         again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         assert statuses(again) == ["deleted"]
+
+
+def test_a_later_run_never_erases_an_apply_report(tmp_path, state):
+    path = sheet(tmp_path, [("MO", 3001, 1, "")])
+    with running_sandbox(records=[rec(1, "A1")]) as server:
+        applied = sn.read(path)
+        applied.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        first = applied.write()
+        assert first.name == "in.results.csv"
+        removed = tmp_path / "in.results.removed.csv"
+        assert removed.read_text(encoding="utf-8-sig").splitlines()[1].startswith("1,A1,ManufacturingOrder,3001,")
+        previewed = sn.read(path)
+        previewed.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
+        previewed.write()
+    kept = [p.name for p in tmp_path.glob("in.results.2*.csv")]
+    assert len(kept) == 2 and any(name.endswith(".removed.csv") for name in kept)
+    assert any("was kept as" in note for note in previewed.notes)
+    old = next(p for p in tmp_path.glob("in.results.2*.csv") if not p.name.endswith(".removed.csv"))
+    assert ",deleted," in old.read_text(encoding="utf-8-sig")
+    assert ",not_on_resource," in first.read_text(encoding="utf-8-sig")
+    assert not removed.exists(), "the new report (a preview) removed nothing"
+
+
+def test_title_rows_of_a_csv_come_back_in_the_csv_output(tmp_path):
+    path = tmp_path / "titled.csv"
+    path.write_text("Serials to detach, week 48\n\nresource_type;resource_id;serial_id\nMO;1;1\n")
+    out = sn.read(path).write()
+    assert out.read_text(encoding="utf-8-sig").splitlines() == [
+        "Serials to detach, week 48", "", "resource_type;resource_id;serial_id;status;message;serial_id;request;checked_at",
+        "MO;1;1;valid;;1;DELETE ManufacturingOrder 1 (1/1);"]

@@ -143,6 +143,8 @@ def test_readme_first_command_on_the_sample(tmp_path):
                                           "deleted", "deleted", "deleted", "invalid", "invalid", "invalid", "invalid",
                                           "duplicate", None, "invalid"]
     assert book["Orders"]["F4"].fill.fgColor.rgb.endswith("C6EFCE")
+    note = book["Orders"]["E10"]
+    assert note.value == '=HYPERLINK("http://example.com")' and note.data_type == "s", "text, never a live formula"
     assert len(list(book["Removed"].iter_rows(min_row=2))) == 15
 
 

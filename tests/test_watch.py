@@ -124,7 +124,7 @@ def test_cron_twice_good_bad_and_half_written_files(folder, state):
     assert first.returncode == 2, first.stderr  # the worst: unreadable files
     assert names(folder, "inbox") == {"growing.csv"}  # changing all along: not claimed
     assert names(folder, "processing") == set()
-    assert names(folder, "done") == {"good.csv", "good.results.csv", "good.summary.json"}
+    assert names(folder, "done") == {"good.csv", "good.results.csv", "good.results.removed.csv", "good.summary.json"}
     assert names(folder, "failed") == {"garbage.xlsx", "garbage.summary.json", "headers.csv", "headers.summary.json"}
     assert summary(folder, "done", "good")["statuses"] == {"deleted": 2}
     garbage, headers = summary(folder, "failed", "garbage"), summary(folder, "failed", "headers")
