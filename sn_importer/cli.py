@@ -80,6 +80,8 @@ def validate(file: FileArg, template: TemplateOpt = None, output: OutputOpt = No
     if not as_json:
         console.show_mapping(job)
         console.show_plan(job)
+        for note in job.notes:
+            console.err.print(note, soft_wrap=True)
     if job.source.row_count == 0 or not job.counts():
         console.err.print("Nothing to import: the sheet has a header but no data rows.")
     finish(job, output, as_json)

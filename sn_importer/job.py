@@ -45,7 +45,7 @@ class Job:
         self.requests = {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
         self.removed = pd.DataFrame(columns=list(REMOVED_COLUMNS))
         self.error: str | None = None
-        self.notes: list[str] = []
+        self.notes: list[str] = [w for sheet in self.source.sheets for w in sheet.mapping.warnings(sheet.name)]
         self.output: Path | None = None
 
     # --- what it holds -------------------------------------------------------

@@ -7,7 +7,7 @@ case, spaces, ``_`` and ``-``. The result is shown to the user (console and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .template import FIELDS, Template, normalise_key
 
@@ -27,6 +27,14 @@ class ColumnMapping:
 
     columns: dict[str, int]
     header: tuple[str, ...]
+    #: Columns that would also have matched a field but were not used (field → positions).
+    passed_over: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def warnings(self, sheet: str) -> list[str]:
+        """Plain-words notes on columns that look like a field but were not read."""
+        return [f"Sheet {sheet!r}: column {self.header[p]!r} also looks like {name}; "
+                f"only column {self.header[self.columns[name]]!r} was read."
+                for name, positions in self.passed_over.items() for p in positions]
 
     def describe(self, fixed: dict[str, str | int]) -> dict[str, str]:
         """Field → human description of where it comes from, for reports."""
@@ -59,7 +67,14 @@ def match_header(cells: list[object], template: Template) -> ColumnMapping | Non
                     break
     if not _is_complete(columns, template):
         return None
-    return ColumnMapping(columns=columns, header=header)
+    used = set(columns.values())
+    passed_over = {}
+    for name, position in columns.items():
+        wanted = set(template.fields[name].header_keys)
+        others = tuple(p for p, key in enumerate(keys) if key in wanted and p not in used)
+        if others:
+            passed_over[name] = others
+    return ColumnMapping(columns=columns, header=header, passed_over=passed_over)
 
 
 def _is_complete(columns: dict[str, int], template: Template) -> bool:

@@ -183,3 +183,12 @@ def test_labels_that_only_look_like_exponents_are_valid(tmp_path):
     path.write_text("resource_type,resource_id,serial_number\nMO,1,1E5\nMO,1,2020E01\nMO,1,3E+8\n")
     job = sn.read(path)
     assert job.rows["status"].tolist() == ["valid", "valid", "invalid"]
+
+
+def test_a_second_column_that_looks_like_a_field_is_named_in_the_notes(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("resource_type,resource_id,serial_number,Serial number\nMO,1,A,B\n")
+    job = sn.read(path)
+    assert job.rows["serial_number"].tolist() == ["A"]
+    assert job.notes == ["Sheet 'two': column 'Serial number' also looks like serial_number; "
+                         "only column 'serial_number' was read."]
