@@ -9,7 +9,6 @@ the API stage walks it resource by resource.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

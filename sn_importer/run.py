@@ -55,6 +55,7 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
     from .job import now_iso
 
     job.mode = mode
+    job.error = None
     job.started_at = now_iso()
     _reset_open_rows(job)
     with ExitStack() as stack:
@@ -68,29 +69,15 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
         if not connection.api_key:
             _stop_before_start(job, NO_KEY)
             return
-        journal = key = None
-        if mode == "apply":
-            try:
-                journal = stack.enter_context(_closing(Journal(state_dir)))
-                key = run_key(job.path, job.template.path, job.base_url or "")
-                stack.enter_context(journal.exclusive(key))
-            except OSError as exc:
-                _stop_before_start(job, f"cannot use the journal in {state_dir or 'the state directory'}: "
-                                        f"{exc.strerror or exc}; choose another --state-dir")
-                return
-            except RunInProgress as exc:
-                _stop_before_start(job, str(exc))
-                return
-            _prepare_journal(job, journal, key, fresh)
+        journal, key = _open_journal(job, stack, state_dir, fresh) if mode == "apply" else (None, None)
+        if job.error:
+            return
         client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
         engine = Engine(job.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency)
         total = job.plan_detail.api_requests(with_delete=mode == "apply")
         if announce and total:
-            seconds = client.estimate_seconds(total)
-            quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
-            announce(f"{mode.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
-                     f"{describe_wait(seconds)} at {quota} (the quota Katana reports is followed once it answers).")
+            announce(_estimate(job, mode, client, total))
         try:
             run_sync(_run_and_close(engine, client, total))
         except KeyboardInterrupt:
@@ -107,6 +94,31 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
             job.finished_at = now_iso()
         if journal and key and not job.error:
             journal.finish_run(key, job.finished_at, job.counts())
+
+
+def _open_journal(job: "Job", stack: ExitStack, state_dir, fresh: bool) -> tuple[Journal | None, str | None]:
+    """The journal, locked for this run; on failure the job is stopped with the reason."""
+    try:
+        journal = stack.enter_context(_closing(Journal(state_dir)))
+        key = run_key(job.path, job.template.path, job.base_url or "")
+        stack.enter_context(journal.exclusive(key))
+    except OSError as exc:
+        _stop_before_start(job, f"cannot use the journal in {state_dir or 'the state directory'}: "
+                                f"{exc.strerror or exc}; choose another --state-dir")
+        return None, None
+    except RunInProgress as exc:
+        _stop_before_start(job, str(exc))
+        return None, None
+    _prepare_journal(job, journal, key, fresh)
+    return journal, key
+
+
+def _estimate(job: "Job", mode: str, client: KatanaClient, total: int) -> str:
+    """What the run will cost, said before anything is sent."""
+    quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
+    wait = describe_wait(client.estimate_seconds(total))
+    return (f"{mode.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
+            f"{wait} at {quota} (the quota Katana reports is followed once it answers).")
 
 
 async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
