@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from openpyxl import load_workbook
 
 from sn_importer.template import RESOURCE_TYPES

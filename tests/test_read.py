@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 
 import sn_importer as sn
 from sn_importer import HeaderNotFoundError, InputError
