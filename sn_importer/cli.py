@@ -18,7 +18,7 @@ import typer
 
 from . import console
 from .errors import SnImporterError, UsageError
-from .job import Job
+from .job import Job, failure_summary
 
 app = typer.Typer(
     add_completion=False,
@@ -37,10 +37,8 @@ def _fail(message: str, command: str, kwargs: dict) -> None:
     """One line on stderr, exit 2; with --json also the one JSON object scripts expect."""
     console.err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
     if kwargs.get("as_json"):
-        file = kwargs.get("file")
-        sys.stdout.write(json.dumps({"input": str(file) if file else None, "output": None, "mode": command,
-                                     "rows": 0, "statuses": {}, "requests": {}, "error": message,
-                                     "exit_code": 2}) + "\n")
+        summary = failure_summary(kwargs.get("file"), command, message, kwargs.get("template"))
+        sys.stdout.write(json.dumps(summary) + "\n")
     raise typer.Exit(2)
 
 

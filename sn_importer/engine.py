@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Callable
 
 import pandas as pd
@@ -26,6 +27,10 @@ Outcome = dict[int, list]  # row position → [status, message, serial_id, check
 
 #: After this many resources in a row find Katana unreachable, the run stops.
 UNREACHABLE_LIMIT = 2
+
+#: Why a run can stop early. All but "internal" are about the run, not the file:
+#: the same file can be run again once the cause is gone.
+STOP_KINDS = ("no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy", "internal")
 
 
 @dataclass
@@ -48,6 +53,13 @@ class RunState:
     phase: dict[Resource, str] = field(default_factory=dict)  # listed → sent → done
     removed: list[dict] = field(default_factory=list)
     stop_reason: str | None = None
+    #: Why the run stopped, for callers that act on it: one of STOP_KINDS, or None.
+    stop_kind: str | None = None
+
+    def stop(self, kind: str, reason: str) -> None:
+        """Record the first reason the run stopped (later ones are consequences)."""
+        if not self.stop_reason:
+            self.stop_kind, self.stop_reason = kind, reason
 
 
 class Engine:
@@ -55,7 +67,7 @@ class Engine:
 
     def __init__(self, rows: pd.DataFrame, members: dict[Resource, object], client: KatanaClient, mode: str,
                  ids_per_request: int, journal: Journal | None = None, run_key: str | None = None,
-                 progress: Callable[[Progress], None] | None = None, concurrency: int = 4, clock=None):
+                 progress: Callable[[Progress], None] | None = None, concurrency: int = 4):
         self.rows = rows
         for column in ("status", "message", "serial_id", "request", "checked_at"):
             rows[column] = rows[column].to_numpy(copy=True) if column != "serial_id" else \
@@ -75,7 +87,6 @@ class Engine:
         self._slots = asyncio.Semaphore(concurrency)
         self._rows_done = 0
         self._requests_total = 0
-        self._now = clock.now if clock else None
 
     # --- the run -------------------------------------------------------------
 
@@ -85,15 +96,17 @@ class Engine:
         try:
             await asyncio.gather(*tasks)
         except _StopRun:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(tasks)
         except asyncio.CancelledError:
-            self.state.stop_reason = self.state.stop_reason or "interrupted (Ctrl-C)"
+            self.state.stop("interrupted", "interrupted (Ctrl-C)")
+            await _cancel(tasks)
+            raise
+        except BaseException:
+            await _cancel(tasks)
             raise
         finally:
-            if self._unreachable and not self.state.stop_reason:
-                self.state.stop_reason = f"Katana is unreachable: {self._last_unreachable}"
+            if self._unreachable:
+                self.state.stop("unreachable", f"Katana is unreachable: {self._last_unreachable}")
             self.finalise()
         return self.state
 
@@ -118,20 +131,19 @@ class Engine:
                 await self._resource(res)
                 self._unreachable = 0
             except AuthError as exc:
-                self._stop(str(exc))
+                self._stop("auth", str(exc))
             except ApiUnavailableError as exc:
                 self._unreachable += 1
                 self._last_unreachable = str(exc)
                 if self._unreachable >= UNREACHABLE_LIMIT:
-                    self._stop(f"Katana is unreachable: {exc}")
+                    self._stop("unreachable", f"Katana is unreachable: {exc}")
             except ApiRequestError as exc:  # 404 on the list endpoint: not Katana, or not /v1
-                self._stop(f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
+                self._stop("base_url", f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
             finally:
                 self._tick(res)
 
-    def _stop(self, reason: str) -> None:
-        if not self.state.stop_reason:
-            self.state.stop_reason = reason
+    def _stop(self, kind: str, reason: str) -> None:
+        self.state.stop(kind, reason)
         raise _StopRun(reason)
 
     # --- one resource ----------------------------------------------------------
@@ -139,13 +151,13 @@ class Engine:
     async def _resource(self, res: Resource) -> None:
         positions = self.members[res]
         stored = self.resume.get(res)
-        if stored and stored.phase == "done" and stored.outcome is not None:
+        if stored and stored.phase == "done" and stored.outcome is not None and _settled(stored.outcome):
             self._restore(res, stored)
             return
         try:
             current = await self.client.list_serials(*res)
         except (ApiRequestError, ApiUnavailableError) as exc:
-            self._mark(positions, Status.FAILED, f"could not list the serials on {_name(res)}: {_reason(exc)}")
+            self._mark(positions, Status.FAILED, f"could not list the serials on {_name(res)}: {str(exc)}")
             self.state.phase[res] = "done"
             if isinstance(exc, ApiRequestError) and exc.status_code == 404:
                 raise
@@ -174,7 +186,7 @@ class Engine:
             try:
                 await self.client.delete_serials(res[0], res[1], chunk)
             except (ApiRequestError, ApiUnavailableError) as exc:
-                errors.update({i: _reason(exc) for i in chunk})
+                errors.update({i: str(exc) for i in chunk})
         try:
             after = await self.client.list_serials(*res) if to_send else current
         except (ApiRequestError, ApiUnavailableError) as exc:
@@ -183,7 +195,7 @@ class Engine:
                     outcome[position] = [Status.FAILED.value, f"DELETE failed: {errors[serial_id]}", serial_id, ""]
                 else:
                     outcome[position] = [Status.UNVERIFIED.value,
-                                         f"DELETE sent; the check afterwards failed: {_reason(exc)}", serial_id, ""]
+                                         f"DELETE sent; the check afterwards failed: {str(exc)}", serial_id, ""]
             self._commit(res, before, ids, outcome)
             raise_if_unavailable(exc)
             return
@@ -289,9 +301,9 @@ class Engine:
         return f"row {row} of sheet '{sheet}'"
 
     def _stamp(self) -> str:
-        from .job import now_iso
-
-        return now_iso()
+        """When a row was checked, on the client's (injectable) clock."""
+        moment = datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc).replace(microsecond=0)
+        return moment.isoformat().replace("+00:00", "Z")
 
     def _tick(self, res: Resource) -> None:
         self._rows_done += len(self.members[res])
@@ -306,13 +318,20 @@ class _StopRun(Exception):
     """Raised inside the run to stop every resource (bad key, Katana gone)."""
 
 
+def _settled(outcome: Outcome) -> bool:
+    """Every row of a recorded resource reached a final outcome (else it is tried again)."""
+    return not any(o[0] in (Status.FAILED.value, Status.UNVERIFIED.value) for o in outcome.values())
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def raise_if_unavailable(exc: KatanaError) -> None:
     if isinstance(exc, ApiUnavailableError):
         raise exc
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc)
 
 
 def _name(res: Resource) -> str:

@@ -19,6 +19,11 @@ from .reader import SourceFile, read_file
 from .report import REMOVED_COLUMNS, ReportFacts, default_output_path, keep_earlier_apply_report, write_report
 from .status import GOAL, Status
 from .template import Template, load_template
+from .validate import validate
+
+
+#: The columns a run writes; the rest of the rows frame is what was read.
+RUN_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
 
 
 def now_iso() -> str:
@@ -35,7 +40,7 @@ class Job:
         #: How the input is named in reports (an upload is stored under a server-chosen name).
         self.display_name = display_name or str(self.path)
         self.source: SourceFile = read_file(self.path, self.template)
-        self.rows: pd.DataFrame = _validate(self.source, self.template)
+        self.rows: pd.DataFrame = validate(self.source, self.template)
         self.plan_detail: Plan = build_plan(self.rows, self.template.ids_per_request)
         self.mode = "validate"
         self.run_id = uuid.uuid4().hex[:12]
@@ -45,8 +50,25 @@ class Job:
         self.requests = {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
         self.removed = pd.DataFrame(columns=list(REMOVED_COLUMNS))
         self.error: str | None = None
-        self.notes: list[str] = [w for sheet in self.source.sheets for w in sheet.mapping.warnings(sheet.name)]
+        #: Why a run stopped early (see engine.STOP_KINDS), for callers that act on it.
+        self.stop_kind: str | None = None
+        self._read_notes = [w for sheet in self.source.sheets for w in sheet.mapping.warnings(sheet.name)]
+        self.notes: list[str] = list(self._read_notes)
         self.output: Path | None = None
+        #: The result columns as validation left them: every run starts from these.
+        self._validated = self.rows[list(RUN_COLUMNS)].copy()
+
+    def reset(self, mode: str) -> None:
+        """Start a run afresh from the validation result, whatever an earlier run of this job left."""
+        for column in RUN_COLUMNS:
+            self.rows[column] = self._validated[column].copy()
+        self.mode = mode
+        self.error = self.stop_kind = None
+        self.notes = list(self._read_notes)
+        self.output = None
+        self.removed = pd.DataFrame(columns=list(REMOVED_COLUMNS))
+        self.requests = {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
+        self.started_at = self.finished_at = now_iso()
 
     # --- what it holds -------------------------------------------------------
 
@@ -152,10 +174,15 @@ class Job:
         return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes))
 
 
-def _validate(source: SourceFile, template: Template) -> pd.DataFrame:
-    from .validate import validate
-
-    return validate(source, template)
+def failure_summary(input_path: str | Path | None, mode: str, error: str, template: str | None = None) -> dict:
+    """The ``--json`` object of a run that could not start (unreadable file, bad
+    options): the same keys as :meth:`Job.summary`, nothing run, exit code 2."""
+    stamp = now_iso()
+    return {"input": str(input_path) if input_path else None, "output": None, "mode": mode, "run_id": None,
+            "template": template, "base_url": None, "rows": 0, "statuses": {},
+            "requests": {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0},
+            "plan": None, "mapping": [], "sheets_skipped": [], "started_at": stamp, "finished_at": stamp,
+            "error": error, "notes": [], "exit_code": 2}
 
 
 def read(path: str | Path, template: str | Path | Template | None = None) -> Job:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import SnImporterError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_key TEXT PRIMARY KEY,
@@ -52,12 +54,22 @@ def default_state_dir() -> Path:
 
 def run_key(input_path: Path, template_path: Path, base_url: str) -> str:
     """The same file content, template and base URL give the same key."""
-    digest = hashlib.sha256()
-    with open(input_path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    digest = hashlib.sha256(file_digest(input_path).encode())
     digest.update(b"\0" + Path(template_path).read_bytes() + b"\0" + base_url.encode())
     return digest.hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's content, read in blocks (sheets can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class JournalError(SnImporterError):
+    """The journal file cannot be used (corrupt, locked by something else, not SQLite)."""
 
 
 class RunInProgress(Exception):
@@ -88,9 +100,14 @@ class Journal:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "journal.sqlite3"
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise JournalError(f"{self.path} is not a usable journal ({exc}); move it away to start a new one") \
+                from None
 
     def close(self) -> None:
         self.db.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -21,10 +21,9 @@ import pandas as pd
 
 from .client import KatanaClient
 from .engine import Engine, Progress
-from .errors import AuthError
-from .journal import Journal, RunInProgress, run_key
+from .journal import Journal, JournalError, RunInProgress, run_key
 from .report import REMOVED_COLUMNS
-from .settings import resolve_connection
+from .settings import Connection, resolve_connection
 from .status import Status
 
 log = logging.getLogger(__name__)
@@ -37,13 +36,46 @@ NO_KEY = ("no API key: set KATANA_API_KEY (in the environment or a .env file), "
 
 
 def run_sync(coro):
-    """Run a coroutine from sync code, also inside Jupyter's running event loop."""
+    """Run a coroutine from sync code, also inside Jupyter's running event loop.
+
+    Inside a running loop the coroutine gets a loop of its own in a worker
+    thread; Ctrl-C (KeyboardInterrupt in the caller's thread) cancels it there
+    and waits for it to wind down, so the run is reported as interrupted
+    rather than left running behind the user's back.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+
+    def work():
+        try:
+            return loop.run_until_complete(task)
+        finally:
+            loop.close()
+
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        future = pool.submit(work)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            loop.call_soon_threadsafe(task.cancel)
+            concurrent.futures.wait([future])
+            raise
+
+
+def connect(stack: ExitStack, *, sandbox: bool = False, sandbox_seed: str | Path | None = None,
+            base_url: str | None = None, api_key: str | None = None) -> Connection:
+    """The Katana to talk to: a built-in sandbox that lives as long as ``stack``,
+    or the configured one (whose key may be missing: the caller decides)."""
+    if sandbox:
+        from .sandbox import running_sandbox
+
+        server = stack.enter_context(running_sandbox(seed_path=sandbox_seed))
+        return Connection(server.base_url, "sandbox")
+    return resolve_connection(base_url, api_key)
 
 
 def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: str | None = None,
@@ -52,65 +84,91 @@ def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: s
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
                concurrency: int = 4) -> None:
     """Preview or apply ``job`` and update its rows in place."""
-    from .job import now_iso
-
-    job.mode = mode
-    job.error = None
-    job.started_at = now_iso()
-    _reset_open_rows(job)
+    job.reset(mode)
     with ExitStack() as stack:
-        if sandbox:
-            from .sandbox import running_sandbox
-
-            server = stack.enter_context(running_sandbox(seed_path=sandbox_seed))
-            base_url, api_key = server.base_url, "sandbox"
-        connection = resolve_connection(base_url, api_key)
+        connection = connect(stack, sandbox=sandbox, sandbox_seed=sandbox_seed, base_url=base_url, api_key=api_key)
         job.base_url = connection.base_url
         if not connection.api_key:
-            _stop_before_start(job, NO_KEY)
+            _stop_before_start(job, "no_key", NO_KEY)
             return
-        journal, key = _open_journal(job, stack, state_dir, fresh) if mode == "apply" else (None, None)
+        journal, key, replay = _open_journal(job, stack, state_dir, fresh) if mode == "apply" else (None, None, False)
         if job.error:
             return
         client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
         engine = Engine(job.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency)
         total = job.plan_detail.api_requests(with_delete=mode == "apply")
-        if announce and total:
+        if announce and total and not replay:
             announce(_estimate(job, mode, client, total))
-        try:
-            run_sync(_run_and_close(engine, client, total))
-        except KeyboardInterrupt:
-            engine.state.stop_reason = "interrupted (Ctrl-C)"
-            engine.finalise()
-        except Exception as exc:  # a bug must not leave rows with a false status
-            engine.state.stop_reason = f"internal error: {type(exc).__name__}: {exc}"
-            engine.finalise()
-            log.exception("run stopped by an internal error")
-        finally:
-            job.requests = client.stats.as_dict()
-            job.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
-            job.error = engine.state.stop_reason
-            job.finished_at = now_iso()
-        if journal and key and not job.error:
+        _run_engine(job, engine, client, total)
+        if journal and key and not replay and _complete(job):
             journal.finish_run(key, job.finished_at, job.counts())
 
 
-def _open_journal(job: "Job", stack: ExitStack, state_dir, fresh: bool) -> tuple[Journal | None, str | None]:
-    """The journal, locked for this run; on failure the job is stopped with the reason."""
+def _run_engine(job: "Job", engine: Engine, client: KatanaClient, total: int) -> None:
+    """Run to the end, or to a stop that leaves every row with a true status."""
+    from .job import now_iso
+
     try:
-        journal = stack.enter_context(_closing(Journal(state_dir)))
+        run_sync(_run_and_close(engine, client, total))
+    except KeyboardInterrupt:
+        engine.state.stop("interrupted", "interrupted (Ctrl-C)")
+        engine.finalise()
+    except Exception as exc:  # a bug must not leave rows with a false status
+        engine.state.stop("internal", f"internal error: {type(exc).__name__}: {exc}")
+        engine.finalise()
+        log.exception("run stopped by an internal error")
+    finally:
+        job.requests = client.stats.as_dict()
+        job.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
+        job.error, job.stop_kind = engine.state.stop_reason, engine.state.stop_kind
+        job.finished_at = now_iso()
+
+
+async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
+    async with client:
+        return await engine.run(total)
+
+
+def _complete(job: "Job") -> bool:
+    """A run is finished in the journal only when every resource reached a final
+    outcome: what failed, went unverified or was skipped is tried again next time."""
+    unsettled = {Status.FAILED.value, Status.UNVERIFIED.value, Status.SKIPPED.value}
+    return not job.error and not unsettled & set(job.counts())
+
+
+def _open_journal(job: "Job", stack: ExitStack, state_dir, fresh: bool) -> tuple[Journal | None, str | None, bool]:
+    """The journal, locked for this run, and whether this run replays a finished one.
+    On failure the job is stopped with the reason."""
+    try:
+        journal = stack.enter_context(closing(Journal(state_dir)))
         key = run_key(job.path, job.template.path, job.base_url or "")
         stack.enter_context(journal.exclusive(key))
-    except OSError as exc:
-        _stop_before_start(job, f"cannot use the journal in {state_dir or 'the state directory'}: "
-                                f"{exc.strerror or exc}; choose another --state-dir")
-        return None, None
+    except (OSError, JournalError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _stop_before_start(job, "journal", f"cannot use the journal in {state_dir or 'the state directory'}: "
+                                           f"{reason}; choose another --state-dir")
+        return None, None, False
     except RunInProgress as exc:
-        _stop_before_start(job, str(exc))
-        return None, None
-    _prepare_journal(job, journal, key, fresh)
-    return journal, key
+        _stop_before_start(job, "busy", str(exc))
+        return None, None, False
+    return journal, key, _prepare_journal(job, journal, key, fresh)
+
+
+def _prepare_journal(job: "Job", journal: Journal, key: str, fresh: bool) -> bool:
+    """Start a run, or pick up the one recorded for this key; True when that one had finished."""
+    past = journal.past_run(key)
+    if past and not fresh:
+        job.run_id = past.run_id
+        if past.finished_at:
+            job.notes.append(f"This file was already applied on {past.finished_at} (run {past.run_id}); "
+                             "its recorded results are shown and nothing was sent again. Use --fresh to run it anew.")
+            return True
+        job.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
+                         "resources already done were not sent again.")
+        return False
+    journal.start_run(key, job.run_id, job.display_name, job.template.name, job.base_url or "", job.started_at)
+    return False
 
 
 def _estimate(job: "Job", mode: str, client: KatanaClient, total: int) -> str:
@@ -121,39 +179,11 @@ def _estimate(job: "Job", mode: str, client: KatanaClient, total: int) -> str:
             f"{wait} at {quota} (the quota Katana reports is followed once it answers).")
 
 
-async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
-    async with client:
-        return await engine.run(total)
-
-
-def _prepare_journal(job: "Job", journal: Journal, key: str, fresh: bool) -> None:
-    past = journal.past_run(key)
-    if past and not fresh:
-        job.run_id = past.run_id
-        if past.finished_at:
-            job.notes.append(f"This file was already applied on {past.finished_at} (run {past.run_id}); "
-                             "its recorded results are shown and nothing was sent again. Use --fresh to run it anew.")
-        else:
-            job.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
-                             "resources already done were not sent again.")
-        return
-    journal.start_run(key, job.run_id, job.display_name, job.template.name, job.base_url or "", job.started_at)
-
-
-def _reset_open_rows(job: "Job") -> None:
-    """Rows that a previous preview marked go back to valid, so a job can be run again."""
-    rows = job.rows
-    reopen = rows["request"] != ""
-    rows.loc[reopen, "status"] = Status.VALID.value
-    rows.loc[reopen, "message"] = ""
-    rows.loc[reopen, "checked_at"] = ""
-
-
-def _stop_before_start(job: "Job", reason: str) -> None:
+def _stop_before_start(job: "Job", kind: str, reason: str) -> None:
     open_rows = job.rows["status"] == Status.VALID.value
     job.rows.loc[open_rows, "status"] = Status.SKIPPED.value
     job.rows.loc[open_rows, "message"] = f"not reached: {reason}"
-    job.error = reason
+    job.error, job.stop_kind = reason, kind
 
 
 def describe_wait(seconds: float) -> str:
@@ -165,15 +195,4 @@ def describe_wait(seconds: float) -> str:
     return f"about {seconds / 60:.0f} min"
 
 
-class _closing:
-    def __init__(self, journal: Journal):
-        self.journal = journal
-
-    def __enter__(self) -> Journal:
-        return self.journal
-
-    def __exit__(self, *exc) -> None:
-        self.journal.close()
-
-
-__all__ = ["run_remote", "run_sync", "AuthError"]
+__all__ = ["NO_KEY", "connect", "describe_wait", "run_remote", "run_sync"]
