@@ -59,9 +59,16 @@ def run_sync(coro):
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         future = pool.submit(work)
         try:
-            return future.result()
+            while True:  # wake up now and then, so a pending Ctrl-C is raised here promptly
+                try:
+                    return future.result(timeout=0.2)
+                except concurrent.futures.TimeoutError:
+                    continue
         except KeyboardInterrupt:
-            loop.call_soon_threadsafe(task.cancel)
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop already finished and closed
+                pass
             concurrent.futures.wait([future])
             raise
 

@@ -316,3 +316,100 @@ def test_title_rows_of_a_csv_come_back_in_the_csv_output(tmp_path):
     assert out.read_text(encoding="utf-8-sig").splitlines() == [
         "Serials to detach, week 48", "", "resource_type;resource_id;serial_id;status;message;serial_id;request;checked_at",
         "MO;1;1;valid;;1;DELETE ManufacturingOrder 1 (1/1);"]
+
+
+def test_one_job_previewed_then_applied_resolves_afresh(tmp_path, state):
+    """A preview's resolved ids are not the user's input: the apply resolves again."""
+    path = sheet(tmp_path, [("MO", 3001, "", "SN-A"), ("MO", 3001, "", "SN-B")])
+    job = sn.read(path)
+    with running_sandbox(records=[rec(1, "SN-A"), rec(2, "SN-B")]) as first:
+        job.preview(base_url=first.base_url, api_key="sandbox", client_options=FAST)
+    assert statuses(job) == ["planned", "planned"] and list(job.rows["serial_id"]) == [1, 2]
+    with running_sandbox(records=[rec(7, "SN-A"), rec(8, "SN-B")]) as second:
+        job.apply(base_url=second.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(job) == ["deleted", "deleted"]
+        assert list(job.rows["serial_id"]) == [7, 8]
+        assert list(job.rows["request"]) == ["DELETE ManufacturingOrder 3001 (1/1)"] * 2
+        assert second.store.records == []
+
+
+def test_a_run_that_cannot_start_does_not_keep_the_previous_results(tmp_path, state, monkeypatch):
+    monkeypatch.delenv("KATANA_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 9, "")])
+    job = sn.read(path)
+    with running_sandbox(records=[rec(1, "A")]) as server:
+        job.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
+    assert statuses(job) == ["planned", "not_on_resource"]
+    job.apply(base_url="http://127.0.0.1:9/v1", state_dir=state)
+    assert statuses(job) == ["skipped", "skipped"] and job.stop_kind == "no_key"
+    assert set(job.rows["checked_at"]) == {""}
+
+
+def test_failed_resources_are_tried_again_on_the_next_apply(tmp_path, state):
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B", rid=3002)]) as server:
+        first = sn.read(path)
+        first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+                    client_options={**FAST, "transport": _FailDeletes()})
+        assert statuses(first) == ["failed", "failed"]
+        second = sn.read(path)
+        second.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(second) == ["deleted", "deleted"]
+        assert any("Resumed" in note for note in second.notes)
+        assert not any("already applied" in note for note in second.notes)
+        assert second.requests["DELETE"] == 2 and server.store.records == []
+
+
+def test_showing_a_finished_run_again_keeps_its_finish_time(tmp_path, state):
+    from sn_importer.journal import Journal, run_key
+
+    path = sheet(tmp_path, [("MO", 3001, 1, "")])
+    with running_sandbox(records=[rec(1, "A")]) as server:
+        sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        journal = Journal(state)
+        key = run_key(path, sn.load_template().path, server.base_url)
+        finished = journal.past_run(key).finished_at
+        again = sn.read(path)
+        again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert journal.past_run(key).finished_at == finished
+        assert again.requests["GET"] == 0 and statuses(again) == ["deleted"]
+        journal.close()
+
+
+def test_a_corrupt_journal_is_one_clear_stop(tmp_path, state):
+    state.mkdir()
+    (state / "journal.sqlite3").write_bytes(b"this is not a database" * 100)
+    job = sn.read(sheet(tmp_path, [("MO", 3001, 1, "")]))
+    with running_sandbox(records=[rec(1, "A")]) as server:
+        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert server.store.stats()["requests"]["GET"] == 0
+    assert job.stop_kind == "journal" and "not a usable journal" in job.error
+    assert statuses(job) == ["skipped"] and job.exit_code == 2
+
+
+def test_ctrl_c_inside_a_running_loop_cancels_the_run():
+    """As in Jupyter: the cell's loop is running, Ctrl-C raises KeyboardInterrupt in it."""
+    import asyncio
+    import signal
+    import threading
+
+    from sn_importer.run import run_sync
+
+    cancelled = threading.Event()
+
+    async def long_run():
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def cell():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        threading.Timer(0.3, signal.raise_signal, args=(signal.SIGINT,)).start()
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(long_run())
+
+    asyncio.run(cell())
+    assert cancelled.is_set(), "the run in the worker thread was cancelled, not left running"
