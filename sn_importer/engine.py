@@ -86,6 +86,8 @@ class Engine:
         self._last_unreachable = ""
         self._slots = asyncio.Semaphore(concurrency)
         self._rows_done = 0
+        self._resources_done = 0
+        self._rows_total = sum(len(v) for v in self.members.values())
         self._requests_total = 0
 
     # --- the run -------------------------------------------------------------
@@ -307,11 +309,11 @@ class Engine:
 
     def _tick(self, res: Resource) -> None:
         self._rows_done += len(self.members[res])
+        self._resources_done += 1
         if self.progress:
-            done = sum(1 for p in self.state.phase.values() if p == "done")
-            stats = self.client.stats.as_dict()
+            stats = self.client.stats.requests
             self.progress(Progress(stats["GET"] + stats["DELETE"], self._requests_total, self._rows_done,
-                                   sum(len(v) for v in self.members.values()), done, len(self.members)))
+                                   self._rows_total, self._resources_done, len(self.members)))
 
 
 class _StopRun(Exception):

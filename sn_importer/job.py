@@ -104,7 +104,8 @@ class Job:
             kept = keep_earlier_apply_report(target)
             if kept:
                 self.notes.append(f"The earlier apply report {target.name} was kept as {kept.name}.")
-        self.output = write_report(target, self.source, self.rows, self._facts(), self.removed)
+        removed = self.removed if self.mode == "apply" else None
+        self.output = write_report(target, self.source, self.rows, self._facts(), removed)
         return self.output
 
     def preview(self, base_url: str | None = None, api_key: str | None = None, sandbox: bool = False,

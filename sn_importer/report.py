@@ -53,14 +53,18 @@ def default_output_path(input_path: Path, kind: str) -> Path:
 
 def write_report(path: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
                  removed: pd.DataFrame | None = None) -> Path:
-    """Write the annotated copy to ``path`` (.xlsx or .csv by extension), atomically."""
+    """Write the annotated copy to ``path`` (.xlsx or .csv by extension), atomically.
+
+    ``removed`` is given for an apply: the records of the detached serials
+    (the ``Removed`` sheet, or ``<stem>.removed.csv`` beside a CSV report).
+    """
     path = Path(path)
     if path.resolve() == source.path.resolve():
         raise UsageError(f"the output {path} would overwrite the input; choose another --output")
     if path.suffix.lower() in {".csv", ".txt", ".tsv"}:
         with atomic_path(path) as tmp:
             _write_csv(tmp, source, rows)
-        if removed is not None and len(removed):
+        if removed is not None:  # an apply: its audit trail goes beside it, even when empty
             with atomic_path(removed_path(path)) as tmp:
                 _write_removed_csv(tmp, removed)
     elif path.suffix.lower() in {".xlsx", ".xlsm"}:
@@ -82,7 +86,10 @@ def keep_earlier_apply_report(path: Path) -> Path | None:
     if not path.is_file() or not _is_apply_report(path):
         return None
     stamp = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-    kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    kept, n = path.with_name(f"{path.stem}.{stamp}{path.suffix}"), 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{path.stem}.{stamp}-{n}{path.suffix}")
     os.replace(path, kept)
     if removed_path(path).is_file():
         os.replace(removed_path(path), removed_path(kept))
