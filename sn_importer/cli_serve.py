@@ -85,15 +85,9 @@ def _templates(template: str | None) -> tuple[dict[str, Path], str]:
 
 def _connection(stack: ExitStack, sandbox: bool, seed: Path | None, base_url: str | None) -> tuple[str, str]:
     """The base URL and key: one sandbox for the server's lifetime, or the configured Katana."""
-    from .run import NO_KEY
-    from .settings import resolve_connection
+    from .run import NO_KEY, connect
 
-    if sandbox:
-        from .sandbox import running_sandbox
-
-        server = stack.enter_context(running_sandbox(seed_path=seed))
-        return server.base_url, "sandbox"
-    connection = resolve_connection(base_url, None)
+    connection = connect(stack, sandbox=sandbox, sandbox_seed=seed, base_url=base_url)
     if not connection.api_key:
         raise UsageError(NO_KEY)
     return connection.base_url, connection.api_key

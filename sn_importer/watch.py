@@ -6,10 +6,11 @@ the same pipeline the other commands run: every file dropped into
 been still for ``settle`` seconds, read and validated, previewed or applied
 through :class:`~sn_importer.job.Job`, and moved with its annotated copy and a
 ``<stem>.summary.json`` (the ``--json`` object) into ``done/``, or into
-``failed/`` when it could not be read. One process works on a folder at a time
-(``fcntl.flock`` on ``DIR/.sn-importer.lock``). A file left in ``processing/``
-by a crash, or by a run-level problem such as Katana being unreachable, is
-taken up first the next time and resumed through the journal.
+``failed/`` when it could not be read or its run stopped on an internal error.
+One process works on a folder at a time (``fcntl.flock`` on
+``DIR/.sn-importer.lock``). A file left in ``processing/`` by a crash, or by a
+run-level problem such as Katana being unreachable (see :data:`LEFT_FOR_LATER`),
+is taken up first the next time and resumed through the journal.
 
 Layout::
 
@@ -18,7 +19,9 @@ Layout::
                                 .name / *.tmp / *.part name, and rename when done)
     DIR/processing/             the file in hand, or one a crash left behind
     DIR/done/                   read and run: input, <stem>.results.*, <stem>.summary.json
-    DIR/failed/                 could not be read: input and <stem>.summary.json saying why
+    DIR/failed/                 could not be read, or its run hit an internal error:
+                                input, <stem>.summary.json saying why (and <stem>.results.*
+                                when the file was read)
 
 Every finished file is reported through ``log`` as one logfmt line (see
 :func:`logfmt`). The library never prints.
@@ -26,12 +29,12 @@ Every finished file is reported through ``log`` as one logfmt line (see
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -39,8 +42,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import FolderBusy, InputError, SnImporterError, UsageError
-from .job import Job, now_iso
+from .job import Job, failure_summary, now_iso
+from .journal import file_digest
 from .report import atomic_path, default_output_path
+from .run import NO_KEY, connect
+from .settings import Connection
 from .template import Template, load_template
 
 LOCK_NAME = ".sn-importer.lock"
@@ -49,6 +55,13 @@ IGNORED_PREFIXES = (".", "~$")
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".filepart",
                  ".swp", ".lock", "~")
 MODES = ("validate", "preview", "apply")
+#: Why a run may stop (``Job.stop_kind``) that is about the run, not the file: the file
+#: stays in processing/, the pass stops, and the next run resumes it. Any other stop
+#: (an internal error) files it in failed/, so one file that triggers a bug cannot jam
+#: every later drop.
+LEFT_FOR_LATER = frozenset({"no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy"})
+#: How many :class:`FileResult` a :class:`Watcher` keeps (a polling one runs for months).
+KEEP_RESULTS = 100
 
 
 # --------------------------------------------------------------------------- the folder
@@ -247,10 +260,13 @@ class FileResult:
 class FileRunner:
     """Runs one claimed file through a Job and files the outcome."""
 
-    def __init__(self, layout: Layout, settings: Settings, template: Template):
+    def __init__(self, layout: Layout, settings: Settings, template: Template,
+                 connection: Connection | None = None):
         self.layout = layout
         self.settings = settings
         self.template = template
+        #: Where preview and apply go (resolved once per session by the Watcher).
+        self.connection = connection or Connection(settings.base_url, settings.api_key)
 
     def run(self, path: Path, resumed: bool = False, dropped_as: str | None = None) -> FileResult:
         """Run and file ``path``; a folder that cannot be written leaves it in processing/."""
@@ -258,7 +274,7 @@ class FileRunner:
         extras = {"file": path.name, "dropped_as": dropped_as or path.name, "sha256": None, "resumed": resumed,
                   "same_content_as": None}
         try:
-            extras["sha256"] = digest = file_sha256(path)
+            extras["sha256"] = digest = file_digest(path)
             extras["same_content_as"] = same_content(self.layout, digest)
         except OSError:
             pass  # unreadable: Job says why in plain words just below
@@ -277,13 +293,21 @@ class FileRunner:
         except Exception as exc:  # noqa: BLE001 - a bad file must never stop the other files
             return self._unreadable(path, f"unexpected error reading the file: {exc!r}", extras, started)
         broke = self._run_job(job)
-        if job.error and not broke:
+        if job.error and not broke and job.stop_kind in LEFT_FOR_LATER:
             return self._left_for_later(path, job, extras, started)
-        return self._file(path, job, "failed" if broke else "done", extras, started)
+        # An internal error (or any stop not known to be about the run) is filed with
+        # the file: retrying it first on every later pass would jam the folder.
+        failed = broke or bool(job.error)
+        try:
+            return self._file(path, job, "failed" if failed else "done", extras, started)
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug writing the results must not jam the folder either
+            return self._unreadable(path, f"unexpected error writing the results: {exc!r}", extras, started)
 
     def _run_job(self, job: Job) -> bool:
         """Preview or apply (validate: nothing more to do); True if it broke unexpectedly."""
-        s = self.settings
+        s, connection = self.settings, self.connection
         if s.mode == "validate":
             return False
         runner = job.apply if s.mode == "apply" else job.preview
@@ -291,9 +315,9 @@ class FileRunner:
         if s.client_options:
             options["client_options"] = s.client_options
         try:
-            runner(base_url=s.base_url, api_key=s.api_key, **options)
+            runner(base_url=connection.base_url, api_key=connection.api_key, **options)
         except Exception as exc:  # noqa: BLE001 - reported in the summary; the file goes to failed/
-            job.error = f"unexpected error: {exc!r}"
+            job.error, job.stop_kind = f"unexpected error: {exc!r}", "internal"
             return True
         return False
 
@@ -338,21 +362,8 @@ def _note_same_content(summary: dict) -> None:
 
 
 def unreadable_summary(input_path: Path, settings: Settings, template: Template, why: str) -> dict:
-    """The ``--json`` object of a file that could not be read: same keys, nothing run."""
-    stamp = now_iso()
-    return {"input": str(input_path), "output": None, "mode": settings.mode, "run_id": None,
-            "template": template.name, "base_url": None, "rows": 0, "statuses": {},
-            "requests": {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0},
-            "plan": None, "mapping": [], "sheets_skipped": [], "started_at": stamp, "finished_at": stamp,
-            "error": why, "exit_code": 2, "notes": []}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The ``--json`` object of a file that could not be read or filed: same keys, nothing run."""
+    return failure_summary(input_path, settings.mode, why, template.name)
 
 
 def same_content(layout: Layout, digest: str) -> dict | None:
@@ -415,7 +426,8 @@ class Watcher:
     """Works on one folder: resumes what a crash left, then claims and runs settled drops.
 
     ``stop()`` (also SIGTERM and a first Ctrl-C while :meth:`run` holds the
-    main thread) lets the file in hand finish and then ends the run.
+    main thread) lets the file in hand finish and then ends the run, which
+    returns the worst exit code of the session, as ``--once`` does.
     """
 
     def __init__(self, root: str | Path, settings: Settings | None = None,
@@ -425,15 +437,19 @@ class Watcher:
         self.template = _template(self.settings.template)
         self.log = log or (lambda line: None)
         self.settling = Settling(self.settings.settle)
-        self.results: list[FileResult] = []
+        #: The latest files' results (at most KEEP_RESULTS: a polling watcher runs for months).
+        self.results: deque[FileResult] = deque(maxlen=KEEP_RESULTS)
+        self.files_run = 0
+        self._worst = 0
+        self._connection: Connection | None = None
         self._stop_reason: str | None = None
         self._stop_logged = False
         self._waiting_logged: set[str] = set()
 
     @property
     def exit_code(self) -> int:
-        """The worst exit code of the files run (0 when there were none)."""
-        return max((r.exit_code for r in self.results), default=0)
+        """The worst exit code of every file run in this session (0 when there were none)."""
+        return self._worst
 
     def stop(self, reason: str = "asked to stop") -> None:
         """Finish the file in hand, then end. Only sets a flag: safe from a signal handler."""
@@ -456,7 +472,7 @@ class Watcher:
         """Process the folder (once, or polling every ``interval`` s until stopped); the worst exit code."""
         with ExitStack() as stack:
             stack.enter_context(folder_lock(self.layout.root))
-            stack.enter_context(self._connection())
+            self._connect(stack)
             stack.enter_context(_graceful_signals(self))
             if not once:
                 self.log(logfmt(level="info", event="watching", dir=self.layout.root, mode=self.settings.mode,
@@ -471,10 +487,12 @@ class Watcher:
     def run_pass(self) -> list[FileResult]:
         """Resume what is in processing/, then claim and run every settled file of the inbox."""
         done: list[FileResult] = []
-        runner = FileRunner(self.layout, self.settings, self.template)
+        runner = FileRunner(self.layout, self.settings, self.template, self._connection)
         for path, resumed, dropped_as in self._work():
             result = runner.run(path, resumed=resumed, dropped_as=dropped_as)
             self.results.append(result)
+            self.files_run += 1
+            self._worst = max(self._worst, result.exit_code)
             done.append(result)
             self.log(file_line(result))
             if result.stop_pass:
@@ -513,27 +531,18 @@ class Watcher:
             self._waiting_logged.discard(path.name)
         return claimed
 
-    @contextmanager
-    def _connection(self) -> Iterator[None]:
-        """One sandbox for the whole session (so reruns of a file hit the same base URL), or check the key."""
+    def _connect(self, stack: ExitStack) -> None:
+        """One sandbox for the whole session (so reruns of a file hit the same base URL), or the
+        configured Katana, whose key must be there before any file is touched."""
         s = self.settings
         if s.mode == "validate":
-            yield
-        elif s.sandbox:
-            from .sandbox import running_sandbox
-
-            with running_sandbox(seed_path=s.sandbox_seed) as server:
-                s.base_url, s.api_key = server.base_url, "sandbox"
-                yield
-        else:
-            from .run import NO_KEY
-            from .settings import resolve_connection
-
-            connection = resolve_connection(s.base_url, s.api_key)
-            if not connection.api_key:
-                raise UsageError(NO_KEY)
-            s.base_url, s.api_key = connection.base_url, connection.api_key
-            yield
+            return
+        connection = connect(stack, sandbox=s.sandbox, sandbox_seed=s.sandbox_seed, base_url=s.base_url,
+                             api_key=s.api_key)
+        if not connection.api_key:
+            raise UsageError(NO_KEY)
+        self._connection = connection
+        stack.callback(setattr, self, "_connection", None)  # a sandbox's URL dies with the session
 
 
 def _template(template: str | Path | Template | None) -> Template:
@@ -574,5 +583,5 @@ def watch(root: str | Path, *, once: bool = True, log: Callable[[str], None] | N
     return Watcher(root, Settings(**settings), log).run(once=once)
 
 
-__all__ = ["FileResult", "FolderBusy", "Layout", "Settings", "Settling", "Watcher", "folder_lock",
-           "is_ignored", "logfmt", "watch"]
+__all__ = ["LEFT_FOR_LATER", "FileResult", "FolderBusy", "Layout", "Settings", "Settling", "Watcher",
+           "folder_lock", "is_ignored", "logfmt", "watch"]

@@ -176,11 +176,13 @@ def test_second_invocation_exits_0_while_the_first_holds_the_folder(folder, stat
         assert second.stderr.startswith("ts=") and "event=busy" in second.stderr
 
         drop(folder, "later.csv", GOOD)  # the first one, polling, takes it
+        drop(folder, "headers.csv", "name,colour\nwidget,red\n")
         wait_for(lambda: (folder / "done" / "later.summary.json").exists(), what="the first watcher to file it")
+        wait_for(lambda: (folder / "failed" / "headers.summary.json").exists(), what="the unreadable file filed")
     finally:
         first.send_signal(signal.SIGTERM)
         _, stderr = first.communicate(timeout=20)
-    assert first.returncode == 0, stderr
+    assert first.returncode == 2, stderr  # stopped by SIGTERM: the worst code of its session
     assert "event=stopping reason=SIGTERM" in stderr
     third = watch_cli(folder, state, "--once", "--offline")  # the lock went with the process
     assert third.returncode == 0 and "already" not in third.stderr
@@ -281,6 +283,58 @@ def test_a_refused_key_leaves_the_file_for_the_next_run(folder, state):
     assert later == 0
     assert summary(folder, "done", "a")["resumed"] is True
     assert summary(folder, "done", "a")["statuses"] == summary(folder, "done", "b")["statuses"] == {"deleted": 2}
+
+
+class BugOn(httpx.AsyncBaseTransport):
+    """Passes requests to Katana, except those about one resource, where the stack below the engine
+    "has a bug" (an exception nobody handles): that run ends with ``stop_kind == "internal"``."""
+
+    def __init__(self, resource_id: int):
+        self.marker = f"resource_id={resource_id}"
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.marker in str(request.url):
+            raise ValueError("simulated bug below the engine")
+        async with httpx.AsyncHTTPTransport() as real:  # one per request: each run has its own event loop
+            response = await real.handle_async_request(request)
+            body = b"".join([chunk async for chunk in response.stream])
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+
+def test_a_file_that_hits_an_internal_error_goes_to_failed_and_the_others_go_on(folder, state):
+    """B6: a file that triggers a bug must not stay in processing/ and jam every later drop."""
+    drop(folder, "bug.csv", HEADER + "ManufacturingOrder,3002,1101\n")
+    drop(folder, "good.csv", GOOD)
+    os.utime(folder / "inbox" / "good.csv", (time.time() + 1, time.time() + 1))  # good after bug
+    lines: list[str] = []
+    code = watch(folder, mode="apply", sandbox=True, settle=0, state_dir=state, log=lines.append,
+                 client_options={"transport": BugOn(3002)})
+    assert code == 2
+    assert names(folder, "processing") == set() and names(folder, "inbox") == set()
+    assert names(folder, "failed") == {"bug.csv", "bug.results.csv", "bug.results.removed.csv", "bug.summary.json"}
+    bug = summary(folder, "failed", "bug")
+    assert bug["place"] == "failed" and bug["exit_code"] == 2
+    assert bug["error"].startswith("internal error: ValueError: simulated bug")
+    assert bug["statuses"] == {"skipped": 1} and bug["requests"]["DELETE"] == 0
+    assert summary(folder, "done", "good")["statuses"] == {"deleted": 2}  # same pass, after the bad one
+    assert not any("event=pass-stopped" in line for line in lines)
+    assert any("file=bug.csv result=failed" in line for line in lines)
+
+
+def test_a_polling_watcher_keeps_a_bounded_history_and_the_worst_code(folder, monkeypatch):
+    from sn_importer import watch as watch_module
+    from sn_importer.watch import Settings, Watcher
+
+    monkeypatch.setattr(watch_module, "KEEP_RESULTS", 3)
+    watcher = Watcher(folder, Settings(mode="validate", settle=0))
+    drop(folder, "bad.csv", "name,colour\nwidget,red\n")
+    watcher.run_pass()
+    for n in range(4):
+        drop(folder, f"good{n}.csv", GOOD)
+        watcher.run_pass()
+    assert watcher.files_run == 5 and len(watcher.results) == 3
+    assert [r.name for r in watcher.results] == ["good1.csv", "good2.csv", "good3.csv"]
+    assert watcher.exit_code == 2  # the failed file's code outlives its FileResult
 
 
 def test_usage_problems_are_refused_before_any_file_is_touched(folder, state, monkeypatch, tmp_path):
