@@ -113,7 +113,7 @@ def _table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
 
 
 def _cell(value, extra_style: str = "") -> str:
-    text = _text(value)
+    text = cell_text(value)
     style = _CELL + (f"; {extra_style}" if extra_style else "")
     if len(text) > MAX_CELL:
         return f'<td style="{style}" title="{_e(text)}">{_e(text[:MAX_CELL - 1])}…</td>'
@@ -131,7 +131,8 @@ def _more(hidden: int, where: str) -> str:
     return f'<div style="{_MUTED}">… {hidden} more not shown (all of them: <code>{_e(where)}</code>)</div>'
 
 
-def _text(value) -> str:
+def cell_text(value) -> str:
+    """A cell as text: empty for None and NaN/NA (also used by the web page)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     return str(value)
@@ -141,4 +142,4 @@ def _e(value) -> str:
     return escape(str(value), quote=True)
 
 
-__all__ = ["MAX_ROWS", "job_html"]
+__all__ = ["MAX_ROWS", "cell_text", "job_html"]

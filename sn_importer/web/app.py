@@ -41,8 +41,8 @@ from . import present
 from ..run import describe_wait
 from .quota import QuotaWatch
 from .runs import Phase, Registry, Run, RunQueue, new_id
-from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, Sessions, UploadRefused, check_upload,
-                       csrf_token, display_name, posted, slow_down, stored_suffix)
+from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, Sessions, UploadRefused, UploadTooLarge,
+                       check_upload, csrf_token, display_name, posted, slow_down, stored_suffix, too_large)
 
 HERE = Path(__file__).resolve().parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -103,6 +103,8 @@ class Server:
         except SnImporterError as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
+        finally:
+            run.count_now()
         run.output = job.write(self.results / f"{run.id}-{mode}.xlsx")
         if mode == "preview":
             self._previewed(run)
@@ -151,6 +153,10 @@ class Server:
             return run
         record = self.registry.record(run_id)
         if record is None:
+            gone = self.registry.gone(run_id)
+            if gone is not None:
+                raise HTTPException(410, f"The check of “{gone}” is no longer kept: the server keeps only its "
+                                         "latest runs. Upload the sheet again to check it.")
             raise HTTPException(404, "There is no run at this address. See History for past runs.")
         return Run(id=run_id, filename=record["filename"], template=record["template"], upload=Path(),
                    phase=Phase.DONE, view=record["view"], output=self.results / Path(record["output"]).name)
@@ -199,15 +205,16 @@ def create_app(settings: WebSettings) -> Starlette:
         CsrfRefused: lambda request, exc: server.render_error(
             request, 403, "Refused: this form did not come from this page, or your page is out of date. "
                           "Go back, reload the page and try again."),
-        BodyTooLarge: lambda request, exc: server.render_error(
-            request, 413, f"Refused: the upload is larger than {settings.max_upload_bytes // 2**20} MB."),
+        BodyTooLarge: lambda request, exc: server.render_error(request, 413, too_large(settings.max_upload_bytes)),
         MultiPartException: lambda request, exc: server.render_error(
             request, 400, f"The form could not be read: {exc}"),
     }
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.server = server
     app.state.render_error = server.render_error
-    app.add_middleware(Guard, sessions=server.sessions, max_body=settings.max_upload_bytes + 64 * 1024)
+    # The form around the file adds a little: the Guard allows for it, _store holds the file to the limit.
+    app.add_middleware(Guard, sessions=server.sessions, max_body=settings.max_upload_bytes + 64 * 1024,
+                       limit=settings.max_upload_bytes)
     return app
 
 
@@ -225,6 +232,8 @@ def _upload(server: Server):
             return server.upload_page(request, 400, "Choose a file to upload first.", chosen)
         try:
             run = await run_in_threadpool(_accept, server, file, str(chosen))
+        except UploadTooLarge as exc:
+            return server.upload_page(request, 413, str(exc), chosen)
         except UploadRefused as exc:
             return server.upload_page(request, 400, str(exc), chosen)
         server.queue.submit(run, "preview")
@@ -265,7 +274,7 @@ def _store(file: UploadFile, target: Path, limit: int) -> None:
         shutil.copyfileobj(file.file, out, 1 << 20)
     if target.stat().st_size > limit:
         target.unlink()
-        raise UploadRefused(f"The file is larger than {limit // 2**20} MB.")
+        raise UploadTooLarge(too_large(limit))
 
 
 def _plain(message: str, stored: Path, filename: str) -> str:
@@ -280,15 +289,18 @@ def _run_page(server: Server):
     async def page(request: Request) -> Response:
         run = server.find(request)
         return server.render(request, "run.html", run=run, view=run.view, phase=run.phase.value,
-                             moving=run.phase.moving, live=run.snapshot(), ahead=_ahead(server, run),
+                             moving=run.phase.moving, live=run.snapshot(), place=_place(server, run),
                              error=run.error, mode=run.job.mode if run.job is not None else "apply")
 
     return page
 
 
-def _ahead(server: Server, run: Run) -> int | None:
-    """How many runs go before this one (0 while it runs); None when it is not in the queue."""
-    return server.queue.position(run)
+def _place(server: Server, run: Run) -> dict:
+    """Where the run stands in the queue, as the page and its status JSON say it."""
+    place = server.queue.position(run)
+    if place is None:  # between phases: not (or no longer) in the queue
+        return {"running": run.phase in (Phase.CHECKING, Phase.RUNNING), "ahead": None}
+    return {"running": place.running, "ahead": place.ahead}
 
 
 def _status(server: Server):
@@ -296,7 +308,7 @@ def _status(server: Server):
         run = server.find(request)
         live = run.snapshot()
         return JSONResponse({
-            "phase": run.phase.value, "ahead": _ahead(server, run),
+            "phase": run.phase.value, **_place(server, run),
             "requests": [live.requests_done, live.requests_total], "rows": [live.rows_done, live.rows_total],
             "resources": [live.resources_done, live.resources_total],
             "counts": present.statuses(live.counts),

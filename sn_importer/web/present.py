@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
-import pandas as pd
-
 from ..job import Job
+from ..notebook import cell_text as text
 from ..status import COLOURS, Status
 
 #: Rows listed first, in this order: the ones a person must look at.
@@ -70,9 +69,6 @@ def rows_table(job: Job, wanted: tuple[Status, ...]) -> dict:
 
 
 def _row(row) -> dict:
-    def text(value) -> str:
-        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
     return {"sheet": text(row.sheet), "row": text(row.row), "resource_type": text(row.resource_type),
             "resource_id": text(row.resource_id), "serial_id": text(row.serial_id),
             "serial_number": text(row.serial_number), "status": text(row.status), "message": text(row.message),
@@ -105,27 +101,22 @@ def confirm(job: Job) -> dict:
             "label": f"Detach {plural(serials, 'serial number')} from {plural(resources, 'resource')}"}
 
 
-def facts(job: Job, filename: str) -> list[tuple[str, str]]:
-    """The run's summary, as the workbook's Summary sheet has it (without server paths)."""
-    summary = job.summary()
-    requests, plan = summary["requests"], summary["plan"]
-    return [
-        ("File", filename),
-        ("Template", summary["template"]),
-        ("Run id", summary["run_id"]),
-        ("Mode", summary["mode"]),
-        ("Katana", summary["base_url"] or "(not contacted)"),
-        ("Started", summary["started_at"]),
-        ("Finished", summary["finished_at"]),
-        ("Rows", str(summary["rows"])),
-        ("Plan", f"{plural(plan['serials'], 'serial')} on {plural(plan['resources'], 'resource')}, "
-                 f"{plural(plan['delete_requests'], 'DELETE request')}"),
-        ("Requests sent", ", ".join(f"{k} {v}" for k, v in requests.items())),
-        ("Exit code", f"{summary['exit_code']} ({EXIT_MEANING[summary['exit_code']]})"),
-    ]
-
-
+#: What the page says beside an exit code (the library documents the codes, it has no words for them).
 EXIT_MEANING = {0: "every row reached the goal", 1: "some rows need attention", 2: "the run could not be completed"}
+
+
+def facts(job: Job) -> list[tuple[str, str]]:
+    """The run's summary exactly as the workbook's Summary sheet has it, the exit code explained.
+
+    The input is the job's display name (the uploaded file's own name), so no
+    server path appears.
+    """
+    shown = []
+    for label, value in job._facts().facts:
+        if label == "Exit code":
+            value = f"{value} ({EXIT_MEANING.get(int(value), 'unknown')})"
+        shown.append((label, text(value)))
+    return shown
 
 
 def read_view(job: Job, filename: str) -> dict:
@@ -146,7 +137,7 @@ def preview_view(job: Job, filename: str, estimate: str) -> dict:
         "confirm": confirm(job),
         "estimate": estimate,
         "requests": job.plan_detail.api_requests(with_delete=True),
-        "facts": facts(job, filename),
+        "facts": facts(job),
         "messages": list(job.notes),
         "error": job.error,
     })
@@ -162,7 +153,7 @@ def result_view(job: Job, filename: str) -> dict:
         "deleted": counts.get(Status.DELETED.value, 0),
         "exit_code": job.exit_code,
         "outcome": EXIT_MEANING[job.exit_code],
-        "facts": facts(job, filename),
+        "facts": facts(job),
         "messages": list(job.notes),
         "error": job.error,
         "counts": counts,

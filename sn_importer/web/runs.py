@@ -7,7 +7,9 @@ queue the page shows. Pages never wait for a run: they read its state here
 (and poll it while it moves), so leaving the page does not stop anything.
 
 Finished runs are also kept as small JSON records under the state directory,
-so the history page can offer their workbooks again after a restart.
+so the history page can offer their workbooks again after a restart. A run
+dropped from memory without such a record leaves its file name behind, so its
+page says it is gone instead of "not found".
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
+
+from ..report import atomic_path
 
 if TYPE_CHECKING:
     from ..engine import Progress
     from ..job import Job
 
 log = logging.getLogger("sn_importer.web")
+#: Live counts by status are recounted (over every row) at most this often while a run goes.
+COUNT_EVERY = 0.25
 
 
 class Phase(StrEnum):
@@ -77,13 +83,30 @@ class Run:
     output: Path | None = None       # the latest annotated workbook
     view: dict | None = None         # what the page shows, kept once the phase is over
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _counted_at: float = field(default=float("-inf"), repr=False)
 
     def progress(self, report: "Progress") -> None:
-        """The library's progress callback (called on the worker thread)."""
-        counts = self.job.counts() if self.job is not None else {}
+        """The library's progress callback (called on the worker thread, once per resource).
+
+        Counting statuses reads every row, so it is done at most every
+        ``COUNT_EVERY`` seconds and at the last resource; between counts the
+        figures move and the counts keep their last value.
+        """
+        now = time.monotonic()
+        recount = now - self._counted_at >= COUNT_EVERY or report.resources_done >= report.resources_total
+        counts = self.job.counts() if recount and self.job is not None else None
+        if counts is not None:
+            self._counted_at = now
         with self.lock:
             self.live = Live(report.requests_done, report.requests_total, report.rows_done, report.rows_total,
-                             report.resources_done, report.resources_total, counts)
+                             report.resources_done, report.resources_total,
+                             self.live.counts if counts is None else counts)
+
+    def count_now(self) -> None:
+        """Bring the live counts up to date (when a run ended, wherever it stopped)."""
+        counts = self.job.counts() if self.job is not None else {}
+        with self.lock:
+            self.live.counts = counts
 
     def snapshot(self) -> Live:
         with self.lock:
@@ -93,6 +116,14 @@ class Run:
 def new_id() -> str:
     """A server-chosen, URL-safe id (also the stem of the files the run keeps)."""
     return secrets.token_hex(8)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a run stands in the queue."""
+
+    running: bool  # it is the task the worker has in hand
+    ahead: int     # tasks that go before it starts (the one in hand included)
 
 
 class RunQueue:
@@ -127,14 +158,14 @@ class RunQueue:
             self._pending.append((run, mode))
             self._cv.notify_all()
 
-    def position(self, run: Run) -> int | None:
-        """0 while it runs, n when n tasks are ahead of it, None when it is not queued."""
+    def position(self, run: Run) -> Place | None:
+        """Running, next (nothing ahead), or n tasks ahead; None when it is not in the queue."""
         with self._cv:
             if self._current is run:
-                return 0
+                return Place(running=True, ahead=0)
             for index, (queued, _) in enumerate(self._pending):
                 if queued is run:
-                    return index + 1 if self._current is not None else index
+                    return Place(running=False, ahead=index + (self._current is not None))
         return None
 
     def lineup(self) -> tuple[Run | None, list[Run]]:
@@ -165,12 +196,15 @@ class RunQueue:
 class Registry:
     """Runs by id: the live ones in memory, finished ones also as JSON records on disk."""
 
-    def __init__(self, folder: Path, keep: int = 200):
+    def __init__(self, folder: Path, keep: int = 200, keep_gone: int = 10_000):
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self._runs: dict[str, Run] = {}
         self._records: dict[str, dict] = self._load()
+        #: Runs dropped from memory without a record (checks that broke): id → file name.
+        self._gone: OrderedDict[str, str] = OrderedDict()
         self._keep = keep
+        self._keep_gone = keep_gone
         self._lock = threading.Lock()
 
     def add(self, run: Run) -> Run:
@@ -188,6 +222,11 @@ class Registry:
         with self._lock:
             return self._records.get(run_id)
 
+    def gone(self, run_id: str) -> str | None:
+        """The file name of a run that is no longer kept (and has no record), else None."""
+        with self._lock:
+            return self._gone.get(run_id)
+
     def records(self) -> list[dict]:
         with self._lock:
             return list(self._records.values())
@@ -195,10 +234,8 @@ class Registry:
     def save(self, run: Run, record: dict) -> None:
         """Keep what the history page needs of a finished run."""
         record = {**record, "id": run.id}
-        target = self.folder / f"{run.id}.json"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, default=str), encoding="utf-8")
-        tmp.replace(target)
+        with atomic_path(self.folder / f"{run.id}.json") as tmp:
+            tmp.write_text(json.dumps(record, default=str), encoding="utf-8")
         with self._lock:
             self._records[run.id] = record
 
@@ -214,10 +251,15 @@ class Registry:
         return records
 
     def _forget_old(self) -> None:
-        """Drop the oldest finished runs from memory (their records stay on disk)."""
+        """Drop the oldest finished runs from memory: a record on disk keeps a finished apply's page;
+        a run without one (a check that broke) leaves its file name, so its page can say it is gone."""
         if len(self._runs) <= self._keep:
             return
         finished = sorted((r for r in self._runs.values() if not r.phase.moving and r.phase != Phase.READY),
                           key=lambda r: r.created)
         for run in finished[: len(self._runs) - self._keep]:
             del self._runs[run.id]
+            if run.id not in self._records:
+                self._gone[run.id] = run.filename
+        while len(self._gone) > self._keep_gone:
+            self._gone.popitem(last=False)

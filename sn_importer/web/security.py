@@ -12,8 +12,9 @@
   and carry the form token that equals the token cookie (double submit). POST
   routes are only made through :func:`posted`, which checks the token before
   the handler runs, so none can forget it.
-- **Uploads**: the body is counted while it streams in; the file is then
-  checked by its content (:func:`check_upload`): a workbook's zip directory
+- **Uploads**: the body is counted while it streams in, and a file over the
+  limit is refused with 413 whether the body or the stored file shows it; the
+  file is then checked by its content (:func:`check_upload`): a workbook's zip directory
   must be small and honest (no zip bombs), a CSV must be text.
 - **Headers**: a strict Content-Security-Policy (this server only: the page
   loads nothing from elsewhere), no framing, no sniffing, no caching of pages.
@@ -138,10 +139,11 @@ class BodyTooLarge(Exception):
 class Guard:
     """ASGI middleware: host names, origin of POSTs, login, body size, security headers, token cookie."""
 
-    def __init__(self, app: ASGIApp, *, sessions: Sessions, max_body: int):
+    def __init__(self, app: ASGIApp, *, sessions: Sessions, max_body: int, limit: int | None = None):
         self.app = app
         self.sessions = sessions
-        self.max_body = max_body
+        self.max_body = max_body       # the whole request body: the file plus the form around it
+        self.limit = limit or max_body  # the file alone, as the refusal names it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -167,7 +169,7 @@ class Guard:
                 return refuse_page(request, 403, "Refused: this request came from another site.")
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > self.max_body:
-                return refuse_page(request, 413, f"Refused: the upload is larger than {self.max_body // 2**20} MB.")
+                return refuse_page(request, 413, too_large(self.limit))
         if self.sessions.required and not request.url.path.startswith(PUBLIC_PATHS):
             if not self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
                 if request.method in SAFE_METHODS:
@@ -296,6 +298,16 @@ class UploadRefused(Exception):
     """The upload is not a sheet this page takes; the message says why in plain words."""
 
 
+class UploadTooLarge(UploadRefused):
+    """The stored file is over the limit (answered with 413, like a body over it)."""
+
+
+def too_large(limit: int) -> str:
+    """The one refusal of every too-large upload, however it was noticed."""
+    size = f"{limit // 2**20} MB" if limit % 2**20 == 0 else f"{limit / 2**20:.1f} MB"
+    return f"The upload is larger than {size}, the most this server takes."
+
+
 #: What the page accepts: the name's ending → the ending of the stored copy (server-chosen).
 ACCEPTED = {".xlsx": ".xlsx", ".xlsm": ".xlsm", ".csv": ".csv", ".txt": ".csv"}
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm"}
@@ -393,6 +405,6 @@ def check_text(head: bytes) -> None:
 
 
 __all__ = [
-    "BodyTooLarge", "CsrfRefused", "Guard", "Sessions", "UploadRefused", "check_binding", "check_upload",
-    "csrf_token", "display_name", "posted", "read_form", "same_origin", "stored_suffix",
+    "BodyTooLarge", "CsrfRefused", "Guard", "Sessions", "UploadRefused", "UploadTooLarge", "check_binding",
+    "check_upload", "csrf_token", "display_name", "posted", "read_form", "same_origin", "stored_suffix", "too_large",
 ]

@@ -92,8 +92,8 @@
           " · requests " + data.requests[0] + " of at most " + data.requests[1];
       }
       if (ahead) {
-        ahead.textContent = data.ahead ? "Waiting: " + plural(data.ahead, "run") + " ahead of this one." :
-          (phase === "checking" || phase === "running" ? "Running now." : "Next in line.");
+        ahead.textContent = data.running ? "Running now." :
+          (data.ahead ? "Waiting: " + plural(data.ahead, "run") + " ahead of this one." : "Next in line.");
       }
       if (counts && data.counts.length) { renderCounts(counts, data.counts); }
     }
