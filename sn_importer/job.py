@@ -105,7 +105,7 @@ class Job:
             if kept:
                 self.notes.append(f"The earlier apply report {target.name} was kept as {kept.name}.")
         removed = self.removed if self.mode == "apply" else None
-        self.output = write_report(target, self.source, self.rows, self._facts(), removed)
+        self.output = write_report(target, self.source, self.rows, self.report_facts(), removed)
         return self.output
 
     def preview(self, base_url: str | None = None, api_key: str | None = None, sandbox: bool = False,
@@ -156,7 +156,8 @@ class Job:
 
         return job_html(self)
 
-    def _facts(self) -> ReportFacts:
+    def report_facts(self) -> ReportFacts:
+        """What the Summary sheet (and the web page's summary) says about this run."""
         facts = [
             ("Run id", self.run_id),
             ("Mode", self.mode),

@@ -112,7 +112,7 @@ def facts(job: Job) -> list[tuple[str, str]]:
     server path appears.
     """
     shown = []
-    for label, value in job._facts().facts:
+    for label, value in job.report_facts().facts:
         if label == "Exit code":
             value = f"{value} ({EXIT_MEANING.get(int(value), 'unknown')})"
         shown.append((label, text(value)))
