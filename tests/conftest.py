@@ -79,3 +79,17 @@ def run_cli(*args, cwd: Path | None = None, env: dict | None = None, timeout: fl
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def workbook_statuses(source, sheets) -> dict[str, int]:
+    """Rows per status in the named sheets of an output workbook (a path or a file object)."""
+    book = load_workbook(source)
+    counts: dict[str, int] = {}
+    for name in sheets:
+        rows = list(book[name].iter_rows(values_only=True))
+        header_at = next(i for i, r in enumerate(rows) if "status" in r)
+        column = rows[header_at].index("status")
+        for row in rows[header_at + 1:]:
+            if row[column]:
+                counts[row[column]] = counts.get(row[column], 0) + 1
+    return counts

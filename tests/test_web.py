@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2 for its test cl
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from conftest import write_csv, write_xlsx
+from conftest import workbook_statuses, write_csv, write_xlsx
 
 from sn_importer.engine import Progress
 from sn_importer.job import Job
@@ -115,16 +115,7 @@ def run_url(response: httpx.Response) -> str:
 
 
 def statuses_in(workbook: bytes) -> dict[str, int]:
-    book = load_workbook(io.BytesIO(workbook))
-    counts: dict[str, int] = {}
-    for name in ("Orders", "Sales and purchasing"):
-        rows = list(book[name].iter_rows(values_only=True))
-        header_at = next(i for i, r in enumerate(rows) if "status" in r)
-        column = rows[header_at].index("status")
-        for row in rows[header_at + 1:]:
-            if row[column]:
-                counts[row[column]] = counts.get(row[column], 0) + 1
-    return counts
+    return workbook_statuses(io.BytesIO(workbook), ("Orders", "Sales and purchasing"))
 
 
 def text(response: httpx.Response) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openpyxl import load_workbook
+
+from conftest import workbook_statuses
 
 from sn_importer.sandbox import SandboxServer, running_sandbox
 from sn_importer.web import WebSettings, create_app
@@ -104,16 +105,7 @@ def heading(page) -> str:
 
 
 def statuses_in(path: Path) -> dict[str, int]:
-    book = load_workbook(path)
-    counts: dict[str, int] = {}
-    for name in ("Orders", "Sales and purchasing"):
-        rows = list(book[name].iter_rows(values_only=True))
-        header_at = next(i for i, r in enumerate(rows) if "status" in r)
-        column = rows[header_at].index("status")
-        for row in rows[header_at + 1:]:
-            if row[column]:
-                counts[row[column]] = counts.get(row[column], 0) + 1
-    return counts
+    return workbook_statuses(path, ("Orders", "Sales and purchasing"))
 
 
 def upload_sample(page, site: Site) -> None:

@@ -187,19 +187,18 @@ async def create_serials(request: Request) -> Response:
     return JSONResponse(_transfer(store, target, body["serial_numbers"]))
 
 
+def _record(store: SandboxStore, string: str, target: tuple[str, int], id_: int, transaction: str) -> dict:
+    """A SerialNumber record as POST writes it onto ``target``."""
+    return {"id": id_, "transaction_id": transaction, "serial_number": string, "resource_type": target[0],
+            "resource_id": target[1], "transaction_date": store.now_iso(), "quantity_change": 1}
+
+
 def _mint(store: SandboxStore, target: tuple[str, int], strings: list[str], rng: random.Random) -> dict:
     """New records on the target; a string already known keeps its id (one string, one id)."""
     successful, failed = [], []
     for string in strings:
-        record = {
-            "id": store.id_of(string) or store.next_id(),
-            "transaction_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "serial_number": string,
-            "resource_type": target[0],
-            "resource_id": target[1],
-            "transaction_date": store.now_iso(),
-            "quantity_change": 1,
-        }
+        transaction = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        record = _record(store, string, target, store.id_of(string) or store.next_id(), transaction)
         if store.add(record):
             successful.append(record)
         else:
@@ -211,15 +210,7 @@ def _transfer(store: SandboxStore, target: tuple[str, int], strings: list[str]) 
     """Attach known serials to the target too; the answer shows the API's transfer quirks."""
     successful, failed = [], []
     for string in strings:
-        record = {
-            "id": store.id_of(string),
-            "transaction_id": "undefined",
-            "serial_number": string,
-            "resource_type": target[0],
-            "resource_id": target[1],
-            "transaction_date": store.now_iso(),
-            "quantity_change": 1,
-        }
+        record = _record(store, string, target, store.id_of(string), "undefined")
         if store.add(record):
             successful.append({**record, "resource_id": None})
         else:
