@@ -139,11 +139,11 @@ def sandbox(
     latency_ms: Annotated[int, typer.Option("--latency-ms", help="Added latency per request.")] = 0,
 ) -> None:
     """Run the built-in simulated Katana API on loopback."""
-    from .sandbox import serve
+    from .sandbox import parse_rate_limit, serve_forever
 
-    try:
-        serve(host=host, port=port, seed=seed, api_key=api_key, rate_limit=rate_limit,
-              fail_rate=fail_rate, latency_ms=latency_ms)
+    try:  # a bad quota, fail rate or latency is a usage error
+        serve_forever(host=host, port=port, seed=seed, api_key=api_key, rate_limit=parse_rate_limit(rate_limit),
+                      fail_rate=fail_rate, latency_ms=latency_ms)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -68,10 +68,7 @@ class Engine:
     def __init__(self, rows: pd.DataFrame, members: dict[Resource, object], client: KatanaClient, mode: str,
                  ids_per_request: int, journal: Journal | None = None, run_key: str | None = None,
                  progress: Callable[[Progress], None] | None = None, concurrency: int = 4):
-        self.rows = rows
-        for column in ("status", "message", "serial_id", "request", "checked_at"):
-            rows[column] = rows[column].to_numpy(copy=True) if column != "serial_id" else \
-                pd.array(rows[column], dtype="Int64", copy=True)  # written row by row below
+        self.rows = rows  # the caller's frame, written in place (Job.reset gives it fresh, writable columns)
         self.members = {k: [int(p) for p in v] for k, v in members.items()}
         self._one_sheet = rows["sheet"].nunique() <= 1
         self.client = client
@@ -159,7 +156,7 @@ class Engine:
         try:
             current = await self.client.list_serials(*res)
         except (ApiRequestError, ApiUnavailableError) as exc:
-            self._mark(positions, Status.FAILED, f"could not list the serials on {_name(res)}: {str(exc)}")
+            self._mark(positions, Status.FAILED, f"could not list the serials on {_name(res)}: {exc}")
             self.state.phase[res] = "done"
             if isinstance(exc, ApiRequestError) and exc.status_code == 404:
                 raise
@@ -197,7 +194,7 @@ class Engine:
                     outcome[position] = [Status.FAILED.value, f"DELETE failed: {errors[serial_id]}", serial_id, ""]
                 else:
                     outcome[position] = [Status.UNVERIFIED.value,
-                                         f"DELETE sent; the check afterwards failed: {str(exc)}", serial_id, ""]
+                                         f"DELETE sent; the check afterwards failed: {exc}", serial_id, ""]
             self._commit(res, before, ids, outcome)
             raise_if_unavailable(exc)
             return
@@ -256,11 +253,8 @@ class Engine:
             self.journal.outcome(self.key, res, before, ids, outcome)
 
     def _restore(self, res: Resource, stored: ResourceRecord) -> None:
-        outcome = stored.outcome or {}
-        self._apply(outcome)
-        deleted = {o[2] for o in outcome.values() if o[0] == Status.DELETED.value}
-        self._removed(res, stored.before, deleted, outcome)
-        self.state.phase[res] = "done"
+        """A resource a finished attempt recorded: its outcome again, nothing sent."""
+        self._commit(res, stored.before, stored.planned, stored.outcome or {}, write=False)
 
     def _removed(self, res: Resource, before: list[dict], deleted: set, outcome: Outcome) -> None:
         if not deleted:
@@ -282,10 +276,10 @@ class Engine:
         self.rows.loc[positions, "message"] = [v[1] for v in values]
         self.rows.loc[positions, "serial_id"] = pd.array([v[2] for v in values], dtype="Int64")
         self.rows.loc[positions, "checked_at"] = [v[3] for v in values]
-        sent = [p for p, v in zip(positions, values) if v[0] in (Status.NOT_ON_RESOURCE.value, Status.INVALID.value,
-                                                                Status.DUPLICATE.value)]
-        if sent:
-            self.rows.loc[sent, "request"] = ""
+        never_sent = {Status.NOT_ON_RESOURCE.value, Status.INVALID.value, Status.DUPLICATE.value}
+        unsent = [p for p, v in zip(positions, values) if v[0] in never_sent]
+        if unsent:
+            self.rows.loc[unsent, "request"] = ""
 
     def _mark(self, positions: list[int], status: Status, message: str, only_open: bool = False) -> None:
         if only_open:

@@ -60,7 +60,7 @@ class Job:
 
     def reset(self, mode: str) -> None:
         """Start a run afresh from the validation result, whatever an earlier run of this job left."""
-        for column in RUN_COLUMNS:
+        for column in RUN_COLUMNS:  # fresh copies: the engine writes into them row by row
             self.rows[column] = self._validated[column].copy()
         self.mode = mode
         self.error = self.stop_kind = None

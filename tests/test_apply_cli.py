@@ -205,3 +205,14 @@ def test_unusable_state_dir_is_one_line_and_the_output_is_still_written(tmp_path
     assert done.returncode == result["exit_code"] == 2
     assert "journal" in result["error"] and result["statuses"] == {"skipped": 1}
     assert (tmp_path / "in.results.csv").exists()
+
+
+@pytest.mark.parametrize("option, words", [
+    (["--rate-limit", "x/1"], "is not N/SECONDS"),
+    (["--fail-rate", "2"], "fail_rate must be between 0 and 1"),
+    (["--seed", "missing.json"], "seed file not found"),
+])
+def test_sandbox_refuses_bad_options_in_one_line(tmp_path, option, words):
+    done = subprocess.run([COMMAND, "sandbox", "--port", str(free_port()), *option], capture_output=True, text=True,
+                          cwd=tmp_path, env=env(), timeout=30)
+    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr

@@ -6,7 +6,7 @@ DELETE's silent 204. See docs/sandbox.md.
 """
 
 from .app import SimulatedConnectionDrop, create_app
-from .server import SandboxServer, parse_rate_limit, running_sandbox, serve, serve_forever
+from .server import SandboxServer, parse_rate_limit, running_sandbox, serve_forever
 from .store import CREATE_TYPES, RESOURCE_TYPES, SandboxStore, load_seed
 
 __all__ = [
@@ -19,6 +19,5 @@ __all__ = [
     "load_seed",
     "parse_rate_limit",
     "running_sandbox",
-    "serve",
     "serve_forever",
 ]

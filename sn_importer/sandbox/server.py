@@ -149,16 +149,3 @@ def serve_forever(
         uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)).run(sockets=[sock])
     finally:
         sock.close()
-
-
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    seed: str | Path | None = None,
-    api_key: str = "sandbox",
-    rate_limit: str = "60/60",
-    fail_rate: float = 0.0,
-    latency_ms: int = 0,
-) -> None:
-    """Entry point for ``sn-importer sandbox``: the options as the command line gives them."""
-    serve_forever(host, port, seed, api_key, parse_rate_limit(rate_limit), fail_rate, latency_ms)

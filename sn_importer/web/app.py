@@ -317,16 +317,23 @@ def _status(server: Server):
     return status
 
 
+def _submit_if(server: Server, run, mode: str, waiting: Phase, allowed) -> None:
+    """Queue ``mode`` for ``run`` once: the phase moves to ``waiting`` under the run's lock,
+    so a second press (or a second tab) finds it no longer allowed."""
+    with run.lock:
+        go = bool(allowed())
+        if go:
+            run.phase, run.error = waiting, None
+    if go:
+        server.queue.submit(run, mode)
+
+
 def _confirm(server: Server):
     @posted()
     async def confirm(request: Request, form) -> Response:
         run = server.find(request)
-        with run.lock:
-            ready = run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0
-            if ready:
-                run.phase = Phase.WAITING
-        if ready:
-            server.queue.submit(run, "apply")
+        _submit_if(server, run, "apply", Phase.WAITING,
+                   lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return confirm
@@ -336,12 +343,8 @@ def _check_again(server: Server):
     @posted()
     async def check(request: Request, form) -> Response:
         run = server.find(request)
-        with run.lock:
-            again = run.phase in (Phase.READY, Phase.BROKEN) and run.job is not None
-            if again:
-                run.phase, run.error = Phase.CHECK_WAITING, None
-        if again:
-            server.queue.submit(run, "preview")
+        _submit_if(server, run, "preview", Phase.CHECK_WAITING,
+                   lambda: run.phase in (Phase.READY, Phase.BROKEN) and run.job is not None)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return check
