@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import console
+from . import console, formats
 from .errors import SnImporterError, UsageError
 from .job import Job, failure_summary
 
@@ -27,7 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-FileArg = Annotated[Path, typer.Argument(help="The sheet to import (.xlsx, .xlsm, .csv, .txt).", show_default=False, readable=False)]
+FileArg = Annotated[Path, typer.Argument(help=f"The sheet to import ({formats.short_list()}).", show_default=False, readable=False)]
 TemplateOpt = Annotated[Optional[str], typer.Option("--template", "-t", help="Template name (see templates/) or path to a .toml file.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the annotated copy (.xlsx or .csv). Default: beside the input.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object with the run's figures on stdout.")]

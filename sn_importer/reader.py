@@ -18,15 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import formats
 from .errors import HeaderNotFoundError, InputError
 from .mapping import ColumnMapping, expected_headers, is_removed_sheet, match_header, trailing_result_columns
 from .template import Template
 
-CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 DELIMITERS = (",", ";", "\t", "|")
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP_MAGIC = b"PK\x03\x04"
 _WIDER_ROWS = ("some rows have more cells than the header (a value with an unquoted delimiter?); "
                "quote such values or add a header for the extra column")
 
@@ -68,13 +65,13 @@ def read_file(path: str | Path, template: Template) -> SourceFile:
     """Read ``path`` with ``template``; raise InputError if it cannot be imported."""
     path = Path(path)
     _check_path(path)
-    suffix = path.suffix.lower()
-    if suffix in EXCEL_SUFFIXES:
+    kind = formats.for_name(path)
+    if kind is None:
+        raise InputError(path, f"unsupported file type {path.suffix.lower()!r}; use {formats.short_list()}")
+    if kind.reader == "excel":
         source = _read_excel(path, template)
-    elif suffix in CSV_SUFFIXES or suffix == "":
-        source = _read_csv(path, template)
     else:
-        raise InputError(path, f"unsupported file type {suffix!r}; use .xlsx, .xlsm, .csv or .txt")
+        source = _read_csv(path, template)
     if not source.sheets:
         raise _no_header(path, template, source.skipped)
     return source
@@ -154,7 +151,7 @@ def detect_encoding(path: Path, raw: bytes) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     head = raw[:4096]
-    if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC):
+    if formats.sniff(head) in ("zip", "ole"):
         raise InputError(path, "is an Excel workbook, not text; give it its .xlsx (or .xls) name")
     if b"\x00" in head:
         if head[1::2].count(0) > len(head) // 4:
@@ -239,7 +236,7 @@ def _read_excel(path: Path, template: Template) -> SourceFile:
 
     with path.open("rb") as handle:
         magic = handle.read(8)
-    if magic == _OLE_MAGIC and path.suffix.lower() in {".xlsx", ".xlsm"}:
+    if formats.sniff(magic) == "ole" and formats.for_name(path).container == "zip":
         raise InputError(path, "is password-protected (encrypted); save a copy without a password and import that")
     try:
         workbook = calamine.CalamineWorkbook.from_path(str(path))

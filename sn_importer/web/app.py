@@ -33,6 +33,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .. import formats
 from ..errors import SnImporterError
 from ..job import Job
 from ..journal import Journal
@@ -87,6 +88,8 @@ class Server:
                                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.pages.globals["plural"] = present.plural
         self.pages.filters["when"] = present.when
+        self.pages.globals.update(formats_accept=formats.web_accept(), formats_short=formats.short_list(web_only=True),
+                                  formats_described=formats.describe(web_only=True))
         self.template_choices = _describe(settings.templates)
 
     # --- running (on the worker thread) --------------------------------------

@@ -42,6 +42,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import formats
+
 CSRF_COOKIE = "sn_csrf"
 SESSION_COOKIE = "sn_session"
 CSRF_FIELD = "csrf"
@@ -308,14 +310,14 @@ def too_large(limit: int) -> str:
     return f"The upload is larger than {size}, the most this server takes."
 
 
-#: What the page accepts: the name's ending → the ending of the stored copy (server-chosen).
-ACCEPTED = {".xlsx": ".xlsx", ".xlsm": ".xlsm", ".csv": ".csv", ".txt": ".csv"}
-WORKBOOK_SUFFIXES = {".xlsx", ".xlsm"}
+#: What the page accepts (from the one formats table): the name's ending → the ending of the stored copy.
+ACCEPTED = {s: f.suffix for f in formats.FORMATS if f.web for s in f.suffixes}
+WORKBOOK_SUFFIXES = {f.suffix for f in formats.FORMATS if f.web and f.container == "zip"}
 MAX_MEMBERS = 5_000
 MAX_UNPACKED = 256 * 2**20          # all of a workbook's parts, unpacked
 MAX_RATIO = 200                     # unpacked / packed, for any part over 1 MB unpacked
-ZIP_MAGIC = b"PK\x03\x04"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = formats.ZIP_MAGIC
+OLE_MAGIC = formats.OLE_MAGIC
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
@@ -330,7 +332,7 @@ def stored_suffix(filename: str) -> str:
     suffix = PurePosixPath(display_name(filename).lower()).suffix
     if suffix not in ACCEPTED:
         raise UploadRefused(f"“{display_name(filename)}” is not a sheet this page reads: "
-                            "upload an Excel workbook (.xlsx, .xlsm) or a CSV file (.csv).")
+                            f"upload an {formats.describe(web_only=True)}.")
     return ACCEPTED[suffix]
 
 

@@ -3,23 +3,24 @@
 (function () {
   "use strict";
 
-  var ACCEPTED = [".xlsx", ".xlsm", ".csv", ".txt"];
-
   function plural(n, one, many) { return n + " " + (n === 1 ? one : (many || one + "s")); }
 
   function setupDrop(zone) {
     var input = zone.querySelector("input[type=file]");
     var shown = zone.querySelector("[data-filename]");
     var limit = parseInt(zone.getAttribute("data-max-bytes"), 10) || 0;
+    // the endings come from the server's formats table, through the input's accept attribute
+    var accepted = (input.getAttribute("accept") || "").split(",").filter(Boolean);
+    var formats = zone.getAttribute("data-formats") || accepted.join(", ");
 
     function describe() {
       var file = input.files && input.files[0];
       shown.classList.remove("bad");
       if (!file) { shown.textContent = ""; return true; }
       var name = file.name.toLowerCase();
-      var ok = ACCEPTED.some(function (ending) { return name.slice(-ending.length) === ending; });
+      var ok = accepted.some(function (ending) { return name.slice(-ending.length) === ending; });
       if (!ok) {
-        shown.textContent = file.name + ": not a sheet this page reads (.xlsx, .xlsm or .csv)";
+        shown.textContent = file.name + ": not a sheet this page reads (" + formats + ")";
         shown.classList.add("bad");
         return false;
       }

@@ -1,0 +1,111 @@
+"""The input formats: the one table every part of sn-importer reads them from.
+
+Which name endings are read, what their first bytes look like, which reader
+takes them and whether the web page accepts them are facts that used to be
+written down by hand in the reader, the upload checks, the page, its script,
+its template and the command's help, and they disagreed. Now each of those
+asks this table: :func:`for_name` picks a file's format, :func:`sniff` says
+what its bytes really are, :func:`web_accept` and :func:`describe` give the
+page's ``accept`` attribute and the help text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePath
+
+#: The first bytes of each kind of container.
+ZIP_MAGIC = b"PK\x03\x04"
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+TEXT_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+@dataclass(frozen=True)
+class Format:
+    """One input format.
+
+    ``container`` is what the bytes must be (``zip``, ``ole`` or ``text``);
+    ``reader`` which reader takes it (``excel``: calamine and the streaming
+    xlsx reader; ``csv``: the text reader); ``web`` whether the page accepts
+    an upload of it. An upload is stored under the format's first suffix.
+    """
+
+    key: str
+    label: str
+    suffixes: tuple[str, ...]
+    container: str
+    reader: str
+    web: bool = True
+
+    @property
+    def suffix(self) -> str:
+        return self.suffixes[0]
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("xlsx", "Excel workbook", (".xlsx",), "zip", "excel"),
+    Format("xlsm", "Excel macro-enabled workbook", (".xlsm",), "zip", "excel"),
+    Format("xlsb", "Excel binary workbook", (".xlsb",), "zip", "excel", web=False),
+    Format("xls", "Excel 97-2003 workbook", (".xls",), "ole", "excel", web=False),
+    Format("ods", "OpenDocument spreadsheet", (".ods",), "zip", "excel", web=False),
+    Format("csv", "CSV or text file", (".csv", ".txt", ".tsv"), "text", "csv"),
+)
+
+#: Files without an ending are read as text (what a drop folder often gets from other systems).
+NO_SUFFIX = FORMATS[-1]
+
+
+def for_name(name: str | PurePath) -> Format | None:
+    """The format a file name's ending says, or None when it is none of ours."""
+    suffix = PurePath(str(name).replace("\\", "/")).suffix.lower()
+    if not suffix:
+        return NO_SUFFIX
+    return next((f for f in FORMATS if suffix in f.suffixes), None)
+
+
+def sniff(head: bytes) -> str:
+    """What the first bytes are: ``zip``, ``ole``, ``text`` or ``binary`` (``empty`` for nothing)."""
+    if not head:
+        return "empty"
+    if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)):
+        return "zip"
+    if head.startswith(OLE_MAGIC):
+        return "ole"
+    if head.startswith(TEXT_BOMS):
+        return "text"
+    sample = head[:4096]
+    if b"\x00" in sample and not _utf16_without_bom(sample):
+        return "binary"
+    return "text"
+
+
+def _utf16_without_bom(sample: bytes) -> bool:
+    """Every other byte zero: UTF-16 text saved without its byte-order mark."""
+    quarter = len(sample) // 4
+    return sample[1::2].count(0) > quarter or sample[0::2].count(0) > quarter
+
+
+def suffixes(web_only: bool = False) -> list[str]:
+    """Every suffix read (or only those the page accepts), in table order."""
+    return [s for f in FORMATS if f.web or not web_only for s in f.suffixes]
+
+
+def web_accept() -> str:
+    """The page's ``<input type=file accept=...>`` value."""
+    return ",".join(suffixes(web_only=True))
+
+
+def describe(web_only: bool = False) -> str:
+    """The formats in words, for help text and refusals: "Excel workbook (.xlsx), ..."."""
+    kinds = [f"{f.label} ({', '.join(f.suffixes)})" for f in FORMATS if f.web or not web_only]
+    return ", ".join(kinds[:-1]) + " or " + kinds[-1] if len(kinds) > 1 else kinds[0]
+
+
+def short_list(web_only: bool = False) -> str:
+    """The suffixes as a short list: ".xlsx, .xlsm, .csv or .txt"."""
+    names = suffixes(web_only)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+__all__ = ["FORMATS", "Format", "describe", "for_name", "short_list", "sniff", "suffixes", "web_accept"]
