@@ -1,37 +1,58 @@
 """The Katana API client: the one stage that talks HTTP.
 
-``list_serials`` and ``delete_serials`` are all the importer needs. Each
+``get_page``, ``list_serials`` and ``delete_serials`` are all the importer
+needs; whole lists are read by :mod:`sn_importer.lists`, which follows
+``X-Pagination`` and trusts a list only when it held still while read. Each
 request goes through the :class:`~sn_importer.pacing.Pacer` (a slot among
-``max_in_flight`` and room in the tenant's window) and through a tenacity
-retry loop (backoff with jitter, Retry-After honoured, waits on the injected
-clock). Failures leave as the project's own errors: :class:`AuthError` at once
-on 401/403, :class:`ApiRequestError` on other refusals, and
-:class:`ApiUnavailableError` once retries run out. The key lives only in the
-``Authorization`` header, which httpx masks in its reprs; it is never logged.
+``max_in_flight`` and room in the tenant's window) and through a retry loop
+(backoff with jitter, Retry-After honoured, waits on the injected clock).
+
+Waiting is bounded, so a run never hangs silently:
+
+* every try has ``timeout`` seconds in all, and a request has
+  ``request_deadline`` seconds across its tries;
+* a Retry-After or quota reset further away than ``max_wait`` (default: one
+  quota window) raises :class:`WaitTooLongError`, and no successful request for
+  ``stall_limit`` seconds raises :class:`StalledError`: both stop the run so it
+  can be resumed later;
+* every wait of a second or more is told to ``on_wait(seconds, reason)``, so a
+  terminal can say why nothing moves.
+
+An answer that is not the API's JSON (a proxy's HTML page, JSON cut off, a
+200 without ``data``) is a transient failure, retried like a 5xx, and
+described in a few words, never pasted. Failures leave as the project's own
+errors: :class:`AuthError` at once on 401/403, :class:`ApiRequestError` on
+other refusals, :class:`ApiUnavailableError` once retries or the deadline run
+out. The key lives only in the ``Authorization`` header, which httpx masks in
+its reprs; it is never logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from .clock import Clock, SystemClock
-from .errors import ApiRequestError, ApiUnavailableError, AuthError
+from .errors import ApiRequestError, ApiUnavailableError, AuthError, StalledError, WaitTooLongError
+from .lists import PAGE_LIMIT, Page, Pagination, read_list
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-PAGE_LIMIT = 250
 RETRY_STATUSES = {500, 502, 503, 504}
 ENDPOINT = "/serial_numbers"
+#: Waits shorter than this are not worth telling anyone about.
+NOTICE_AFTER = 1.0
+
+WaitCallback = Callable[[float, str], None]
 
 
 @dataclass
@@ -47,19 +68,51 @@ class ClientStats:
 
 
 class _RetryableAnswer(Exception):
-    """An answer worth trying again (429, 500/502/503/504)."""
+    """An answer worth trying again (429, 5xx, a body that is not the API's JSON)."""
 
     def __init__(self, status_code: int, reason: str, retry_after: float | None = None):
         super().__init__(reason)
         self.status_code, self.reason, self.retry_after = status_code, reason, retry_after
 
 
-def api_message(response: httpx.Response) -> str:
-    """The API's own words from an error body, plain or wrapped as ``{"error": {...}}``."""
+def describe_body(response: httpx.Response) -> str:
+    """A few words on a body that is not the API's JSON: never the body itself."""
+    text = response.content[:512].lstrip().lower()
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    if not response.content.strip():
+        return "an empty body"
+    if kind == "text/html" or text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "an HTML page"
+    if kind.endswith("json") or text.startswith((b"{", b"[")):
+        return "truncated or malformed JSON"
+    return f"{kind or 'a body'} that is not the API's JSON"
+
+
+def describe_answer(response: httpx.Response) -> str:
+    """'HTTP 502 from a proxy (HTML page)', 'HTTP 503: Service Unavailable', ..."""
+    status = response.status_code
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text.strip()[:200] or response.reason_phrase
+        what = describe_body(response)
+        if what == "an HTML page":
+            return f"HTTP {status} from a proxy (HTML page)"
+        return f"HTTP {status} {response.reason_phrase} ({what})".replace("  ", " ")
+    return f"HTTP {status}: {_message_of(body, response)}"
+
+
+def api_message(response: httpx.Response) -> str:
+    """The API's own words from an error body, plain or wrapped as ``{"error": {...}}``;
+    a summary when the body is not JSON."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        what = describe_body(response)
+        return f"{response.reason_phrase or 'error'} ({what})"
+    return _message_of(body, response)
+
+
+def _message_of(body: Any, response: httpx.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         body = body["error"]
     if not isinstance(body, dict):
@@ -68,7 +121,7 @@ def api_message(response: httpx.Response) -> str:
     details = body.get("details")
     if isinstance(details, list) and details:
         message += " (" + "; ".join(_detail_text(d) for d in details[:5]) + ")"
-    return message
+    return message[:300]
 
 
 def _detail_text(detail: Any) -> str:
@@ -100,11 +153,15 @@ def _refused(exc: BaseException) -> bool:
 
 
 class KatanaClient:
-    """An async client for ``/serial_numbers`` that paces itself and retries politely.
+    """An async client for ``/serial_numbers`` that paces itself, retries politely and never waits unbounded.
 
     ``max_retries`` is the most tries one request gets (the first included).
     ``backoff`` is (initial, max) seconds of the exponential backoff; jitter of
-    up to ``initial`` seconds is added to each wait.
+    up to ``initial`` seconds is added to each wait. ``timeout`` bounds one try
+    in all (not only between bytes); ``request_deadline`` bounds one request
+    across its tries. ``max_wait`` (None: one quota window as last learned) is
+    the longest Retry-After or quota reset worth waiting for; ``stall_limit``
+    the longest time without any successful request.
     """
 
     def __init__(
@@ -119,6 +176,10 @@ class KatanaClient:
         max_retries: int = 6,
         initial_quota: tuple[int, float] = (60, 60.0),
         backoff: tuple[float, float] = (0.5, 30.0),
+        request_deadline: float = 90.0,
+        max_wait: float | None = None,
+        stall_limit: float = 120.0,
+        on_wait: WaitCallback | None = None,
     ):
         if not api_key:
             raise AuthError(401, "no API key given")
@@ -126,10 +187,16 @@ class KatanaClient:
         self.clock = clock or SystemClock()
         self.timeout = timeout
         self.max_retries = max(1, max_retries)
+        self.request_deadline = request_deadline
+        self._max_wait = max_wait
+        self.stall_limit = stall_limit
+        self.on_wait = on_wait
         self.pacer = Pacer(self.clock, initial_quota=initial_quota, max_in_flight=max_in_flight)
+        self.pacer.on_wait = self._pacer_wait
         self.stats = ClientStats()
-        self._backoff = wait_exponential(multiplier=backoff[0], max=backoff[1]) + wait_random(0, backoff[0])
-        self._jitter = backoff[0]
+        self._backoff = (max(0.0, backoff[0]), max(0.0, backoff[1]))
+        self._last_success: float | None = None
+        self._told_until = 0.0
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
@@ -149,25 +216,29 @@ class KatanaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @property
+    def max_wait(self) -> float:
+        """The longest wait the run accepts: as given, else one quota window."""
+        return self._max_wait if self._max_wait is not None else self.pacer.window
+
     # -- the API
-    async def list_serials(self, resource_type: str | None, resource_id: int | None) -> list[dict]:
-        """Every serial-number record on the resource, all pages of 250."""
-        params: dict[str, Any] = {"limit": PAGE_LIMIT}
+    async def get_page(self, resource_type: str | None, resource_id: int | None, page: int,
+                       limit: int = PAGE_LIMIT) -> Page:
+        """One page of serial-number records, with its X-Pagination (see :mod:`sn_importer.lists`)."""
+        params: dict[str, Any] = {"limit": limit}
         if resource_type is not None:
             params["resource_type"] = resource_type
         if resource_id is not None:
             params["resource_id"] = resource_id
-        records: list[dict] = []
-        page = 1
-        while True:
-            response = await self._request("GET", params={**params, "page": page})
-            data = self._json(response).get("data")
-            if not isinstance(data, list):
-                raise ApiUnavailableError(f"Katana at {self.base_url} answered GET without a data list")
-            records.extend(data)
-            if len(data) < PAGE_LIMIT or _last_page(response):
-                return records
-            page += 1
+        response, records = await self._request("GET", params={**params, "page": page}, parse=_records)
+        return Page(page, records, Pagination.from_headers(response.headers))
+
+    async def list_serials(self, resource_type: str | None, resource_id: int | None) -> list[dict]:
+        """Every serial-number record on the resource (or of the type), from a trusted list.
+
+        Raises :class:`~sn_importer.errors.UntrustedListError` when the list
+        could not be read consistently."""
+        return (await read_list(self, resource_type, resource_id)).records
 
     async def delete_serials(self, resource_type: str, resource_id: int, ids: list[int]) -> None:
         """Detach ``ids`` from one resource. The API answers 204 whatever happened:
@@ -181,35 +252,64 @@ class KatanaClient:
         """About how long ``n_requests`` take under the quota as currently known."""
         return self.pacer.estimate_seconds(n_requests)
 
-    # -- one request, retried
-    async def _request(self, method: str, *, params: dict | None = None, body: dict | None = None) -> httpx.Response:
-        """Send with retries. tenacity drives the loop; its ``sleep`` is our clock."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_retries),
-            wait=self._wait,
-            retry=retry_if_exception_type((_RetryableAnswer, httpx.TransportError)),
-            sleep=self.clock.sleep,
-            before_sleep=self._before_retry(method),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._send_once(method, params, body)
-        except _RetryableAnswer as exc:
-            raise ApiUnavailableError(
-                f"Katana kept failing at {self.base_url}: {exc.reason} after {self.max_retries} tries"
-            ) from exc
-        except httpx.TransportError as exc:
-            reason = describe_transport_error(exc, self.timeout)
-            raise ApiUnavailableError(f"Katana did not answer at {self.base_url}: {reason} after {self.max_retries} tries") from exc
+    # -- one request, retried within bounds
+    async def _request(self, method: str, *, params: dict | None = None, body: dict | None = None,
+                       parse: Callable[[httpx.Response], Any] | None = None) -> Any:
+        """Send with retries until an answer, a refusal, or a bound (tries, deadline, max-wait, stall).
+
+        With ``parse``, returns (response, parsed); a parse failure is retried like a 5xx."""
+        if self._last_success is None:
+            self._last_success = self.clock.now()
+        started = self.clock.now()
+        for attempt in range(1, self.max_retries + 1):
+            try:
+                response = await self._send_once(method, params, body)
+                parsed = parse(response) if parse else None
+            except _RetryableAnswer as exc:
+                why, retry_after, failing = exc.reason, exc.retry_after, "kept failing at"
+            except httpx.TransportError as exc:
+                why, retry_after, failing = describe_transport_error(exc, self.timeout), None, "did not answer at"
+            else:
+                self._last_success = self.clock.now()
+                return (response, parsed) if parse else response
+            delay = self._delay(attempt, retry_after)
+            self._check_bounds(method, f"{failing} {self.base_url}: {why}", retry_after, delay, started, attempt)
+            self.stats.retries += 1
+            log.info("%s %s: %s; try %d of %d in %.1f s", method, ENDPOINT, why, attempt + 1, self.max_retries, delay)
+            self._tell(delay, f"{why}; try {attempt + 1} of {self.max_retries}")
+            await self.clock.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_bounds(self, method: str, why: str, retry_after: float | None, delay: float, started: float,
+                      attempt: int) -> None:
+        """Raise when the next try would cross a bound; the order says which reason the user sees."""
+        now = self.clock.now()
+        if retry_after is not None and retry_after > self.max_wait:
+            raise WaitTooLongError(retry_after, self.max_wait)
+        if now + delay - self._last_success >= self.stall_limit:
+            raise StalledError(now - self._last_success, why.split(": ", 1)[-1])
+        if attempt >= self.max_retries:
+            raise ApiUnavailableError(f"Katana {why} after {attempt} tries")
+        if now + delay - started >= self.request_deadline:
+            raise ApiUnavailableError(f"Katana {why}; {method} gave up after {attempt} tries in {now - started:.0f} s")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter; after a 429 at least its Retry-After."""
+        initial, ceiling = self._backoff
+        jitter = random.uniform(0, initial)
+        if retry_after is not None:
+            return retry_after + jitter
+        return min(ceiling, initial * 2 ** (attempt - 1)) + jitter
 
     async def _send_once(self, method: str, params: dict | None, body: dict | None) -> httpx.Response:
         ticket = await self.pacer.acquire()
         try:
             self.stats.requests[method] += 1
-            response = await self._http.request(method, ENDPOINT, params=params, json=body)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    response = await self._http.request(method, ENDPOINT, params=params, json=body)
+            except TimeoutError:
+                raise httpx.ReadTimeout(f"no answer within {self.timeout:g} s") from None
             self.pacer.observe(response.headers, ticket)
         finally:
             self.pacer.release(ticket)
@@ -224,42 +324,44 @@ class KatanaClient:
             retry_after = _retry_after(response)
             if "x-ratelimit-remaining" not in response.headers:
                 self.pacer.on_rate_limited(retry_after)
-            raise _RetryableAnswer(status, "still rate limited (429)", retry_after)
+            raise _RetryableAnswer(status, "rate limited (HTTP 429)", retry_after)
         if status in (401, 403):
             raise AuthError(status, api_message(response))
         if status in RETRY_STATUSES:
-            raise _RetryableAnswer(status, f"{status} {api_message(response)}")
+            raise _RetryableAnswer(status, describe_answer(response))
         if status >= 500:
-            raise ApiUnavailableError(f"Katana at {self.base_url} answered {method} with {status}: {api_message(response)}")
+            raise ApiUnavailableError(f"Katana at {self.base_url} answered {method} with {describe_answer(response)}")
         raise ApiRequestError(status, api_message(response), method, ENDPOINT)
 
-    def _wait(self, state: RetryCallState) -> float:
-        """Exponential backoff with jitter; after a 429 at least Retry-After."""
-        backoff = self._backoff(state)
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _RetryableAnswer) and exc.retry_after is not None:
-            return exc.retry_after + random.uniform(0, self._jitter)
-        return backoff
+    # -- telling why it waits
+    def _pacer_wait(self, seconds: float) -> None:
+        """The pacer is about to wait for the quota window to reset."""
+        if seconds > self.max_wait + 1:
+            raise WaitTooLongError(seconds, self.max_wait, "Katana's quota window resets in")
+        self._tell(seconds, "Katana's quota for this window is spent; waiting for it to reset")
 
-    def _before_retry(self, method: str):
-        def note(state: RetryCallState) -> None:
-            self.stats.retries += 1
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, httpx.TransportError):
-                why = describe_transport_error(exc, self.timeout)
-            else:
-                why = getattr(exc, "reason", str(exc))
-            wait = state.next_action.sleep if state.next_action else 0.0
-            log.info("%s %s: %s; try %d of %d in %.1f s", method, ENDPOINT, why, state.attempt_number + 1, self.max_retries, wait)
+    def _tell(self, seconds: float, reason: str) -> None:
+        """Say why nothing moves (once per wait of a second or more)."""
+        until = self.clock.now() + seconds
+        if self.on_wait is None or seconds < NOTICE_AFTER or abs(until - self._told_until) < NOTICE_AFTER:
+            return
+        self._told_until = until
+        self.on_wait(seconds, reason)
 
-        return note
 
-    def _json(self, response: httpx.Response) -> dict:
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ApiUnavailableError(f"Katana at {self.base_url} answered with something that is not JSON") from None
-        return body if isinstance(body, dict) else {}
+def _records(response: httpx.Response) -> list[dict]:
+    """The ``data`` list of a GET answer; anything else is a transient failure, summarised."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _RetryableAnswer(response.status_code, describe_answer(response)) from None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise _RetryableAnswer(response.status_code, f"HTTP {response.status_code} without the API's data list")
+    if not all(isinstance(r, dict) and isinstance(r.get("id"), int) for r in data):
+        raise _RetryableAnswer(response.status_code,
+                               f"HTTP {response.status_code} with data that are not serial-number records")
+    return data
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -267,10 +369,3 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(response.headers["retry-after"]))
     except (KeyError, ValueError):
         return None
-
-
-def _last_page(response: httpx.Response) -> bool:
-    try:
-        return json.loads(response.headers["x-pagination"]).get("last_page") == "true"
-    except (KeyError, ValueError, AttributeError):
-        return False

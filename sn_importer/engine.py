@@ -18,7 +18,7 @@ from typing import Callable
 import pandas as pd
 
 from .client import KatanaClient
-from .errors import ApiRequestError, ApiUnavailableError, AuthError, KatanaError
+from .errors import ApiRequestError, ApiUnavailableError, AuthError, KatanaError, ResumeLaterError, UntrustedListError
 from .journal import Journal, ResourceRecord
 from .status import Status
 
@@ -30,7 +30,7 @@ UNREACHABLE_LIMIT = 2
 
 #: Why a run can stop early. All but "internal" are about the run, not the file:
 #: the same file can be run again once the cause is gone.
-STOP_KINDS = ("no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy", "internal")
+STOP_KINDS = ("no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy", "wait", "internal")
 
 
 @dataclass
@@ -131,6 +131,8 @@ class Engine:
                 self._unreachable = 0
             except AuthError as exc:
                 self._stop("auth", str(exc))
+            except ResumeLaterError as exc:  # a wait beyond --max-wait, or a stall: resumable
+                self._stop("wait", str(exc))
             except ApiUnavailableError as exc:
                 self._unreachable += 1
                 self._last_unreachable = str(exc)
@@ -155,7 +157,7 @@ class Engine:
             return
         try:
             current = await self.client.list_serials(*res)
-        except (ApiRequestError, ApiUnavailableError) as exc:
+        except (ApiRequestError, ApiUnavailableError, UntrustedListError) as exc:
             self._mark(positions, Status.FAILED, f"could not list the serials on {_name(res)}: {exc}")
             self.state.phase[res] = "done"
             if isinstance(exc, ApiRequestError) and exc.status_code == 404:
@@ -188,7 +190,7 @@ class Engine:
                 errors.update({i: str(exc) for i in chunk})
         try:
             after = await self.client.list_serials(*res) if to_send else current
-        except (ApiRequestError, ApiUnavailableError) as exc:
+        except (ApiRequestError, ApiUnavailableError, UntrustedListError) as exc:
             for position, serial_id in confirmed.items():
                 if serial_id in errors:
                     outcome[position] = [Status.FAILED.value, f"DELETE failed: {errors[serial_id]}", serial_id, ""]

@@ -12,7 +12,11 @@ it cares about::
     └── KatanaError                 talking to the API went wrong
         ├── AuthError               401/403: the key is missing, wrong or revoked
         ├── ApiUnavailableError     no answer (connection refused, timeouts, 5xx) after retries
-        └── ApiRequestError         the API refused the request (other 4xx)
+        ├── ApiRequestError         the API refused the request (other 4xx)
+        ├── UntrustedListError      a list could not be read consistently (one resource or type)
+        └── ResumeLaterError        the run must stop now and be run again later
+            ├── WaitTooLongError    Katana asked to wait longer than --max-wait
+            └── StalledError        no request has succeeded for the stall limit
 """
 
 from __future__ import annotations
@@ -93,3 +97,40 @@ class ApiRequestError(KatanaError):
         self.method = method
         self.path = path
         super().__init__(f"{method} {path} answered {status_code}: {api_message}".strip())
+
+
+class UntrustedListError(KatanaError):
+    """A list of serials could not be read so that it can be trusted (it kept changing,
+    repeated a page, or would not end). Only that resource (or type) is given up."""
+
+    def __init__(self, resource_type: str | None, resource_id: int | None, reason: str):
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ResumeLaterError(KatanaError):
+    """The run has to stop now; running the same command again resumes it."""
+
+    resume = "nothing more was sent; run the same command again to resume"
+
+
+class WaitTooLongError(ResumeLaterError):
+    """Katana asked for a wait (Retry-After, or a quota reset) longer than the run may wait."""
+
+    def __init__(self, seconds: float, max_wait: float, why: str = "Katana asked to wait"):
+        self.seconds = seconds
+        self.max_wait = max_wait
+        super().__init__(f"{why} {seconds:.0f} s, longer than the {max_wait:g} s allowed (--max-wait); "
+                         f"{self.resume}")
+
+
+class StalledError(ResumeLaterError):
+    """No request has succeeded for the stall limit."""
+
+    def __init__(self, seconds: float, last_failure: str = ""):
+        self.seconds = seconds
+        self.last_failure = last_failure
+        because = f" (last: {last_failure})" if last_failure else ""
+        super().__init__(f"no request to Katana has succeeded for {seconds:.0f} s{because}; {self.resume}")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .clock import Clock, SystemClock
 
@@ -58,6 +58,8 @@ class Pacer:
         self._budget = 0  # may reserve up to request number _budget
         self._slots = asyncio.Semaphore(max_in_flight)
         self._changed = asyncio.Event()
+        #: Told the seconds until the window resets before each wait for it; may raise to refuse the wait.
+        self.on_wait: Callable[[float], None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -105,6 +107,8 @@ class Pacer:
             # Spent, and no answer told when the window resets: it opened at the
             # latest with our last request, so one whole window from now is safe.
             self.reset_at = self.clock.now() + self.window
+        if self.reset_at is not None and self.on_wait is not None:
+            self.on_wait(self.reset_at - self.clock.now())
         waiters = [asyncio.ensure_future(self._changed.wait())]
         if self.reset_at is not None:
             waiters.append(asyncio.ensure_future(self.clock.sleep(self.reset_at + self.margin - self.clock.now())))

@@ -59,7 +59,7 @@ MODES = ("validate", "preview", "apply")
 #: stays in processing/, the pass stops, and the next run resumes it. Any other stop
 #: (an internal error) files it in failed/, so one file that triggers a bug cannot jam
 #: every later drop.
-LEFT_FOR_LATER = frozenset({"no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy"})
+LEFT_FOR_LATER = frozenset({"no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy", "wait"})
 #: How many :class:`FileResult` a :class:`Watcher` keeps (a polling one runs for months).
 KEEP_RESULTS = 100
 

@@ -172,7 +172,7 @@ def test_retries_5xx_then_succeeds():
 
 def test_keeps_failing_5xx_becomes_api_unavailable():
     client = mocked(lambda r: httpx.Response(502, text="Bad Gateway"), max_retries=3)
-    with pytest.raises(ApiUnavailableError, match=r"kept failing at http://sandbox/v1: 502 Bad Gateway after 3 tries"):
+    with pytest.raises(ApiUnavailableError, match=r"kept failing at http://sandbox/v1: HTTP 502 Bad Gateway \(text/plain that is not the API's JSON\) after 3 tries"):
         asyncio.run(client.list_serials("Production", 1))
     assert client.stats.requests["GET"] == 3
 
