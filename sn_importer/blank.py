@@ -1,56 +1,127 @@
 """The blank sheet staff fill in: the template's headers, a drop-down of
 resource types, the serial column formatted as text (so Excel cannot damage
-serials), and an instructions sheet."""
+serials), and an instructions sheet.
+
+The sheet is built so that its results read well too: the serial record id
+column is headed ``Serial record id`` (the results add their own resolved
+``serial_id``, so a file made from it never has two columns of that name);
+the instructions sheet opens with the title the report recognises, so it is
+never listed as a sheet that could not be read; and the instructions name
+the resource types exactly as the drop-down offers them.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .report import atomic_path
-from .template import RESOURCE_TYPES, Template
+from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
+from .template import RESOURCE_TYPES, Template, normalise_key
 
-INSTRUCTIONS = [
-    "One row per serial number to detach from a resource.",
-    "resource_type: pick from the list (Manufacturing order, Sales order row, ...).",
-    "resource_id: the id of the order or row in Katana, a whole number.",
-    "serial_id: the serial-number record id, if you know it; else leave it blank.",
-    "serial_number: the serial as printed on the label (kept as text: leading zeros are safe).",
-    "Give serial_id or serial_number (or both: they must then be the same serial).",
-    "Other columns are kept as they are in the results file.",
-    "Check the sheet first: sn-importer validate FILE; then sn-importer preview FILE.",
-]
+SHEET = "Serials"
+INSTRUCTIONS_SHEET = "Instructions"
+
+#: The column headers staff see, per field (a field the table does not know keeps its name).
+LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "serial_id": "Serial record id",
+          "serial_number": "Serial number"}
+
+#: Rows the drop-down and the whole-number checks cover.
+ROWS = 5000
+
+
+def words(api_name: str) -> str:
+    """``SalesOrderFulfillmentRow`` → ``Sales order fulfillment row``: how staff write the types."""
+    parts = re.findall(r"[A-Z][a-z]*", api_name)
+    return " ".join([parts[0], *(p.lower() for p in parts[1:])])
+
+
+def choices(template: Template) -> list[str]:
+    """The drop-down's entries: each type in words where the template reads those words
+    as that type, else as the API spells it."""
+    return [words(t) if template.resolve_resource_type(words(t)) == t else t for t in RESOURCE_TYPES]
+
+
+def headers(template: Template) -> list[tuple[str, str]]:
+    """(field, header) of the columns staff fill in, plus a free note column.
+
+    A ``serial_id`` column is headed by a spelling the template reads as
+    serial_id but that differs from the results' own ``serial_id`` column;
+    when the template knows none, the column is left out (the serial number
+    serves).
+    """
+    out = []
+    for name, spec in template.fields.items():
+        if spec.value is not None:
+            continue
+        label = LABELS.get(name, name)
+        if normalise_key(label) not in spec.header_keys:  # a template that would not read our label
+            label = name
+        if name == "serial_id" and normalise_key(label) == normalise_key(name):
+            label = next((a for a in spec.aliases if normalise_key(a) != normalise_key(name)), None)
+            if label is None:
+                continue
+        out.append((name, label))
+    return out + [("note", "Note")]
+
+
+def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str]:
+    """The instructions sheet, line by line; it names exactly what the sheet offers."""
+    labels = dict(columns)
+    lines = [TEMPLATE_INSTRUCTIONS_TITLE, "", "One row per serial number to detach from a resource in Katana."]
+    if "resource_type" in labels:
+        lines.append(f"{labels['resource_type']}: pick from the list: {', '.join(choices(template))}.")
+    else:
+        lines.append(f"Every row is a {words(str(template.fields['resource_type'].value)).lower()} "
+                     f"(template {template.name}).")
+    if "resource_id" in labels:
+        lines.append(f"{labels['resource_id']}: the id of that order or row in Katana, a whole number.")
+    if "serial_number" in labels:
+        lines.append(f"{labels['serial_number']}: the serial as printed on the label (kept as text: "
+                     "leading zeros are safe).")
+    if "serial_id" in labels:
+        lines.append(f"{labels['serial_id']}: the serial number's record id in Katana, if you know it; "
+                     "else leave it blank.")
+        lines.append(f"Give {labels['serial_id']} or {labels.get('serial_number', 'Serial number')} "
+                     "(or both: they must then be the same serial).")
+    lines += ["Note, and any column you add, is kept as it is in the results file.", "",
+              "Check the sheet first, offline: sn-importer validate FILE",
+              "See what would be detached, changing nothing: sn-importer preview FILE",
+              "Then detach: sn-importer apply FILE"]
+    return lines
 
 
 def write_blank_sheet(path: Path, template: Template) -> Path:
     import xlsxwriter
 
-    fields = [f for f, spec in template.fields.items() if spec.value is None]
-    headers = fields + ["note"]
+    columns = headers(template)
     with atomic_path(Path(path)) as tmp:
         with xlsxwriter.Workbook(str(tmp)) as book:
             bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
             text = book.add_format({"num_format": "@"})
-            sheet = book.add_worksheet("Serials")
-            for col, name in enumerate(headers):
-                sheet.write_string(0, col, name, bold)
+            sheet = book.add_worksheet(SHEET)
+            for col, (name, label) in enumerate(columns):
+                sheet.write_string(0, col, label, bold)
                 sheet.set_column(col, col, 24, text if name == "serial_number" else None)
-            if "resource_type" in fields:
-                col = fields.index("resource_type")
-                sheet.data_validation(1, col, 5000, col, {
-                    "validate": "list", "source": list(RESOURCE_TYPES),
-                    "error_title": "Unknown resource type",
-                    "error_message": "Pick a resource type from the list.",
-                })
-            for name in ("resource_id", "serial_id"):
-                if name in fields:
-                    col = fields.index(name)
-                    sheet.data_validation(1, col, 5000, col, {
-                        "validate": "integer", "criteria": ">", "value": 0,
-                        "error_message": f"{name} is a whole number above 0.",
-                    })
+                _validation(sheet, col, name, label, template)
             sheet.freeze_panes(1, 0)
-            notes = book.add_worksheet("Instructions")
-            notes.set_column(0, 0, 100)
-            for row, line in enumerate(INSTRUCTIONS):
-                notes.write_string(row, 0, line)
+            notes = book.add_worksheet(INSTRUCTIONS_SHEET)
+            notes.set_column(0, 0, 110)
+            title = book.add_format({"bold": True, "font_size": 14})
+            for row, line in enumerate(instructions(template, columns)):
+                notes.write_string(row, 0, line, title if row == 0 else None)
         return Path(path)
+
+
+def _validation(sheet, col: int, name: str, label: str, template: Template) -> None:
+    if name == "resource_type":
+        sheet.data_validation(1, col, ROWS, col, {
+            "validate": "list", "source": choices(template),
+            "error_title": "Unknown resource type",
+            "error_message": "Pick a resource type from the list.",
+        })
+    elif name in ("resource_id", "serial_id"):
+        sheet.data_validation(1, col, ROWS, col, {
+            "validate": "integer", "criteria": ">", "value": 0,
+            "error_message": f"{label} is a whole number above 0.",
+        })

@@ -135,7 +135,7 @@ def test_readme_first_command_on_the_sample(tmp_path):
     assert result["requests"]["DELETE"] == 9 and result["requests"]["rate_limited"] == 0
     assert sample.read_bytes() == before, "the input is never modified"
     book = load_workbook(tmp_path / "serials.results.xlsx")
-    assert book.sheetnames == ["Summary", "Orders", "Sales and purchasing", "Removed"]
+    assert book.sheetnames == ["Orders", "Sales and purchasing", "Old", "Instructions", "Summary", "Removed"]
     orders = list(book["Orders"].iter_rows(values_only=True))
     assert orders[0] == ("Serial numbers to detach — week 48",) + (None,) * 9
     assert orders[2][5:8] == ("status", "message", "serial_id")
@@ -179,7 +179,7 @@ def test_ctrl_c_writes_a_truthful_report_and_the_rerun_finishes(tmp_path, extern
 @pytest.mark.parametrize("args, words", [
     (["validate", "missing.csv"], "file not found"),
     (["validate", "in.csv", "--template", "nosuch"], "no template named 'nosuch'"),
-    (["validate", "in.csv", "--output", "out.pdf"], "cannot write '.pdf' output"),
+    (["validate", "in.csv", "--output", "out.pdf"], "has the extension '.pdf'; name it .xlsx"),
     (["validate", "in.csv", "--output", "adir.xlsx"], "adir.xlsx"),
     (["preview", "in.csv", "--sandbox", "--base-url", "http://127.0.0.1:9/v1"], "do not go together"),
 ])

@@ -91,14 +91,14 @@ def test_template_writes_a_blank_sheet_that_validates_as_nothing_to_import(tmp_p
     book = load_workbook(target)
     assert book.sheetnames == ["Serials", "Instructions"]
     ws = book["Serials"]
-    assert [c.value for c in ws[1]] == ["resource_type", "resource_id", "serial_id", "serial_number", "note"]
+    assert [c.value for c in ws[1]] == ["Resource type", "Resource id", "Serial record id", "Serial number", "Note"]
     lists = [dv for dv in ws.data_validations.dataValidation if dv.type == "list"]
     assert len(lists) == 1
-    assert lists[0].formula1 == '"' + ",".join(RESOURCE_TYPES) + '"'
+    assert lists[0].formula1.startswith('"Manufacturing order,Production,')
     assert str(lists[0].sqref).startswith("A2:")
     assert len(RESOURCE_TYPES) == 7
     assert ws.column_dimensions["D"].number_format == "@"  # serial_number as text
-    assert book["Instructions"]["A1"].value == "One row per serial number to detach from a resource."
+    assert book["Instructions"]["A1"].value == "How to fill in the Serials sheet"
 
     checked = run_cli("validate", target)
     assert checked.returncode == 0, checked.stderr
@@ -114,7 +114,7 @@ def test_template_for_mo_labels_has_no_type_column(tmp_path):
     target = tmp_path / "labels.xlsx"
     assert run_cli("template", "-o", target, "--template", "mo-labels").returncode == 0
     ws = load_workbook(target)["Serials"]
-    assert [c.value for c in ws[1]] == ["resource_id", "serial_id", "serial_number", "note"]
+    assert [c.value for c in ws[1]] == ["Resource id", "Serial number", "Note"]  # no serial_id alias: left out
     assert [dv.type for dv in ws.data_validations.dataValidation if dv.type == "list"] == []
 
 

@@ -1,0 +1,113 @@
+"""CSV in, CSV out: the annotated rows as text, and an apply's removed records beside them."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..mapping import REMOVED_COLUMNS, RESULT_COLUMNS
+from ..reader import SourceFile
+from ..validate import cells_as_text
+from .rows import defuse_formulas, result_frame, sheet_slices
+
+#: Rows per block of the CSV writer: bounds the memory of the text it builds.
+_CSV_CHUNK = 200_000
+
+
+def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
+    """The annotated rows as CSV: UTF-8 with BOM (so Excel reads accents), the
+    input's delimiter, cells as the workbook showed them (3001, not 3001.0).
+
+    Several sheets share one table: columns are aligned by header, the sheet
+    name goes first and the result columns last. Their labels carry a NUL
+    suffix so an input column that is also called ``serial_id`` or ``sheet``
+    never collides with ours.
+    """
+    frames = []
+    many = len(source.sheets) > 1
+    ours = [f"{name}\x00result" for name in RESULT_COLUMNS]
+    for sheet, part in sheet_slices(source, rows):
+        data = sheet.data.copy()
+        data.columns = _unique(sheet.header)
+        if many:
+            data.insert(0, "sheet\x00result", sheet.name)
+        results = result_frame(part)
+        results.columns = ours
+        frames.append(pd.concat([data.reset_index(drop=True), results], axis=1))
+    out = pd.concat(frames, ignore_index=True) if many else frames[0]
+    if many:
+        out = out[[c for c in out.columns if c not in ours] + ours]
+    header = [n.split("\x00")[0] for n in out.columns]
+    columns = [defuse_formulas(cells_as_text(out.iloc[:, position])) for position in range(out.shape[1])]
+    del out, frames
+    delimiter = source.delimiter if source.kind == "csv" else ","
+    with path.open("wb") as handle:
+        handle.write(codecs.BOM_UTF8)
+        if not many:
+            _write_preamble(handle, source.sheets[0].preamble, delimiter)
+        handle.write(csv_lines([defuse_formulas(pd.Series([name], dtype="str")) for name in header], delimiter))
+        for start in range(0, len(columns[0]), _CSV_CHUNK):
+            handle.write(csv_lines([c.iloc[start : start + _CSV_CHUNK] for c in columns], delimiter))
+
+
+def write_removed_csv(path: Path, removed: pd.DataFrame) -> None:
+    frame = removed.reindex(columns=list(REMOVED_COLUMNS))
+    columns = [defuse_formulas(cells_as_text(frame[c].astype(object))) for c in frame.columns]
+    with path.open("wb") as handle:
+        handle.write(codecs.BOM_UTF8)
+        handle.write(csv_lines([pd.Series([c], dtype="str") for c in frame.columns], ","))
+        handle.write(csv_lines(columns, ","))
+
+
+def _write_preamble(handle, preamble: list[list], delimiter: str) -> None:
+    """Title rows above the header go back where they were, as text."""
+    for cells in preamble:
+        texts = [defuse_formulas(cells_as_text(pd.Series([c], dtype=object))) for c in cells] or \
+            [pd.Series([""], dtype="str")]
+        handle.write(csv_lines(texts, delimiter))
+
+
+def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:
+    """CSV lines (CRLF-terminated, UTF-8) of equally long text columns, built
+    column-wise with pyarrow instead of row by row.
+
+    Quoting is Python's csv QUOTE_MINIMAL: a cell holding the delimiter, a
+    quote, CR or LF is quoted and its quotes doubled.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def scalar(text: str):
+        return pa.scalar(text, type=pa.large_string())
+
+    special = "[" + re.escape(delimiter) + '"\r\n]'
+    quote, empty = scalar('"'), scalar("")
+    cells = []
+    for column in columns:
+        text = pa.array(column, type=pa.large_string(), from_pandas=True)
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        text = text.fill_null(empty)
+        needs_quotes = pc.match_substring_regex(text, special)
+        if pc.any(needs_quotes).as_py():
+            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+            text = pc.if_else(needs_quotes, quoted, text)
+        cells.append(text)
+    lines = pc.binary_join_element_wise(*cells, scalar(delimiter))
+    lines = pc.binary_join_element_wise(lines, empty, scalar("\r\n"))  # each line + CRLF
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Column labels that keep the header text but may repeat safely (split on NUL)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}\x00{seen[name]}")
+    return out

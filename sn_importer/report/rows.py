@@ -1,0 +1,56 @@
+"""The rows as the writers need them: each sheet's slice, the five result
+columns, and text made safe from spreadsheets that would run it as a formula."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..reader import SourceFile
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"[+-]?\d+(?:[.,]\d+)?"
+
+
+def sheet_slices(source: SourceFile, rows: pd.DataFrame):
+    """Yield (sheet, that sheet's slice of the rows frame) in input order."""
+    start = 0
+    for sheet in source.sheets:
+        yield sheet, rows.iloc[start : start + len(sheet.data)]
+        start += len(sheet.data)
+
+
+def result_frame(part: pd.DataFrame) -> pd.DataFrame:
+    """The five appended columns of one sheet's rows, as written.
+
+    Kept as object columns: these are few distinct strings, and building text
+    arrays of a million of them here would be wasted work for both writers.
+    """
+    return pd.DataFrame({
+        "status": part["status"].to_numpy(dtype=object),
+        "message": part["message"].to_numpy(dtype=object),
+        "serial_id": part["serial_id"].astype("Int64").astype("string").fillna("").to_numpy(dtype=object),
+        "request": part["request"].to_numpy(dtype=object),
+        "checked_at": part["checked_at"].to_numpy(dtype=object),
+    }, dtype=object)
+
+
+def defuse_formulas(column: pd.Series) -> pd.Series:
+    """Prefix text a spreadsheet would run as a formula with an apostrophe (CSV output)."""
+    if column.dtype == object:
+        text = column.map(lambda v: v if isinstance(v, str) else None)
+    elif pd.api.types.is_string_dtype(column.dtype):
+        text = column
+    else:
+        return column
+    risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+    if not risky.any():
+        return column
+    # a plain number such as "-4" is data, not a formula; the regex runs on the few candidates only
+    risky[risky] = ~text[risky].str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
+    if not risky.any():
+        return column
+    if column.dtype != object:  # text dtype: stay vectorised and keep the dtype
+        return column.where(~risky, "'" + column)
+    column = column.astype(object).copy()
+    column[risky.to_numpy()] = "'" + text[risky].astype(str)
+    return column
