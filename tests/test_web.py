@@ -634,7 +634,7 @@ def test_the_blank_template_sheet_downloads(page):
     assert answer.status_code == 200
     book = load_workbook(io.BytesIO(answer.content))
     header = [c.value for c in book["Serials"][1]]
-    assert header[:4] == ["resource_type", "resource_id", "serial_id", "serial_number"]
+    assert header[:4] == ["Resource type", "Resource id", "Serial record id", "Serial number"]
 
 
 def test_every_status_has_its_workbook_colour_on_the_page():
