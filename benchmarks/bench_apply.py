@@ -43,12 +43,12 @@ def main() -> None:
             job = sn.read(path)
             started = time.perf_counter()
             # the client starts from 60/60 and learns the real quota from the headers
-            job.apply(base_url=server.base_url, api_key="sandbox", state_dir=Path(tmp) / "state")
+            result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=Path(tmp) / "state")
             wall = time.perf_counter() - started
             stats = server.store.stats()
     sent = stats["requests"]["GET"] + stats["requests"]["DELETE"]
     minimum = (math.ceil(sent / limit) - 1) * window
-    print(f"rows                 {len(records)}  ({job.counts()})")
+    print(f"rows                 {len(records)}  ({result.counts()})")
     print(f"resources            {args.resources}")
     print(f"requests sent        {sent}  (GET {stats['requests']['GET']}, DELETE {stats['requests']['DELETE']})")
     print(f"requests / resource  {sent / args.resources:.2f}")

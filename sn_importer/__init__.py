@@ -1,10 +1,18 @@
 """sn-importer: detach serial numbers from Katana MRP resources listed in a spreadsheet.
 
     import sn_importer as sn
-    job = sn.read("serials.xlsx")      # read, map, validate, plan
-    job.rows                           # every input row with status and message
-    job.write()                        # the annotated copy beside the input
+    job = sn.read("serials.xlsx")      # read, map, validate, plan: the job never changes after this
+    job.rows                           # every input row with its validation status and message
+    result = job.preview(sandbox=True) # a run returns its own result (rows, counts, requests, ...)
+    result.write()                     # the annotated copy beside the input
+
+``read``, ``Job`` and ``RunResult`` are loaded on first use, so importing the
+package (and starting the command line) does not load pandas.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from .errors import (
     ApiRequestError,
@@ -17,11 +25,33 @@ from .errors import (
     TemplateError,
     UsageError,
 )
-from .job import Job, read
-from .status import Status
+from .outcome import Outcome, Stop
+from .status import Mode, Status, StopKind
 from .template import Template, load_template
 
+if TYPE_CHECKING:
+    from .job import Job, read
+    from .result import RunResult
+
 __version__ = "0.1.0"
+
+#: Public names loaded on first use, and the module each lives in.
+_LAZY = {"Job": "job", "read": "job", "RunResult": "result"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ApiRequestError",
@@ -31,8 +61,13 @@ __all__ = [
     "InputError",
     "Job",
     "KatanaError",
+    "Mode",
+    "Outcome",
+    "RunResult",
     "SnImporterError",
     "Status",
+    "Stop",
+    "StopKind",
     "Template",
     "TemplateError",
     "UsageError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 
 
 class Clock:
@@ -62,3 +63,18 @@ class FakeClock(Clock):
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self._now:.3f})"
+
+
+#: The clock used when none is given.
+SYSTEM = SystemClock()
+
+
+def iso(seconds: float) -> str:
+    """Epoch seconds as the stamps in sheets, summaries and the journal: ``2026-11-27T13:02:15Z``."""
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def now_iso(clock: Clock | None = None) -> str:
+    """The current moment on ``clock`` (the system clock by default), as :func:`iso` writes it."""
+    return iso((clock or SYSTEM).now())

@@ -7,13 +7,17 @@ terminal toolkit; the library reports progress through callbacks instead.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .job import Job
 from .status import COLOURS
+
+if TYPE_CHECKING:
+    from .job import Job
+    from .result import RunResult
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -36,18 +40,18 @@ def show_plan(job: Job) -> None:
               f"{plan.delete_requests} DELETE requests.")
 
 
-def show_counts(job: Job) -> None:
+def show_counts(result: RunResult) -> None:
     table = Table(title="Rows by status", title_justify="left", show_edge=False)
     table.add_column("Status")
     table.add_column("Rows", justify="right")
-    for status, count in sorted(job.counts().items(), key=lambda kv: -kv[1]):
+    for status, count in sorted(result.counts().items(), key=lambda kv: -kv[1]):
         colour = COLOURS.get(status)
         table.add_row(f"[on #{colour}] [/] {status}" if colour else status, str(count))
     out.print(table)
-    if job.error:
-        err.print(f"[bold red]Stopped:[/] {job.error}", soft_wrap=True)
-    if job.output:
-        out.print(f"Output: {job.output}")
+    if result.error:
+        err.print(f"[bold red]Stopped:[/] {result.error}", soft_wrap=True)
+    if result.output:
+        out.print(f"Output: {result.output}")
 
 
 @contextmanager

@@ -11,26 +11,23 @@ dies can be resumed without a false report.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable
 
 import pandas as pd
 
 from .client import KatanaClient
+from .clock import iso
 from .errors import ApiRequestError, ApiUnavailableError, AuthError, KatanaError, ResumeLaterError, UntrustedListError
 from .journal import Journal, ResourceRecord
-from .status import Status
+from .outcome import Outcome, Outcomes, Stop
+from .status import NEVER_SENT, OPEN, UNSETTLED, Mode, Status, StopKind
 
 Resource = tuple[str, int]
-Outcome = dict[int, list]  # row position → [status, message, serial_id, checked_at]
 
 #: After this many resources in a row find Katana unreachable, the run stops.
 UNREACHABLE_LIMIT = 2
-
-#: Why a run can stop early. All but "internal" are about the run, not the file:
-#: the same file can be run again once the cause is gone.
-STOP_KINDS = ("no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy", "wait", "internal")
 
 
 @dataclass
@@ -44,6 +41,8 @@ class Progress:
     resources_done: int
     resources_total: int
     message: str = ""
+    #: Rows by status right now (blank rows not counted): live counts without reading every row.
+    statuses: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,27 +51,32 @@ class RunState:
 
     phase: dict[Resource, str] = field(default_factory=dict)  # listed → sent → done
     removed: list[dict] = field(default_factory=list)
-    stop_reason: str | None = None
-    #: Why the run stopped, for callers that act on it: one of STOP_KINDS, or None.
-    stop_kind: str | None = None
+    #: Why the run stopped early (kind and words), or None.
+    stop_cause: Stop | None = None
 
-    def stop(self, kind: str, reason: str) -> None:
+    @property
+    def stop_reason(self) -> str | None:
+        return self.stop_cause.reason if self.stop_cause else None
+
+    def stop(self, kind: StopKind, reason: str) -> None:
         """Record the first reason the run stopped (later ones are consequences)."""
-        if not self.stop_reason:
-            self.stop_kind, self.stop_reason = kind, reason
+        if not self.stop_cause:
+            self.stop_cause = Stop(StopKind(kind), reason)
 
 
 class Engine:
     """Runs ``preview`` or ``apply`` for one job's plan over one client."""
 
-    def __init__(self, rows: pd.DataFrame, members: dict[Resource, object], client: KatanaClient, mode: str,
+    def __init__(self, rows: pd.DataFrame, members: dict[Resource, object], client: KatanaClient, mode: Mode,
                  ids_per_request: int, journal: Journal | None = None, run_key: str | None = None,
                  progress: Callable[[Progress], None] | None = None, concurrency: int = 4):
-        self.rows = rows  # the caller's frame, written in place (Job.reset gives it fresh, writable columns)
+        #: The run result's own rows (a copy of the job's), written row by row as outcomes come.
+        self.rows = rows
         self.members = {k: [int(p) for p in v] for k, v in members.items()}
         self._one_sheet = rows["sheet"].nunique() <= 1
+        self._counts = Counter(s for s in rows["status"] if s)
         self.client = client
-        self.mode = mode
+        self.mode = Mode(mode)
         self.chunk = ids_per_request
         self.journal = journal
         self.key = run_key
@@ -97,7 +101,7 @@ class Engine:
         except _StopRun:
             await _cancel(tasks)
         except asyncio.CancelledError:
-            self.state.stop("interrupted", "interrupted (Ctrl-C)")
+            self.state.stop(StopKind.INTERRUPTED, "interrupted (Ctrl-C)")
             await _cancel(tasks)
             raise
         except BaseException:
@@ -105,7 +109,7 @@ class Engine:
             raise
         finally:
             if self._unreachable:
-                self.state.stop("unreachable", f"Katana is unreachable: {self._last_unreachable}")
+                self.state.stop(StopKind.UNREACHABLE, f"Katana is unreachable: {self._last_unreachable}")
             self.finalise()
         return self.state
 
@@ -130,20 +134,21 @@ class Engine:
                 await self._resource(res)
                 self._unreachable = 0
             except AuthError as exc:
-                self._stop("auth", str(exc))
+                self._stop(StopKind.AUTH, str(exc))
             except ResumeLaterError as exc:  # a wait beyond --max-wait, or a stall: resumable
-                self._stop("wait", str(exc))
+                self._stop(StopKind.WAIT, str(exc))
             except ApiUnavailableError as exc:
                 self._unreachable += 1
                 self._last_unreachable = str(exc)
                 if self._unreachable >= UNREACHABLE_LIMIT:
-                    self._stop("unreachable", f"Katana is unreachable: {exc}")
+                    self._stop(StopKind.UNREACHABLE, f"Katana is unreachable: {exc}")
             except ApiRequestError as exc:  # 404 on the list endpoint: not Katana, or not /v1
-                self._stop("base_url", f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
+                self._stop(StopKind.BASE_URL,
+                           f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
             finally:
                 self._tick(res)
 
-    def _stop(self, kind: str, reason: str) -> None:
+    def _stop(self, kind: StopKind, reason: str) -> None:
         self.state.stop(kind, reason)
         raise _StopRun(reason)
 
@@ -167,10 +172,10 @@ class Engine:
         before = stored.before if stored else current
         self.state.phase[res] = "listed"
         confirmed, outcome = self._resolve(res, positions, before)
-        if self.mode == "preview" or not confirmed:
+        if self.mode == Mode.PREVIEW or not confirmed:
             for position, serial_id in confirmed.items():
-                outcome[position] = [Status.PLANNED.value, "", serial_id, self._stamp()]
-            self._commit(res, before, [], outcome, write=self.mode == "apply")
+                outcome[position] = Outcome(Status.PLANNED, "", serial_id, self._stamp())
+            self._commit(res, before, [], outcome, write=self.mode == Mode.APPLY)
             return
         ids = list(dict.fromkeys(confirmed.values()))
         if self.journal and not stored:
@@ -193,10 +198,10 @@ class Engine:
         except (ApiRequestError, ApiUnavailableError, UntrustedListError) as exc:
             for position, serial_id in confirmed.items():
                 if serial_id in errors:
-                    outcome[position] = [Status.FAILED.value, f"DELETE failed: {errors[serial_id]}", serial_id, ""]
+                    outcome[position] = Outcome(Status.FAILED, f"DELETE failed: {errors[serial_id]}", serial_id)
                 else:
-                    outcome[position] = [Status.UNVERIFIED.value,
-                                         f"DELETE sent; the check afterwards failed: {exc}", serial_id, ""]
+                    outcome[position] = Outcome(Status.UNVERIFIED, f"DELETE sent; the check afterwards failed: {exc}",
+                                                serial_id)
             self._commit(res, before, ids, outcome)
             raise_if_unavailable(exc)
             return
@@ -205,20 +210,21 @@ class Engine:
         for position, serial_id in confirmed.items():
             if serial_id not in still:
                 note = "gone at the check after an interrupted attempt" if resumed and serial_id not in to_send else ""
-                outcome[position] = [Status.DELETED.value, note, serial_id, stamp]
+                outcome[position] = Outcome(Status.DELETED, note, serial_id, stamp)
             elif serial_id in errors:
-                outcome[position] = [Status.FAILED.value, f"DELETE failed: {errors[serial_id]}", serial_id, stamp]
+                outcome[position] = Outcome(Status.FAILED, f"DELETE failed: {errors[serial_id]}", serial_id, stamp)
             else:
-                outcome[position] = [Status.STILL_PRESENT.value,
-                                     "DELETE was answered 204 but the serial is still on the resource", serial_id, stamp]
+                outcome[position] = Outcome(Status.STILL_PRESENT,
+                                            "DELETE was answered 204 but the serial is still on the resource",
+                                            serial_id, stamp)
         self._commit(res, before, ids, outcome)
 
-    def _resolve(self, res: Resource, positions: list[int], before: list[dict]) -> tuple[dict[int, int], Outcome]:
+    def _resolve(self, res: Resource, positions: list[int], before: list[dict]) -> tuple[dict[int, int], Outcomes]:
         """Which rows name a serial that is on the resource (row → id), and outcomes for the rest."""
         by_id = {int(r["id"]): r for r in before}
         by_serial = {str(r.get("serial_number")): r for r in before}
         confirmed: dict[int, int] = {}
-        outcome: Outcome = {}
+        outcome: Outcomes = {}
         seen: dict[int, int] = {}
         rows = self.rows.loc[positions, ["sheet", "row", "serial_id", "serial_number"]]
         for position, sheet, row, serial_id, serial in rows.itertuples(name=None):
@@ -227,18 +233,17 @@ class Engine:
             record = by_id.get(serial_id) if serial_id is not None else by_serial.get(serial)
             if record is None:
                 what = f"serial id {serial_id}" if serial_id is not None else f"serial {serial!r}"
-                outcome[position] = [Status.NOT_ON_RESOURCE.value,
-                                     f"{what} is not on {_name(res)} (checked before any delete; nothing sent)",
-                                     serial_id, self._stamp()]
+                outcome[position] = Outcome(Status.NOT_ON_RESOURCE,
+                                            f"{what} is not on {_name(res)} (checked before any delete; nothing sent)",
+                                            serial_id, self._stamp())
             elif serial and serial_id is not None and str(record.get("serial_number")) != serial:
-                outcome[position] = [Status.INVALID.value,
-                                     f"serial_id {serial_id} is serial {record.get('serial_number')!r} on "
-                                     f"{_name(res)}, not {serial!r}", serial_id, self._stamp()]
+                outcome[position] = Outcome(Status.INVALID,
+                                            f"serial_id {serial_id} is serial {record.get('serial_number')!r} on "
+                                            f"{_name(res)}, not {serial!r}", serial_id, self._stamp())
             elif int(record["id"]) in seen:
                 first = seen[int(record["id"])]
-                outcome[position] = [Status.DUPLICATE.value,
-                                     f"the same serial on the same resource is already in {self._where(first, sheet)}",
-                                     int(record["id"]), ""]
+                outcome[position] = Outcome(Status.DUPLICATE, "the same serial on the same resource is already in "
+                                                              f"{self._where(first, sheet)}", int(record["id"]))
             else:
                 seen[int(record["id"])] = position
                 confirmed[position] = int(record["id"])
@@ -246,8 +251,9 @@ class Engine:
 
     # --- bookkeeping -----------------------------------------------------------
 
-    def _commit(self, res: Resource, before: list[dict], ids: list[int], outcome: Outcome, write: bool = True) -> None:
-        deleted = {o[2] for o in outcome.values() if o[0] == Status.DELETED.value}
+    def _commit(self, res: Resource, before: list[dict], ids: list[int], outcome: Outcomes,
+                write: bool = True) -> None:
+        deleted = {o.serial_id for o in outcome.values() if o.status == Status.DELETED}
         self._apply(outcome)
         self._removed(res, before, deleted, outcome)
         self.state.phase[res] = "done"
@@ -258,38 +264,44 @@ class Engine:
         """A resource a finished attempt recorded: its outcome again, nothing sent."""
         self._commit(res, stored.before, stored.planned, stored.outcome or {}, write=False)
 
-    def _removed(self, res: Resource, before: list[dict], deleted: set, outcome: Outcome) -> None:
+    def _removed(self, res: Resource, before: list[dict], deleted: set, outcome: Outcomes) -> None:
         if not deleted:
             return
         asked: dict[int, list[str]] = {}
-        for position, (status, _, serial_id, _) in outcome.items():
-            if status == Status.DELETED.value:
-                asked.setdefault(serial_id, []).append(self._where(position, None))
+        for position, found in outcome.items():
+            if found.status == Status.DELETED:
+                asked.setdefault(found.serial_id, []).append(self._where(position, None))
         for record in before:
             if record.get("id") in deleted:
                 self.state.removed.append({**record, "sheet_rows": ", ".join(asked.get(record["id"], []))})
 
-    def _apply(self, outcome: Outcome) -> None:
+    def _apply(self, outcome: Outcomes) -> None:
+        """Write the outcomes into the rows (and keep the counts by status up to date)."""
         if not outcome:
             return
         positions = list(outcome)
         values = list(outcome.values())
-        self.rows.loc[positions, "status"] = [v[0] for v in values]
-        self.rows.loc[positions, "message"] = [v[1] for v in values]
-        self.rows.loc[positions, "serial_id"] = pd.array([v[2] for v in values], dtype="Int64")
-        self.rows.loc[positions, "checked_at"] = [v[3] for v in values]
-        never_sent = {Status.NOT_ON_RESOURCE.value, Status.INVALID.value, Status.DUPLICATE.value}
-        unsent = [p for p, v in zip(positions, values) if v[0] in never_sent]
+        self._recount(positions, [v.status.value for v in values])
+        self.rows.loc[positions, "status"] = [v.status.value for v in values]
+        self.rows.loc[positions, "message"] = [v.message for v in values]
+        self.rows.loc[positions, "serial_id"] = pd.array([v.serial_id for v in values], dtype="Int64")
+        self.rows.loc[positions, "checked_at"] = [v.checked_at for v in values]
+        unsent = [p for p, v in zip(positions, values) if v.status in NEVER_SENT]
         if unsent:
             self.rows.loc[unsent, "request"] = ""
 
     def _mark(self, positions: list[int], status: Status, message: str, only_open: bool = False) -> None:
         if only_open:
-            open_statuses = {Status.VALID.value, Status.PLANNED.value}
+            open_statuses = {s.value for s in OPEN}
             positions = [p for p in positions if self.rows.at[p, "status"] in open_statuses]
         if positions:
+            self._recount(positions, [status.value] * len(positions))
             self.rows.loc[positions, "status"] = status.value
             self.rows.loc[positions, "message"] = message
+
+    def _recount(self, positions: list[int], new: list[str]) -> None:
+        self._counts.subtract(s for s in self.rows.loc[positions, "status"] if s)
+        self._counts.update(new)
 
     def _where(self, position: int, sheet_of_reader: str | None) -> str:
         """'row 5', or 'row 5 of sheet X' when the reader may be looking at another sheet."""
@@ -300,8 +312,7 @@ class Engine:
 
     def _stamp(self) -> str:
         """When a row was checked, on the client's (injectable) clock."""
-        moment = datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc).replace(microsecond=0)
-        return moment.isoformat().replace("+00:00", "Z")
+        return iso(self.client.clock.now())
 
     def _tick(self, res: Resource) -> None:
         self._rows_done += len(self.members[res])
@@ -309,16 +320,17 @@ class Engine:
         if self.progress:
             stats = self.client.stats.requests
             self.progress(Progress(stats["GET"] + stats["DELETE"], self._requests_total, self._rows_done,
-                                   self._rows_total, self._resources_done, len(self.members)))
+                                   self._rows_total, self._resources_done, len(self.members),
+                                   statuses={s: n for s, n in self._counts.items() if n > 0}))
 
 
 class _StopRun(Exception):
     """Raised inside the run to stop every resource (bad key, Katana gone)."""
 
 
-def _settled(outcome: Outcome) -> bool:
+def _settled(outcome: Outcomes) -> bool:
     """Every row of a recorded resource reached a final outcome (else it is tried again)."""
-    return not any(o[0] in (Status.FAILED.value, Status.UNVERIFIED.value) for o in outcome.values())
+    return not any(o.status in UNSETTLED for o in outcome.values())
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:

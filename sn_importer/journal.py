@@ -21,6 +21,7 @@ from pathlib import Path
 import platformdirs
 
 from .errors import SnImporterError
+from .outcome import Outcome, Outcomes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -89,7 +90,7 @@ class ResourceRecord:
     phase: str
     before: list[dict]
     planned: list[int]
-    outcome: dict[int, list] | None
+    outcome: Outcomes | None
 
 
 class Journal:
@@ -175,7 +176,7 @@ class Journal:
         rows = self.db.execute("SELECT resource_type, resource_id, phase, before, planned, outcome "
                                "FROM resources WHERE run_key=?", (key,)).fetchall()
         return {(t, i): ResourceRecord(p, json.loads(b), json.loads(pl),
-                                       {int(k): v for k, v in json.loads(o).items()} if o else None)
+                                       {int(k): Outcome.from_json(v) for k, v in json.loads(o).items()} if o else None)
                 for t, i, p, b, pl, o in rows}
 
     def before_delete(self, key: str, resource: tuple[str, int], before: list[dict], planned: list[int]) -> None:
@@ -185,11 +186,11 @@ class Journal:
                             (key, resource[0], resource[1], "sending", json.dumps(before), json.dumps(planned)))
 
     def outcome(self, key: str, resource: tuple[str, int], before: list[dict], planned: list[int],
-                outcome: dict[int, list]) -> None:
+                outcome: Outcomes) -> None:
         """Commit what happened to a resource's rows."""
         with self.db:
             self.db.execute(
                 "INSERT INTO resources VALUES (?,?,?,?,?,?,?) ON CONFLICT(run_key, resource_type, resource_id) "
                 "DO UPDATE SET phase='done', outcome=excluded.outcome",
                 (key, resource[0], resource[1], "done", json.dumps(before), json.dumps(planned),
-                 json.dumps({str(k): v for k, v in outcome.items()})))
+                 json.dumps({str(k): v.to_json() for k, v in outcome.items()})))

@@ -1,5 +1,6 @@
-"""How a job shows itself in Jupyter (``Job._repr_html_``).
+"""How a job and a run result show themselves in Jupyter (``_repr_html_``).
 
+A job shows its validation result; a preview or apply shows its own result.
 One self-contained HTML fragment: what was read and in which mode, the rows
 counted by status, which input column feeds which field, the rows that need
 attention with their messages, and the plan of requests. Inline styles only
@@ -19,7 +20,7 @@ import pandas as pd
 from .status import COLOURS, GOAL
 
 if TYPE_CHECKING:
-    from .job import Job
+    from .result import RunResult
 
 #: Rows shown per table before the rest is summarised in one line.
 MAX_ROWS = 20
@@ -36,50 +37,51 @@ _TITLE = "font-weight: 600; margin: 10px 0 2px 0"
 _MUTED = "color: #666666"
 
 
-def job_html(job: Job) -> str:
-    """The whole rendering of ``job`` as an HTML fragment."""
-    parts = [_heading(job), _messages(job), _counts(job), _mapping(job), _problems(job), _plan(job)]
+def result_html(result: RunResult) -> str:
+    """The whole rendering of ``result`` as an HTML fragment."""
+    parts = [_heading(result), _messages(result), _counts(result), _mapping(result), _problems(result),
+             _plan(result)]
     return f'<div class="sn-importer-job" style="{_BOX}">' + "".join(p for p in parts if p) + "</div>"
 
 
 # --------------------------------------------------------------------------- sections
 
 
-def _heading(job: Job) -> str:
-    rows = int((job.rows["status"] != "").sum())
-    facts = [job.mode, f"{rows} rows", f"template {job.template.name}", f"exit code {job.exit_code}"]
-    if job.base_url:
-        facts.append(job.base_url)
-    return (f'<div style="font-size: 15px; font-weight: 600">{_e(job.path.name)}</div>'
+def _heading(result: RunResult) -> str:
+    rows = result.row_count
+    facts = [result.mode.value, f"{rows} rows", f"template {result.template.name}", f"exit code {result.exit_code}"]
+    if result.base_url:
+        facts.append(result.base_url)
+    return (f'<div style="font-size: 15px; font-weight: 600">{_e(result.path.name)}</div>'
             f'<div style="{_MUTED}">{_e(" · ".join(map(str, facts)))}</div>')
 
 
-def _messages(job: Job) -> str:
+def _messages(result: RunResult) -> str:
     lines = []
-    if job.error:
-        lines.append(f'<div style="color: #9c0006; font-weight: 600">Stopped: {_e(job.error)}</div>')
-    lines += [f'<div style="{_MUTED}">{_e(note)}</div>' for note in job.notes]
+    if result.error:
+        lines.append(f'<div style="color: #9c0006; font-weight: 600">Stopped: {_e(result.error)}</div>')
+    lines += [f'<div style="{_MUTED}">{_e(note)}</div>' for note in result.notes]
     return "".join(lines)
 
 
-def _counts(job: Job) -> str:
-    counts = sorted(job.counts().items(), key=lambda kv: (-kv[1], kv[0]))
+def _counts(result: RunResult) -> str:
+    counts = sorted(result.counts().items(), key=lambda kv: (-kv[1], kv[0]))
     if not counts:
         return f'<div style="{_TITLE}">Rows by status</div><div style="{_MUTED}">No data rows.</div>'
     body = [[_status_cell(status), _cell(count, "text-align: right")] for status, count in counts]
     return f'<div style="{_TITLE}">Rows by status</div>' + _table(["status", "rows"], body)
 
 
-def _mapping(job: Job) -> str:
-    body = [[_cell(sheet), _cell(field), _cell(where)] for sheet, field, where in job.mapping()]
+def _mapping(result: RunResult) -> str:
+    body = [[_cell(sheet), _cell(field), _cell(where)] for sheet, field, where in result.mapping()]
     skipped = "".join(f'<div style="{_MUTED}">Sheet {_e(repr(name))} not read: {_e(why)}</div>'
-                      for name, why in job.source.skipped)
+                      for name, why in result.source.skipped)
     return f'<div style="{_TITLE}">Columns read</div>' + _table(["sheet", "field", "read from"], body) + skipped
 
 
-def _problems(job: Job) -> str:
-    rows = job.rows
-    goal = {s.value for s in GOAL[job.mode]}
+def _problems(result: RunResult) -> str:
+    rows = result.rows
+    goal = {s.value for s in GOAL[result.mode]}
     problems = rows[(rows["status"] != "") & ~rows["status"].isin(goal)]
     if problems.empty:
         return ""
@@ -88,19 +90,19 @@ def _problems(job: Job) -> str:
     body = [[_status_cell(v) if c == "status" else _cell(v) for c, v in zip(columns, record)]
             for record in shown[columns].itertuples(index=False, name=None)]
     title = f'<div style="{_TITLE}">Rows that need attention ({len(problems)})</div>'
-    more = _more(len(problems) - len(shown), "job.rows")
+    more = _more(len(problems) - len(shown), ".rows")
     return title + _table(columns, body) + more
 
 
-def _plan(job: Job) -> str:
-    plan, detail = job.plan, job.plan_detail
+def _plan(result: RunResult) -> str:
+    plan, detail = result.plan, result.plan_detail
     title = (f'<div style="{_TITLE}">Plan: {detail.serial_count} serials on {detail.resource_count} resources, '
              f"{detail.delete_requests} DELETE requests</div>")
     if plan.empty:
         return title + f'<div style="{_MUTED}">Nothing to send.</div>'
     shown = plan.head(MAX_ROWS)
     body = [[_cell(v) for v in record] for record in shown.itertuples(index=False, name=None)]
-    return title + _table(list(plan.columns), body) + _more(len(plan) - len(shown), "job.plan")
+    return title + _table(list(plan.columns), body) + _more(len(plan) - len(shown), ".plan")
 
 
 # --------------------------------------------------------------------------- pieces
@@ -142,4 +144,4 @@ def _e(value) -> str:
     return escape(str(value), quote=True)
 
 
-__all__ = ["MAX_ROWS", "cell_text", "job_html"]
+__all__ = ["MAX_ROWS", "cell_text", "result_html"]

@@ -1,11 +1,13 @@
-"""Running a job against Katana: connection, sandbox, journal, engine.
+"""Running a job against Katana: connection, sandbox, journal, engine → a run result.
 
-``run_remote`` is what ``Job.preview`` and ``Job.apply`` call. It resolves the
-base URL and key (or starts the built-in sandbox), opens the journal for
-``apply``, tells the caller how many requests the run needs and about how long
-the quota makes that take, runs the engine and leaves every row with a true
-status, even when the key is refused, Katana goes away or the user presses
-Ctrl-C.
+``run_remote`` is what ``Job.preview`` and ``Job.apply`` call. It starts a
+:class:`~sn_importer.result.RunResult` from the job's validation result,
+resolves the base URL and key (or starts the built-in sandbox), opens the
+journal for ``apply``, tells the caller how many requests the run needs and
+about how long the quota makes that take, runs the engine over the result's
+own rows and leaves every row with a true status, even when the key is
+refused, Katana goes away or the user presses Ctrl-C. The job is never
+written to.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from typing import TYPE_CHECKING, Callable
 import pandas as pd
 
 from .client import KatanaClient
+from .clock import iso
 from .engine import Engine, Progress
 from .journal import Journal, JournalError, RunInProgress, run_key
-from .report import REMOVED_COLUMNS
+from .mapping import REMOVED_COLUMNS
+from .result import RunResult
 from .settings import Connection, resolve_connection
-from .status import Status
+from .status import UNSETTLED, Mode, StopKind
 
 log = logging.getLogger(__name__)
 
@@ -85,51 +89,53 @@ def connect(stack: ExitStack, *, sandbox: bool = False, sandbox_seed: str | Path
     return resolve_connection(base_url, api_key)
 
 
-def run_remote(job: "Job", mode: str, *, base_url: str | None = None, api_key: str | None = None,
+def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: str | None = None,
                sandbox: bool = False, sandbox_seed: str | Path | None = None, state_dir: str | Path | None = None,
                fresh: bool = False, progress: Callable[[Progress], None] | None = None,
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
-               concurrency: int = 4) -> None:
-    """Preview or apply ``job`` and update its rows in place."""
-    job.reset(mode)
+               concurrency: int = 4) -> RunResult:
+    """Preview or apply ``job``: a new result; the job itself is left as it was read."""
+    mode = Mode(mode)
+    clock = (client_options or {}).get("clock")
+    result = RunResult.begin(job, mode, clock)
     with ExitStack() as stack:
         connection = connect(stack, sandbox=sandbox, sandbox_seed=sandbox_seed, base_url=base_url, api_key=api_key)
-        job.base_url = connection.base_url
+        result.base_url = connection.base_url
         if not connection.api_key:
-            _stop_before_start(job, "no_key", NO_KEY)
-            return
-        journal, key, replay = _open_journal(job, stack, state_dir, fresh) if mode == "apply" else (None, None, False)
-        if job.error:
-            return
+            result.halt(StopKind.NO_KEY, NO_KEY)
+            return result
+        journal, key, replay = (_open_journal(result, stack, state_dir, fresh) if mode == Mode.APPLY
+                                else (None, None, False))
+        if result.stop:
+            return result
         client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
-        engine = Engine(job.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
+        engine = Engine(result.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency)
-        total = job.plan_detail.api_requests(with_delete=mode == "apply")
+        total = job.plan_detail.api_requests(with_delete=mode == Mode.APPLY)
         if announce and total and not replay:
             announce(_estimate(job, mode, client, total))
-        _run_engine(job, engine, client, total)
-        if journal and key and not replay and _complete(job):
-            journal.finish_run(key, job.finished_at, job.counts())
+        _run_engine(result, engine, client, total)
+        if journal and key and not replay and _complete(result):
+            journal.finish_run(key, result.finished_at, result.counts())
+    return result
 
 
-def _run_engine(job: "Job", engine: Engine, client: KatanaClient, total: int) -> None:
+def _run_engine(result: RunResult, engine: Engine, client: KatanaClient, total: int) -> None:
     """Run to the end, or to a stop that leaves every row with a true status."""
-    from .job import now_iso
-
     try:
         run_sync(_run_and_close(engine, client, total))
     except KeyboardInterrupt:
-        engine.state.stop("interrupted", "interrupted (Ctrl-C)")
+        engine.state.stop(StopKind.INTERRUPTED, "interrupted (Ctrl-C)")
         engine.finalise()
     except Exception as exc:  # a bug must not leave rows with a false status
-        engine.state.stop("internal", f"internal error: {type(exc).__name__}: {exc}")
+        engine.state.stop(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
         engine.finalise()
         log.exception("run stopped by an internal error")
     finally:
-        job.requests = client.stats.as_dict()
-        job.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
-        job.error, job.stop_kind = engine.state.stop_reason, engine.state.stop_kind
-        job.finished_at = now_iso()
+        result.requests = client.stats.as_dict()
+        result.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
+        result.stop = engine.state.stop_cause
+        result.finished_at = iso(client.clock.now())
 
 
 async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
@@ -137,60 +143,54 @@ async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
         return await engine.run(total)
 
 
-def _complete(job: "Job") -> bool:
-    """A run is finished in the journal only when every resource reached a final
-    outcome: what failed, went unverified or was skipped is tried again next time."""
-    unsettled = {Status.FAILED.value, Status.UNVERIFIED.value, Status.SKIPPED.value}
-    return not job.error and not unsettled & set(job.counts())
+def _complete(result: RunResult) -> bool:
+    """A run is finished in the journal only when every resource reached a final outcome:
+    what failed, went unverified or was skipped is tried again next time."""
+    return not result.stop and not {s.value for s in UNSETTLED} & set(result.counts())
 
 
-def _open_journal(job: "Job", stack: ExitStack, state_dir, fresh: bool) -> tuple[Journal | None, str | None, bool]:
+def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool) -> tuple[Journal | None, str | None, bool]:
     """The journal, locked for this run, and whether this run replays a finished one.
-    On failure the job is stopped with the reason."""
+    On failure the result is stopped with the reason."""
     try:
         journal = stack.enter_context(closing(Journal(state_dir)))
-        key = run_key(job.path, job.template.path, job.base_url or "")
+        key = run_key(result.path, result.template.path, result.base_url or "")
         stack.enter_context(journal.exclusive(key))
     except (OSError, JournalError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        _stop_before_start(job, "journal", f"cannot use the journal in {state_dir or 'the state directory'}: "
-                                           f"{reason}; choose another --state-dir")
+        result.halt(StopKind.JOURNAL, f"cannot use the journal in {state_dir or 'the state directory'}: "
+                                      f"{reason}; choose another --state-dir")
         return None, None, False
     except RunInProgress as exc:
-        _stop_before_start(job, "busy", str(exc))
+        result.halt(StopKind.BUSY, str(exc))
         return None, None, False
-    return journal, key, _prepare_journal(job, journal, key, fresh)
+    return journal, key, _prepare_journal(result, journal, key, fresh)
 
 
-def _prepare_journal(job: "Job", journal: Journal, key: str, fresh: bool) -> bool:
+def _prepare_journal(result: RunResult, journal: Journal, key: str, fresh: bool) -> bool:
     """Start a run, or pick up the one recorded for this key; True when that one had finished."""
     past = journal.past_run(key)
     if past and not fresh:
-        job.run_id = past.run_id
+        result.run_id = past.run_id
         if past.finished_at:
-            job.notes.append(f"This file was already applied on {past.finished_at} (run {past.run_id}); "
-                             "its recorded results are shown and nothing was sent again. Use --fresh to run it anew.")
+            result.notes.append(f"This file was already applied on {past.finished_at} (run {past.run_id}); "
+                                "its recorded results are shown and nothing was sent again. "
+                                "Use --fresh to run it anew.")
             return True
-        job.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
-                         "resources already done were not sent again.")
+        result.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
+                            "resources already done were not sent again.")
         return False
-    journal.start_run(key, job.run_id, job.display_name, job.template.name, job.base_url or "", job.started_at)
+    journal.start_run(key, result.run_id, result.display_name, result.template.name, result.base_url or "",
+                      result.started_at)
     return False
 
 
-def _estimate(job: "Job", mode: str, client: KatanaClient, total: int) -> str:
+def _estimate(job: Job, mode: Mode, client: KatanaClient, total: int) -> str:
     """What the run will cost, said before anything is sent."""
     quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
     wait = describe_wait(client.estimate_seconds(total))
-    return (f"{mode.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
+    return (f"{mode.value.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
             f"{wait} at {quota} (the quota Katana reports is followed once it answers).")
-
-
-def _stop_before_start(job: "Job", kind: str, reason: str) -> None:
-    open_rows = job.rows["status"] == Status.VALID.value
-    job.rows.loc[open_rows, "status"] = Status.SKIPPED.value
-    job.rows.loc[open_rows, "message"] = f"not reached: {reason}"
-    job.error, job.stop_kind = reason, kind
 
 
 def describe_wait(seconds: float) -> str:

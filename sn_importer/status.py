@@ -1,7 +1,10 @@
-"""The stable outcome codes written to the `status` column.
+"""The stable codes the code decides on: row statuses, run modes, stop kinds.
 
-Their values are part of the contract: scripts filter on them, so they never
-change spelling.
+Their values are part of the contract: scripts filter on the statuses, the
+``--json`` object and the Summary sheet name the mode, and the journal and
+watch's summaries record them, so they never change spelling. Each enum is a
+``StrEnum``: a member *is* its string, so sheets, JSON and the journal keep
+today's spellings.
 """
 
 from __future__ import annotations
@@ -22,12 +25,47 @@ class Status(StrEnum):
     SKIPPED = "skipped"
 
 
+class Mode(StrEnum):
+    """What a run does: read only, ask Katana, or detach."""
+
+    VALIDATE = "validate"  # offline: read, validate, plan
+    PREVIEW = "preview"    # read-only against Katana: everything but DELETE
+    APPLY = "apply"        # detach and verify
+
+
+class StopKind(StrEnum):
+    """Why a run stopped early. All but ``INTERNAL`` are about the run, not the
+    file: the same file can be run again once the cause is gone."""
+
+    NO_KEY = "no_key"            # no API key configured
+    AUTH = "auth"                # 401/403: the key was refused
+    UNREACHABLE = "unreachable"  # Katana did not answer
+    BASE_URL = "base_url"        # the base URL is not Katana's API
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    JOURNAL = "journal"          # the crash-safety journal cannot be used
+    BUSY = "busy"                # another apply of the same file is running
+    WAIT = "wait"                # a wait beyond --max-wait, or a stall: resume later
+    INTERNAL = "internal"        # a bug
+
+    @property
+    def about_the_run(self) -> bool:
+        """True when the file is not to blame: try it again later, as it is."""
+        return self is not StopKind.INTERNAL
+
+
 #: The statuses that count as "reached the goal" for each mode (exit code 0).
 GOAL = {
-    "validate": {Status.VALID, Status.DUPLICATE},
-    "preview": {Status.PLANNED, Status.DUPLICATE},
-    "apply": {Status.DELETED, Status.DUPLICATE},
+    Mode.VALIDATE: frozenset({Status.VALID, Status.DUPLICATE}),
+    Mode.PREVIEW: frozenset({Status.PLANNED, Status.DUPLICATE}),
+    Mode.APPLY: frozenset({Status.DELETED, Status.DUPLICATE}),
 }
+
+#: Statuses a run may still change: the row has not reached a final outcome yet.
+OPEN = frozenset({Status.VALID, Status.PLANNED})
+#: Final outcomes of rows that were never sent (a run that stops leaves them as they are).
+NEVER_SENT = frozenset({Status.NOT_ON_RESOURCE, Status.INVALID, Status.DUPLICATE})
+#: Outcomes a later run tries again (the resource is not settled).
+UNSETTLED = frozenset({Status.FAILED, Status.UNVERIFIED, Status.SKIPPED})
 
 #: Fill colours of status cells in the annotated workbook (RGB hex).
 COLOURS = {

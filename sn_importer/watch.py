@@ -4,8 +4,8 @@
 the same pipeline the other commands run: every file dropped into
 ``DIR/inbox/`` is claimed by an atomic rename into ``processing/`` once it has
 been still for ``settle`` seconds, read and validated, previewed or applied
-through :class:`~sn_importer.job.Job`, and moved with its annotated copy and a
-``<stem>.summary.json`` (the ``--json`` object) into ``done/``, or into
+through :class:`~sn_importer.job.Job`, and moved with its run result's
+annotated copy and a ``<stem>.summary.json`` (the ``--json`` object) into ``done/``, or into
 ``failed/`` when it could not be read or its run stopped on an internal error.
 One process works on a folder at a time (``fcntl.flock`` on
 ``DIR/.sn-importer.lock``). A file left in ``processing/`` by a crash, or by a
@@ -42,11 +42,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import FolderBusy, InputError, SnImporterError, UsageError
-from .job import Job, failure_summary, now_iso
+from .clock import now_iso
+from .job import Job
 from .journal import file_digest
 from .report import atomic_path, default_output_path
+from .result import RunResult, failure_summary
 from .run import NO_KEY, connect
 from .settings import Connection
+from .status import Mode, StopKind
 from .template import Template, load_template
 
 LOCK_NAME = ".sn-importer.lock"
@@ -54,12 +57,11 @@ LOCK_NAME = ".sn-importer.lock"
 IGNORED_PREFIXES = (".", "~$")
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".filepart",
                  ".swp", ".lock", "~")
-MODES = ("validate", "preview", "apply")
-#: Why a run may stop (``Job.stop_kind``) that is about the run, not the file: the file
+#: Why a run may stop (``RunResult.stop_kind``) that is about the run, not the file: the file
 #: stays in processing/, the pass stops, and the next run resumes it. Any other stop
 #: (an internal error) files it in failed/, so one file that triggers a bug cannot jam
 #: every later drop.
-LEFT_FOR_LATER = frozenset({"no_key", "auth", "unreachable", "base_url", "interrupted", "journal", "busy", "wait"})
+LEFT_FOR_LATER = frozenset(kind for kind in StopKind if kind.about_the_run)
 #: How many :class:`FileResult` a :class:`Watcher` keeps (a polling one runs for months).
 KEEP_RESULTS = 100
 
@@ -227,7 +229,7 @@ def _taken(layout: Layout, name: str) -> bool:
 class Settings:
     """How each file is run: the same choices as the ``apply`` command."""
 
-    mode: str = "preview"
+    mode: Mode = Mode.PREVIEW
     template: str | Path | Template | None = None
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
@@ -239,8 +241,9 @@ class Settings:
     client_options: dict | None = field(default=None, repr=False)  # passed to KatanaClient (timeouts, backoff)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise UsageError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.mode not in set(Mode):
+            raise UsageError(f"mode must be one of {', '.join(Mode)}, not {self.mode!r}")
+        self.mode = Mode(self.mode)
         if self.settle < 0 or self.interval <= 0:
             raise UsageError("--settle must be 0 or more and --interval more than 0 seconds")
 
@@ -292,43 +295,44 @@ class FileRunner:
             return self._unreadable(path, _why(exc), extras, started)
         except Exception as exc:  # noqa: BLE001 - a bad file must never stop the other files
             return self._unreadable(path, f"unexpected error reading the file: {exc!r}", extras, started)
-        broke = self._run_job(job)
-        if job.error and not broke and job.stop_kind in LEFT_FOR_LATER:
-            return self._left_for_later(path, job, extras, started)
+        result, broke = self._run_job(job)
+        if result.stop and not broke and result.stop_kind in LEFT_FOR_LATER:
+            return self._left_for_later(path, result, extras, started)
         # An internal error (or any stop not known to be about the run) is filed with
         # the file: retrying it first on every later pass would jam the folder.
-        failed = broke or bool(job.error)
+        failed = broke or bool(result.stop)
         try:
-            return self._file(path, job, "failed" if failed else "done", extras, started)
+            return self._file(path, result, "failed" if failed else "done", extras, started)
         except OSError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug writing the results must not jam the folder either
             return self._unreadable(path, f"unexpected error writing the results: {exc!r}", extras, started)
 
-    def _run_job(self, job: Job) -> bool:
-        """Preview or apply (validate: nothing more to do); True if it broke unexpectedly."""
+    def _run_job(self, job: Job) -> tuple[RunResult, bool]:
+        """Preview or apply (validate: the job's own result); True if it broke unexpectedly."""
         s, connection = self.settings, self.connection
-        if s.mode == "validate":
-            return False
-        runner = job.apply if s.mode == "apply" else job.preview
-        options = {"state_dir": s.state_dir} if s.mode == "apply" else {}
+        if s.mode == Mode.VALIDATE:
+            return job.validation(), False
+        runner = job.apply if s.mode == Mode.APPLY else job.preview
+        options = {"state_dir": s.state_dir} if s.mode == Mode.APPLY else {}
         if s.client_options:
             options["client_options"] = s.client_options
         try:
-            runner(base_url=connection.base_url, api_key=connection.api_key, **options)
+            return runner(base_url=connection.base_url, api_key=connection.api_key, **options), False
         except Exception as exc:  # noqa: BLE001 - reported in the summary; the file goes to failed/
-            job.error, job.stop_kind = f"unexpected error: {exc!r}", "internal"
-            return True
-        return False
+            result = RunResult.begin(job, s.mode)
+            result.base_url = connection.base_url
+            result.halt(StopKind.INTERNAL, f"unexpected error: {exc!r}")
+            return result, True
 
-    def _file(self, path: Path, job: Job, place: str, extras: dict, started: float) -> FileResult:
+    def _file(self, path: Path, result: RunResult, place: str, extras: dict, started: float) -> FileResult:
         folder = getattr(self.layout, place)
-        output = job.write(folder / default_output_path(path, job.source.kind).name)
-        summary = job.summary() | {"input": str(folder / path.name), "output": str(output), "notes": list(job.notes)}
+        output = result.write(folder / default_output_path(path, result.source.kind).name)
+        summary = result.summary() | {"input": str(folder / path.name), "output": str(output)}
         summary |= extras | {"place": place}
         _note_same_content(summary)
         self._finish(path, folder, summary)
-        return FileResult(path.name, place, job.exit_code, summary, time.monotonic() - started)
+        return FileResult(path.name, place, result.exit_code, summary, time.monotonic() - started)
 
     def _unreadable(self, path: Path, why: str, extras: dict, started: float) -> FileResult:
         summary = unreadable_summary(self.layout.failed / path.name, self.settings, self.template, why)
@@ -336,10 +340,10 @@ class FileRunner:
         self._finish(path, self.layout.failed, summary)
         return FileResult(path.name, "failed", 2, summary, time.monotonic() - started)
 
-    def _left_for_later(self, path: Path, job: Job, extras: dict, started: float) -> FileResult:
+    def _left_for_later(self, path: Path, result: RunResult, extras: dict, started: float) -> FileResult:
         """Katana unreachable, key refused, interrupted: not the file's fault, so it stays in
         processing/ and is resumed first next time (``apply`` through the journal)."""
-        summary = job.summary() | {"notes": list(job.notes)} | extras | {"place": "processing"}
+        summary = result.summary() | extras | {"place": "processing"}
         return FileResult(path.name, "processing", 2, summary, time.monotonic() - started, stop_pass=True)
 
     def _finish(self, path: Path, folder: Path, summary: dict) -> None:
@@ -535,7 +539,7 @@ class Watcher:
         """One sandbox for the whole session (so reruns of a file hit the same base URL), or the
         configured Katana, whose key must be there before any file is touched."""
         s = self.settings
-        if s.mode == "validate":
+        if s.mode == Mode.VALIDATE:
             return
         connection = connect(stack, sandbox=s.sandbox, sandbox_seed=s.sandbox_seed, base_url=s.base_url,
                              api_key=s.api_key)

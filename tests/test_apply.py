@@ -55,18 +55,18 @@ def test_apply_deletes_and_verifies_against_the_tenant(tmp_path, state):
                             ("MO", 3001, "", "NOPE"), ("MO", 3001, 1, "")])
     with running_sandbox(records=records, api_key="k", rate_limit=(100, 1.0)) as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url, api_key="k", state_dir=state, client_options=FAST)
-        assert statuses(job) == ["deleted", "deleted", "not_on_resource", "not_on_resource", "duplicate"]
+        result = job.apply(base_url=server.base_url, api_key="k", state_dir=state, client_options=FAST)
+        assert statuses(result) == ["deleted", "deleted", "not_on_resource", "not_on_resource", "duplicate"]
         assert on(server.store, "ManufacturingOrder", 3001) == {2}
         assert on(server.store, "ManufacturingOrder", 3002) == {4}, "an id on another resource is never touched"
-        assert list(job.rows["serial_id"][:3]) == [1, 3, 4]
-        assert "serial id 4 is not on ManufacturingOrder 3001" in job.rows.at[2, "message"]
-        assert "row 2" in job.rows.at[4, "message"]
+        assert list(result.rows["serial_id"][:3]) == [1, 3, 4]
+        assert "serial id 4 is not on ManufacturingOrder 3001" in result.rows.at[2, "message"]
+        assert "row 2" in result.rows.at[4, "message"]
         assert server.store.stats()["requests"]["DELETE"] == 1
-    assert sorted(job.removed["id"]) == [1, 3]
-    assert job.removed.loc[job.removed["id"] == 3, "serial_number"].item() == "000123"
-    assert job.requests["GET"] == 2 and job.requests["DELETE"] == 1
-    assert job.exit_code == 1
+    assert sorted(result.removed["id"]) == [1, 3]
+    assert result.removed.loc[result.removed["id"] == 3, "serial_number"].item() == "000123"
+    assert result.requests["GET"] == 2 and result.requests["DELETE"] == 1
+    assert result.exit_code == 1
 
 
 def test_preview_sends_no_delete(tmp_path, state):
@@ -74,8 +74,8 @@ def test_preview_sends_no_delete(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 9, "")])
     with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
         job = sn.read(path)
-        job.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
-        assert statuses(job) == ["planned", "not_on_resource"]
+        result = job.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
+        assert statuses(result) == ["planned", "not_on_resource"]
         assert on(server.store, "ManufacturingOrder", 3001) == {1, 2}
         assert server.store.stats()["requests"] == {"GET": 1, "DELETE": 0, "POST": 0}
 
@@ -86,8 +86,8 @@ def test_serial_on_three_resources_is_detached_from_one_only(tmp_path, state):
     path = sheet(tmp_path, [("Sales order row", 5001, "", "MTO-7")])
     with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert statuses(job) == ["deleted"]
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(result) == ["deleted"]
         assert on(server.store, "SalesOrderRow", 5001) == set()
         assert on(server.store, "Production", 4001) == {7}
         assert on(server.store, "ManufacturingOrder", 3004) == {7}
@@ -98,8 +98,8 @@ def test_resource_with_300_serials_pages_and_chunks(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 10_000 + n, "") for n in range(300)])
     with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert statuses(job) == ["deleted"] * 300
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(result) == ["deleted"] * 300
         assert server.store.find("ManufacturingOrder", 3001) == []
         # before: 2 pages of 250; DELETE: 3 chunks of 100; after: 1 (empty) page
         assert server.store.stats()["requests"] == {"GET": 3, "DELETE": 3, "POST": 0}
@@ -110,22 +110,22 @@ def test_rides_through_failures_and_a_tight_quota(tmp_path, state):
     path = sheet(tmp_path, [("MO", r, 100 * r + n, "") for r in range(1, 9) for n in range(3)])
     with running_sandbox(records=records, rate_limit=(20, 1.0), fail_rate=0.3) as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
                   client_options={"backoff": (0.01, 0.1), "max_retries": 12})
-        assert statuses(job) == ["deleted"] * 24
+        assert statuses(result) == ["deleted"] * 24
         assert server.store.records == []
-        assert job.requests["retries"] > 0
-        assert job.exit_code == 0
+        assert result.requests["retries"] > 0
+        assert result.exit_code == 0
 
 
 def test_wrong_key_stops_everything(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
     with running_sandbox(records=[rec(1, "A"), rec(2, "B", rid=3002)], api_key="right") as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url, api_key="wrong", state_dir=state, client_options=FAST)
-        assert statuses(job) == ["skipped", "skipped"]
-        assert "check KATANA_API_KEY" in job.rows.at[0, "message"]
-        assert job.exit_code == 2 and "check KATANA_API_KEY" in job.error
+        result = job.apply(base_url=server.base_url, api_key="wrong", state_dir=state, client_options=FAST)
+        assert statuses(result) == ["skipped", "skipped"]
+        assert "check KATANA_API_KEY" in result.rows.at[0, "message"]
+        assert result.exit_code == 2 and "check KATANA_API_KEY" in result.error
         assert server.store.stats()["requests"]["DELETE"] == 0
 
 
@@ -133,10 +133,10 @@ def test_no_key_says_how_to_set_one(tmp_path, state, monkeypatch):
     monkeypatch.delenv("KATANA_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
     job = sn.read(sheet(tmp_path, [("MO", 3001, 1, "")]))
-    job.apply(base_url="http://127.0.0.1:9/v1", state_dir=state)
-    assert job.exit_code == 2
-    assert "KATANA_API_KEY" in job.error and "--sandbox" in job.error
-    assert statuses(job) == ["skipped"]
+    result = job.apply(base_url="http://127.0.0.1:9/v1", state_dir=state)
+    assert result.exit_code == 2
+    assert "KATANA_API_KEY" in result.error and "--sandbox" in result.error
+    assert statuses(result) == ["skipped"]
 
 
 class _SwallowDeletes(httpx.AsyncHTTPTransport):
@@ -181,13 +181,13 @@ def test_untrustworthy_answers_are_reported_as_they_are(tmp_path, state, transpo
     path = sheet(tmp_path, [("MO", 3001, 1, "")])
     with running_sandbox(records=[rec(1, "A")]) as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
                   client_options={**FAST, "transport": transport()})
-        assert statuses(job) == [status]
-        assert words in job.rows.at[0, "message"]
+        assert statuses(result) == [status]
+        assert words in result.rows.at[0, "message"]
         expected_left = set() if status == "unverified" else {1}
         assert on(server.store, "ManufacturingOrder", 3001) == expected_left
-        assert job.exit_code >= 1
+        assert result.exit_code >= 1
 
 
 def test_sandbox_stopped_mid_run(tmp_path, state):
@@ -200,13 +200,13 @@ def test_sandbox_stopped_mid_run(tmp_path, state):
             if progress.resources_done == 2:
                 server.stop()
 
-        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST,
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST,
                   progress=stop_after_two, concurrency=1)
-    got = statuses(job)
+    got = statuses(result)
     assert got[:2] == ["deleted", "deleted"]
     assert set(got[2:]) <= {"failed", "skipped"} and "skipped" in got
-    assert job.exit_code == 2 and "unreachable" in job.error
-    out = job.write(tmp_path / "out.xlsx")
+    assert result.exit_code == 2 and "unreachable" in result.error
+    out = result.write(tmp_path / "out.xlsx")
     assert out.exists()
 
 
@@ -214,24 +214,24 @@ def test_same_file_again_is_recognised_and_not_resent(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, "")])
     with running_sandbox(records=[rec(1, "A"), rec(2, "B")]) as server:
         first = sn.read(path)
-        first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        first_run = first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         again = sn.read(path)
-        again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert statuses(again) == ["deleted"]
-        assert "already applied" in " ".join(again.notes)
-        assert again.run_id == first.run_id
+        again_run = again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(again_run) == ["deleted"]
+        assert "already applied" in " ".join(again_run.notes)
+        assert again_run.run_id == first_run.run_id
         assert server.store.stats()["requests"]["DELETE"] == 1
         fresh = sn.read(path)
-        fresh.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST, fresh=True)
-        assert statuses(fresh) == ["not_on_resource"]
+        fresh_run = fresh.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST, fresh=True)
+        assert statuses(fresh_run) == ["not_on_resource"]
 
 
 def test_written_report_carries_removed_records_and_summary(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, "", "A2")])
     with running_sandbox(records=[rec(1, "A1"), rec(2, "A2")]) as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-    out = job.write(tmp_path / "out.xlsx")
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+    out = result.write(tmp_path / "out.xlsx")
     from openpyxl import load_workbook
 
     book = load_workbook(out)
@@ -244,24 +244,24 @@ def test_written_report_carries_removed_records_and_summary(tmp_path, state):
     summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r[0]}
     assert summary["Mode"] == "apply" and summary["Base URL"] == server.base_url
     assert summary["deleted"] == 2
-    assert json.dumps(job.summary())  # serialisable
+    assert json.dumps(result.summary())  # serialisable
 
 
 def test_one_unreachable_resource_means_katana_unreachable(tmp_path, state):
     job = sn.read(sheet(tmp_path, [("MO", 3001, 1, "")]))
-    job.preview(base_url="http://127.0.0.1:9/v1", api_key="k", client_options=FAST)
-    assert statuses(job) == ["failed"]
-    assert job.exit_code == 2 and "unreachable" in job.error
+    result = job.preview(base_url="http://127.0.0.1:9/v1", api_key="k", client_options=FAST)
+    assert statuses(result) == ["failed"]
+    assert result.exit_code == 2 and "unreachable" in result.error
 
 
 def test_a_base_url_without_v1_is_named_as_the_likely_mistake(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
     with running_sandbox(records=[rec(1, "A")]) as server:
         job = sn.read(path)
-        job.apply(base_url=server.base_url.removesuffix("/v1"), api_key="sandbox", state_dir=state,
+        result = job.apply(base_url=server.base_url.removesuffix("/v1"), api_key="sandbox", state_dir=state,
                   client_options=FAST, concurrency=1)
-    assert job.exit_code == 2 and "base URL" in job.error and "/v1" in job.error
-    assert statuses(job) == ["failed", "skipped"]
+    assert result.exit_code == 2 and "base URL" in result.error and "/v1" in result.error
+    assert statuses(result) == ["failed", "skipped"]
 
 
 def test_a_malformed_base_url_is_refused_before_any_request(tmp_path):
@@ -278,31 +278,31 @@ def test_two_applies_of_one_file_never_both_send(tmp_path, state):
         job = sn.read(path)
         journal = Journal(state)
         with journal.exclusive(run_key(path, job.template.path, server.base_url)):
-            job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+            result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         journal.close()
-        assert job.exit_code == 2 and "another apply of this file" in job.error
-        assert statuses(job) == ["skipped"]
+        assert result.exit_code == 2 and "another apply of this file" in result.error
+        assert statuses(result) == ["skipped"]
         assert server.store.stats()["requests"]["GET"] == 0
         again = sn.read(path)
-        again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert statuses(again) == ["deleted"]
+        again_run = again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(again_run) == ["deleted"]
 
 
 def test_a_later_run_never_erases_an_apply_report(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, "")])
     with running_sandbox(records=[rec(1, "A1")]) as server:
         applied = sn.read(path)
-        applied.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        first = applied.write()
+        applied_run = applied.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        first = applied_run.write()
         assert first.name == "in.results.csv"
         removed = tmp_path / "in.results.removed.csv"
         assert removed.read_text(encoding="utf-8-sig").splitlines()[1].startswith("1,A1,ManufacturingOrder,3001,")
         previewed = sn.read(path)
-        previewed.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
-        previewed.write()
+        previewed_run = previewed.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
+        previewed_run.write()
     kept = [p.name for p in tmp_path.glob("in.results.2*.csv")]
     assert len(kept) == 2 and any(name.endswith(".removed.csv") for name in kept)
-    assert any("was kept as" in note for note in previewed.notes)
+    assert any("was kept as" in note for note in previewed_run.notes)
     old = next(p for p in tmp_path.glob("in.results.2*.csv") if not p.name.endswith(".removed.csv"))
     assert ",deleted," in old.read_text(encoding="utf-8-sig")
     assert ",not_on_resource," in first.read_text(encoding="utf-8-sig")
@@ -323,14 +323,16 @@ def test_one_job_previewed_then_applied_resolves_afresh(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, "", "SN-A"), ("MO", 3001, "", "SN-B")])
     job = sn.read(path)
     with running_sandbox(records=[rec(1, "SN-A"), rec(2, "SN-B")]) as first:
-        job.preview(base_url=first.base_url, api_key="sandbox", client_options=FAST)
-    assert statuses(job) == ["planned", "planned"] and list(job.rows["serial_id"]) == [1, 2]
+        result = job.preview(base_url=first.base_url, api_key="sandbox", client_options=FAST)
+    assert statuses(result) == ["planned", "planned"] and list(result.rows["serial_id"]) == [1, 2]
     with running_sandbox(records=[rec(7, "SN-A"), rec(8, "SN-B")]) as second:
-        job.apply(base_url=second.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert statuses(job) == ["deleted", "deleted"]
-        assert list(job.rows["serial_id"]) == [7, 8]
-        assert list(job.rows["request"]) == ["DELETE ManufacturingOrder 3001 (1/1)"] * 2
+        result = job.apply(base_url=second.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(result) == ["deleted", "deleted"]
+        assert list(result.rows["serial_id"]) == [7, 8]
+        assert list(result.rows["request"]) == ["DELETE ManufacturingOrder 3001 (1/1)"] * 2
         assert second.store.records == []
+    assert statuses(job) == ["valid", "valid"], "the job stays as read"
+    assert job.rows["serial_id"].isna().all()
 
 
 def test_a_run_that_cannot_start_does_not_keep_the_previous_results(tmp_path, state, monkeypatch):
@@ -339,26 +341,26 @@ def test_a_run_that_cannot_start_does_not_keep_the_previous_results(tmp_path, st
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 9, "")])
     job = sn.read(path)
     with running_sandbox(records=[rec(1, "A")]) as server:
-        job.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
-    assert statuses(job) == ["planned", "not_on_resource"]
-    job.apply(base_url="http://127.0.0.1:9/v1", state_dir=state)
-    assert statuses(job) == ["skipped", "skipped"] and job.stop_kind == "no_key"
-    assert set(job.rows["checked_at"]) == {""}
+        result = job.preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
+    assert statuses(result) == ["planned", "not_on_resource"]
+    result = job.apply(base_url="http://127.0.0.1:9/v1", state_dir=state)
+    assert statuses(result) == ["skipped", "skipped"] and result.stop_kind == "no_key"
+    assert set(result.rows["checked_at"]) == {""}
 
 
 def test_failed_resources_are_tried_again_on_the_next_apply(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
     with running_sandbox(records=[rec(1, "A"), rec(2, "B", rid=3002)]) as server:
         first = sn.read(path)
-        first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+        first_run = first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
                     client_options={**FAST, "transport": _FailDeletes()})
-        assert statuses(first) == ["failed", "failed"]
+        assert statuses(first_run) == ["failed", "failed"]
         second = sn.read(path)
-        second.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert statuses(second) == ["deleted", "deleted"]
-        assert any("Resumed" in note for note in second.notes)
-        assert not any("already applied" in note for note in second.notes)
-        assert second.requests["DELETE"] == 2 and server.store.records == []
+        second_run = second.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(second_run) == ["deleted", "deleted"]
+        assert any("Resumed" in note for note in second_run.notes)
+        assert not any("already applied" in note for note in second_run.notes)
+        assert second_run.requests["DELETE"] == 2 and server.store.records == []
 
 
 def test_showing_a_finished_run_again_keeps_its_finish_time(tmp_path, state):
@@ -371,9 +373,9 @@ def test_showing_a_finished_run_again_keeps_its_finish_time(tmp_path, state):
         key = run_key(path, sn.load_template().path, server.base_url)
         finished = journal.past_run(key).finished_at
         again = sn.read(path)
-        again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        again_run = again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         assert journal.past_run(key).finished_at == finished
-        assert again.requests["GET"] == 0 and statuses(again) == ["deleted"]
+        assert again_run.requests["GET"] == 0 and statuses(again_run) == ["deleted"]
         journal.close()
 
 
@@ -382,10 +384,10 @@ def test_a_corrupt_journal_is_one_clear_stop(tmp_path, state):
     (state / "journal.sqlite3").write_bytes(b"this is not a database" * 100)
     job = sn.read(sheet(tmp_path, [("MO", 3001, 1, "")]))
     with running_sandbox(records=[rec(1, "A")]) as server:
-        job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         assert server.store.stats()["requests"]["GET"] == 0
-    assert job.stop_kind == "journal" and "not a usable journal" in job.error
-    assert statuses(job) == ["skipped"] and job.exit_code == 2
+    assert result.stop_kind == "journal" and "not a usable journal" in result.error
+    assert statuses(result) == ["skipped"] and result.exit_code == 2
 
 
 def test_ctrl_c_inside_a_running_loop_cancels_the_run():

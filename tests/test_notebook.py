@@ -1,4 +1,4 @@
-"""The notebook face: a job renders itself as HTML, the sync API works inside a
+"""The notebook face: a job and a run result render themselves as HTML (and as a plain repr elsewhere), the sync API works inside a
 running event loop, and samples/preview.ipynb executes top to bottom in a real
 kernel (the venv's own python, through a private kernelspec)."""
 
@@ -15,7 +15,7 @@ import pytest
 from conftest import write_csv
 
 import sn_importer as sn
-from sn_importer.notebook import MAX_ROWS, cell_text, job_html
+from sn_importer.notebook import MAX_ROWS, cell_text, result_html
 from sn_importer.status import COLOURS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -35,7 +35,7 @@ def state_dir(tmp_path, monkeypatch):
 def test_job_html_shows_counts_mapping_problems_and_plan():
     job = sn.read(SAMPLES / "serials.csv")
     html = job._repr_html_()
-    assert html == job_html(job)
+    assert html == result_html(job.validation())
     counts = job.counts()
     assert counts["invalid"] == 5
     assert ">Rows by status<" in html
@@ -52,7 +52,7 @@ def test_job_html_shows_counts_mapping_problems_and_plan():
 def test_job_html_escapes_what_came_from_the_sheet(tmp_path):
     path = write_csv(tmp_path, HEADER + "MO,3001,1001,<b>x</b>,\n<script>alert(1)</script>,3001,1002,,\n",
                      name="<evil & co>.csv")
-    html = job_html(sn.read(path))
+    html = sn.read(path)._repr_html_()
     assert "<script>" not in html and "<b>x</b>" not in html and "<evil" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;evil &amp; co&gt;.csv" in html
@@ -69,7 +69,7 @@ def test_missing_values_are_blank_cells():
 def test_long_tables_are_cut_with_a_line_saying_how_much(tmp_path):
     bad = "".join(f"MO,x{n},{n + 1},,\n" for n in range(MAX_ROWS + 7))
     good = "".join(f"MO,{3000 + n},{n + 1},,\n" for n in range(MAX_ROWS + 3))
-    html = job_html(sn.read(write_csv(tmp_path, HEADER + bad + good)))
+    html = sn.read(write_csv(tmp_path, HEADER + bad + good))._repr_html_()
     assert f"Rows that need attention ({MAX_ROWS + 7})" in html
     assert "… 7 more not shown" in html  # problems
     assert "… 3 more not shown" in html  # plan: one resource per good row
@@ -78,10 +78,19 @@ def test_long_tables_are_cut_with_a_line_saying_how_much(tmp_path):
 
 def test_html_after_preview_colours_planned_rows():
     job = sn.read(SAMPLES / "serials.csv")
-    job.preview(sandbox=True)
-    html = job_html(job)
+    result = job.preview(sandbox=True)
+    html = result._repr_html_()
     assert f"background: #{COLOURS['planned']}\">planned</td>" in html
     assert "not_on_resource" in html and "preview · " in html
+    assert "planned" not in job._repr_html_(), "the job still shows its validation"
+
+
+def test_outside_jupyter_a_job_and_a_result_print_plainly():
+    job = sn.read(SAMPLES / "serials.csv")
+    assert repr(job) == ("<Job serials.csv: 23 rows (valid 17, invalid 5, duplicate 1), "
+                         f"{job.plan_detail.resource_count} resources, template default>")
+    assert repr(job.validation()) == ("<RunResult validate of serials.csv: 23 rows "
+                                      "(valid 17, invalid 5, duplicate 1); exit code 1>")
 
 
 # --------------------------------------------------------------------------- event loops
@@ -93,14 +102,13 @@ def test_preview_works_inside_a_running_event_loop():
     async def in_a_notebook_cell():
         asyncio.get_running_loop()  # there is one
         job = sn.read(SAMPLES / "serials.csv")
-        rows = job.preview(sandbox=True)
-        return job, rows
+        return job, job.preview(sandbox=True)
 
-    job, rows = asyncio.run(in_a_notebook_cell())
-    assert job.error is None
-    assert rows is job.rows
-    assert (rows["status"] == "planned").sum() == 15  # the sample: 15 serials on their resources now
-    assert job.requests["GET"] > 0
+    job, result = asyncio.run(in_a_notebook_cell())
+    assert result.error is None
+    assert result.rows is not job.rows
+    assert (result.rows["status"] == "planned").sum() == 15  # the sample: 15 serials on their resources now
+    assert result.requests["GET"] > 0
 
 
 # --------------------------------------------------------------------------- the sample notebook

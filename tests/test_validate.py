@@ -190,5 +190,5 @@ def test_a_second_column_that_looks_like_a_field_is_named_in_the_notes(tmp_path)
     path.write_text("resource_type,resource_id,serial_number,Serial number\nMO,1,A,B\n")
     job = sn.read(path)
     assert job.rows["serial_number"].tolist() == ["A"]
-    assert job.notes == ["Sheet 'two': column 'Serial number' also looks like serial_number; "
+    assert list(job.notes) == ["Sheet 'two': column 'Serial number' also looks like serial_number; "
                          "only column 'serial_number' was read."]

@@ -35,7 +35,7 @@ from sn_importer.sandbox import running_sandbox
 from sn_importer.status import COLOURS, Status
 from sn_importer.web import WebSettings, create_app
 from sn_importer.web.quota import QuotaWatch
-from sn_importer.web.runs import COUNT_EVERY, Phase, Place, Registry, Run, RunQueue
+from sn_importer.web.runs import Phase, Place, Registry, Run, RunQueue
 from sn_importer.web.security import check_binding
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -339,20 +339,14 @@ def test_a_broken_task_does_not_stop_the_queue():
     assert done == ["good"] and bad.phase == "broken" and "unexpected error" in bad.error
 
 
-def test_live_counts_are_recounted_a_few_times_a_second_not_per_resource():
-    job = Job(SAMPLE)
-    recounts = []
-    real_counts = job.counts
-    job.counts = lambda: recounts.append(1) or real_counts()
-    run = Run(id="r", filename="serials.xlsx", template="default", upload=SAMPLE, job=job)
-    total = 2000
-    started = time.monotonic()
-    for done in range(1, total + 1):
-        run.progress(Progress(done, total, done, total, done, total))
-    elapsed = time.monotonic() - started
-    assert len(recounts) <= 2 + elapsed / COUNT_EVERY, (len(recounts), elapsed)  # first, last, by time
+def test_live_counts_come_with_each_progress_report():
+    """The engine keeps the counts by status as it goes; the page shows the latest report's."""
+    run = Run(id="r", filename="serials.xlsx", template="default", upload=SAMPLE, job=Job(SAMPLE))
+    run.progress(Progress(3, 9, 2, 4, 1, 2, statuses={"planned": 2, "valid": 2}))
+    assert run.snapshot().counts == {"planned": 2, "valid": 2}
+    run.progress(Progress(9, 9, 4, 4, 2, 2, statuses={"planned": 3, "not_on_resource": 1}))
     live = run.snapshot()
-    assert live.resources_done == total and live.counts == real_counts()  # the last tick is counted
+    assert live.resources_done == 2 and live.counts == {"planned": 3, "not_on_resource": 1}
 
 
 def test_a_run_dropped_from_memory_without_a_record_says_it_is_gone(page, tmp_path):

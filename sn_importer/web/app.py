@@ -1,14 +1,14 @@
 """The web page: upload a sheet, see the check, confirm, watch it run, download the result.
 
 A Starlette app over the same library calls as the command line
-(``Job``, ``Job.preview``, ``Job.apply``, ``Job.write``, the journal); it has
+(``Job``, ``Job.preview``/``Job.apply`` and the ``RunResult`` they return, the journal); it has
 no logic of its own beyond presentation. Every call that talks to Katana goes
 through one :class:`~.runs.RunQueue`, so a tenant's runs go one at a time
 through its shared quota. Pages are rendered on the server; a little
 JavaScript (``static/app.js``) adds drag-and-drop and live progress.
 
 :func:`create_app` takes the connection ready made: ``sn-importer serve``
-(``cli_serve.py``) starts one sandbox for the server's lifetime with
+(``cli/serve.py``) starts one sandbox for the server's lifetime with
 ``--sandbox``, so preview and apply see the same tenant state.
 """
 
@@ -40,6 +40,7 @@ from ..journal import Journal
 from ..template import available_templates, load_template
 from . import present
 from ..run import describe_wait
+from ..status import Mode
 from .quota import QuotaWatch
 from .runs import Phase, Registry, Run, RunQueue, new_id
 from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, Sessions, UploadRefused, UploadTooLarge,
@@ -94,38 +95,38 @@ class Server:
 
     # --- running (on the worker thread) --------------------------------------
 
-    def execute(self, run: Run, mode: str) -> None:
+    def execute(self, run: Run, mode: Mode) -> None:
         """Preview or apply one run; called by the queue, one at a time."""
-        run.phase = Phase.CHECKING if mode == "preview" else Phase.RUNNING
+        mode = Mode(mode)
+        run.phase = Phase.CHECKING if mode == Mode.PREVIEW else Phase.RUNNING
         job = run.job
-        runner = job.preview if mode == "preview" else job.apply
+        runner = job.preview if mode == Mode.PREVIEW else job.apply
         try:
-            runner(base_url=self.settings.base_url, api_key=self.settings.api_key, state_dir=self.settings.state_dir,
-                   progress=run.progress,
-                   client_options={"transport": self.quota.transport()})
+            result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
+                            state_dir=self.settings.state_dir, progress=run.progress,
+                            client_options={"transport": self.quota.transport()})
         except SnImporterError as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
-        finally:
-            run.count_now()
-        run.output = job.write(self.results / f"{run.id}-{mode}.xlsx")
-        if mode == "preview":
-            self._previewed(run)
+        run.result = result
+        run.count_now()
+        run.output = result.write(self.results / f"{run.id}-{mode.value}.xlsx")
+        if mode == Mode.PREVIEW:
+            self._previewed(run, result)
         else:
-            self._applied(run)
+            self._applied(run, result)
 
-    def _previewed(self, run: Run) -> None:
-        job = run.job
-        requests = job.plan_detail.api_requests(with_delete=True)
+    def _previewed(self, run: Run, result) -> None:
+        requests = result.plan_detail.api_requests(with_delete=True)
         estimate = describe_wait(self.quota.estimate_seconds(requests))
-        run.view = present.preview_view(job, run.filename, estimate)
-        run.error = job.error
-        run.phase = Phase.BROKEN if job.error else Phase.READY
+        run.view = present.preview_view(result, run.filename, estimate)
+        run.error = result.error
+        run.phase = Phase.BROKEN if result.error else Phase.READY
 
-    def _applied(self, run: Run) -> None:
-        run.view = present.result_view(run.job, run.filename)
-        self.registry.save(run, {"run_id": run.job.run_id, "filename": run.filename, "template": run.template,
-                                 "output": run.output.name, "view": run.view, "finished_at": run.job.finished_at})
+    def _applied(self, run: Run, result) -> None:
+        run.view = present.result_view(result, run.filename)
+        self.registry.save(run, {"run_id": result.run_id, "filename": run.filename, "template": run.template,
+                                 "output": run.output.name, "view": run.view, "finished_at": result.finished_at})
         run.phase = Phase.DONE
 
     # --- pages ----------------------------------------------------------------
@@ -239,7 +240,7 @@ def _upload(server: Server):
             return server.upload_page(request, 413, str(exc), chosen)
         except UploadRefused as exc:
             return server.upload_page(request, 400, str(exc), chosen)
-        server.queue.submit(run, "preview")
+        server.queue.submit(run, Mode.PREVIEW)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return upload
@@ -293,9 +294,17 @@ def _run_page(server: Server):
         run = server.find(request)
         return server.render(request, "run.html", run=run, view=run.view, phase=run.phase.value,
                              moving=run.phase.moving, live=run.snapshot(), place=_place(server, run),
-                             error=run.error, mode=run.job.mode if run.job is not None else "apply")
+                             error=run.error, mode=_mode(run))
 
     return page
+
+
+def _mode(run: Run) -> Mode:
+    """The mode of what the page shows: the latest run's, the offline check's before one, apply's
+    for a run kept from an earlier server (its job is not kept)."""
+    if run.result is not None:
+        return run.result.mode
+    return Mode.VALIDATE if run.job is not None else Mode.APPLY
 
 
 def _place(server: Server, run: Run) -> dict:
@@ -320,7 +329,7 @@ def _status(server: Server):
     return status
 
 
-def _submit_if(server: Server, run, mode: str, waiting: Phase, allowed) -> None:
+def _submit_if(server: Server, run, mode: Mode, waiting: Phase, allowed) -> None:
     """Queue ``mode`` for ``run`` once: the phase moves to ``waiting`` under the run's lock,
     so a second press (or a second tab) finds it no longer allowed."""
     with run.lock:
@@ -335,7 +344,7 @@ def _confirm(server: Server):
     @posted()
     async def confirm(request: Request, form) -> Response:
         run = server.find(request)
-        _submit_if(server, run, "apply", Phase.WAITING,
+        _submit_if(server, run, Mode.APPLY, Phase.WAITING,
                    lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
@@ -346,7 +355,7 @@ def _check_again(server: Server):
     @posted()
     async def check(request: Request, form) -> Response:
         run = server.find(request)
-        _submit_if(server, run, "preview", Phase.CHECK_WAITING,
+        _submit_if(server, run, Mode.PREVIEW, Phase.CHECK_WAITING,
                    lambda: run.phase in (Phase.READY, Phase.BROKEN) and run.job is not None)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 

@@ -1,7 +1,11 @@
-"""What the pages show of a job: plain dictionaries, built once per phase.
+"""What the pages show of a job and its runs: plain dictionaries, built once per phase.
+
+The offline read is shown from the :class:`~sn_importer.job.Job`; a preview
+or apply from the :class:`~sn_importer.result.RunResult` it returned (both
+offer rows, counts, mapping, plan and template alike).
 
 Views are built on the worker thread when a phase ends and kept with the run,
-so a page never reads a job while the worker changes it. They hold nothing
+so a page never reads a result while the worker builds it. They hold nothing
 but what a person should see: never the API key, never a server path.
 """
 
@@ -9,10 +13,16 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Union
 
-from ..job import Job
 from ..notebook import cell_text as text
-from ..status import COLOURS, Status
+from ..status import COLOURS, Mode, Status
+
+if TYPE_CHECKING:
+    from ..job import Job
+    from ..result import RunResult
+
+    Shown = Union[Job, RunResult]
 
 #: Rows listed first, in this order: the ones a person must look at.
 ATTENTION = (Status.INVALID, Status.NOT_ON_RESOURCE, Status.STILL_PRESENT, Status.FAILED,
@@ -58,7 +68,7 @@ def statuses(counts: dict[str, int]) -> list[dict]:
              "meaning": MEANING[s], "attention": s in NEEDS_FIX} for s in known]
 
 
-def rows_table(job: Job, wanted: tuple[Status, ...]) -> dict:
+def rows_table(job: Shown, wanted: tuple[Status, ...]) -> dict:
     """The rows with these statuses, most urgent first, with sheet and row to find them by."""
     rows = job.rows
     order = {s.value: i for i, s in enumerate(wanted)}
@@ -75,12 +85,12 @@ def _row(row) -> dict:
             "colour": COLOURS.get(text(row.status), "EDEDED")}
 
 
-def mapping(job: Job) -> dict:
+def mapping(job: Shown) -> dict:
     return {"columns": [{"sheet": s, "field": f, "source": w} for s, f, w in job.mapping()],
             "skipped": [{"sheet": s, "reason": r} for s, r in job.source.skipped]}
 
 
-def plan(job: Job) -> list[dict]:
+def plan(job: Shown) -> list[dict]:
     """One line per resource in the sheet's plan, with how many of its serials would go."""
     going = Counter(_resources(job, Status.PLANNED))
     return [{"resource_type": str(t), "resource_id": int(i), "serials": int(n), "requests": int(r),
@@ -88,12 +98,12 @@ def plan(job: Job) -> list[dict]:
             for t, i, n, r in job.plan.itertuples(index=False, name=None)]
 
 
-def _resources(job: Job, status: Status) -> list[tuple[str, int]]:
+def _resources(job: Shown, status: Status) -> list[tuple[str, int]]:
     rows = job.rows[job.rows["status"] == status.value]
     return [(str(t), int(i)) for t, i in zip(rows["resource_type"], rows["resource_id"], strict=True)]
 
 
-def confirm(job: Job) -> dict:
+def confirm(job: Shown) -> dict:
     """What the confirm button does, in exact numbers: planned serials and their resources."""
     going = _resources(job, Status.PLANNED)
     serials, resources = len(going), len(set(going))
@@ -105,7 +115,7 @@ def confirm(job: Job) -> dict:
 EXIT_MEANING = {0: "every row reached the goal", 1: "some rows need attention", 2: "the run could not be completed"}
 
 
-def facts(job: Job) -> list[tuple[str, str]]:
+def facts(job: RunResult) -> list[tuple[str, str]]:
     """The run's summary exactly as the workbook's Summary sheet has it, the exit code explained.
 
     The input is the job's display name (the uploaded file's own name), so no
@@ -119,17 +129,17 @@ def facts(job: Job) -> list[tuple[str, str]]:
     return shown
 
 
-def read_view(job: Job, filename: str) -> dict:
+def read_view(job: Shown, filename: str) -> dict:
     """After the offline read: what the sheet holds before Katana is asked."""
     return {"filename": filename, "template": job.template.name, "statuses": statuses(job.counts()),
             "mapping": mapping(job), "rows": job.source.row_count,
             "plan_totals": _plan_totals(job)}
 
 
-def preview_view(job: Job, filename: str, estimate: str) -> dict:
+def preview_view(job: RunResult, filename: str, estimate: str) -> dict:
     view = read_view(job, filename)
     view.update({
-        "mode": "preview",
+        "mode": Mode.PREVIEW.value,
         "attention": rows_table(job, NEEDS_FIX),
         "duplicates": rows_table(job, (Status.DUPLICATE,)),
         "going": rows_table(job, (Status.PLANNED,)),
@@ -144,11 +154,11 @@ def preview_view(job: Job, filename: str, estimate: str) -> dict:
     return view
 
 
-def result_view(job: Job, filename: str) -> dict:
+def result_view(job: RunResult, filename: str) -> dict:
     view = read_view(job, filename)
     counts = job.counts()
     view.update({
-        "mode": "apply",
+        "mode": Mode.APPLY.value,
         "attention": rows_table(job, NEEDS_FIX),
         "deleted": counts.get(Status.DELETED.value, 0),
         "exit_code": job.exit_code,
@@ -163,6 +173,6 @@ def result_view(job: Job, filename: str) -> dict:
     return view
 
 
-def _plan_totals(job: Job) -> dict:
+def _plan_totals(job: Shown) -> dict:
     detail = job.plan_detail
     return {"resources": detail.resource_count, "serials": detail.serial_count, "requests": detail.delete_requests}

@@ -30,10 +30,9 @@ from ..report import atomic_path
 if TYPE_CHECKING:
     from ..engine import Progress
     from ..job import Job
+    from ..result import RunResult
 
 log = logging.getLogger("sn_importer.web")
-#: Live counts by status are recounted (over every row) at most this often while a run goes.
-COUNT_EVERY = 0.25
 
 
 class Phase(StrEnum):
@@ -75,6 +74,7 @@ class Run:
     template: str
     upload: Path
     job: "Job | None" = None
+    result: "RunResult | None" = None   # the latest preview or apply of the job
     phase: Phase = Phase.CHECK_WAITING
     created: float = field(default_factory=time.time)
     live: Live = field(default_factory=Live)
@@ -83,28 +83,17 @@ class Run:
     output: Path | None = None       # the latest annotated workbook
     view: dict | None = None         # what the page shows, kept once the phase is over
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _counted_at: float = field(default=float("-inf"), repr=False)
 
     def progress(self, report: "Progress") -> None:
         """The library's progress callback (called on the worker thread, once per resource).
-
-        Counting statuses reads every row, so it is done at most every
-        ``COUNT_EVERY`` seconds and at the last resource; between counts the
-        figures move and the counts keep their last value.
-        """
-        now = time.monotonic()
-        recount = now - self._counted_at >= COUNT_EVERY or report.resources_done >= report.resources_total
-        counts = self.job.counts() if recount and self.job is not None else None
-        if counts is not None:
-            self._counted_at = now
+        The report carries the counts by status, kept up to date by the engine as it goes."""
         with self.lock:
             self.live = Live(report.requests_done, report.requests_total, report.rows_done, report.rows_total,
-                             report.resources_done, report.resources_total,
-                             self.live.counts if counts is None else counts)
+                             report.resources_done, report.resources_total, dict(report.statuses))
 
     def count_now(self) -> None:
         """Bring the live counts up to date (when a run ended, wherever it stopped)."""
-        counts = self.job.counts() if self.job is not None else {}
+        counts = self.result.counts() if self.result is not None else {}
         with self.lock:
             self.live.counts = counts
 

@@ -16,9 +16,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import console
-from .cli import BaseUrlOpt, SeedOpt, StateOpt, TemplateOpt, friendly
-from .errors import UsageError
+from ..errors import UsageError
+from .common import BaseUrlOpt, SeedOpt, StateOpt, TemplateOpt, friendly
 
 HostOpt = Annotated[str, typer.Option(
     "--host", help="Address to listen on. Anything but loopback needs --password-env.")]
@@ -28,10 +27,6 @@ PasswordOpt = Annotated[Optional[str], typer.Option(
 SandboxOpt = Annotated[bool, typer.Option(
     "--sandbox", help="Start the built-in simulated Katana for the server's lifetime and send every run there.")]
 UploadOpt = Annotated[int, typer.Option("--max-upload-mb", min=1, max=1024, help="Largest sheet accepted, in MB.")]
-
-
-def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
 
 
 @friendly
@@ -44,8 +39,9 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
     """
     import uvicorn
 
-    from .journal import default_state_dir
-    from .web import WebSettings, create_app
+    from .. import console
+    from ..journal import default_state_dir
+    from ..web import WebSettings, create_app
 
     password = _password(host, password_env)
     templates, chosen = _templates(template)
@@ -62,7 +58,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
 
 
 def _password(host: str, password_env: str | None) -> str | None:
-    from .web.security import check_binding
+    from ..web.security import check_binding
 
     try:
         return check_binding(host, password_env, os.environ)
@@ -72,7 +68,7 @@ def _password(host: str, password_env: str | None) -> str | None:
 
 def _templates(template: str | None) -> tuple[dict[str, Path], str]:
     """The templates offered on the page, and the one preselected (``--template``, checked now)."""
-    from .template import available_templates, load_template
+    from ..template import available_templates, load_template
 
     offered = available_templates()
     chosen = load_template(template)  # a broken template stops the server before it starts
@@ -85,7 +81,7 @@ def _templates(template: str | None) -> tuple[dict[str, Path], str]:
 
 def _connection(stack: ExitStack, sandbox: bool, seed: Path | None, base_url: str | None) -> tuple[str, str]:
     """The base URL and key: one sandbox for the server's lifetime, or the configured Katana."""
-    from .run import NO_KEY, connect
+    from ..run import NO_KEY, connect
 
     connection = connect(stack, sandbox=sandbox, sandbox_seed=seed, base_url=base_url)
     if not connection.api_key:

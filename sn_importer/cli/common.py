@@ -1,0 +1,108 @@
+"""What the commands share: option types, error handling, how a result ends a command.
+
+Errors of the library become one line on stderr and exit code 2 (with
+``--json`` also the one JSON object scripts expect); otherwise the exit code
+comes from the run result (0 all rows reached the goal, 1 some need
+attention). Nothing heavy is imported at load time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from .. import formats
+from ..errors import SnImporterError
+
+if TYPE_CHECKING:
+    from ..result import RunResult
+
+FileArg = Annotated[Path, typer.Argument(help=f"The sheet to import ({formats.short_list()}).", show_default=False,
+                                         readable=False)]
+TemplateOpt = Annotated[Optional[str], typer.Option("--template", "-t",
+                                                    help="Template name (see templates/) or path to a .toml file.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", help="Where to write the annotated copy (.xlsx or .csv). Default: beside the input.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object with the run's figures on stdout.")]
+SandboxOpt = Annotated[bool, typer.Option(
+    "--sandbox", help="Start the built-in simulated Katana on a free loopback port for this run.")]
+SeedOpt = Annotated[Optional[Path], typer.Option(
+    "--sandbox-seed", help="JSON records for --sandbox (default: the samples' dataset).")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(
+    "--base-url", help="Katana API base URL (else KATANA_BASE_URL, else production).")]
+StateOpt = Annotated[Optional[Path], typer.Option(
+    "--state-dir", help="Where the crash-safety journal lives (default: the user's state directory).")]
+
+
+def fail(message: str, command: str, kwargs: dict) -> None:
+    """One line on stderr, exit 2; with --json also the one JSON object scripts expect."""
+    from .. import console
+    from ..result import failure_summary
+
+    console.err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+    if kwargs.get("as_json"):
+        summary = failure_summary(kwargs.get("file"), command, message, kwargs.get("template"))
+        sys.stdout.write(json.dumps(summary) + "\n")
+    raise typer.Exit(2)
+
+
+def friendly(command):
+    """Turn library and file-system errors into one line on stderr and exit code 2, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SnImporterError as exc:
+            fail(str(exc), command.__name__, kwargs)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            fail(f"{exc.strerror or exc}{where}", command.__name__, kwargs)
+        except KeyboardInterrupt:
+            fail("interrupted", command.__name__, kwargs)
+
+    return wrapper
+
+
+def finish(result: RunResult, output: Optional[Path], as_json: bool) -> None:
+    """Write the output, show or print the result, exit with the result's code."""
+    from .. import console
+
+    result.write(output)
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary()) + "\n")
+    else:
+        console.show_counts(result)
+    raise typer.Exit(result.exit_code)
+
+
+def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir=None,
+           fresh=False) -> None:
+    """``preview`` and ``apply``: read, show what was read, run against Katana, finish."""
+    from .. import console
+    from ..errors import UsageError
+    from ..job import Job
+    from ..status import Mode
+
+    mode = Mode(mode)
+    if sandbox and base_url:
+        raise UsageError("--sandbox and --base-url do not go together: the sandbox is a Katana of its own")
+    job = Job(file, template)
+    if not as_json:
+        console.show_mapping(job)
+        console.show_plan(job)
+    announce = None if as_json else console.out.print
+    extra = {"state_dir": state_dir, "fresh": fresh} if mode == Mode.APPLY else {}
+    with console.progress_bar(enabled=not as_json) as progress:
+        runner = job.apply if mode == Mode.APPLY else job.preview
+        result = runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, progress=progress,
+                        announce=announce, **extra)
+    if not as_json:
+        for note in result.notes:
+            console.err.print(note, soft_wrap=True)
+    finish(result, output, as_json)

@@ -1,0 +1,214 @@
+"""The result of one run of a job: what ``validate``, ``preview`` or ``apply`` found.
+
+A :class:`~sn_importer.job.Job` is the input as read and never changes; each
+run returns a :class:`RunResult` of its own: the rows with their statuses
+(its own frame), the counts, the requests sent, the records removed, why the
+run stopped early if it did, its notes, and the times. The command line, the
+watcher, the web page and a notebook all render this one object:
+:meth:`RunResult.summary` is the ``--json`` object, :meth:`RunResult.write`
+the annotated workbook or CSV, :meth:`RunResult.report_facts` the Summary
+sheet, ``_repr_html_`` the view in Jupyter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .clock import Clock, now_iso
+from .mapping import REMOVED_COLUMNS
+from .outcome import Stop
+from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
+from .status import GOAL, OPEN, Mode, Status, StopKind
+
+if TYPE_CHECKING:
+    from .job import Job
+    from .plan import Plan
+    from .reader import SourceFile
+    from .template import Template
+
+#: The columns a run writes; the rest of the rows frame is what was read.
+RUN_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
+
+
+def no_requests() -> dict[str, int]:
+    """The request counters of a run that sent nothing."""
+    return {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
+
+
+@dataclass(eq=False, repr=False)
+class RunResult:
+    """One run of a job. Built by the runner; front ends read it and write it out."""
+
+    job: Job
+    mode: Mode
+    rows: pd.DataFrame
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started_at: str = ""
+    finished_at: str = ""
+    base_url: str | None = None
+    requests: dict[str, int] = field(default_factory=no_requests)
+    removed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REMOVED_COLUMNS)))
+    stop: Stop | None = None
+    notes: list[str] = field(default_factory=list)
+    #: Where :meth:`write` last wrote the annotated output.
+    output: Path | None = None
+
+    @classmethod
+    def begin(cls, job: Job, mode: Mode, clock: Clock | None = None) -> RunResult:
+        """A run of ``job`` about to start: rows as validation left them (a copy of its own), its read notes."""
+        stamp = now_iso(clock)
+        return cls(job=job, mode=Mode(mode), rows=job.rows.copy(deep=True), started_at=stamp, finished_at=stamp,
+                   notes=list(job.notes))
+
+    # --- what it holds ---------------------------------------------------------
+
+    @property
+    def error(self) -> str | None:
+        """Why the run stopped early, in words (the ``--json`` ``error``); None when it did not."""
+        return self.stop.reason if self.stop else None
+
+    @property
+    def stop_kind(self) -> StopKind | None:
+        return self.stop.kind if self.stop else None
+
+    @property
+    def template(self) -> Template:
+        return self.job.template
+
+    @property
+    def source(self) -> SourceFile:
+        return self.job.source
+
+    @property
+    def path(self) -> Path:
+        return self.job.path
+
+    @property
+    def display_name(self) -> str:
+        return self.job.display_name
+
+    @property
+    def plan_detail(self) -> Plan:
+        return self.job.plan_detail
+
+    @property
+    def plan(self) -> pd.DataFrame:
+        """The requests planned from the sheet: one row per resource."""
+        return self.job.plan
+
+    def mapping(self) -> list[tuple[str, str, str]]:
+        return self.job.mapping()
+
+    def counts(self) -> dict[str, int]:
+        """Rows by status (blank rows have no status and are not counted)."""
+        statuses = self.rows.loc[self.rows["status"] != "", "status"]
+        return {str(k): int(v) for k, v in statuses.value_counts().items()}
+
+    @property
+    def row_count(self) -> int:
+        return int((self.rows["status"] != "").sum())
+
+    @property
+    def exit_code(self) -> int:
+        """0 every non-blank row reached the mode's goal; 1 some need attention; 2 not completed."""
+        if self.stop:
+            return 2
+        return 0 if set(self.counts()) <= set(GOAL[self.mode]) else 1
+
+    # --- changes the runner makes --------------------------------------------------
+
+    def halt(self, kind: StopKind, reason: str) -> None:
+        """Stop before (or instead of) running: rows still open become ``skipped``, saying why."""
+        open_rows = self.rows["status"].isin(list(OPEN))
+        self.rows.loc[open_rows, "status"] = Status.SKIPPED.value
+        self.rows.loc[open_rows, "message"] = f"not reached: {reason}"
+        self.stop = Stop(StopKind(kind), reason)
+
+    # --- writing it out ----------------------------------------------------------
+
+    def write(self, path: str | Path | None = None) -> Path:
+        """Write the annotated output (default beside the input) and return its path."""
+        target = Path(path) if path else default_output_path(self.path, self.source.kind)
+        if target.resolve() != self.path.resolve():
+            kept = keep_earlier_apply_report(target)
+            if kept:
+                self.notes.append(f"The earlier apply report {target.name} was kept as {kept.name}.")
+        removed = self.removed if self.mode == Mode.APPLY else None
+        self.output = write_report(target, self.source, self.rows, self.report_facts(), removed)
+        return self.output
+
+    def summary(self) -> dict:
+        """The ``--json`` object of this run."""
+        detail = self.plan_detail
+        return {
+            "input": self.display_name,
+            "output": str(self.output) if self.output else None,
+            "mode": self.mode.value,
+            "run_id": self.run_id,
+            "template": self.template.name,
+            "base_url": self.base_url,
+            "rows": self.row_count,
+            "statuses": self.counts(),
+            "requests": dict(self.requests),
+            "plan": {"resources": detail.resource_count, "serials": detail.serial_count,
+                     "delete_requests": detail.delete_requests},
+            "mapping": [{"sheet": s, "field": f, "source": w} for s, f, w in self.mapping()],
+            "sheets_skipped": [{"sheet": s, "reason": r} for s, r in self.source.skipped],
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "notes": list(self.notes),
+            "exit_code": self.exit_code,
+        }
+
+    def report_facts(self) -> ReportFacts:
+        """What the Summary sheet (and the web page's summary) says about this run."""
+        facts = [
+            ("Run id", self.run_id),
+            ("Mode", self.mode.value),
+            ("Input", self.display_name),
+            ("Template", f"{self.template.name} ({self.template.path.name})"),
+            ("Base URL", self.base_url or "(not contacted)"),
+            ("Started", self.started_at),
+            ("Finished", self.finished_at),
+            ("Rows", self.row_count),
+            ("Resources in plan", self.plan_detail.resource_count),
+            ("Requests sent", ", ".join(f"{k} {v}" for k, v in self.requests.items())),
+            ("Exit code", self.exit_code),
+        ]
+        if self.error:
+            facts.append(("Stopped because", self.error))
+        return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes))
+
+    # --- showing it ------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        """How a run shows itself in Jupyter: counts, mapping, problems, plan."""
+        from .notebook import result_html
+
+        return result_html(self)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{s} {n}" for s, n in sorted(self.counts().items(), key=lambda kv: (-kv[1], kv[0])))
+        stopped = f"; stopped: {self.error}" if self.error else ""
+        return (f"<RunResult {self.mode.value} of {self.path.name}: {self.row_count} rows"
+                f"{f' ({counts})' if counts else ''}; exit code {self.exit_code}{stopped}>")
+
+
+def failure_summary(input_path: str | Path | None, mode: Mode | str, error: str,
+                    template: str | None = None, clock: Clock | None = None) -> dict:
+    """The ``--json`` object of a run that could not start (unreadable file, bad
+    options): the same keys as :meth:`RunResult.summary`, nothing run, exit code 2."""
+    stamp = now_iso(clock)
+    return {"input": str(input_path) if input_path else None, "output": None, "mode": str(mode), "run_id": None,
+            "template": template, "base_url": None, "rows": 0, "statuses": {}, "requests": no_requests(),
+            "plan": None, "mapping": [], "sheets_skipped": [], "started_at": stamp, "finished_at": stamp,
+            "error": error, "notes": [], "exit_code": 2}
+
+
+__all__ = ["RUN_COLUMNS", "RunResult", "failure_summary", "no_requests"]
