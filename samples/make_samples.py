@@ -40,7 +40,28 @@ def seed_records() -> list[dict]:
     records.append(record(4001, "ADJ 2026/11", "StockAdjustmentRow", 8001, qty=-1))
     records.append(record(4101, "KNF000004101", "StockTransferRow", 9001))
     records.append(record(4201, "KNF000004201", "SalesOrderFulfillmentRow", 9501))
+    # MO-3001 (id 8301): order numbers are not ids. KNF000001006 also sits on the MO whose id is 3001.
+    for n in range(3):
+        records.append(record(5001 + n, f"KNF00000{5001 + n}", "ManufacturingOrder", 8301))
+    records.append(record(1006, "KNF000001006", "ManufacturingOrder", 8301))
+    for n in range(2):  # two rows of KNF-02 on SO-1042: only a row id can say which
+        records.append(record(2101 + n, f"KNF00000{2101 + n}", "SalesOrderRow", 5002 + n))
     return records
+
+
+#: The orders the records sit on, as Katana numbers them: ids are not the order numbers staff see.
+ORDER_TABLES = {
+    "manufacturing_orders": [{"id": 3001, "order_no": "MO-2917"}, {"id": 3002, "order_no": "MO-2918"},
+                             {"id": 3003, "order_no": "MO-2919"}, {"id": 3004, "order_no": "MO-2920"},
+                             {"id": 8301, "order_no": "MO-3001"}],
+    "sales_orders": [{"id": 601, "order_no": "SO-1042"}],
+    "sales_order_rows": [{"id": 5001, "sales_order_id": 601, "variant_id": 201},
+                         {"id": 5002, "sales_order_id": 601, "variant_id": 202},
+                         {"id": 5003, "sales_order_id": 601, "variant_id": 202}],
+    "purchase_orders": [{"id": 701, "order_no": "PO-77"}],
+    "purchase_order_rows": [{"id": 7001, "purchase_order_id": 701, "variant_id": 301}],
+    "variants": [{"id": 201, "sku": "KNF-01"}, {"id": 202, "sku": "KNF-02"}, {"id": 301, "sku": "STL-304"}],
+}
 
 
 ORDERS = [
@@ -74,6 +95,17 @@ SALES = [
 ]
 
 HEADER = ["Resource type", "Resource ID", "Serial ID", "Serial number", "Note"]
+
+#: The same job as staff know it: order numbers and SKUs, resolved through Katana.
+BY_ORDER_HEADER = ["Resource type", "Order number", "SKU", "Serial number", "Note"]
+BY_ORDER = [
+    ("MO", "MO-3001", "", "KNF000005001", ""),
+    ("MO", "MO-3001", "", "KNF000001006", "also on MO-2917: only MO-3001's is detached"),
+    ("Sales order row", "SO-1042", "KNF-01", "KNF000002002", ""),
+    ("PO row", "PO-77", "STL-304", "PO-77-003", ""),
+    ("Sales order row", "SO-1042", "KNF-02", "KNF000002101", "two rows of KNF-02 on SO-1042"),
+    ("MO", "MO-404", "", "KNF000005002", "no such order"),
+]
 
 
 def write_workbook(path: Path) -> None:
@@ -111,9 +143,24 @@ def write_csv(path: Path) -> None:
             writer.writerow(["" if v is None else v for v in row])
 
 
+def write_by_order(path: Path) -> None:
+    wb = Workbook()
+    sheet = wb.active
+    sheet.title = "By order number"
+    sheet.append(BY_ORDER_HEADER)
+    for row in BY_ORDER:
+        sheet.append(list(row))
+    for column in "BCD":
+        for cell in sheet[column]:
+            cell.number_format = "@"
+    wb.save(path)
+
+
 def main() -> None:
-    (HERE / "katana-seed.json").write_text(json.dumps({"data": seed_records()}, indent=1) + "\n")
+    seed = {"serial_numbers": seed_records(), **ORDER_TABLES}
+    (HERE / "katana-seed.json").write_text(json.dumps(seed, indent=1) + "\n")
     write_workbook(HERE / "serials.xlsx")
+    write_by_order(HERE / "by-order.xlsx")
     write_csv(HERE / "serials.csv")
 
 

@@ -240,7 +240,8 @@ def test_stats_count_methods_and_statuses_without_auth_or_quota():
     del client.headers["Authorization"]
     stats = client.get("/_sandbox/stats").json()
     assert_valid(stats, "SandboxStats")
-    assert stats == {"requests": {"GET": 2, "DELETE": 1, "POST": 0}, "status": {"200": 1, "204": 1, "429": 1}}
+    assert stats == {"requests": {"GET": 2, "DELETE": 1, "POST": 0}, "status": {"200": 1, "204": 1, "429": 1},
+                     "endpoints": {"DELETE /serial_numbers": 1, "GET /serial_numbers": 2}}
 
 
 def test_failed_delete_detaches_nothing():
@@ -272,8 +273,8 @@ def test_load_seed_accepts_array_and_data_object(tmp_path):
     plain, wrapped = tmp_path / "plain.json", tmp_path / "wrapped.json"
     plain.write_text(json.dumps(small_seed()))
     wrapped.write_text(json.dumps({"data": [{"id": 1, "serial_number": "A", "resource_type": "Production", "resource_id": 2}]}))
-    assert load_seed(plain) == small_seed()
-    assert load_seed(wrapped) == [
+    assert load_seed(plain).serial_numbers == small_seed()
+    assert load_seed(wrapped).serial_numbers == [
         {"id": 1, "serial_number": "A", "resource_type": "Production", "resource_id": 2,
          "transaction_id": None, "transaction_date": None, "quantity_change": 1},
     ]
@@ -326,7 +327,8 @@ def test_served_on_loopback_rate_limit_with_retry_after():
     for answer in answers:
         assert_api_headers(answer)
     assert 29 <= int(answers[3].headers["retry-after"]) <= 30
-    assert stats == {"requests": {"GET": 5, "DELETE": 0, "POST": 0}, "status": {"200": 3, "429": 2}}
+    assert stats == {"requests": {"GET": 5, "DELETE": 0, "POST": 0}, "status": {"200": 3, "429": 2},
+                     "endpoints": {"GET /serial_numbers": 5}}
 
 
 def test_a_dropped_connection_is_a_transport_error_for_httpx():

@@ -26,7 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..clock import Clock
-from .store import CREATE_TYPES, MINT_TYPES, RESOURCE_TYPES, SandboxStore
+from .orders import TABLES, QueryError
+from .store import CREATE_TYPES, MINT_TYPES, RESOURCE_TYPES, SandboxStore, Seed
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50
@@ -139,18 +140,19 @@ def _query_int(request: Request, name: str, default: int | None, minimum: int) -
     return value, []
 
 
-async def list_serials(request: Request) -> Response:
-    store: SandboxStore = request.app.state.store
-    resource_type = request.query_params.get("resource_type") or None
-    if resource_type is not None and resource_type not in RESOURCE_TYPES:
-        return error(400, "BadRequest", f"Invalid resource_type {resource_type!r}: must be one of {', '.join(RESOURCE_TYPES)}")
-    resource_id, problems = _query_int(request, "resource_id", None, 0)
-    limit, more = _query_int(request, "limit", DEFAULT_LIMIT, 1)
-    page, most = _query_int(request, "page", 1, 1)
-    if problems + more + most:
-        return error(422, "UnprocessableEntityError", "Invalid query parameters", code="VALIDATION_FAILED", details=problems + more + most)
-    limit = min(limit, MAX_LIMIT)  # like most APIs: clamp rather than refuse
-    found = store.find(resource_type, resource_id)
+def _page_query(request: Request) -> tuple[int, int, list[dict]]:
+    """``limit`` (default 50, clamped to 250) and ``page`` (from 1), or the 422 details."""
+    limit, problems = _query_int(request, "limit", DEFAULT_LIMIT, 1)
+    page, more = _query_int(request, "page", 1, 1)
+    return min(limit or DEFAULT_LIMIT, MAX_LIMIT), page or 1, problems + more
+
+
+def invalid_query(details: list[dict]) -> JSONResponse:
+    return error(422, "UnprocessableEntityError", "Invalid query parameters", code="VALIDATION_FAILED", details=details)
+
+
+def paginated(found: list[dict], limit: int, page: int) -> JSONResponse:
+    """One page of ``found`` as ``{"data": [...]}`` with the X-Pagination header."""
     offset = (page - 1) * limit
     pages = math.ceil(len(found) / limit)
     pagination = {
@@ -162,6 +164,36 @@ async def list_serials(request: Request) -> Response:
         "last_page": str(page >= pages).lower(),
     }
     return JSONResponse({"data": found[offset : offset + limit]}, headers={"X-Pagination": json.dumps(pagination)})
+
+
+async def list_serials(request: Request) -> Response:
+    store: SandboxStore = request.app.state.store
+    resource_type = request.query_params.get("resource_type") or None
+    if resource_type is not None and resource_type not in RESOURCE_TYPES:
+        return error(400, "BadRequest", f"Invalid resource_type {resource_type!r}: must be one of {', '.join(RESOURCE_TYPES)}")
+    resource_id, problems = _query_int(request, "resource_id", None, 0)
+    limit, page, more = _page_query(request)
+    if problems + more:
+        return invalid_query(problems + more)
+    return paginated(store.find(resource_type, resource_id), limit, page)
+
+
+def list_orders(table: str) -> Callable:
+    """The GET handler of one order list endpoint (``/manufacturing_orders``, ``/variants``, ...)."""
+
+    async def handler(request: Request) -> Response:
+        store: SandboxStore = request.app.state.store
+        limit, page, problems = _page_query(request)
+        if problems:
+            return invalid_query(problems)
+        try:
+            found = store.orders.find(table, request.query_params.multi_items())
+        except QueryError as exc:
+            return invalid_query([_detail(f".{exc.parameter}", "type", f"should be {exc.expected}", type=exc.expected)])
+        return paginated(found, limit, page)
+
+    handler.__name__ = f"list_{table}"
+    return handler
 
 
 async def delete_serials(request: Request) -> Response:
@@ -259,39 +291,39 @@ class Gateway:
             await asyncio.sleep(self.latency)
         method = scope["method"]
         if Headers(scope=scope).get("authorization") != self.expected:
-            return await self._answer(error(401, "UnauthorizedError", "Unauthorized"), self.store.window.peek().headers(), method, scope, receive, send)
+            return await self._answer(error(401, "UnauthorizedError", "Unauthorized"), self.store.window.peek().headers(), scope, receive, send)
         quota = self.store.window.take()
         if not quota.allowed:
-            return await self._answer(error(429, "TooManyRequests", "Too Many Requests"), quota.headers(), method, scope, receive, send)
+            return await self._answer(error(429, "TooManyRequests", "Too Many Requests"), quota.headers(), scope, receive, send)
         fault = self._fault()
         if fault == "500":
-            return await self._answer(error(500, "InternalServerError", "Internal Server Error"), quota.headers(), method, scope, receive, send)
+            return await self._answer(error(500, "InternalServerError", "Internal Server Error"), quota.headers(), scope, receive, send)
         if fault == "drop":
-            self.store.count(method, "dropped")
+            self.store.count(method, "dropped", scope["path"])
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
             raise SimulatedConnectionDrop("sandbox dropped the connection (fail_rate)")
-        await self.app(scope, receive, self._stamping(send, quota.headers(), method))
+        await self.app(scope, receive, self._stamping(send, quota.headers(), scope))
 
     def _fault(self) -> str | None:
         if self.fail_rate <= 0 or self.rng.random() >= self.fail_rate:
             return None
         return "500" if self.rng.random() < 0.5 else "drop"
 
-    async def _answer(self, response: Response, headers: dict, method: str, scope: dict, receive: Callable, send: Callable) -> None:
-        await response(scope, receive, self._stamping(send, headers, method))
+    async def _answer(self, response: Response, headers: dict, scope: dict, receive: Callable, send: Callable) -> None:
+        await response(scope, receive, self._stamping(send, headers, scope))
 
-    def _stamping(self, send: Callable, headers: dict, method: str) -> Callable:
+    def _stamping(self, send: Callable, headers: dict, scope: dict) -> Callable:
         async def stamped(message: dict) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message).update(headers)
-                self.store.count(method, message["status"])
+                self.store.count(scope["method"], message["status"], scope["path"])
             await send(message)
 
         return stamped
 
 
 def create_app(
-    records: list[dict],
+    records: list[dict] | Seed,
     *,
     api_key: str = "sandbox",
     rate_limit: tuple[int, float] = (60, 60.0),
@@ -300,16 +332,19 @@ def create_app(
     random_seed: int = 0,
     clock: Clock | None = None,
 ) -> Starlette:
-    """A simulated Katana tenant holding ``records``; ``app.state.store`` exposes its state."""
+    """A simulated Katana tenant holding ``records`` (serial-number records, or a
+    :class:`Seed` with orders too); ``app.state.store`` exposes its state."""
     if not 0.0 <= fail_rate <= 1.0:
         raise ValueError(f"fail_rate must be between 0 and 1, not {fail_rate}")
     if latency_ms < 0:
         raise ValueError(f"latency_ms must not be negative, not {latency_ms}")
-    store = SandboxStore(records, rate_limit=rate_limit, clock=clock)
+    seed = records if isinstance(records, Seed) else Seed(list(records))
+    store = SandboxStore(seed.serial_numbers, rate_limit=rate_limit, clock=clock, orders=seed.orders)
     rng = random.Random(random_seed)
     app = Starlette(
         routes=[
             Route("/v1/serial_numbers", serial_numbers, methods=["GET", "DELETE", "POST"]),
+            *(Route(f"/v1/{table}", list_orders(table), methods=["GET"]) for table in TABLES),
             Route("/_sandbox/stats", sandbox_stats, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error},

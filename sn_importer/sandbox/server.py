@@ -18,7 +18,7 @@ from typing import Iterator
 import uvicorn
 
 from .app import SimulatedConnectionDrop, create_app
-from .store import SandboxStore, load_seed
+from .store import SandboxStore, Seed, load_seed
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d*)?|\.\d+)\s*$")
 
@@ -103,7 +103,7 @@ class SandboxServer:
 
 @contextmanager
 def running_sandbox(
-    records: list[dict] | None = None,
+    records: list[dict] | Seed | None = None,
     seed_path: str | Path | None = None,
     api_key: str = "sandbox",
     host: str = "127.0.0.1",
@@ -140,8 +140,10 @@ def serve_forever(
     app = create_app(records, api_key=api_key, rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms)
     sock = _bind(host, port)  # bound here so the banner shows the real port when port is 0
     display = f"[{host}]" if ":" in host else host
+    orders = sum(records.orders.counts().values())
     announce(
-        f"Katana sandbox on http://{display}:{sock.getsockname()[1]}/v1 with {len(records)} serial-number records; "
+        f"Katana sandbox on http://{display}:{sock.getsockname()[1]}/v1 with {len(records)} serial-number records"
+        f"{f' and {orders} orders, rows and variants' if orders else ''}; "
         f"key {api_key!r}, {rate_limit[0]} requests per {rate_limit[1]:g} s. Ctrl+C stops it."
     )
     _quiet_uvicorn()

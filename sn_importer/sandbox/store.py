@@ -14,7 +14,7 @@ import json
 import math
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,6 +23,7 @@ from ..clock import Clock, SystemClock
 from ..errors import InputError
 from ..resources import sample_seed_path
 from ..template import RESOURCE_TYPES as API_RESOURCE_TYPES
+from .orders import TABLES, OrderBook
 
 #: ``SerialNumberResourceType``: what GET filters on and DELETE accepts.
 RESOURCE_TYPES = API_RESOURCE_TYPES
@@ -46,8 +47,24 @@ def _sort_key(record: dict) -> tuple:
 # --------------------------------------------------------------------------- seed
 
 
-def load_seed(path: str | Path | None = None) -> list[dict]:
-    """Read a seed file: a JSON array of SerialNumber records, or ``{"data": [...]}``.
+@dataclass(frozen=True)
+class Seed:
+    """A tenant to start from: its serial-number records and its orders."""
+
+    serial_numbers: list[dict]
+    orders: OrderBook = field(default_factory=OrderBook.empty)
+
+    def __len__(self) -> int:
+        return len(self.serial_numbers)
+
+
+SEED_FORMS = ('a JSON array of SerialNumber records, {"data": [...]}, or an object with '
+              '"serial_numbers" and the order lists (' + ", ".join(TABLES) + ")")
+
+
+def load_seed(path: str | Path | None = None) -> Seed:
+    """Read a seed file: a JSON array of SerialNumber records, ``{"data": [...]}``,
+    or an object ``{"serial_numbers": [...], "manufacturing_orders": [...], ...}``.
 
     ``None`` means the samples' dataset. A file that cannot be used raises
     :class:`InputError` naming the file and the problem (which record, which field).
@@ -61,14 +78,28 @@ def load_seed(path: str | Path | None = None) -> list[dict]:
         raise InputError(path, f"cannot read the seed file: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    if isinstance(document, dict) and isinstance(document.get("data"), list):
-        document = document["data"]
-    if not isinstance(document, list):
-        raise InputError(path, 'expected a JSON array of SerialNumber records or {"data": [...]}')
     try:
-        return check_records(document)
+        return seed_from(document)
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
+
+
+def seed_from(document: Any) -> Seed:
+    """A :class:`Seed` from a parsed seed document (any of the three forms), or ValueError."""
+    object_keys = {"serial_numbers", *TABLES}
+    if isinstance(document, dict) and isinstance(document.get("data"), list) and not object_keys & set(document):
+        document = document["data"]
+    if isinstance(document, list):
+        return Seed(check_records(document))
+    if not isinstance(document, dict) or not object_keys & set(document):
+        raise ValueError(f"expected {SEED_FORMS}")
+    unknown = sorted(set(document) - object_keys)
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}; expected {SEED_FORMS}")
+    serials = document.get("serial_numbers", [])
+    if not isinstance(serials, list):
+        raise ValueError("'serial_numbers' must be a list of SerialNumber records")
+    return Seed(check_records(serials), OrderBook.from_seed(document))
 
 
 def check_records(records: Iterable[Any]) -> list[dict]:
@@ -193,14 +224,17 @@ class RateWindow:
 class SandboxStore:
     """The tenant: serial-number records, the rate-limit window and the counters."""
 
-    def __init__(self, records: Iterable[dict], *, rate_limit: tuple[int, float] = (60, 60.0), clock: Clock | None = None):
+    def __init__(self, records: Iterable[dict], *, rate_limit: tuple[int, float] = (60, 60.0), clock: Clock | None = None,
+                 orders: OrderBook | None = None):
         self.clock = clock or SystemClock()
+        self.orders = orders or OrderBook.empty()
         self.window = RateWindow(rate_limit[0], rate_limit[1], self.clock)
         self._records: dict[Key, dict] = {record_key(r): dict(r) for r in check_records(records)}
         self._lock = threading.RLock()
         self._last_id = max((r["id"] for r in self._records.values()), default=0)
         self.requests: Counter[str] = Counter({"GET": 0, "DELETE": 0, "POST": 0})
         self.statuses: Counter[str] = Counter()
+        self.endpoints: Counter[str] = Counter()
 
     # -- records
     @property
@@ -251,11 +285,15 @@ class SandboxStore:
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # -- counters
-    def count(self, method: str, status: int | str) -> None:
+    def count(self, method: str, status: int | str, path: str | None = None) -> None:
         with self._lock:
             self.requests[method] += 1
             self.statuses[str(status)] += 1
+            if path:
+                self.endpoints[f"{method} {path.removeprefix('/v1')}"] += 1
 
     def stats(self) -> dict:
+        """Requests by method, answers by status, and requests by endpoint ("GET /variants")."""
         with self._lock:
-            return {"requests": dict(self.requests), "status": dict(sorted(self.statuses.items()))}
+            return {"requests": dict(self.requests), "status": dict(sorted(self.statuses.items())),
+                    "endpoints": dict(sorted(self.endpoints.items()))}
