@@ -1,7 +1,8 @@
 """The Katana API client: the one stage that talks HTTP.
 
-``get_page``, ``list_serials`` and ``delete_serials`` are all the importer
-needs; whole lists are read by :mod:`sn_importer.lists`, which follows
+``get_page``, ``list_serials`` and ``delete_serials`` do the work, and
+``list_records`` reads the order lists that order numbers and SKUs are looked
+up in; whole lists are read by :mod:`sn_importer.lists`, which follows
 ``X-Pagination`` and trusts a list only when it held still while read. Each
 request goes through the :class:`~sn_importer.pacing.Pacer` (a slot among
 ``max_in_flight`` and room in the tenant's window) and through a retry loop
@@ -42,7 +43,7 @@ import httpx
 
 from .clock import Clock, SystemClock
 from .errors import ApiRequestError, ApiUnavailableError, AuthError, StalledError, WaitTooLongError
-from .lists import PAGE_LIMIT, Page, Pagination, read_list
+from .lists import PAGE_LIMIT, Page, Pagination, is_last_page, read_list
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ RETRY_STATUSES = {500, 502, 503, 504}
 ENDPOINT = "/serial_numbers"
 #: Waits shorter than this are not worth telling anyone about.
 NOTICE_AFTER = 1.0
+#: An order list longer than this many pages of 250 is not an answer to one order number or SKU.
+MAX_RECORD_PAGES = 40
 
 WaitCallback = Callable[[float, str], None]
 
@@ -248,13 +251,29 @@ class KatanaClient:
         body = {"resource_type": resource_type, "resource_id": resource_id, "ids": list(ids)}
         await self._request("DELETE", body=body)
 
+    async def list_records(self, path: str, params: dict[str, Any]) -> list[dict]:
+        """Every record an order list (``/variants``, ``/manufacturing_orders``, ...)
+        answers for ``params``, all pages of 250; paced, retried and counted like the rest.
+
+        These lists are the few records one order number or SKU names, so pages
+        are followed by X-Pagination (a short page ends the list only without
+        it) and not checked for holding still."""
+        records: list[dict] = []
+        for page in range(1, MAX_RECORD_PAGES + 1):
+            response, data = await self._request("GET", params={**params, "limit": PAGE_LIMIT, "page": page},
+                                                  parse=_records, path=path)
+            records.extend(data)
+            if is_last_page(Page(page, data, Pagination.from_headers(response.headers)), PAGE_LIMIT):
+                return records
+        raise ApiUnavailableError(f"GET {path} went on for more than {MAX_RECORD_PAGES} pages; cut off")
+
     def estimate_seconds(self, n_requests: int) -> float:
         """About how long ``n_requests`` take under the quota as currently known."""
         return self.pacer.estimate_seconds(n_requests)
 
     # -- one request, retried within bounds
     async def _request(self, method: str, *, params: dict | None = None, body: dict | None = None,
-                       parse: Callable[[httpx.Response], Any] | None = None) -> Any:
+                       parse: Callable[[httpx.Response], Any] | None = None, path: str = ENDPOINT) -> Any:
         """Send with retries until an answer, a refusal, or a bound (tries, deadline, max-wait, stall).
 
         With ``parse``, returns (response, parsed); a parse failure is retried like a 5xx."""
@@ -263,7 +282,7 @@ class KatanaClient:
         started = self.clock.now()
         for attempt in range(1, self.max_retries + 1):
             try:
-                response = await self._send_once(method, params, body)
+                response = await self._send_once(method, params, body, path)
                 parsed = parse(response) if parse else None
             except _RetryableAnswer as exc:
                 why, retry_after, failing = exc.reason, exc.retry_after, "kept failing at"
@@ -275,7 +294,7 @@ class KatanaClient:
             delay = self._delay(attempt, retry_after)
             self._check_bounds(method, f"{failing} {self.base_url}: {why}", retry_after, delay, started, attempt)
             self.stats.retries += 1
-            log.info("%s %s: %s; try %d of %d in %.1f s", method, ENDPOINT, why, attempt + 1, self.max_retries, delay)
+            log.info("%s %s: %s; try %d of %d in %.1f s", method, path, why, attempt + 1, self.max_retries, delay)
             self._tell(delay, f"{why}; try {attempt + 1} of {self.max_retries}")
             await self.clock.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -301,21 +320,21 @@ class KatanaClient:
             return retry_after + jitter
         return min(ceiling, initial * 2 ** (attempt - 1)) + jitter
 
-    async def _send_once(self, method: str, params: dict | None, body: dict | None) -> httpx.Response:
+    async def _send_once(self, method: str, params: dict | None, body: dict | None, path: str = ENDPOINT) -> httpx.Response:
         ticket = await self.pacer.acquire()
         try:
             self.stats.requests[method] += 1
             try:
                 async with asyncio.timeout(self.timeout):
-                    response = await self._http.request(method, ENDPOINT, params=params, json=body)
+                    response = await self._http.request(method, path, params=params, json=body)
             except TimeoutError:
                 raise httpx.ReadTimeout(f"no answer within {self.timeout:g} s") from None
             self.pacer.observe(response.headers, ticket)
         finally:
             self.pacer.release(ticket)
-        return self._check(method, response)
+        return self._check(method, response, path)
 
-    def _check(self, method: str, response: httpx.Response) -> httpx.Response:
+    def _check(self, method: str, response: httpx.Response, path: str = ENDPOINT) -> httpx.Response:
         status = response.status_code
         if status < 300:
             return response
@@ -331,7 +350,7 @@ class KatanaClient:
             raise _RetryableAnswer(status, describe_answer(response))
         if status >= 500:
             raise ApiUnavailableError(f"Katana at {self.base_url} answered {method} with {describe_answer(response)}")
-        raise ApiRequestError(status, api_message(response), method, ENDPOINT)
+        raise ApiRequestError(status, api_message(response), method, path)
 
     # -- telling why it waits
     def _pacer_wait(self, seconds: float) -> None:

@@ -158,7 +158,7 @@ async def _read_once(source: PageSource, resource_type, resource_id, where: str,
         repeats += len(keys) - len(fresh)
         seen |= fresh
         records.extend(got.records)
-        if _is_last(got, limit):
+        if is_last_page(got, limit):
             break
         _guard(cut, first, first_size, len(seen), page, max_pages)
         page += 1
@@ -192,7 +192,7 @@ def _guard(cut: _CutOff, first: Pagination | None, first_size: int, distinct: in
         raise cut(f"it announced {total} records on {can_fill} pages and page {page} is still not the last")
 
 
-def _is_last(got: Page, limit: int) -> bool:
+def is_last_page(got: Page, limit: int) -> bool:
     """The end of the list: the header's last_page (or its page count); a short page only without it.
 
     An empty page is the end whatever the header says: a page past the end is

@@ -38,6 +38,22 @@ def small_seed() -> list[dict]:
     ]
 
 
+def orders_seed() -> dict:
+    """MO-3001 is not id 3001; SO-1042 holds two rows of KNF-02; PO-77 one row of STL-304."""
+    return {
+        "serial_numbers": [serial(1, "SN-1", "ManufacturingOrder", 8123)],
+        "manufacturing_orders": [{"id": 3001, "order_no": "MO-2999"}, {"id": 8123, "order_no": "MO-3001"}],
+        "sales_orders": [{"id": 601, "order_no": "SO-1042"}, {"id": 602, "order_no": "SO-1043"}],
+        "sales_order_rows": [{"id": 5001, "sales_order_id": 601, "variant_id": 201},
+                             {"id": 5002, "sales_order_id": 601, "variant_id": 202},
+                             {"id": 5003, "sales_order_id": 601, "variant_id": 202},
+                             {"id": 5004, "sales_order_id": 602, "variant_id": 201}],
+        "purchase_orders": [{"id": 701, "order_no": "PO-77"}],
+        "purchase_order_rows": [{"id": 7001, "purchase_order_id": 701, "variant_id": 301}],
+        "variants": [{"id": 201, "sku": "KNF-01"}, {"id": 202, "sku": "KNF-02"}, {"id": 301, "sku": "STL-304"}],
+    }
+
+
 def many(count: int, resource_type: str = "ManufacturingOrder", resource_id: int = 4000, first_id: int = 10_000) -> list[dict]:
     return [serial(first_id + i, f"SN{first_id + i:08d}", resource_type, resource_id) for i in range(count)]
 

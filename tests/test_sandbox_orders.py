@@ -5,27 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from sandbox_fixtures import InProcess, assert_api_headers, assert_valid, pagination, serial
+from sandbox_fixtures import InProcess, assert_api_headers, assert_valid, orders_seed, pagination, serial
 
 from sn_importer.clock import FakeClock
 from sn_importer.errors import InputError
 from sn_importer.sandbox import Seed, create_app, load_seed, seed_from
-
-
-def orders_seed() -> dict:
-    """MO-3001 is not id 3001; SO-1042 holds two rows of KNF-02; PO-77 one row of STL-304."""
-    return {
-        "serial_numbers": [serial(1, "SN-1", "ManufacturingOrder", 8123)],
-        "manufacturing_orders": [{"id": 3001, "order_no": "MO-2999"}, {"id": 8123, "order_no": "MO-3001"}],
-        "sales_orders": [{"id": 601, "order_no": "SO-1042"}, {"id": 602, "order_no": "SO-1043"}],
-        "sales_order_rows": [{"id": 5001, "sales_order_id": 601, "variant_id": 201},
-                             {"id": 5002, "sales_order_id": 601, "variant_id": 202},
-                             {"id": 5003, "sales_order_id": 601, "variant_id": 202},
-                             {"id": 5004, "sales_order_id": 602, "variant_id": 201}],
-        "purchase_orders": [{"id": 701, "order_no": "PO-77"}],
-        "purchase_order_rows": [{"id": 7001, "purchase_order_id": 701, "variant_id": 301}],
-        "variants": [{"id": 201, "sku": "KNF-01"}, {"id": 202, "sku": "KNF-02"}, {"id": 301, "sku": "STL-304"}],
-    }
 
 
 def sandbox(**options) -> InProcess:

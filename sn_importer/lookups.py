@@ -1,0 +1,253 @@
+"""Order numbers and SKUs → Katana ids: the step between validation and the engine.
+
+Staff know ``MO-3001``, ``SO-1042`` and SKUs; Katana's ids appear only in its
+URLs, and an order number is not an id (``MO-3001`` may well be id 8301, while
+id 3001 is some other order). Rows that name their resource by ``order_no``
+(ManufacturingOrder) or ``order_no`` + ``sku`` (SalesOrderRow,
+PurchaseOrderRow) are resolved here through Katana's list endpoints, as
+API-NOTES "Looking resources up by the numbers staff know" describes.
+
+Every lookup spends the tenant's quota, so each distinct order, SKU and
+(order, SKU) row search is asked once per run, through the run's
+:class:`~sn_importer.client.KatanaClient` (pacing, retries and counts apply),
+and :func:`lookup_requests` says beforehand how many that can be. An order or
+SKU Katana does not know, or an order holding several rows of the SKU, makes
+its rows ``invalid`` and nothing is sent for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .client import KatanaClient
+from .errors import ApiRequestError, ApiUnavailableError
+from .plan import PAGE_SIZE
+from .status import Status
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one resource type is found from an order number (and a SKU)."""
+
+    order_words: str  # "manufacturing order", as the messages say it
+    orders: str  # list endpoint of the orders
+    rows: str | None = None  # list endpoint of the order's rows (None: the order is the resource)
+    order_filter: str = ""  # the rows endpoint's filter naming the order
+    order_field: str = ""  # the row field holding its order's id
+
+
+#: The resource types that can be named by order number, and how.
+BY_ORDER: dict[str, Kind] = {
+    "ManufacturingOrder": Kind("manufacturing order", "/manufacturing_orders"),
+    "SalesOrderRow": Kind("sales order", "/sales_orders", "/sales_order_rows", "sales_order_ids", "sales_order_id"),
+    "PurchaseOrderRow": Kind("purchase order", "/purchase_orders", "/purchase_order_rows", "purchase_order_id",
+                             "purchase_order_id"),
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A resource as a row names it: its type, order number and (for order rows) SKU."""
+
+    resource_type: str
+    order_no: str
+    sku: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.order_no} / SKU {self.sku}" if self.sku else self.order_no
+
+
+@dataclass(frozen=True)
+class Found:
+    """What Katana said about a reference: the resource id, or why there is none."""
+
+    resource_id: int | None
+    problem: str = ""
+    status: Status = Status.INVALID  # of the rows, when there is a problem
+
+
+@dataclass
+class Resolution:
+    """The outcome of resolving a rows frame, by row label."""
+
+    ids: dict[object, int] = field(default_factory=dict)  # row → resolved resource id
+    problems: dict[object, tuple[str, str]] = field(default_factory=dict)  # row → (status, message)
+    notes: dict[object, str] = field(default_factory=dict)  # row → "MO-3001 is ManufacturingOrder 8301"
+
+
+def _same(a: object, b: str) -> bool:
+    return str(a).strip().casefold() == b.strip().casefold()
+
+
+class Lookups:
+    """Resolves references through one client, asking Katana once per distinct question.
+
+    Answers are cached as tasks, so references resolved concurrently share a
+    request that is still in flight instead of sending it twice.
+    """
+
+    def __init__(self, client: KatanaClient):
+        self.client = client
+        self._asked: dict[tuple, asyncio.Task] = {}
+
+    async def find(self, ref: Reference) -> Found:
+        """The id of the resource ``ref`` names, or the problem in plain words."""
+        kind = BY_ORDER[ref.resource_type]
+        try:
+            order = await self._one_order(kind, ref.order_no)
+            if isinstance(order, Found):
+                return order
+            if kind.rows is None:
+                return Found(order)
+            variants = await self._variants(ref.sku)
+            if isinstance(variants, Found):
+                return variants
+            return await self._row(kind, ref, order, variants)
+        except (ApiRequestError, ApiUnavailableError) as exc:
+            return Found(None, f"could not look up {ref} in Katana: {exc}", Status.FAILED)
+
+    async def _one_order(self, kind: Kind, order_no: str) -> int | Found:
+        records = await self._ask(kind.orders, {"order_no": order_no})
+        ids = sorted({int(r["id"]) for r in records if _same(r.get("order_no"), order_no) and "id" in r})
+        if not ids:
+            return Found(None, f"Katana has no {kind.order_words} {order_no}")
+        if len(ids) > 1:
+            return Found(None, f"Katana has several {kind.order_words}s numbered {order_no} "
+                               f"(ids {_listed(ids)}); give the resource_id instead")
+        return ids[0]
+
+    async def _variants(self, sku: str) -> set[int] | Found:
+        records = await self._ask("/variants", {"sku": sku})
+        ids = {int(r["id"]) for r in records if _same(r.get("sku"), sku) and "id" in r}
+        return ids or Found(None, f"Katana has no item with SKU {sku}")
+
+    async def _row(self, kind: Kind, ref: Reference, order_id: int, variants: set[int]) -> Found:
+        rows: set[int] = set()
+        for variant_id in sorted(variants):
+            records = await self._ask(kind.rows, {kind.order_filter: order_id, "variant_id": variant_id})
+            rows |= {int(r["id"]) for r in records
+                     if r.get(kind.order_field) == order_id and r.get("variant_id") == variant_id and "id" in r}
+        if not rows:
+            return Found(None, f"{kind.order_words} {ref.order_no} has no row with SKU {ref.sku}")
+        if len(rows) > 1:
+            return Found(None, f"{kind.order_words} {ref.order_no} has {len(rows)} rows with SKU {ref.sku} "
+                               f"(row ids {_listed(sorted(rows))}); give the row's id as resource_id")
+        return Found(rows.pop())
+
+    def _ask(self, path: str, params: dict) -> asyncio.Task:
+        """The records ``path`` lists for ``params``: asked once, shared by every caller."""
+        key = (path, tuple(sorted(params.items())))
+        if key not in self._asked:
+            self._asked[key] = asyncio.ensure_future(self.client.list_records(path, params))
+        return self._asked[key]
+
+    @property
+    def questions(self) -> int:
+        """How many distinct questions were put to Katana (one request each, unless paged or retried)."""
+        return len(self._asked)
+
+
+def _listed(ids: list[int]) -> str:
+    return ", ".join(str(i) for i in ids)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def by_order_mask(rows: pd.DataFrame) -> pd.Series:
+    """Rows still open (``valid``) that name their resource by order number."""
+    if "order_no" not in rows:
+        return pd.Series(False, index=rows.index)
+    return ((rows["status"] == Status.VALID.value) & (rows["order_no"].astype(str) != "")
+            & rows["resource_type"].isin(list(BY_ORDER)))
+
+
+def references(rows: pd.DataFrame) -> dict[Reference, list]:
+    """Each distinct reference in ``rows`` and the labels of the rows naming it, in first-seen order."""
+    part = rows.loc[by_order_mask(rows), ["resource_type", "order_no", "sku"]]
+    found: dict[Reference, list] = {}
+    for label, rtype, order_no, sku in part.itertuples(name=None):
+        ref = Reference(rtype, str(order_no).strip(), str(sku).strip() if rtype != "ManufacturingOrder" else "")
+        found.setdefault(ref, []).append(label)
+    return found
+
+
+def lookup_requests(rows: pd.DataFrame) -> int:
+    """The most lookups resolving ``rows`` needs: one per distinct order, per distinct
+    SKU, and per distinct (order, SKU) row search (fewer when an order is unknown)."""
+    refs = references(rows)
+    orders = {(r.resource_type, r.order_no) for r in refs}
+    skus = {r.sku for r in refs if r.sku}
+    row_searches = {r for r in refs if r.sku}
+    return len(orders) + len(skus) + len(row_searches)
+
+
+def unresolved_requests(rows: pd.DataFrame, ids_per_request: int, with_delete: bool) -> int:
+    """What the engine spends on the resources named by order number, counting each
+    distinct reference as one resource (as the plan counts resources named by id)."""
+    sizes = np.array([len(labels) for labels in references(rows).values()], dtype=int)
+    if not len(sizes):
+        return 0
+    pages = np.maximum(1, np.ceil(sizes / PAGE_SIZE)).astype(int)
+    if not with_delete:
+        return int(pages.sum())
+    return int((2 * pages).sum() + (-(-sizes // ids_per_request)).sum())
+
+
+async def resolve(rows: pd.DataFrame, lookups: Lookups) -> Resolution:
+    """Resolve every row named by order number; the rows frame is only read."""
+    refs = references(rows)
+    found = await asyncio.gather(*(lookups.find(ref) for ref in refs))
+    resolution = Resolution()
+    given = rows["resource_id"]
+    for (ref, labels), answer in zip(refs.items(), found):
+        for label in labels:
+            _settle(resolution, label, ref, answer, given.at[label])
+    return resolution
+
+
+def _settle(resolution: Resolution, label, ref: Reference, answer: Found, given) -> None:
+    """One row's outcome: its resolved id, or the problem (also when a given id disagrees)."""
+    if answer.resource_id is None:
+        resolution.problems[label] = (answer.status.value, answer.problem)
+        return
+    if not pd.isna(given) and int(given) != answer.resource_id:
+        resolution.problems[label] = (Status.INVALID.value,
+                                      f"resource_id {int(given)} is not {ref}, which is "
+                                      f"{ref.resource_type} {answer.resource_id} in Katana")
+        return
+    resolution.ids[label] = answer.resource_id
+    resolution.notes[label] = f"{ref} is {ref.resource_type} {answer.resource_id}"
+
+
+def apply_resolution(rows: pd.DataFrame, resolution: Resolution) -> pd.DataFrame:
+    """A copy of ``rows`` with resolved ids filled in and unresolvable rows marked (never sent)."""
+    out = rows.copy()
+    if resolution.ids:
+        labels = list(resolution.ids)
+        out.loc[labels, "resource_id"] = pd.array(list(resolution.ids.values()), dtype="Int64")
+    if resolution.problems:
+        labels = list(resolution.problems)
+        out.loc[labels, "status"] = [p[0] for p in resolution.problems.values()]
+        out.loc[labels, "message"] = [p[1] for p in resolution.problems.values()]
+        out.loc[labels, "request"] = ""
+    return out
+
+
+def annotate(rows: pd.DataFrame, resolution: Resolution) -> None:
+    """Put "MO-3001 is ManufacturingOrder 8301" before each resolved row's message, in place,
+    so the output shows beside every row which resource its order number named."""
+    if not resolution.notes:
+        return
+    labels = list(resolution.notes)
+    notes = pd.Series(resolution.notes)
+    current = rows.loc[labels, "message"].astype(str)
+    rows.loc[labels, "message"] = np.where(current == "", notes.to_numpy(), notes.to_numpy() + "; " + current.to_numpy())
+
+
+__all__ = ["BY_ORDER", "Found", "Lookups", "Reference", "Resolution", "annotate", "apply_resolution",
+           "by_order_mask", "lookup_requests", "references", "resolve", "unresolved_requests"]
