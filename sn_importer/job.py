@@ -41,8 +41,8 @@ class Job:
         #: When the file was read (the validation result's time).
         self.read_at = now_iso(clock)
         #: What reading noticed (a second column that looks like a field, ...); every result repeats them.
-        self.notes: tuple[str, ...] = tuple(w for sheet in self.source.sheets
-                                            for w in sheet.mapping.warnings(sheet.name))
+        self.notes: tuple[str, ...] = tuple(self.source.notes) + tuple(
+            w for sheet in self.source.sheets for w in sheet.mapping.warnings(sheet.name))
 
     # --- what it holds -------------------------------------------------------
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from . import formats
+from . import formats, guard
 from .errors import HeaderNotFoundError, InputError
+from .guard import LIMITS, Limits
 from .mapping import ColumnMapping, expected_headers, is_removed_sheet, match_header, trailing_result_columns
 from .template import Template
 
@@ -39,10 +42,20 @@ class Sheet:
     header_row: int  # 1-based row number of the header in the sheet
     dropped_result_columns: int = 0
     preamble: list[list] = field(default_factory=list)  # title rows above the header, as read
+    #: Sheet row number of each data row, when rows were skipped (a sparse sheet read cell by cell).
+    row_numbers: list[int] | None = None
+    #: Data row position → why the reader finds it unusable (a cell over Excel's size); the row is invalid.
+    problems: dict[int, str] = field(default_factory=dict)
 
     @property
     def first_row(self) -> int:
         return self.header_row + 1
+
+    def numbers(self) -> range | list[int]:
+        """The sheet row number of every data row."""
+        if self.row_numbers is not None:
+            return self.row_numbers
+        return range(self.first_row, self.first_row + len(self.data))
 
 
 @dataclass
@@ -55,23 +68,30 @@ class SourceFile:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     delimiter: str = ","
     encoding: str = "utf-8"
+    #: What the reader noticed and the person should know (a sheet declaring far more than it holds).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def row_count(self) -> int:
         return sum(len(s.data) for s in self.sheets)
 
 
-def read_file(path: str | Path, template: Template) -> SourceFile:
-    """Read ``path`` with ``template``; raise InputError if it cannot be imported."""
+def read_file(path: str | Path, template: Template, limits: Limits = LIMITS) -> SourceFile:
+    """Read ``path`` with ``template``; raise InputError if it cannot be imported.
+
+    The input guard looks at the file first (size, signature, a workbook's
+    zip and sheets, CSV line lengths), so nothing over a limit is parsed.
+    """
     path = Path(path)
     _check_path(path)
     kind = formats.for_name(path)
     if kind is None:
         raise InputError(path, f"unsupported file type {path.suffix.lower()!r}; use {formats.short_list()}")
+    guard.check_file(path, kind, limits)
     if kind.reader == "excel":
-        source = _read_excel(path, template)
+        source = _read_excel(path, template, guard.inspect_workbook(path, kind, limits))
     else:
-        source = _read_csv(path, template)
+        source = _read_csv(path, template, limits)
     if not source.sheets:
         raise _no_header(path, template, source.skipped)
     return source
@@ -114,14 +134,19 @@ def _no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) -
 # --- CSV ---------------------------------------------------------------------
 
 
-def _read_csv(path: Path, template: Template) -> SourceFile:
+def _read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceFile:
     raw = path.read_bytes()
+    longest = guard.check_text(path, raw, limits)
     encoding = detect_encoding(path, raw)
     text = raw.decode(encoding)
     del raw
-    delimiter = detect_delimiter(text)
-    head = list(csv.reader(io.StringIO(_head(text, template.search_rows), newline=""), delimiter=delimiter))
+    try:
+        delimiter = detect_delimiter(text)
+        head = list(csv.reader(io.StringIO(_head(text, template.search_rows), newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(path, f"cannot be read as CSV ({exc})") from None
     for index, cells in enumerate(head):
+        guard.check_columns(path, len(cells), limits)
         dropped = trailing_result_columns(cells)
         cells = cells[: len(cells) - dropped]
         mapping = match_header(cells, template)
@@ -130,9 +155,22 @@ def _read_csv(path: Path, template: Template) -> SourceFile:
             if dropped:
                 data = data.iloc[:, : len(cells)]
             sheet = Sheet(path.stem, list(mapping.header), mapping, data, index + 1, dropped, head[:index])
+            if longest > limits.cell_chars:  # no line that long, no cell that long: skip the pass
+                sheet.problems = oversized_cells(sheet, limits.cell_chars)
             return SourceFile(path, "csv", [sheet], [], delimiter, encoding)
     found = ", ".join(repr(c) for c in (head[0] if head else []) if c) or "no columns"
     return SourceFile(path, "csv", [], [(path.name, f"headers {found}")], delimiter, encoding)
+
+
+def oversized_cells(sheet: Sheet, limit: int) -> dict[int, str]:
+    """Rows holding a cell longer than Excel allows: position → message (the row becomes invalid)."""
+    found: dict[int, list[str]] = {}
+    for position, name in enumerate(sheet.header):
+        lengths = sheet.data[position].str.len()
+        for row, length in lengths[lengths > limit].items():
+            found.setdefault(row, []).append(
+                f"{name or 'a column'}: {int(length):,} characters, more than Excel's {limit:,} per cell; shorten it")
+    return {row: "; ".join(messages) for row, messages in found.items()}
 
 
 def _head(text: str, lines: int) -> str:
@@ -225,41 +263,73 @@ def _parse_csv_body(path: Path, text: str, delimiter: str, header_index: int, wi
 def _cells_past(text: str, delimiter: str, skip: int, width: int) -> bool:
     """Whether any row below the header has a non-empty cell beyond ``width`` (rare: a slow pass)."""
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return any(any(c.strip() for c in row[width:]) for n, row in enumerate(rows) if n >= skip)
+    try:
+        return any(any(c.strip() for c in row[width:]) for n, row in enumerate(rows) if n >= skip)
+    except csv.Error:
+        return True
+
+
+#: The guard bounds every line, so no field is longer than a line limit; the csv module's own
+#: default (131,072) would otherwise stop a long note with a traceback.
+csv.field_size_limit(max(csv.field_size_limit(), 4 * LIMITS.line_bytes))
 
 
 # --- Excel -------------------------------------------------------------------
 
 
-def _read_excel(path: Path, template: Template) -> SourceFile:
+def _read_excel(path: Path, template: Template, facts: guard.WorkbookFacts) -> SourceFile:
+    """Every visible sheet with a header: by calamine, or cell by cell where the guard found it sparse."""
     import python_calamine as calamine
 
-    with path.open("rb") as handle:
-        magic = handle.read(8)
-    if formats.sniff(magic) == "ole" and formats.for_name(path).container == "zip":
-        raise InputError(path, "is password-protected (encrypted); save a copy without a password and import that")
     try:
         workbook = calamine.CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises several unrelated types
         raise InputError(path, _excel_problem(path, exc)) from None
     sheets, skipped = [], []
-    for meta in workbook.sheets_metadata:
-        reason = _sheet_unwanted(meta, template)
-        if reason:
-            skipped.append((meta.name, reason))
-            continue
+    with _sparse_package(path, facts) as package:
+        for meta in workbook.sheets_metadata:
+            reason = _sheet_unwanted(meta, template)
+            if reason:
+                skipped.append((meta.name, reason))
+                continue
+            sheet = _read_sheet(path, workbook, package, meta.name, template)
+            if isinstance(sheet, Sheet) and is_removed_sheet(sheet.header):
+                skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
+            elif isinstance(sheet, Sheet):
+                sheets.append(sheet)
+            else:
+                skipped.append((meta.name, sheet))
+    return SourceFile(path, "excel", sheets, skipped, notes=list(facts.notes))
+
+
+@contextmanager
+def _sparse_package(path: Path, facts: guard.WorkbookFacts):
+    """The open package when some sheet is to be read cell by cell, else None."""
+    if not facts.sparse:
+        yield None
+        return
+    from .xlsx import Package
+
+    with zipfile.ZipFile(path) as archive:
+        package = Package.open(archive)
+        package.sparse = set(facts.sparse)
+        yield package
+
+
+def _read_sheet(path: Path, workbook, package, name: str, template: Template) -> Sheet | str:
+    if package is not None and name in package.sparse:
+        from .xlsx import read_sparse
+
         try:
-            rows = workbook.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
-        except Exception as exc:
-            raise InputError(path, _excel_problem(path, exc), sheet=meta.name) from None
-        sheet = _find_sheet(meta.name, rows, template)
-        if isinstance(sheet, Sheet) and is_removed_sheet(sheet.header):
-            skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
-        elif isinstance(sheet, Sheet):
-            sheets.append(sheet)
-        else:
-            skipped.append((meta.name, sheet))
-    return SourceFile(path, "excel", sheets, skipped)
+            rows = read_sparse(package, package.parts[name])
+        except Exception as exc:  # defusedxml and ElementTree raise several types
+            raise InputError(path, f"the sheet cannot be read ({type(exc).__name__}: {exc})", sheet=name) from None
+        return _find_sparse_sheet(name, rows, template)
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise InputError(path, _excel_problem(path, exc), sheet=name) from None
+    return _find_sheet(name, rows, template)
 
 
 def _excel_problem(path: Path, exc: Exception) -> str:
@@ -298,6 +368,36 @@ def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:
     first = next((r for r in rows if any(c not in (None, "") for c in r)), [])
     found = ", ".join(repr(_header_text(c)) for c in first if c not in (None, ""))
     return f"no recognisable header (first row: {found})"
+
+
+def _find_sparse_sheet(name: str, rows: list[tuple[int, dict]], template: Template) -> Sheet | str:
+    """As :func:`_find_sheet`, for the rows that hold something, each with its sheet row number.
+
+    Only rows holding a value within the header's width are kept: the rest of
+    the rectangle (a stray cell at XFD1048576) costs nothing.
+    """
+    head = [(number, _as_list(cells)) for number, cells in rows[: template.search_rows]]
+    found = _find_sheet(name, [cells for _, cells in head], template)
+    if not isinstance(found, Sheet):
+        return found
+    index = found.header_row - 1
+    width = len(found.header) + found.dropped_result_columns
+    body, numbers = [], []
+    for number, cells in rows[index + 1:]:
+        kept = [cells.get(c) for c in range(1, width + 1)]
+        if any(c not in (None, "") for c in kept):
+            body.append(kept[: len(found.header)])
+            numbers.append(number)
+    found.data = pd.DataFrame(body, columns=range(len(found.header)), dtype=object) if body \
+        else _empty(len(found.header))
+    found.header_row = head[index][0]
+    found.row_numbers = numbers
+    found.preamble = [cells[: len(found.header)] for _, cells in head[:index]]
+    return found
+
+
+def _as_list(cells: dict) -> list:
+    return [cells.get(c) for c in range(1, max(cells) + 1)] if cells else []
 
 
 def _header_text(cell) -> str:

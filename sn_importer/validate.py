@@ -29,6 +29,7 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     """The rows frame for ``source``: one row per input row, with status and message."""
     fields = extract_fields(source, template)
     blank = fields.pop("_blank").to_numpy()
+    problems = fields.pop("_problem")
     message = pd.Series("", index=fields.index, dtype=object)
     checked = fields[~blank]
     if len(checked):
@@ -38,6 +39,7 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
         except pa.errors.SchemaErrors as error:
             found = failure_messages(error, checks, checked.index)
             message.loc[found.index] = found.to_numpy()
+    message = _with_reader_problems(message, problems)
     status = pd.Series(Status.VALID.value, index=fields.index, dtype=object)
     status[message != ""] = Status.INVALID.value
     status[blank] = ""
@@ -48,6 +50,15 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     rows["request"] = ""
     rows["checked_at"] = ""
     return rows[list(ROW_COLUMNS)]
+
+
+def _with_reader_problems(message: pd.Series, problems: pd.Series) -> pd.Series:
+    """The reader's findings (a cell over Excel's size) first, then the schema's."""
+    has = problems != ""
+    if not has.any():
+        return message
+    joined = problems + "; " + message.astype(str)
+    return message.where(~has, problems.where(message == "", joined))
 
 
 def extract_fields(source: SourceFile, template: Template) -> pd.DataFrame:
@@ -61,7 +72,7 @@ def extract_fields(source: SourceFile, template: Template) -> pd.DataFrame:
 def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
     data = sheet.data
     out = {"sheet": pd.Series(sheet.name, index=data.index, dtype=object),
-           "row": pd.Series(range(sheet.first_row, sheet.first_row + len(data)), index=data.index)}
+           "row": pd.Series(sheet.numbers(), index=data.index)}
     for name in FIELDS:
         spec = template.fields[name]
         if name in sheet.mapping.columns:
@@ -74,6 +85,10 @@ def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
             text = pd.Series("", index=data.index, dtype="str")
         out[name] = text
     out["_blank"] = _blank_rows(data)
+    problems = pd.Series("", index=data.index, dtype=object)
+    if sheet.problems:
+        problems[data.index[list(sheet.problems)]] = list(sheet.problems.values())
+    out["_problem"] = problems
     return pd.DataFrame(out)
 
 

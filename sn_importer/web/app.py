@@ -35,12 +35,12 @@ from starlette.staticfiles import StaticFiles
 
 from .. import formats
 from ..errors import SnImporterError
-from ..job import Job
 from ..journal import Journal
 from ..template import available_templates, load_template
 from . import present
 from ..run import describe_wait
 from ..status import Mode
+from .parse_worker import parse_upload
 from .quota import QuotaWatch
 from .runs import Phase, Registry, Run, RunQueue, new_id
 from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, Sessions, UploadRefused, UploadTooLarge,
@@ -255,7 +255,7 @@ def _accept(server: Server, file: UploadFile, template: str) -> Run:
     try:
         _store(file, target, server.settings.max_upload_bytes)
         check_upload(target, suffix)
-        job = Job(target, load_template(server.settings.templates[template]), display_name=filename)
+        job = parse_upload(target, load_template(server.settings.templates[template]), filename)
     except UploadRefused:
         target.unlink(missing_ok=True)
         raise

@@ -1,0 +1,296 @@
+"""The parts of an .xlsx/.xlsm package, read safely and only as far as needed.
+
+calamine reads a workbook fast, but it allocates every sheet as the rectangle
+from A1 to its farthest cell: one cell at XFD1048576 asks for 17 billion
+cells. The input guard scans each worksheet's XML (:func:`scan_sheet`) to see
+what it really holds; a sheet whose rectangle is far larger than its cells is
+read here instead, cell by cell (:func:`read_sparse`), keeping only the rows
+that hold something. The number formats of cells (:func:`column_styles`,
+:func:`number_formats`) let the reader show a number as Excel shows it.
+
+Every XML part is parsed with defusedxml: a DTD, entity or external
+reference is refused, never expanded or fetched.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from defusedxml import ElementTree as SafeTree
+
+MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+STRICT = "{http://purl.oclc.org/ooxml/spreadsheetml/main}"
+REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]+)([0-9]+)\"")
+_ROW = re.compile(rb"<(?:\w+:)?row\s[^>]*?\br=\"([0-9]+)\"")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?\bref=\"([A-Z]+)?([0-9]+)?(?::([A-Z]+)([0-9]+))?\"")
+_CHUNK = 4 * 2**20
+
+
+def column_number(letters: str | bytes) -> int:
+    """'A' → 1, 'XFD' → 16384."""
+    if isinstance(letters, bytes):
+        letters = letters.decode("ascii")
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def column_letters(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+@dataclass
+class SheetScan:
+    """What a worksheet part holds, from one pass over its bytes (nothing allocated per cell)."""
+
+    rows: int = 0          # the highest row number of a row or cell
+    columns: int = 0       # the highest column number of a cell
+    cells: int = 0         # <c> elements
+    referenced: int = 0    # <c> elements with an r="A1" reference
+    declared: tuple[int, int] | None = None   # rows, columns of its <dimension>
+    far_cell: str = ""     # the reference of the farthest cell seen (for messages)
+
+    @property
+    def rectangle(self) -> int:
+        return self.rows * self.columns
+
+
+def scan_chunks(chunks, scan: SheetScan) -> None:
+    """Feed a worksheet part's bytes, chunk by chunk, into ``scan``.
+
+    A chunk is cut after its last ``>`` so a tag is never split between two
+    regex passes. Column letters are compared as (length, letters), which
+    orders them like column numbers without converting each one.
+    """
+    carry, far = b"", (0, b"")
+    for chunk in chunks:
+        data = carry + chunk
+        cut = data.rfind(b">") + 1
+        data, carry = data[:cut], data[cut:]
+        if scan.declared is None and b"dimension" in data:
+            scan.declared = _declared(data)
+        letters = _REF.findall(data)
+        if letters:
+            scan.referenced += len(letters)
+            widest = max({c for c, _ in letters}, key=lambda c: (len(c), c))
+            far = max(far, (len(widest), widest))
+            scan.rows = max(scan.rows, _highest_row(letters))
+        rows = _ROW.findall(data)
+        if rows:
+            scan.rows = max(scan.rows, max(map(int, rows)))
+        scan.cells += len(_CELL_TAG.findall(data))
+    if far[1]:
+        scan.columns = column_number(far[1])
+        scan.far_cell = f"{far[1].decode()}{scan.rows}"
+
+
+def _highest_row(letters: list[tuple[bytes, bytes]]) -> int:
+    """The highest row number among cell references (rows need not come in order in a hostile file).
+
+    Digit strings without leading zeros order like numbers when compared as (length, bytes).
+    """
+    return int(max((r for _, r in letters), key=lambda r: (len(r), r)))
+
+
+def _declared(data: bytes) -> tuple[int, int] | None:
+    found = _DIMENSION.search(data)
+    if not found:
+        return (0, 0)
+    first_col, first_row, last_col, last_row = found.groups()
+    col, row = (last_col, last_row) if last_col else (first_col, first_row)
+    return (int(row or 0), column_number(col) if col else 0)
+
+
+# --------------------------------------------------------------------------- package facts
+
+
+@dataclass
+class Package:
+    """The sheet names and parts of an open .xlsx/.xlsm archive (already checked by the guard)."""
+
+    archive: zipfile.ZipFile
+    parts: dict[str, str] = field(default_factory=dict)   # sheet name → part path
+    sparse: set[str] = field(default_factory=set)         # sheets to read cell by cell
+    _strings: list[str] | None = None
+    _formats: list[str] | None = None
+
+    @classmethod
+    def open(cls, archive: zipfile.ZipFile) -> "Package":
+        package = cls(archive)
+        package.parts = sheet_parts(archive)
+        return package
+
+    def shared_strings(self) -> list[str]:
+        if self._strings is None:
+            self._strings = _shared_strings(self.archive)
+        return self._strings
+
+    def number_formats(self) -> list[str]:
+        """The format code of each cell style (index = the cell's ``s``)."""
+        if self._formats is None:
+            self._formats = number_formats(self.archive)
+        return self._formats
+
+
+def _tag(element) -> str:
+    return element.tag.rsplit("}", 1)[-1]
+
+
+def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → worksheet part, from xl/workbook.xml and its relationships."""
+    names = set(archive.namelist())
+    book = next((n for n in ("xl/workbook.xml",) if n in names), None)
+    if book is None:
+        return {}
+    rels_name = "xl/_rels/workbook.xml.rels"
+    targets = {}
+    if rels_name in names:
+        for rel in SafeTree.fromstring(archive.read(rels_name)):
+            target = rel.get("Target", "")
+            path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+            targets[rel.get("Id")] = path
+    parts = {}
+    for element in SafeTree.fromstring(archive.read(book)).iter():
+        if _tag(element) == "sheet":
+            part = targets.get(element.get(f"{REL}id") or element.get("id"))
+            if part in names:
+                parts[element.get("name", "")] = part
+    return parts
+
+
+def _shared_strings(archive: zipfile.ZipFile) -> list[str]:
+    name = "xl/sharedStrings.xml"
+    if name not in archive.namelist():
+        return []
+    strings = []
+    with archive.open(name) as part:
+        for _, element in SafeTree.iterparse(part, events=("end",), forbid_dtd=True):
+            if _tag(element) == "si":
+                strings.append(_text_of(element))
+                element.clear()
+    return strings
+
+
+def _text_of(element) -> str:
+    """The text of a shared or inline string: its <t> runs, without phonetic hints (<rPh>)."""
+    if _tag(element) == "t":
+        return element.text or ""
+    return "".join(_text_of(child) for child in element if _tag(child) in ("t", "r"))
+
+
+#: Excel's built-in number formats that matter for reading serials (ECMA-376 18.8.30).
+BUILTIN_FORMATS = {0: "General", 1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 49: "@"}
+
+
+def number_formats(archive: zipfile.ZipFile) -> list[str]:
+    """The number format code of every cell style (cellXfs), in order."""
+    if "xl/styles.xml" not in archive.namelist():
+        return []
+    root = SafeTree.fromstring(archive.read("xl/styles.xml"), forbid_dtd=True)
+    custom = {}
+    for element in root.iter():
+        if _tag(element) == "numFmt":
+            custom[int(element.get("numFmtId", "0"))] = element.get("formatCode", "General")
+    codes = []
+    for element in root:
+        if _tag(element) == "cellXfs":
+            for xf in element:
+                number = int(xf.get("numFmtId", "0"))
+                codes.append(custom.get(number, BUILTIN_FORMATS.get(number, "General")))
+    return codes
+
+
+def column_styles(archive: zipfile.ZipFile, part: str, column: int) -> dict[int, int]:
+    """Row number → style index of every cell in one column (a regex pass, no parse)."""
+    letters = column_letters(column).encode()
+    pattern = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"" + letters + rb"([0-9]+)\"[^>]*>")
+    style = re.compile(rb"\bs=\"([0-9]+)\"")
+    found: dict[int, int] = {}
+    with archive.open(part) as stream:
+        carry = b""
+        while chunk := stream.read(_CHUNK):
+            data = carry + chunk
+            cut = data.rfind(b">") + 1
+            data, carry = data[:cut], data[cut:]
+            for match in pattern.finditer(data):
+                s = style.search(match.group(0))
+                if s:
+                    found[int(match.group(1))] = int(s.group(1))
+    return found
+
+
+# --------------------------------------------------------------------------- the sparse reader
+
+
+def read_sparse(package: Package, part: str) -> list[tuple[int, dict[int, object]]]:
+    """The rows of a worksheet that hold a value, as (row number, {column number: value}).
+
+    Costs what the cells cost, whatever the sheet's rectangle. Values are typed
+    as calamine gives them: str, float, bool (dates as the serial number,
+    formula results as cached).
+    """
+    strings = package.shared_strings()
+    rows: list[tuple[int, dict[int, object]]] = []
+    with package.archive.open(part) as stream:
+        parser = SafeTree.iterparse(stream, events=("start", "end"), forbid_dtd=True)
+        holder, number, cells, next_row, last_col = None, 0, {}, 1, 0
+        for event, element in parser:
+            tag = _tag(element)
+            if event == "start":
+                if tag == "sheetData":
+                    holder = element
+                elif tag == "row":
+                    number = int(element.get("r") or next_row)
+                    cells, last_col = {}, 0
+                continue
+            if tag == "c":
+                col = last_col = _cell_column(element.get("r"), last_col + 1)
+                value = _cell_value(element, strings)
+                if value not in (None, ""):
+                    cells[col] = value
+                element.clear()
+            elif tag == "row":
+                if cells:
+                    rows.append((number, cells))
+                next_row = number + 1
+                if holder is not None:
+                    holder.clear()
+    return rows
+
+
+def _cell_column(ref: str | None, default: int) -> int:
+    if not ref:
+        return default
+    return column_number(ref.rstrip("0123456789"))
+
+
+def _cell_value(element, strings: list[str]):
+    kind = element.get("t", "n")
+    if kind == "inlineStr":
+        inline = next((c for c in element if _tag(c) == "is"), None)
+        return _text_of(inline) if inline is not None else ""
+    raw = next((c.text for c in element if _tag(c) == "v"), None)
+    if raw is None:
+        return None
+    if kind == "s":
+        index = int(raw)
+        return strings[index] if 0 <= index < len(strings) else ""
+    if kind in ("str", "e"):
+        return raw
+    if kind == "b":
+        return raw.strip() == "1"
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
