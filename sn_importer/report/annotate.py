@@ -109,6 +109,8 @@ def annotate_sheet(ws, sheet: Sheet, part: pd.DataFrame, styles: _Styles) -> Non
     """Append the result columns right of ``sheet``'s header; rows stay where they are."""
     top, width = sheet.header_row, len(sheet.header)
     first = width + 1 if sheet.dropped_result_columns else _first_free_column(ws, top, width)
+    if first + len(RESULT_COLUMNS) - 1 > 16_384:  # a stray cell far right: no room in Excel's grid
+        raise ValueError(f"no room for the result columns right of column {first - 1:,} (Excel ends at 16,384)")
     header_style = _header_style(ws, top, width)
     for offset, name in enumerate(RESULT_COLUMNS):
         cell = ws.cell(top, first + offset)
@@ -117,8 +119,9 @@ def annotate_sheet(ws, sheet: Sheet, part: pd.DataFrame, styles: _Styles) -> Non
     status_styles = _status_styles(ws, styles)
     values = result_frame(part).to_numpy(dtype=object)
     clear = sheet.dropped_result_columns > 0  # a results file fed back in: its old results go
+    numbers = sheet.numbers()  # a sparse sheet read cell by cell skips its empty rows
     for index, (status, message, serial_id, request, checked_at) in enumerate(values):
-        row = top + 1 + index
+        row = numbers[index]
         if not status and not clear:
             continue
         cell = ws.cell(row, first)
@@ -130,7 +133,7 @@ def annotate_sheet(ws, sheet: Sheet, part: pd.DataFrame, styles: _Styles) -> Non
     _columns(ws, first)
     if ws.freeze_panes is None:
         ws.freeze_panes = ws.cell(top + 1, 1).coordinate
-    _filter(ws, top, first + len(RESULT_COLUMNS) - 1, top + max(1, len(values)))
+    _filter(ws, top, first + len(RESULT_COLUMNS) - 1, numbers[-1] if len(values) else top + 1)
 
 
 def _first_free_column(ws, top: int, width: int) -> int:
