@@ -6,6 +6,12 @@ ids from those records, sends DELETE with only the ids confirmed on it, lists
 again and marks each row by what the second list shows. ``preview`` stops
 before the DELETE. Outcomes go to the journal as they happen, so a run that
 dies can be resumed without a false report.
+
+Where it is cheaper, a resource type is listed whole instead of resource by
+resource (see :mod:`.strategy` and :mod:`.typescan`): its trusted type-wide
+list is the "before" of each of its resources, and after every DELETE of the
+type one more type-wide list is the "after". What cannot be listed or trusted
+whole is listed resource by resource.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from .errors import ApiRequestError, ApiUnavailableError, AuthError, KatanaError
 from .journal import Journal, ResourceRecord
 from .outcome import Outcome, Outcomes, Stop
 from .status import NEVER_SENT, OPEN, UNSETTLED, Mode, Status, StopKind
+from .strategy import ListingPlan
+from .typescan import TypeScans
 
 Resource = tuple[str, int]
 
@@ -51,6 +59,10 @@ class RunState:
 
     phase: dict[Resource, str] = field(default_factory=dict)  # listed → sent → done
     removed: list[dict] = field(default_factory=list)
+    #: How each resource type was listed, once chosen (the probes answered).
+    listing: ListingPlan | None = None
+    #: What a reader of the report should know about how the run listed (fallbacks).
+    notes: list[str] = field(default_factory=list)
     #: Why the run stopped early (kind and words), or None.
     stop_cause: Stop | None = None
 
@@ -69,7 +81,8 @@ class Engine:
 
     def __init__(self, rows: pd.DataFrame, members: dict[Resource, object], client: KatanaClient, mode: Mode,
                  ids_per_request: int, journal: Journal | None = None, run_key: str | None = None,
-                 progress: Callable[[Progress], None] | None = None, concurrency: int = 4):
+                 progress: Callable[[Progress], None] | None = None, concurrency: int = 4,
+                 listing: str = "auto", on_plan: Callable[[ListingPlan], None] | None = None):
         #: The run result's own rows (a copy of the job's), written row by row as outcomes come.
         self.rows = rows
         self.members = {k: [int(p) for p in v] for k, v in members.items()}
@@ -90,14 +103,22 @@ class Engine:
         self._resources_done = 0
         self._rows_total = sum(len(v) for v in self.members.values())
         self._requests_total = 0
+        self._listing, self._on_plan = listing, on_plan
+        self.scans: TypeScans | None = None
+        self._pending: dict[str, list[_Pending]] = {}
 
     # --- the run -------------------------------------------------------------
 
-    async def run(self, requests_total: int) -> RunState:
+    async def run(self, requests_total: int = 0) -> RunState:
+        """Choose how to list each type, then every resource: before, DELETE, after."""
         self._requests_total = requests_total
-        tasks = [asyncio.create_task(self._guarded(res)) for res in self.members]
+        tasks: list[asyncio.Task] = []
         try:
-            await asyncio.gather(*tasks)
+            if await self._phase(self._list_types_before()):
+                tasks = [asyncio.create_task(self._guarded(res)) for res in self.members]
+                await asyncio.gather(*tasks)
+                tasks = [asyncio.create_task(self._verify_type(t, p)) for t, p in self._pending.items()]
+                await asyncio.gather(*tasks)
         except _StopRun:
             await _cancel(tasks)
         except asyncio.CancelledError:
@@ -108,6 +129,7 @@ class Engine:
             await _cancel(tasks)
             raise
         finally:
+            self.state.notes = list(self.scans.notes) if self.scans else []
             if self._unreachable:
                 self.state.stop(StopKind.UNREACHABLE, f"Katana is unreachable: {self._last_unreachable}")
             self.finalise()
@@ -126,12 +148,13 @@ class Engine:
             else:
                 self._mark(positions, Status.SKIPPED, f"not reached: {reason}", only_open=True)
 
-    async def _guarded(self, res: Resource) -> None:
+    async def _guarded(self, res: Resource, work: Callable | None = None) -> None:
+        """One resource's step (by default all of it), with what a failure means for the run."""
         async with self._slots:
             if self.state.stop_reason:
                 return
             try:
-                await self._resource(res)
+                await (work or self._resource)(res)
                 self._unreachable = 0
             except AuthError as exc:
                 self._stop(StopKind.AUTH, str(exc))
@@ -146,22 +169,65 @@ class Engine:
                 self._stop(StopKind.BASE_URL,
                            f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
             finally:
-                self._tick(res)
+                if work is None:
+                    self._tick(res)
 
     def _stop(self, kind: StopKind, reason: str) -> None:
         self.state.stop(kind, reason)
         raise _StopRun(reason)
+
+    # --- listing a type whole ----------------------------------------------------
+
+    async def _phase(self, work) -> bool:
+        """Run a step that concerns the whole run; a refused key or a wait too long stops it (False)."""
+        try:
+            await work
+        except AuthError as exc:
+            self.state.stop(StopKind.AUTH, str(exc))
+            return False
+        except ResumeLaterError as exc:  # a wait beyond --max-wait, or a stall: resumable
+            self.state.stop(StopKind.WAIT, str(exc))
+            return False
+        return True
+
+    async def _list_types_before(self) -> None:
+        """Probe the types worth it, say the plan, read the types chosen whole."""
+        todo = {res: len(p) for res, p in self.members.items() if not self._restorable(res)}
+        self.scans = TypeScans(self.client, self.mode, todo, self.chunk, self._listing)
+        self.state.listing = await self.scans.choose()
+        self._requests_total = self.state.listing.requests
+        if self._on_plan:
+            self._on_plan(self.state.listing)
+        await self.scans.read_before()
+
+    async def _verify_type(self, resource_type: str, pending: list[_Pending]) -> None:
+        """The check after every DELETE of a type: one type-wide list, or one list per resource."""
+        listed = await self.scans.read_after(resource_type, len(pending)) if self.scans else None
+        if listed is not None:
+            for item in pending:
+                self._verified(item, listed.on(item.res[1]))
+        else:
+            by_res = {item.res: item for item in pending}
+            await asyncio.gather(*(self._guarded(res, lambda r: self._check_after(by_res[r])) for res in by_res))
+        self._tick()
+
+    def _restorable(self, res: Resource) -> bool:
+        """A resource a finished attempt settled: shown again from the journal, nothing listed or sent."""
+        stored = self.resume.get(res)
+        return bool(stored and stored.phase == "done" and stored.outcome is not None and _settled(stored.outcome))
 
     # --- one resource ----------------------------------------------------------
 
     async def _resource(self, res: Resource) -> None:
         positions = self.members[res]
         stored = self.resume.get(res)
-        if stored and stored.phase == "done" and stored.outcome is not None and _settled(stored.outcome):
+        if self._restorable(res):
             self._restore(res, stored)
             return
         try:
-            current = await self.client.list_serials(*res)
+            current = self.scans.before(res) if self.scans else None
+            if current is None:
+                current = await self.client.list_serials(*res)
         except (ApiRequestError, ApiUnavailableError, UntrustedListError) as exc:
             self._mark(positions, Status.FAILED, f"could not list the serials on {_name(res)}: {exc}")
             self.state.phase[res] = "done"
@@ -185,16 +251,26 @@ class Engine:
     async def _delete_and_verify(self, res, before, current, confirmed, ids, outcome, resumed) -> None:
         present_now = {r["id"] for r in current}
         to_send = [i for i in ids if i in present_now]
-        errors: dict[int, str] = {}
+        item = _Pending(res, before, confirmed, ids, outcome, resumed, to_send)
         self.state.phase[res] = "sent"
         for start in range(0, len(to_send), self.chunk):
             chunk = to_send[start : start + self.chunk]
             try:
                 await self.client.delete_serials(res[0], res[1], chunk)
             except (ApiRequestError, ApiUnavailableError) as exc:
-                errors.update({i: str(exc) for i in chunk})
+                item.errors.update({i: str(exc) for i in chunk})
+        if not to_send:
+            self._verified(item, current)
+        elif self.scans and self.scans.scanned(res[0]):
+            self._pending.setdefault(res[0], []).append(item)  # checked with the rest of its type
+        else:
+            await self._check_after(item)
+
+    async def _check_after(self, item: _Pending) -> None:
+        """List one resource after its DELETE and mark its rows; a failed list leaves them unverified."""
+        res, confirmed, errors, outcome = item.res, item.confirmed, item.errors, item.outcome
         try:
-            after = await self.client.list_serials(*res) if to_send else current
+            after = await self.client.list_serials(*res)
         except (ApiRequestError, ApiUnavailableError, UntrustedListError) as exc:
             for position, serial_id in confirmed.items():
                 if serial_id in errors:
@@ -202,14 +278,20 @@ class Engine:
                 else:
                     outcome[position] = Outcome(Status.UNVERIFIED, f"DELETE sent; the check afterwards failed: {exc}",
                                                 serial_id)
-            self._commit(res, before, ids, outcome)
+            self._commit(res, item.before, item.ids, outcome)
             raise_if_unavailable(exc)
             return
+        self._verified(item, after)
+
+    def _verified(self, item: _Pending, after: list[dict]) -> None:
+        """Mark a resource's rows by what a trusted list after its DELETE shows."""
+        confirmed, errors, outcome = item.confirmed, item.errors, item.outcome
         still = {r["id"] for r in after}
         stamp = self._stamp()
         for position, serial_id in confirmed.items():
             if serial_id not in still:
-                note = "gone at the check after an interrupted attempt" if resumed and serial_id not in to_send else ""
+                note = ("gone at the check after an interrupted attempt"
+                        if item.resumed and serial_id not in item.to_send else "")
                 outcome[position] = Outcome(Status.DELETED, note, serial_id, stamp)
             elif serial_id in errors:
                 outcome[position] = Outcome(Status.FAILED, f"DELETE failed: {errors[serial_id]}", serial_id, stamp)
@@ -217,7 +299,7 @@ class Engine:
                 outcome[position] = Outcome(Status.STILL_PRESENT,
                                             "DELETE was answered 204 but the serial is still on the resource",
                                             serial_id, stamp)
-        self._commit(res, before, ids, outcome)
+        self._commit(item.res, item.before, item.ids, outcome)
 
     def _resolve(self, res: Resource, positions: list[int], before: list[dict]) -> tuple[dict[int, int], Outcomes]:
         """Which rows name a serial that is on the resource (row → id), and outcomes for the rest."""
@@ -314,14 +396,30 @@ class Engine:
         """When a row was checked, on the client's (injectable) clock."""
         return iso(self.client.clock.now())
 
-    def _tick(self, res: Resource) -> None:
-        self._rows_done += len(self.members[res])
-        self._resources_done += 1
+    def _tick(self, res: Resource | None = None) -> None:
+        """Tell the progress callback: a resource is through (or, with None, a type's check after is)."""
+        if res is not None:
+            self._rows_done += len(self.members[res])
+            self._resources_done += 1
         if self.progress:
             stats = self.client.stats.requests
             self.progress(Progress(stats["GET"] + stats["DELETE"], self._requests_total, self._rows_done,
                                    self._rows_total, self._resources_done, len(self.members),
                                    statuses={s: n for s, n in self._counts.items() if n > 0}))
+
+
+@dataclass
+class _Pending:
+    """A resource whose DELETEs are sent and whose rows wait for the check after."""
+
+    res: Resource
+    before: list[dict]
+    confirmed: dict[int, int]
+    ids: list[int]
+    outcome: Outcomes
+    resumed: bool
+    to_send: list[int]
+    errors: dict[int, str] = field(default_factory=dict)
 
 
 class _StopRun(Exception):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .job import Job
     from .plan import Plan
     from .reader import SourceFile
+    from .strategy import ListingPlan
     from .template import Template
 
 #: The columns a run writes; the rest of the rows frame is what was read.
@@ -54,6 +55,8 @@ class RunResult:
     requests: dict[str, int] = field(default_factory=no_requests)
     removed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REMOVED_COLUMNS)))
     stop: Stop | None = None
+    #: How each resource type was listed (None: the run did not get that far, or sent nothing).
+    listing: ListingPlan | None = None
     notes: list[str] = field(default_factory=list)
     #: Where :meth:`write` last wrote the annotated output.
     output: Path | None = None
@@ -155,8 +158,10 @@ class RunResult:
             "rows": self.row_count,
             "statuses": self.counts(),
             "requests": dict(self.requests),
+            "requests_per_resource": self.requests_per_resource,
             "plan": {"resources": detail.resource_count, "serials": detail.serial_count,
-                     "delete_requests": detail.delete_requests},
+                     "delete_requests": detail.delete_requests,
+                     "listing": self.listing.as_dict() if self.listing else {}},
             "mapping": [{"sheet": s, "field": f, "source": w} for s, f, w in self.mapping()],
             "sheets_skipped": [{"sheet": s, "reason": r} for s, r in self.source.skipped],
             "started_at": self.started_at,
@@ -165,6 +170,13 @@ class RunResult:
             "notes": list(self.notes),
             "exit_code": self.exit_code,
         }
+
+    @property
+    def requests_per_resource(self) -> float:
+        """GETs and DELETEs sent per resource in the plan (0 when nothing was planned)."""
+        sent = self.requests.get("GET", 0) + self.requests.get("DELETE", 0)
+        resources = self.plan_detail.resource_count
+        return round(sent / resources, 2) if resources else 0.0
 
     def report_facts(self) -> ReportFacts:
         """What the Summary sheet (and the web page's summary) says about this run."""
@@ -179,8 +191,11 @@ class RunResult:
             ("Rows", self.row_count),
             ("Resources in plan", self.plan_detail.resource_count),
             ("Requests sent", ", ".join(f"{k} {v}" for k, v in self.requests.items())),
+            ("Requests per resource", f"{self.requests_per_resource:.2f}"),
             ("Exit code", self.exit_code),
         ]
+        if self.listing and self.listing.types:
+            facts.append(("How each type was listed", "; ".join(self.listing.describe())))
         if self.error:
             facts.append(("Stopped because", self.error))
         return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes))
@@ -207,7 +222,7 @@ def failure_summary(input_path: str | Path | None, mode: Mode | str, error: str,
     stamp = now_iso(clock)
     return {"input": str(input_path) if input_path else None, "output": None, "mode": str(mode), "run_id": None,
             "template": template, "base_url": None, "rows": 0, "statuses": {}, "requests": no_requests(),
-            "plan": None, "mapping": [], "sheets_skipped": [], "started_at": stamp, "finished_at": stamp,
+            "requests_per_resource": 0.0, "plan": None, "mapping": [], "sheets_skipped": [], "started_at": stamp, "finished_at": stamp,
             "error": error, "notes": [], "exit_code": 2}
 
 

@@ -28,6 +28,7 @@ from .journal import Journal, JournalError, RunInProgress, run_key
 from .mapping import REMOVED_COLUMNS
 from .result import RunResult
 from .settings import Connection, resolve_connection
+from .strategy import ListingPlan
 from .status import UNSETTLED, Mode, StopKind
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,11 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
                sandbox: bool = False, sandbox_seed: str | Path | None = None, state_dir: str | Path | None = None,
                fresh: bool = False, progress: Callable[[Progress], None] | None = None,
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
-               concurrency: int = 4) -> RunResult:
-    """Preview or apply ``job``: a new result; the job itself is left as it was read."""
+               concurrency: int = 4, listing: str = "auto") -> RunResult:
+    """Preview or apply ``job``: a new result; the job itself is left as it was read.
+
+    ``listing`` is ``"auto"`` (list a resource type whole where that is
+    cheaper) or ``"per_resource"`` (always resource by resource)."""
     mode = Mode(mode)
     clock = (client_options or {}).get("clock")
     result = RunResult.begin(job, mode, clock)
@@ -109,11 +113,15 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         if result.stop:
             return result
         client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
+
+        def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
+            if announce and plan.requests and not replay:
+                announce(_estimate(mode, client, plan))
+
         engine = Engine(result.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
-                        journal=journal, run_key=key, progress=progress, concurrency=concurrency)
+                        journal=journal, run_key=key, progress=progress, concurrency=concurrency,
+                        listing=listing, on_plan=planned)
         total = job.plan_detail.api_requests(with_delete=mode == Mode.APPLY)
-        if announce and total and not replay:
-            announce(_estimate(job, mode, client, total))
         _run_engine(result, engine, client, total)
         if journal and key and not replay and _complete(result):
             journal.finish_run(key, result.finished_at, result.counts())
@@ -135,6 +143,8 @@ def _run_engine(result: RunResult, engine: Engine, client: KatanaClient, total: 
         result.requests = client.stats.as_dict()
         result.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
         result.stop = engine.state.stop_cause
+        result.listing = engine.state.listing
+        result.notes.extend(engine.state.notes)
         result.finished_at = iso(client.clock.now())
 
 
@@ -185,12 +195,15 @@ def _prepare_journal(result: RunResult, journal: Journal, key: str, fresh: bool)
     return False
 
 
-def _estimate(job: Job, mode: Mode, client: KatanaClient, total: int) -> str:
-    """What the run will cost, said before anything is sent."""
+def _estimate(mode: Mode, client: KatanaClient, plan: ListingPlan) -> str:
+    """What the run will cost and how each resource type is listed, said before any DELETE
+    (after at most one probe per type, the read-only first page of its type-wide list)."""
     quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
-    wait = describe_wait(client.estimate_seconds(total))
-    return (f"{mode.value.capitalize()}: {total} requests at most for {job.plan_detail.resource_count} resources; "
-            f"{wait} at {quota} (the quota Katana reports is followed once it answers).")
+    wait = describe_wait(client.estimate_seconds(plan.requests))
+    per = plan.requests / plan.resources if plan.resources else 0.0
+    lines = [f"{mode.value.capitalize()}: {plan.requests} requests at most for {plan.resources} resources "
+             f"({per:.2f} per resource); {wait} at {quota} (the quota Katana reports is followed once it answers)."]
+    return "\n".join(lines + [f"  {line}" for line in plan.describe()])
 
 
 def describe_wait(seconds: float) -> str:

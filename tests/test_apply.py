@@ -200,8 +200,9 @@ def test_sandbox_stopped_mid_run(tmp_path, state):
             if progress.resources_done == 2:
                 server.stop()
 
+        # resource by resource, so that the first two are verified before the stop
         result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST,
-                  progress=stop_after_two, concurrency=1)
+                           progress=stop_after_two, concurrency=1, listing="per_resource")
     got = statuses(result)
     assert got[:2] == ["deleted", "deleted"]
     assert set(got[2:]) <= {"failed", "skipped"} and "skipped" in got
