@@ -305,6 +305,7 @@ class Engine:
         """Which rows name a serial that is on the resource (row → id), and outcomes for the rest."""
         by_id = {int(r["id"]): r for r in before}
         by_serial = {str(r.get("serial_number")): r for r in before}
+        padded = _zero_padded(by_serial)
         confirmed: dict[int, int] = {}
         outcome: Outcomes = {}
         seen: dict[int, int] = {}
@@ -315,9 +316,10 @@ class Engine:
             record = by_id.get(serial_id) if serial_id is not None else by_serial.get(serial)
             if record is None:
                 what = f"serial id {serial_id}" if serial_id is not None else f"serial {serial!r}"
+                hint = _zeros_hint(serial, padded) if serial_id is None else ""
                 outcome[position] = Outcome(Status.NOT_ON_RESOURCE,
-                                            f"{what} is not on {_name(res)} (checked before any delete; nothing sent)",
-                                            serial_id, self._stamp())
+                                            f"{what} is not on {_name(res)} (checked before any delete; nothing sent)"
+                                            f"{hint}", serial_id, self._stamp())
             elif serial and serial_id is not None and str(record.get("serial_number")) != serial:
                 outcome[position] = Outcome(Status.INVALID,
                                             f"serial_id {serial_id} is serial {record.get('serial_number')!r} on "
@@ -363,9 +365,11 @@ class Engine:
             return
         positions = list(outcome)
         values = list(outcome.values())
+        earlier = self.rows.loc[positions, ["status", "message"]].to_numpy()
+        notes = [m if s == Status.VALID.value else "" for s, m in earlier]  # a valid row's message is a note
         self._recount(positions, [v.status.value for v in values])
         self.rows.loc[positions, "status"] = [v.status.value for v in values]
-        self.rows.loc[positions, "message"] = [v.message for v in values]
+        self.rows.loc[positions, "message"] = ["; ".join(t for t in (v.message, n) if t) for v, n in zip(values, notes)]
         self.rows.loc[positions, "serial_id"] = pd.array([v.serial_id for v in values], dtype="Int64")
         self.rows.loc[positions, "checked_at"] = [v.checked_at for v in values]
         unsent = [p for p, v in zip(positions, values) if v.status in NEVER_SENT]
@@ -444,3 +448,20 @@ def raise_if_unavailable(exc: KatanaError) -> None:
 
 def _name(res: Resource) -> str:
     return f"{res[0]} {res[1]}"
+
+
+def _zero_padded(by_serial: dict[str, dict]) -> dict[str, str]:
+    """The resource's digits-only serials with leading zeros, by their digits without them."""
+    return {s.lstrip("0"): s for s in by_serial if s[:1] == "0" and s.isdigit()}
+
+
+def _zeros_hint(serial: str | None, padded: dict[str, str]) -> str:
+    """When a zero-padded form of a missing digits-only serial is on the resource, say so and how to fix
+    the column. Only the exact serial is ever sent: this is advice, not a match."""
+    if not serial or not serial.isdigit():
+        return ""
+    found = padded.get(serial.lstrip("0"))
+    if not found or found == serial:
+        return ""
+    return (f"; {found!r} is on it: Excel drops the leading zeros of a serial stored as a number, so format the "
+            "serial column as Text, type the serial with its zeros and run again")

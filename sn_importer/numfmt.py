@@ -30,6 +30,13 @@ def excel_text(value: float, code: str) -> str | None:
     return sign + _render(abs(value), tokens)
 
 
+def general_text(value: float) -> str:
+    """A number as the General format shows it: whole numbers without '.0', huge ones in E notation."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6G}" if abs(value) >= 1e15 else repr(value)
+
+
 def _section(code: str, value: float) -> str | None:
     """The part of ``code`` for this value's sign, without colours and conditions."""
     if not code or code.strip().lower() in ("general", "@"):
@@ -165,4 +172,4 @@ def _scientific(value: float, tokens: list[tuple[str, str]]) -> str:
     return f"{mantissa}E{sign}{abs(power):0{width}d}"
 
 
-__all__ = ["excel_text"]
+__all__ = ["excel_text", "general_text"]

@@ -46,6 +46,10 @@ class Sheet:
     row_numbers: list[int] | None = None
     #: Data row position → why the reader finds it unusable (a cell over Excel's size); the row is invalid.
     problems: dict[int, str] = field(default_factory=dict)
+    #: Column position → {data row position: text}: numbers as Excel shows them (their number format applied).
+    shown: dict[int, dict[int, str]] = field(default_factory=dict)
+    #: Data row position → a note for the row's message that does not make it invalid.
+    remarks: dict[int, str] = field(default_factory=dict)
 
     @property
     def first_row(self) -> int:
@@ -296,6 +300,7 @@ def _read_excel(path: Path, template: Template, facts: guard.WorkbookFacts) -> S
             if isinstance(sheet, Sheet) and is_removed_sheet(sheet.header):
                 skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
             elif isinstance(sheet, Sheet):
+                _show_numbers(path, facts, sheet)
                 sheets.append(sheet)
             else:
                 skipped.append((meta.name, sheet))
@@ -330,6 +335,41 @@ def _read_sheet(path: Path, workbook, package, name: str, template: Template) ->
     except Exception as exc:
         raise InputError(path, _excel_problem(path, exc), sheet=name) from None
     return _find_sheet(name, rows, template)
+
+
+def _show_numbers(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -> None:
+    """Serials stored as numbers, read as Excel shows them (``00000`` → ``00042``), each with a note.
+
+    Only .xlsx/.xlsm carry the formats we read, and only a serial column
+    holding numbers costs a pass over its sheet's XML.
+    """
+    position = sheet.mapping.columns.get("serial_number")
+    if position is None or facts.format.key not in ("xlsx", "xlsm"):
+        return
+    column = sheet.data[position]
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return
+    numeric = {i: v for i, v in zip(range(len(column)), column.to_numpy())
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v}
+    if not numeric:
+        return
+    from .numfmt import excel_text, general_text
+    from .xlsx import column_styles, number_formats, sheet_parts
+
+    with zipfile.ZipFile(path) as archive:
+        part = sheet_parts(archive).get(sheet.name)
+        codes = number_formats(archive)
+        styles = column_styles(archive, part, position + 1) if part else {}
+    numbers = sheet.numbers()
+    shown = {}
+    for i, value in numeric.items():
+        style = styles.get(numbers[i], 0)
+        code = codes[style] if style < len(codes) else "General"
+        text = excel_text(float(value), code) or general_text(float(value))
+        shown[i] = text
+        sheet.remarks[i] = (f"{sheet.header[position] or 'serial_number'}: stored in the workbook as a number, "
+                            f"read as Excel shows it ('{text}'); format the column as Text to keep serials exact")
+    sheet.shown[position] = shown
 
 
 def _excel_problem(path: Path, exc: Exception) -> str:

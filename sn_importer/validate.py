@@ -30,6 +30,7 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     fields = extract_fields(source, template)
     blank = fields.pop("_blank").to_numpy()
     problems = fields.pop("_problem")
+    remarks = fields.pop("_remark")
     message = pd.Series("", index=fields.index, dtype=object)
     checked = fields[~blank]
     if len(checked):
@@ -43,6 +44,7 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     status = pd.Series(Status.VALID.value, index=fields.index, dtype=object)
     status[message != ""] = Status.INVALID.value
     status[blank] = ""
+    message = _with_remarks(message, remarks, blank)  # notes, not problems: after the status is set
     rows = _typed(fields, template, status == Status.VALID.value)
     rows["status"] = status
     rows["message"] = message
@@ -61,6 +63,15 @@ def _with_reader_problems(message: pd.Series, problems: pd.Series) -> pd.Series:
     return message.where(~has, problems.where(message == "", joined))
 
 
+def _with_remarks(message: pd.Series, remarks: pd.Series, blank) -> pd.Series:
+    """Notes that do not make a row invalid (a serial stored as a number) go after its message."""
+    has = (remarks != "") & ~blank
+    if not has.any():
+        return message
+    joined = message.astype(str) + "; " + remarks
+    return message.where(~has, remarks.where(message == "", joined))
+
+
 def extract_fields(source: SourceFile, template: Template) -> pd.DataFrame:
     """Stripped text of the four fields from every sheet, plus sheet, row and blankness."""
     frames = [_sheet_fields(sheet, template) for sheet in source.sheets]
@@ -77,6 +88,10 @@ def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
         spec = template.fields[name]
         if name in sheet.mapping.columns:
             text = as_text(data[sheet.mapping.columns[name]])
+            shown = sheet.shown.get(sheet.mapping.columns[name])
+            if shown:
+                text = text.copy()
+                text.iloc[list(shown)] = [value.strip() for value in shown.values()]
             if spec.strip_prefixes:
                 text = _strip_prefixes(text, spec.strip_prefixes)
         elif spec.value is not None:
@@ -89,6 +104,10 @@ def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
     if sheet.problems:
         problems[data.index[list(sheet.problems)]] = list(sheet.problems.values())
     out["_problem"] = problems
+    remarks = pd.Series("", index=data.index, dtype=object)
+    if sheet.remarks:
+        remarks[data.index[list(sheet.remarks)]] = list(sheet.remarks.values())
+    out["_remark"] = remarks
     return pd.DataFrame(out)
 
 
