@@ -46,9 +46,9 @@ class Format:
 FORMATS: tuple[Format, ...] = (
     Format("xlsx", "Excel workbook", (".xlsx",), "zip", "excel"),
     Format("xlsm", "Excel macro-enabled workbook", (".xlsm",), "zip", "excel"),
-    Format("xlsb", "Excel binary workbook", (".xlsb",), "zip", "excel", web=False),
-    Format("xls", "Excel 97-2003 workbook", (".xls",), "ole", "excel", web=False),
-    Format("ods", "OpenDocument spreadsheet", (".ods",), "zip", "excel", web=False),
+    Format("xlsb", "Excel binary workbook", (".xlsb",), "zip", "excel"),
+    Format("xls", "Excel 97-2003 workbook", (".xls",), "ole", "excel"),
+    Format("ods", "OpenDocument spreadsheet", (".ods",), "zip", "excel"),
     Format("csv", "CSV or text file", (".csv", ".txt", ".tsv"), "text", "csv"),
 )
 

@@ -133,6 +133,8 @@ def inspect_workbook(path: Path, fmt: Format, limits: Limits = LIMITS) -> Workbo
                                "again") from None
     facts.scans = {worksheets[part]: scan for part, scan in scans.items()}
     _judge_sheets(path, facts, limits)
+    if fmt.key == "ods":
+        _judge_ods(path, limits)
     return facts
 
 
@@ -247,6 +249,32 @@ def _judge_sheets(path: Path, facts: WorkbookFacts, limits: Limits) -> None:
         elif not dense:
             facts.notes.append(f"Sheet {name!r} reaches {scan.far_cell} but holds only {scan.cells:,} cells; "
                                "reading the rows that hold something.")
+
+
+def _judge_ods(path: Path, limits: Limits) -> None:
+    """An .ods sheet is read whole by calamine (no cell-by-cell reader for it): refuse one whose
+    rectangle would cost far more than its cells, or that holds more cells than the limit."""
+    from .xlsx import scan_ods
+
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("content.xml") as content:
+            tables = scan_ods(content)
+    except Exception as exc:  # defusedxml and ElementTree raise several types
+        raise InputError(path, f"is not a readable workbook: its content cannot be read ({type(exc).__name__})") \
+            from None
+    total = 0
+    for name, (rows, columns, cells) in tables.items():
+        total += cells
+        rectangle = rows * columns
+        if rows > limits.rows or columns > limits.columns:
+            raise InputError(path, f"sheet {name!r} reaches row {rows:,}, column {columns:,}, beyond Excel's own "
+                                   f"limit of {limits.rows:,} rows × {limits.columns:,} columns")
+        if total > limits.cells:
+            raise InputError(path, f"the workbook holds more than {limits.cells:,} cells (limit); split it")
+        if rectangle > max(limits.rectangle_cells, 2 * cells):
+            raise InputError(path, f"sheet {name!r} reaches row {rows:,}, column {columns:,} but holds only "
+                                   f"{cells:,} cells, and an .ods sheet is read whole; save it as .xlsx and "
+                                   "import that")
 
 
 def _dimension_note(name: str, scan: SheetScan) -> str | None:

@@ -230,6 +230,49 @@ def column_styles(archive: zipfile.ZipFile, part: str, column: int) -> dict[int,
     return found
 
 
+# --------------------------------------------------------------------------- OpenDocument
+
+
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+
+
+def scan_ods(stream) -> dict[str, tuple[int, int, int]]:
+    """{table: (rows reached, columns reached, cells holding something)} of content.xml, streamed.
+
+    Repeats count: a row repeated 1,000,000 times holding one value is a million cells,
+    which is what calamine allocates for it.
+    """
+    found: dict[str, tuple[int, int, int]] = {}
+    name, row, reach_row, reach_col, cells = "", 0, 0, 0, 0
+    col = row_cells = row_reach = 0
+    for event, element in SafeTree.iterparse(stream, events=("start", "end"), forbid_dtd=True):
+        tag = element.tag
+        if event == "start":
+            if tag == _ODS_TABLE + "table":
+                name, row, reach_row, reach_col, cells = element.get(_ODS_TABLE + "name", ""), 0, 0, 0, 0
+            elif tag == _ODS_TABLE + "table-row":
+                col = row_cells = row_reach = 0
+            continue
+        if tag in (_ODS_TABLE + "table-cell", _ODS_TABLE + "covered-table-cell"):
+            repeat = int(element.get(_ODS_TABLE + "number-columns-repeated", "1"))
+            if element.get(_ODS_OFFICE + "value-type") or len(element):
+                row_cells, row_reach = row_cells + repeat, col + repeat
+            col += repeat
+            element.clear()
+        elif tag == _ODS_TABLE + "table-row":
+            repeat = int(element.get(_ODS_TABLE + "number-rows-repeated", "1"))
+            if row_cells:
+                cells += row_cells * repeat
+                reach_row, reach_col = row + repeat, max(reach_col, row_reach)
+            row += repeat
+            element.clear()
+        elif tag == _ODS_TABLE + "table":
+            found[name] = (reach_row, reach_col, cells)
+            element.clear()
+    return found
+
+
 # --------------------------------------------------------------------------- the sparse reader
 
 

@@ -253,6 +253,45 @@ def wide_csv(path: Path, columns: int = 20_000) -> Path:
     return path
 
 
+ODS_CELL = '<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>'
+
+
+def ods(path: Path, extra: str = "") -> Path:
+    """An OpenDocument spreadsheet: the header, one row, then ``extra`` table rows."""
+    rows = "".join("<table:table-row>" + "".join(ODS_CELL.format(v) for v in row) + "</table:table-row>"
+                   for row in [HEADER, ("ManufacturingOrder", "3001", "SN-1")])
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
+               f'<office:spreadsheet><table:table table:name="Orders">{rows}{extra}</table:table>'
+               '</office:spreadsheet></office:body></office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry '
+                'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                '</manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def far_cell_ods(path: Path) -> Path:
+    """A far cell in an .ods: a million repeated empty rows, then a value in column XFD."""
+    return ods(path, '<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+                     'table:number-columns-repeated="16384"/></table:table-row><table:table-row>'
+                     '<table:table-cell table:number-columns-repeated="16383"/>' + ODS_CELL.format("stray") +
+                     "</table:table-row>")
+
+
+def repeated_ods(path: Path) -> Path:
+    """A value repeated over 16,384 columns of a million rows: 17 billion cells in 1 KB."""
+    return ods(path, '<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+                     'office:value-type="string" table:number-columns-repeated="16384"><text:p>x</text:p>'
+                     "</table:table-cell></table:table-row>")
+
+
 #: name → (maker, file name, what must happen: "refused" or "read")
 CORPUS = {
     "zip bomb": (zip_bomb, "bomb.xlsx", "refused"),
@@ -268,4 +307,7 @@ CORPUS = {
     "external entity": (external_entity, "xxe.xlsx", "refused"),
     "encrypted workbook": (encrypted, "locked.xlsx", "refused"),
     "truncated zip": (truncated, "cut.xlsx", "refused"),
+    "far cell in an .ods": (far_cell_ods, "far.ods", "refused"),
+    "repeated cells in an .ods": (repeated_ods, "repeated.ods", "refused"),
+    "plain .ods": (ods, "plain.ods", "read"),
 }

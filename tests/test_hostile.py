@@ -37,6 +37,8 @@ SAYS = {
     "external entity": "declares XML entities",
     "encrypted workbook": "password-protected",
     "truncated zip": "damaged or incomplete",
+    "far cell in an .ods": "reaches row 1,048,573, column 16,384 but holds only 7 cells",
+    "repeated cells in an .ods": "holds more than 20,000,000 cells (limit)",
 }
 
 
@@ -69,6 +71,10 @@ def test_far_sparse_cell_is_read_at_the_cost_of_its_cells(corpus):
     assert job.rows["row"].tolist() == [2, 3, 4]
     assert job.rows["serial_number"].tolist() == ["SN-1", "SN-2", "SN-3"]
     assert any("reaches XFD1048576 but holds only" in note for note in job.notes)
+
+
+def test_a_plain_ods_is_read(corpus):
+    assert sn.read(corpus["plain .ods"]).counts() == {"valid": 1}
 
 
 def test_a_lying_dimension_is_a_note_not_a_cost(corpus):
@@ -236,7 +242,8 @@ def page_text(answer) -> str:
 
 
 @pytest.mark.parametrize("name", ["zip bomb", "zip bomb, lying directory", "billion laughs", "encrypted workbook",
-                                  "20,000 columns (xlsx)", "truncated zip", "20,000 columns (CSV)"])
+                                  "20,000 columns (xlsx)", "truncated zip", "20,000 columns (CSV)",
+                                  "far cell in an .ods"])
 def test_the_page_shows_the_same_sentence_and_serves_the_next_request(corpus, page, name):
     answer = upload(page, corpus[name])
     assert answer.status_code == 400
@@ -246,8 +253,9 @@ def test_the_page_shows_the_same_sentence_and_serves_the_next_request(corpus, pa
     assert page.get("/").status_code == 200
 
 
-def test_the_page_reads_a_far_sparse_cell(corpus, page):
-    answer = upload(page, corpus["far sparse cell XFD1048576"])
+@pytest.mark.parametrize("name", ["far sparse cell XFD1048576", "plain .ods"])
+def test_the_page_reads_what_the_command_line_reads(corpus, page, name):
+    answer = upload(page, corpus[name])
     assert answer.status_code == 303 and answer.headers["location"].startswith("/runs/")
 
 

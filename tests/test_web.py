@@ -129,7 +129,7 @@ def text(response: httpx.Response) -> str:
 def test_upload_check_confirm_and_download_the_annotated_workbook(page, sandbox):
     home = page.get("/")
     assert home.status_code == 200
-    assert 'name="file"' in home.text and 'accept=".xlsx,.xlsm,.csv,.txt,.tsv"' in home.text
+    assert 'name="file"' in home.text and 'accept=".xlsx,.xlsm,.xlsb,.xls,.ods,.csv,.txt,.tsv"' in home.text
     assert '<option value="default" selected>' in home.text
     assert 'href="/blank?template=default"' in home.text
 
