@@ -10,26 +10,33 @@
 package (and starting the command line) does not load pandas.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
+import typing
 
 from .errors import (
     ApiRequestError,
     ApiUnavailableError,
     AuthError,
+    FolderBusy,
     HeaderNotFoundError,
     InputError,
+    JournalError,
     KatanaError,
+    LockHeld,
+    LockUnavailable,
+    ResumeLaterError,
+    RunInProgress,
     SnImporterError,
+    StalledError,
     TemplateError,
+    UntrustedListError,
     UsageError,
+    WaitTooLongError,
 )
 from .outcome import Outcome, Stop
 from .status import Mode, Status, StopKind
 from .template import Template, load_template
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from .job import Job, read
     from .result import RunResult
 
@@ -57,20 +64,29 @@ __all__ = [
     "ApiRequestError",
     "ApiUnavailableError",
     "AuthError",
+    "FolderBusy",
     "HeaderNotFoundError",
     "InputError",
     "Job",
+    "JournalError",
     "KatanaError",
+    "LockHeld",
+    "LockUnavailable",
     "Mode",
     "Outcome",
+    "ResumeLaterError",
+    "RunInProgress",
     "RunResult",
     "SnImporterError",
+    "StalledError",
     "Status",
     "Stop",
     "StopKind",
     "Template",
     "TemplateError",
+    "UntrustedListError",
     "UsageError",
+    "WaitTooLongError",
     "load_template",
     "read",
 ]

@@ -9,6 +9,11 @@ it cares about::
     ├── InputError                  the file cannot be read as a serial-number sheet
     │   └── HeaderNotFoundError     no sheet has a recognisable header
     ├── TemplateError               a template file is broken (file, key, problem)
+    ├── JournalError                the crash-safety journal cannot be used (corrupt, not SQLite)
+    ├── LockUnavailable             a lock cannot be taken (no lock on this system, file not openable)
+    ├── LockHeld                    another process holds the lock (its pid when known)
+    │   ├── RunInProgress           another apply of the same file against the same Katana is running
+    │   └── FolderBusy              another watcher works on the folder (watch exits 0)
     └── KatanaError                 talking to the API went wrong
         ├── AuthError               401/403: the key is missing, wrong or revoked
         ├── ApiUnavailableError     no answer (connection refused, timeouts, 5xx) after retries
@@ -58,14 +63,48 @@ class TemplateError(SnImporterError):
         super().__init__(f"{where}: {problem}")
 
 
-class FolderBusy(SnImporterError):
+class JournalError(SnImporterError):
+    """The journal file cannot be used (corrupt, locked by something else, not SQLite)."""
+
+
+class LockUnavailable(SnImporterError):
+    """A lock cannot be taken here (no lock on this system, or the lock file cannot be
+    opened); sn-importer refuses to run unlocked."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot lock {self.path}: {reason}")
+
+
+class LockHeld(SnImporterError):
+    """Another process holds a lock; ``holder`` is its pid when it could be read."""
+
+    def __init__(self, path: str | Path, holder: str = "", message: str | None = None):
+        self.path = Path(path)
+        self.holder = holder
+        super().__init__(message or f"{self.path} is locked by another process{_pid(holder)}")
+
+
+class RunInProgress(LockHeld):
+    """Another process is applying the same file to the same Katana right now."""
+
+    def __init__(self, path: str | Path, holder: str = ""):
+        super().__init__(path, holder, f"another apply of this file against this Katana is running{_pid(holder)}; "
+                                       "wait for it to finish")
+
+
+class FolderBusy(LockHeld):
     """Another watcher holds DIR's lock; nothing was done (the command exits 0)."""
 
-    def __init__(self, root: Path, holder: str = ""):
-        self.root = root
-        self.holder = holder
-        who = f" (pid {holder})" if holder else ""
-        super().__init__(f"another sn-importer watch is already working on {root}{who}; nothing to do")
+    def __init__(self, root: str | Path, holder: str = ""):
+        self.root = Path(root)
+        super().__init__(self.root / ".sn-importer.lock", holder,
+                         f"another sn-importer watch is already working on {root}{_pid(holder)}; nothing to do")
+
+
+def _pid(holder: str) -> str:
+    return f" (pid {holder})" if holder else ""
 
 
 class KatanaError(SnImporterError):

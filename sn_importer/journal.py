@@ -20,7 +20,8 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import SnImporterError
+from .errors import JournalError, RunInProgress
+from .locks import acquire
 from .outcome import Outcome, Outcomes
 
 SCHEMA = """
@@ -69,14 +70,6 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-class JournalError(SnImporterError):
-    """The journal file cannot be used (corrupt, locked by something else, not SQLite)."""
-
-
-class RunInProgress(Exception):
-    """Another process is applying the same file to the same Katana right now."""
-
-
 @dataclass
 class PastRun:
     run_id: str
@@ -117,32 +110,14 @@ class Journal:
     def exclusive(self, key: str):
         """Hold an OS lock for one run key, so two applies of one file never both send.
 
-        The kernel drops the lock however the holder ends (kill -9 included),
-        so a crash never leaves a stale lock behind.
+        Raises :class:`RunInProgress` when another process holds it (see :mod:`sn_importer.locks`:
+        the lock dies with its holder, so a crash never leaves a stale one).
         """
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock, as before
-            yield
-            return
         locks = self.dir / "locks"
         locks.mkdir(exist_ok=True)
-        with open(locks / f"{key[:32]}.lock", "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip()
-                raise RunInProgress(f"another apply of this file against this Katana is running"
-                                    f"{f' (pid {holder})' if holder else ''}; wait for it to finish") from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        path = locks / f"{key[:32]}.lock"
+        with acquire(path, lambda holder: RunInProgress(path, holder)):
+            yield
 
     # --- runs ----------------------------------------------------------------
 

@@ -24,7 +24,8 @@ import pandas as pd
 from .client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
-from .journal import Journal, JournalError, RunInProgress, run_key
+from .errors import JournalError, LockUnavailable, RunInProgress
+from .journal import Journal, run_key
 from .mapping import REMOVED_COLUMNS
 from .result import RunResult
 from .settings import Connection, resolve_connection
@@ -166,7 +167,7 @@ def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool) -
         journal = stack.enter_context(closing(Journal(state_dir)))
         key = run_key(result.path, result.template.path, result.base_url or "")
         stack.enter_context(journal.exclusive(key))
-    except (OSError, JournalError) as exc:
+    except (OSError, JournalError, LockUnavailable) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         result.halt(StopKind.JOURNAL, f"cannot use the journal in {state_dir or 'the state directory'}: "
                                       f"{reason}; choose another --state-dir")

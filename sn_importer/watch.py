@@ -7,8 +7,8 @@ been still for ``settle`` seconds, read and validated, previewed or applied
 through :class:`~sn_importer.job.Job`, and moved with its run result's
 annotated copy and a ``<stem>.summary.json`` (the ``--json`` object) into ``done/``, or into
 ``failed/`` when it could not be read or its run stopped on an internal error.
-One process works on a folder at a time (``fcntl.flock`` on
-``DIR/.sn-importer.lock``). A file left in ``processing/`` by a crash, or by a
+One process works on a folder at a time (an OS lock on
+``DIR/.sn-importer.lock``, :mod:`sn_importer.locks`). A file left in ``processing/`` by a crash, or by a
 run-level problem such as Katana being unreachable (see :data:`LEFT_FOR_LATER`),
 is taken up first the next time and resumed through the journal.
 
@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import FolderBusy, InputError, SnImporterError, UsageError
+from .errors import FolderBusy, InputError, LockUnavailable, SnImporterError, UsageError
 from .clock import now_iso
 from .job import Job
 from .journal import file_digest
+from .locks import acquire
 from .report import atomic_path, default_output_path
 from .result import RunResult, failure_summary
 from .run import NO_KEY, connect
@@ -108,37 +109,15 @@ class Layout:
 
 @contextmanager
 def folder_lock(root: Path) -> Iterator[None]:
-    """Hold an exclusive OS lock on ``root/.sn-importer.lock`` or raise :class:`FolderBusy`.
-
-    ``flock`` rather than a pid file: the kernel releases it when the process
-    ends in any way (SIGKILL, power loss of a container), so a crash never
-    leaves a stale lock behind. The file is never deleted: unlinking it would
-    let a later process lock a fresh inode while an older one still holds the
-    old one.
-    """
+    """Hold the OS lock on ``root/.sn-importer.lock`` (see :mod:`sn_importer.locks`) or raise
+    :class:`FolderBusy`. The kernel releases it however the watcher ends, so a crash never
+    leaves a stale lock behind."""
     try:
-        import fcntl
-    except ImportError:  # Windows: no flock; the cron form is POSIX
-        raise UsageError("watch needs a POSIX system (fcntl.flock) to lock its folder") from None
-    try:
-        handle = open(root / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held until the with block ends
-    except OSError as exc:
-        raise UsageError(f"cannot open the lock file {root / LOCK_NAME}: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        holder = handle.read().strip()
-        handle.close()
-        raise FolderBusy(root, holder) from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        lock = acquire(root / LOCK_NAME, lambda holder: FolderBusy(root, holder))
+    except LockUnavailable as exc:
+        raise UsageError(f"watch cannot lock its folder: {exc}") from None
+    with lock:
         yield
-    finally:
-        handle.close()  # closing releases the lock
 
 
 def is_ignored(name: str) -> bool:
