@@ -12,12 +12,13 @@ the resource types exactly as the drop-down offers them.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .report import atomic_path
 from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
-from .template import RESOURCE_TYPES, Template, normalise_key
+from .resource_types import NAMES
+from .resource_types import label as type_label
+from .template import Template, normalise_key
 
 SHEET = "Serials"
 INSTRUCTIONS_SHEET = "Instructions"
@@ -30,16 +31,10 @@ LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "seria
 ROWS = 5000
 
 
-def words(api_name: str) -> str:
-    """``SalesOrderFulfillmentRow`` → ``Sales order fulfillment row``: how staff write the types."""
-    parts = re.findall(r"[A-Z][a-z]*", api_name)
-    return " ".join([parts[0], *(p.lower() for p in parts[1:])])
-
-
 def choices(template: Template) -> list[str]:
     """The drop-down's entries: each type in words where the template reads those words
     as that type, else as the API spells it."""
-    return [words(t) if template.resolve_resource_type(words(t)) == t else t for t in RESOURCE_TYPES]
+    return [type_label(t) if template.resolve_resource_type(type_label(t)) == t else t for t in NAMES]
 
 
 def headers(template: Template) -> list[tuple[str, str]]:
@@ -72,7 +67,7 @@ def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str
     if "resource_type" in labels:
         lines.append(f"{labels['resource_type']}: pick from the list: {', '.join(choices(template))}.")
     else:
-        lines.append(f"Every row is a {words(str(template.fields['resource_type'].value)).lower()} "
+        lines.append(f"Every row is a {type_label(str(template.fields['resource_type'].value)).lower()} "
                      f"(template {template.name}).")
     if "resource_id" in labels:
         lines.append(f"{labels['resource_id']}: the id of that order or row in Katana, a whole number.")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from .template import RESOURCE_TYPES, Template, normalise_key
+from .resource_types import NAMES
+from .template import Template, normalise_key
 
 SERIAL_MAX_LENGTH = 32
 WHOLE = r"[+-]?\d+(?:\.0*)?"
@@ -43,7 +44,7 @@ class RowCheck:
 
 def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowCheck]]:
     """The schema for the four field columns, and its checks by name."""
-    types = ", ".join(RESOURCE_TYPES)
+    types = ", ".join(NAMES)
     aliases = template.resource_type_aliases
     specs = {
         "resource_type": [

@@ -10,39 +10,20 @@ refused with a message naming the file, the key and the problem.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import TemplateError
+from .resource_types import NAMES, normalise_key, standard_spellings
 from .resources import data_dir
 
 #: The fields a row can carry, in the order they are shown to users.
 FIELDS = ("resource_type", "resource_id", "serial_id", "serial_number")
 
-#: Resource types as the API spells them (read/delete side).
-RESOURCE_TYPES = (
-    "ManufacturingOrder",
-    "Production",
-    "StockAdjustmentRow",
-    "StockTransferRow",
-    "PurchaseOrderRow",
-    "SalesOrderRow",
-    "SalesOrderFulfillmentRow",
-)
-
 _TOP_KEYS = {"name", "description", "header", "sheets", "fields", "resource_types", "requests"}
 _FIELD_KEYS = {"aliases", "value", "strip_prefixes"}
-_NORMALISE = re.compile(r"[\s_\-]+")
-
-
-def normalise_key(text: str) -> str:
-    """The forgiving form used to match headers and values: case, spaces, _ and - ignored."""
-    return _NORMALISE.sub("", str(text)).casefold()
-
-
 @dataclass(frozen=True)
 class FieldSpec:
     """How one field is found in a sheet: header aliases, or a fixed value."""
@@ -164,10 +145,11 @@ def _build_fields(check: _Checker, table: dict[str, Any]) -> dict[str, FieldSpec
 
 
 def _build_type_aliases(check: _Checker, table: dict[str, Any]) -> dict[str, str]:
-    aliases = {normalise_key(t): t for t in RESOURCE_TYPES}
+    """The table's spellings of every type, plus the template's own (which may not contradict them)."""
+    aliases = standard_spellings()
     for canonical, names in table.items():
-        if canonical not in RESOURCE_TYPES:
-            check.fail(f"resource_types.{canonical}", f"not a Katana resource type; expected one of {', '.join(RESOURCE_TYPES)}")
+        if canonical not in NAMES:
+            check.fail(f"resource_types.{canonical}", f"not a Katana resource type; expected one of {', '.join(NAMES)}")
         for alias in check.strings(table, f"resource_types.{canonical}", canonical):
             key = normalise_key(alias)
             if aliases.get(key, canonical) != canonical:

@@ -7,7 +7,7 @@ import re
 
 from openpyxl import load_workbook
 
-from sn_importer.template import RESOURCE_TYPES
+from sn_importer.resource_types import NAMES as RESOURCE_TYPES
 
 from conftest import read_back, run_cli, write_csv, write_xlsx
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import sn_importer as sn
-from sn_importer.template import RESOURCE_TYPES
+from sn_importer.resource_types import NAMES as RESOURCE_TYPES
 
 from conftest import read_back, write_csv, write_xlsx
 

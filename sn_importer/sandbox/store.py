@@ -21,16 +21,11 @@ from typing import Any, Iterable
 
 from ..clock import Clock, SystemClock
 from ..errors import InputError
+from ..resource_types import CREATABLE as CREATE_TYPES
+from ..resource_types import MINTING as MINT_TYPES
+from ..resource_types import NAMES as RESOURCE_TYPES
 from ..resources import sample_seed_path
-from ..template import RESOURCE_TYPES as API_RESOURCE_TYPES
 from .orders import TABLES, OrderBook
-
-#: ``SerialNumberResourceType``: what GET filters on and DELETE accepts.
-RESOURCE_TYPES = API_RESOURCE_TYPES
-#: ``CreateSerialNumberResourceType``: what POST accepts.
-CREATE_TYPES = RESOURCE_TYPES[:-1]
-#: POST onto these mints new serials; onto the other create types it transfers.
-MINT_TYPES = ("ManufacturingOrder", "PurchaseOrderRow")
 
 Key = tuple[int, str, "int | None"]
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Union
 
 from ..notebook import cell_text as text
+from ..resource_types import label as type_label
 from ..status import COLOURS, Mode, Status
 
 if TYPE_CHECKING:
@@ -93,8 +94,8 @@ def mapping(job: Shown) -> dict:
 def plan(job: Shown) -> list[dict]:
     """One line per resource in the sheet's plan, with how many of its serials would go."""
     going = Counter(_resources(job, Status.PLANNED))
-    return [{"resource_type": str(t), "resource_id": int(i), "serials": int(n), "requests": int(r),
-             "planned": going.get((str(t), int(i)), 0)}
+    return [{"resource_type": str(t), "type_label": type_label(str(t)), "resource_id": int(i), "serials": int(n),
+             "requests": int(r), "planned": going.get((str(t), int(i)), 0)}
             for t, i, n, r in job.plan.itertuples(index=False, name=None)]
 
 
