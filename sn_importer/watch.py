@@ -42,7 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import FolderBusy, InputError, LockUnavailable, SnImporterError, UsageError
-from .clock import now_iso
+from .clock import SYSTEM, Clock, now_iso
 from .job import Job
 from .journal import file_digest
 from .locks import acquire
@@ -175,22 +175,22 @@ class Settling:
         self.seen.pop(name, None)
 
 
-def claim(layout: Layout, path: Path, stat: os.stat_result) -> Path | None:
+def claim(layout: Layout, path: Path, stat: os.stat_result, clock: Clock = SYSTEM) -> Path | None:
     """Move a still file into ``processing/`` (an atomic rename); None if it changed or went."""
     try:
         if _signature(path.stat()) != _signature(stat):
             return None
-        target = layout.processing / free_name(layout, path.name)
+        target = layout.processing / free_name(layout, path.name, clock)
         os.rename(path, target)
     except FileNotFoundError:
         return None
     return target
 
 
-def free_name(layout: Layout, name: str) -> str:
+def free_name(layout: Layout, name: str, clock: Clock = SYSTEM) -> str:
     """``name``, or ``<stem>.<UTC time>[-n]<suffix>`` when an earlier drop of that name is kept."""
     stem, suffix = Path(name).stem, Path(name).suffix
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.fromtimestamp(clock.now(), timezone.utc).strftime("%Y%m%d-%H%M%S")
     options = [name, f"{stem}.{stamp}{suffix}"] + [f"{stem}.{stamp}-{n}{suffix}" for n in range(2, 1000)]
     return next(option for option in options if not _taken(layout, option))
 
@@ -218,6 +218,8 @@ class Settings:
     settle: float = 5.0
     interval: float = 10.0
     client_options: dict | None = field(default=None, repr=False)  # passed to KatanaClient (timeouts, backoff)
+    #: Wall-clock time: when a dropped file has settled, the names of kept drops.
+    clock: Clock = field(default=SYSTEM, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in set(Mode):
@@ -419,7 +421,7 @@ class Watcher:
         self.layout = Layout.create(root)
         self.template = _template(self.settings.template)
         self.log = log or (lambda line: None)
-        self.settling = Settling(self.settings.settle)
+        self.settling = Settling(self.settings.settle, clock=self.settings.clock.now)
         #: The latest files' results (at most KEEP_RESULTS: a polling watcher runs for months).
         self.results: deque[FileResult] = deque(maxlen=KEEP_RESULTS)
         self.files_run = 0
@@ -508,7 +510,7 @@ class Watcher:
                 self.log(logfmt(level="info", event="waiting", file=path.name,
                                 reason=f"changed less than {self.settings.settle:g} s ago"))
             return None
-        claimed = claim(self.layout, path, stat)
+        claimed = claim(self.layout, path, stat, self.settings.clock)
         if claimed:
             self.settling.forget(path.name)
             self._waiting_logged.discard(path.name)

@@ -34,6 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import formats
+from ..clock import SYSTEM, Clock
 from ..errors import SnImporterError
 from ..journal import Journal
 from ..template import available_templates, load_template
@@ -63,6 +64,8 @@ class WebSettings:
     max_upload_bytes: int = 20 * 2**20
     password: str | None = field(default=None, repr=False)
     sandbox: bool = False
+    #: Where the server's time comes from: sessions, the quota estimate, runs and their stamps.
+    clock: Clock = field(default=SYSTEM, repr=False)
 
     @property
     def target(self) -> str:
@@ -83,8 +86,8 @@ class Server:
             folder.mkdir(parents=True, exist_ok=True)
         self.registry = Registry(web / "runs")
         self.queue = RunQueue(self.execute)
-        self.quota = QuotaWatch()
-        self.sessions = Sessions(settings.password)
+        self.quota = QuotaWatch(settings.clock)
+        self.sessions = Sessions(settings.password, clock=settings.clock)
         self.pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.pages.globals["plural"] = present.plural
@@ -104,7 +107,7 @@ class Server:
         try:
             result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
                             state_dir=self.settings.state_dir, progress=run.progress,
-                            client_options={"transport": self.quota.transport()})
+                            client_options={"transport": self.quota.transport(), "clock": self.settings.clock})
         except SnImporterError as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
@@ -267,7 +270,8 @@ def _accept(server: Server, file: UploadFile, template: str) -> Run:
         log.warning("upload %s could not be read: %r", filename, exc)
         raise UploadRefused(f"“{filename}” could not be read as a spreadsheet ({type(exc).__name__}). "
                             "Open it in Excel, save it again and upload the new copy.") from None
-    run = Run(id=run_id, filename=filename, template=template, upload=target, job=job)
+    run = Run(id=run_id, filename=filename, template=template, upload=target, job=job,
+              created=server.settings.clock.now())
     run.view = present.read_view(job, filename)
     return server.registry.add(run)
 

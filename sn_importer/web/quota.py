@@ -10,10 +10,10 @@ confirm button. Before any answer it is the library's own starting quota.
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 
+from ..clock import SYSTEM, Clock
 from ..pacing import Pacer, Ticket
 
 
@@ -23,7 +23,8 @@ HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 class QuotaWatch:
     """The last rate-limit headers Katana sent, shared by every run of the server."""
 
-    def __init__(self):
+    def __init__(self, clock: Clock = SYSTEM):
+        self.clock = clock
         self._headers: dict[str, str] | None = None
         self._lock = threading.Lock()
 
@@ -37,13 +38,13 @@ class QuotaWatch:
         return _WatchingTransport(self)
 
     def estimate_seconds(self, requests: int) -> float:
-        pacer = Pacer()
+        pacer = Pacer(self.clock)
         with self._lock:
             headers = dict(self._headers) if self._headers else None
         if headers:
-            if int(headers["x-ratelimit-reset"]) / 1000 <= time.time():
+            if int(headers["x-ratelimit-reset"]) / 1000 <= self.clock.now():
                 headers["x-ratelimit-remaining"] = headers["x-ratelimit-limit"]  # that window is over
-            pacer.observe(headers, Ticket(sent_at=time.time()))
+            pacer.observe(headers, Ticket(sent_at=self.clock.now()))
         return pacer.estimate_seconds(requests)
 
 

@@ -18,13 +18,13 @@ import json
 import logging
 import secrets
 import threading
-import time
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from ..clock import SYSTEM
 from ..report import atomic_path
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class Run:
     job: "Job | None" = None
     result: "RunResult | None" = None   # the latest preview or apply of the job
     phase: Phase = Phase.CHECK_WAITING
-    created: float = field(default_factory=time.time)
+    created: float = field(default_factory=SYSTEM.now)  # epoch seconds, on the server's clock
     live: Live = field(default_factory=Live)
     messages: list[str] = field(default_factory=list)  # what the library announced, and its notes
     error: str | None = None

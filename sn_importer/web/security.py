@@ -30,7 +30,6 @@ import hmac
 import ipaddress
 import secrets
 import threading
-import time
 from functools import wraps
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -41,6 +40,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import formats
+from ..clock import SYSTEM, Clock
 
 CSRF_COOKIE = "sn_csrf"
 SESSION_COOKIE = "sn_session"
@@ -96,9 +96,10 @@ def check_binding(host: str, password_env: str | None, environ) -> str | None:
 class Sessions:
     """Logged-in browsers: random ids with an expiry, in memory (a restart logs everyone out)."""
 
-    def __init__(self, password: str | None, seconds: float = SESSION_SECONDS):
+    def __init__(self, password: str | None, seconds: float = SESSION_SECONDS, clock: Clock = SYSTEM):
         self.password = password
         self.seconds = seconds
+        self.clock = clock
         self._ids: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -111,7 +112,7 @@ class Sessions:
 
     def open(self) -> str:
         session = secrets.token_urlsafe(32)
-        now = time.time()
+        now = self.clock.now()
         with self._lock:
             self._ids = {k: v for k, v in self._ids.items() if v > now}
             self._ids[session] = now + self.seconds
@@ -122,7 +123,7 @@ class Sessions:
             return False
         with self._lock:
             expiry = self._ids.get(session)
-        return expiry is not None and expiry > time.time()
+        return expiry is not None and expiry > self.clock.now()
 
     def close(self, session: str | None) -> None:
         with self._lock:
