@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .status import Status
+from .strategy import worth_probing
 
 PLAN_COLUMNS = ("resource_type", "resource_id", "serials", "requests")
 PAGE_SIZE = 250
@@ -41,13 +42,17 @@ class Plan:
         return int(self.resources["requests"].sum()) if len(self.resources) else 0
 
     def api_requests(self, with_delete: bool = True) -> int:
-        """Requests a run needs at most: list before, DELETE chunks, list after."""
+        """Requests a run needs at most before Katana is asked anything: each resource listed
+        on its own (before; and after, with the DELETE chunks) plus one probe per type that
+        has several resources (see :mod:`.strategy`; a run that lists a type whole needs fewer)."""
         if not len(self.resources):
             return 0
         pages = np.maximum(1, np.ceil(self.resources["serials"].to_numpy() / PAGE_SIZE)).astype(int)
+        per_type = pd.Series(pages).groupby(self.resources["resource_type"].to_numpy()).sum()
+        probes = int(sum(worth_probing(int(n)) for n in per_type))
         if not with_delete:
-            return int(pages.sum())
-        return int((2 * pages).sum() + self.delete_requests)
+            return int(pages.sum()) + probes
+        return int((2 * pages).sum() + self.delete_requests) + probes
 
 
 def build_plan(rows: pd.DataFrame, ids_per_request: int) -> Plan:

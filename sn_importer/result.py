@@ -24,12 +24,12 @@ from .mapping import REMOVED_COLUMNS
 from .outcome import Stop
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
 from .status import GOAL, OPEN, Mode, Status, StopKind
+from .strategy import ListingPlan
 
 if TYPE_CHECKING:
     from .job import Job
     from .plan import Plan
     from .reader import SourceFile
-    from .strategy import ListingPlan
     from .template import Template
 
 #: The columns a run writes; the rest of the rows frame is what was read.
@@ -170,6 +170,13 @@ class RunResult:
             "notes": list(self.notes),
             "exit_code": self.exit_code,
         }
+
+    def requests_needed(self, mode: Mode = Mode.APPLY) -> int:
+        """Requests ``mode`` needs at most: by the listing this run chose once its probes
+        answered, else (nothing asked yet) by the plan, each resource on its own."""
+        if self.listing is not None:
+            return self.listing.in_mode(Mode(mode).value).requests
+        return self.plan_detail.api_requests(with_delete=Mode(mode) == Mode.APPLY)
 
     @property
     def requests_per_resource(self) -> float:

@@ -199,7 +199,8 @@ def _prepare_journal(result: RunResult, journal: Journal, key: str, fresh: bool)
 def _estimate(mode: Mode, client: KatanaClient, plan: ListingPlan) -> str:
     """What the run will cost and how each resource type is listed, said before any DELETE
     (after at most one probe per type, the read-only first page of its type-wide list)."""
-    quota = f"{client.pacer.limit} requests per {client.pacer.window:g} s"
+    window = client.pacer.window
+    quota = f"{client.pacer.limit} requests per {round(window) if window >= 2 else window:g} s"
     wait = describe_wait(client.estimate_seconds(plan.requests))
     per = plan.requests / plan.resources if plan.resources else 0.0
     lines = [f"{mode.value.capitalize()}: {plan.requests} requests at most for {plan.resources} resources "

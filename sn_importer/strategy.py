@@ -143,6 +143,10 @@ class ListingPlan:
     def resources(self) -> int:
         return sum(t.resources for t in self.types)
 
+    def in_mode(self, mode: str) -> "ListingPlan":
+        """The same choices costed for another mode (a preview's plan says what its apply needs)."""
+        return ListingPlan(mode, self.types)
+
     def listing(self, resource_type: str) -> Listing:
         return next((t.listing for t in self.types if t.resource_type == resource_type), Listing.PER_RESOURCE)
 

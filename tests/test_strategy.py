@@ -72,3 +72,20 @@ def test_the_estimate_names_the_listing_of_each_type():
         "ManufacturingOrder: 200 resources, listed whole (7 pages of its 1,600 serials in the tenant, before and after)",
         "SalesOrderRow: 2 resources, listed one by one; the whole type is 9,000 serials, 36 pages",
     ]
+
+
+def test_a_preview_plan_costed_for_its_apply():
+    preview = ListingPlan("preview", (choose(per_type(mos(200))[MO], 1600, 7),))
+    assert preview.requests == 7
+    assert preview.in_mode("apply").requests == 7 + 7 + 200
+
+
+def test_the_plan_before_any_probe_counts_the_probes_it_may_make(tmp_path):
+    import sn_importer as sn
+
+    path = tmp_path / "in.csv"
+    path.write_text("resource_type,resource_id,serial_id\n" + "".join(f"MO,{r},{r}\n" for r in range(1, 4))
+                    + "SO row,5001,9\n")
+    plan = sn.read(path).plan_detail
+    assert plan.api_requests() == 3 * 3 + 1 + 3  # MOs one by one + their probe; the one SalesOrderRow
+    assert plan.api_requests(with_delete=False) == 3 + 1 + 1

@@ -120,7 +120,7 @@ class Server:
             self._applied(run, result)
 
     def _previewed(self, run: Run, result) -> None:
-        requests = result.plan_detail.api_requests(with_delete=True)
+        requests = result.requests_needed(Mode.APPLY)
         estimate = describe_wait(self.quota.estimate_seconds(requests))
         run.view = present.preview_view(result, run.filename, estimate)
         run.error = result.error

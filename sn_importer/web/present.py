@@ -147,7 +147,7 @@ def preview_view(job: RunResult, filename: str, estimate: str) -> dict:
         "plan": plan(job),
         "confirm": confirm(job),
         "estimate": estimate,
-        "requests": job.plan_detail.api_requests(with_delete=True),
+        "requests": job.requests_needed(Mode.APPLY),
         "facts": facts(job),
         "messages": list(job.notes),
         "error": job.error,
