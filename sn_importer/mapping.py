@@ -84,6 +84,24 @@ def _is_complete(columns: dict[str, int], template: Template) -> bool:
     return has_type and has_id and has_serial
 
 
+def header_problem(cells: list[object], template: Template) -> str:
+    """Why a row is not a header the template recognises, in plain words.
+
+    When some of the needed columns are there, the missing one is named ("no
+    serial column"), so a person fixes that column instead of guessing.
+    """
+    keys = {normalise_key("" if c is None else str(c).strip()) for c in cells}
+    found = {name for name, spec in template.fields.items()
+             if spec.value is None and any(key in keys for key in spec.header_keys)}
+    needed = [("serial", {"serial_id", "serial_number"}), ("resource id", {"resource_id"}),
+              ("resource type", {"resource_type"})]
+    missing = [label for label, names in needed
+               if not names & found and not any(template.fields[n].value is not None for n in names)]
+    if found and missing:
+        return f"no {' or '.join(missing)} column"
+    return "no recognisable header"
+
+
 def trailing_result_columns(header: list[str]) -> int:
     """How many columns at the end are a previous run's result columns (0 or 5)."""
     tail = [normalise_key(c) for c in header[-len(RESULT_COLUMNS):]]

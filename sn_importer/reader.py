@@ -23,7 +23,8 @@ import pandas as pd
 from . import formats, guard
 from .errors import HeaderNotFoundError, InputError
 from .guard import LIMITS, Limits
-from .mapping import ColumnMapping, expected_headers, is_removed_sheet, match_header, trailing_result_columns
+from .mapping import (ColumnMapping, expected_headers, header_problem, is_removed_sheet, match_header,
+                      trailing_result_columns)
 from .template import Template
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -127,12 +128,13 @@ def _check_path(path: Path) -> None:
 
 
 def _no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) -> HeaderNotFoundError:
-    found = "; ".join(f"{name}: {why}" for name, why in skipped) or "nothing"
+    """One plain sentence: what each sheet lacks, then what the template looks for."""
+    if len(skipped) == 1 and skipped[0][0] == path.name:  # a CSV: its one "sheet" is the file
+        found = skipped[0][1]
+    else:
+        found = "; ".join(f"sheet {name!r}: {why}" for name, why in skipped) or "no sheet with data"
     return HeaderNotFoundError(
-        path,
-        f"no recognisable header (found {found}); expected headers like {expected_headers(template)}"
-        f" (template {template.name!r})",
-    )
+        path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 
 
 # --- CSV ---------------------------------------------------------------------
@@ -162,8 +164,10 @@ def _read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> Source
             if longest > limits.cell_chars:  # no line that long, no cell that long: skip the pass
                 sheet.problems = oversized_cells(sheet, limits.cell_chars)
             return SourceFile(path, "csv", [sheet], [], delimiter, encoding)
-    found = ", ".join(repr(c) for c in (head[0] if head else []) if c) or "no columns"
-    return SourceFile(path, "csv", [], [(path.name, f"headers {found}")], delimiter, encoding)
+    first = head[0] if head else []
+    found = ", ".join(repr(c) for c in first if c) or "no columns"
+    why = f"{header_problem(first, template)} (first row: {found})"
+    return SourceFile(path, "csv", [], [(path.name, why)], delimiter, encoding)
 
 
 def oversized_cells(sheet: Sheet, limit: int) -> dict[int, str]:
@@ -407,7 +411,7 @@ def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:
         return "empty sheet"
     first = next((r for r in rows if any(c not in (None, "") for c in r)), [])
     found = ", ".join(repr(_header_text(c)) for c in first if c not in (None, ""))
-    return f"no recognisable header (first row: {found})"
+    return f"{header_problem(first, template)} (first row: {found})"
 
 
 def _find_sparse_sheet(name: str, rows: list[tuple[int, dict]], template: Template) -> Sheet | str:

@@ -28,21 +28,24 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2 for its test cl
 
 from conftest import workbook_statuses, write_csv, write_xlsx
 
+from sn_importer.clock import FakeClock
 from sn_importer.engine import Progress
 from sn_importer.job import Job
 from sn_importer.run import describe_wait
 from sn_importer.sandbox import running_sandbox
 from sn_importer.status import COLOURS, Status
 from sn_importer.web import WebSettings, create_app
+from sn_importer.web.address import announce, open_urls
 from sn_importer.web.quota import QuotaWatch
 from sn_importer.web.runs import Phase, Place, Registry, Run, RunQueue
-from sn_importer.web.security import check_binding
+from sn_importer.web.security import LoginThrottle, check_binding
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "serials.xlsx"
 KEY = "sk-test-7f3a9c1e-never-in-a-page"
 BASE = "http://127.0.0.1"
 FAST = (100_000, 60.0)  # no waiting for the quota in tests
+DAY = 86_400
 
 
 # --------------------------------------------------------------------------- fixtures and helpers
@@ -216,7 +219,7 @@ def test_confirming_twice_sends_once(page, sandbox, monkeypatch):
     assert "already applied" not in page.get(url).text
 
 
-def test_history_and_downloads_survive_a_restart(sandbox, tmp_path):
+def test_history_and_downloads_survive_a_restart_until_their_retention_ends(sandbox, tmp_path):
     settings = settings_for(sandbox, tmp_path)
     with TestClient(create_app(settings), base_url=BASE) as client:
         first = Page(client)
@@ -230,6 +233,25 @@ def test_history_and_downloads_survive_a_restart(sandbox, tmp_path):
         assert f'href="{url}/download"' in history.text
         assert statuses_in(again.get(f"{url}/download").content)["deleted"] == 15
         assert "Finished: 15 serial numbers detached" in text(again.get(url))
+
+    web = tmp_path / "state" / "web"
+    clock = FakeClock(time.time() + 31 * DAY)  # a month later: files go, the record stays
+    with TestClient(create_app(settings_for(sandbox, tmp_path, clock=clock)), base_url=BASE) as client:
+        later = Page(client)
+        assert not any((web / "uploads").iterdir()) and not any((web / "results").iterdir())
+        history = later.get("/history")
+        assert f'href="{url}"' in history.text and "removed after 30 days" in text(history)
+        gone = later.get(f"{url}/download")
+        assert gone.status_code == 410 and "kept for 30 days" in text(gone)
+        assert "Finished: 15 serial numbers detached" in text(later.get(url))
+        fresh = run_url(later.upload(SAMPLE))  # what is in hand is never swept, however old the clock says it is
+        later.wait(fresh, "ready")
+        clock.advance(335 * DAY)  # a year on: the record goes too; the journal still lists the run
+        history = later.get("/history")
+        assert f'href="{url}"' not in history.text and "serials.xlsx" in text(history)
+        assert later.get(url).status_code == 404
+        assert [p.name for p in (web / "uploads").iterdir()] == [fresh.rsplit("/", 1)[1]]
+        assert "Check done" in text(later.get(fresh))
 
 
 def test_the_same_file_applied_again_is_not_sent_again(page, sandbox):
@@ -416,7 +438,13 @@ BAD_FILES = {
     "workbook named csv": ("book.csv", lambda p: (p.write_bytes(SAMPLE.read_bytes()), p)[1], "is an Excel workbook"),
     "empty file": ("empty.csv", lambda p: (p.write_bytes(b""), p)[1], "empty"),
     "a pdf": ("manual.pdf", lambda p: (p.write_bytes(b"%PDF-1.4"), p)[1], "not a sheet this page reads"),
-    "no header": ("plain.csv", lambda p: (p.write_text("a,b\n1,2\n"), p)[1], "no recognisable header"),
+    "no header": ("plain.csv", lambda p: (p.write_text("a,b\n1,2\n"), p)[1],
+                  "“plain.csv”: no recognisable header (first row: 'a', 'b'); expected headers like"),
+    "no serial column": ("Stock.xlsx", lambda p: write_xlsx(p.parent, {"Stock": [["Resource type", "Resource id"],
+                                                                                ["MO", 3001]]}, name=p.name),
+                         "“Stock.xlsx”: sheet 'Stock': no serial column (first row: 'Resource type', 'Resource id')"),
+    "header only": ("only.csv", lambda p: (p.write_text("resource_type,resource_id,serial_id\n"), p)[1],
+                    "“only.csv” has the headers but no rows under them: there is nothing to check"),
 }
 
 
@@ -429,6 +457,7 @@ def test_a_bad_upload_is_refused_with_a_message_and_the_server_stays_up(page, tm
     message = text(answer)
     assert "The file was not accepted." in message
     assert words.lower() in message.lower(), message[:600]
+    assert message.count("recognisable") <= 1 and "(found" not in message, "a message nested in a message"
     assert str(tmp_path) not in answer.text, "a server path leaked into the message"
     assert not re.search(r"[0-9a-f]{16}\.(csv|xlsx)", answer.text), "the stored name leaked into the message"
     assert page.get("/").status_code == 200
@@ -436,14 +465,33 @@ def test_a_bad_upload_is_refused_with_a_message_and_the_server_stays_up(page, tm
     assert not any(uploads.iterdir()), "a refused upload was kept"
 
 
-def test_uploads_are_stored_under_server_chosen_names(page, tmp_path):
-    odd = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,3001,1001\n", name="..%2f..%2fevil name.csv")
-    url = run_url(page.upload(odd, name="../../../../etc/evil name.csv"))
+def test_a_csv_is_named_after_its_file_and_stored_in_a_server_chosen_folder(page, tmp_path):
+    odd = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,3001,1001\nMO,3001,abc\n", name="x.csv")
+    url = run_url(page.upload(odd, name="../../../../etc/Stock März.csv"))
     page.wait(url, "ready")
+    run_id = url.rsplit("/", 1)[1]
     stored = list((tmp_path / "state" / "web" / "uploads").iterdir())
-    assert [p.name for p in stored] == [f"{url.rsplit('/', 1)[1]}.csv"]
-    assert "evil name.csv" in page.get(url).text  # shown by its own name, never used as a path
+    assert [p.name for p in stored] == [run_id]
+    assert [p.name for p in stored[0].iterdir()] == ["Stock März.csv"]  # its own name, inside the id's folder
+    words = text(page.get(url))
+    assert "Stock März.csv" in words and "Stock März 3 invalid" in words  # the attention table's sheet column
+    assert not re.search(r"[0-9a-f]{16}", words.replace(run_id, ""))
+    book = load_workbook(io.BytesIO(page.get(f"{url}/download").content))
+    assert "Stock März" in book.sheetnames
+    summary = [str(c) for row in book["Summary"].iter_rows(values_only=True) for c in row if c is not None]
+    assert any("Stock März" in c for c in summary) and not any(re.search(r"[0-9a-f]{16}", c) for c in summary)
     assert not (tmp_path.parent / "etc").exists()
+
+
+def test_a_long_file_name_is_shortened_after_its_extension_was_checked(page, tmp_path):
+    long_name = "Serial numbers to detach from the manufacturing orders of the second quarter " * 2 + ".xlsx"
+    assert len(long_name) > 134
+    url = run_url(page.upload(SAMPLE, name=long_name))
+    page.wait(url, "ready")
+    shown = re.search(r"<title>(.*?) ·", page.get(url).text).group(1)
+    assert len(shown) == 120 and shown.endswith("….xlsx") and shown.startswith("Serial numbers to detach")
+    refused = page.upload(SAMPLE, name="x" * 200 + ".pdf")
+    assert refused.status_code == 400 and "not a sheet this page reads" in text(refused)
 
 
 def test_csv_and_the_other_template_work(page, tmp_path):
@@ -519,8 +567,12 @@ def test_only_loopback_host_names_are_answered_without_a_password(page):
     assert page.get("/", headers={"host": "localhost:8000"}).status_code == 200
 
 
+PASSWORD = "correct horse battery"
+
+
 def test_login_with_the_shared_password(sandbox, tmp_path):
-    app = create_app(settings_for(sandbox, tmp_path, password="correct horse battery"))
+    clock = FakeClock(time.time())
+    app = create_app(settings_for(sandbox, tmp_path, password=PASSWORD, clock=clock))
     with TestClient(app, base_url="http://office-pc.example") as client:
         page = Page(client)
         assert page.get("/", follow_redirects=False).headers["location"] == "/login"
@@ -528,10 +580,75 @@ def test_login_with_the_shared_password(sandbox, tmp_path):
         assert page.upload(SAMPLE).status_code == 403
         assert page.post("/login", {"password": "wrong"}).status_code == 403
         assert "sn_session" not in client.cookies
-        assert page.post("/login", {"password": "correct horse battery"}, follow_redirects=False).status_code == 303
+        clock.advance(LoginThrottle.BASE)  # a typo costs a moment
+        assert page.post("/login", {"password": PASSWORD}, follow_redirects=False).status_code == 303
         assert page.get("/").status_code == 200 and "Log out" in page.get("/").text
         page.post("/logout")
         assert page.get("/", follow_redirects=False).status_code == 303
+
+
+def test_failed_logins_are_throttled_for_everyone_and_never_lock_the_team_out(sandbox, tmp_path):
+    """The pause is the server's, not the connection's: guesses from many browsers at once get one
+    check per pause; once they stop, the right password gets in within LoginThrottle.CAP seconds."""
+    clock = FakeClock(time.time())
+    app = create_app(settings_for(sandbox, tmp_path, password=PASSWORD, clock=clock))
+    throttle = app.state.server.logins
+    with TestClient(app, base_url="http://office-pc.example") as first:
+        guesser, colleague = Page(first), Page(TestClient(app, base_url="http://office-pc.example"))
+        assert guesser.post("/login", {"password": "guess-0"}).status_code == 403
+        pauses = []
+        for attempt in range(1, 12):
+            for _ in range(20):  # a burst from other connections inside the pause: answered, never checked
+                answer = colleague.post("/login", {"password": f"guess-{attempt}"})
+                assert answer.status_code == 429 and "Too many wrong passwords" in text(answer)
+            assert throttle.failures == attempt
+            wait = float(answer.headers["retry-after"])
+            pauses.append(wait)
+            clock.advance(wait)
+            assert guesser.post("/login", {"password": f"guess-{attempt}"}).status_code == 403
+        assert pauses[:4] == [1, 2, 4, 8] and max(pauses) == LoginThrottle.CAP == pauses[-1]
+        refused = colleague.post("/login", {"password": PASSWORD}, follow_redirects=False)
+        assert refused.status_code == 429 and "sn_session" not in colleague.client.cookies  # not even looked at
+        clock.advance(LoginThrottle.CAP)  # the guessing stopped: seconds later the team is in
+        assert colleague.post("/login", {"password": PASSWORD}, follow_redirects=False).status_code == 303
+        assert colleague.get("/").status_code == 200 and throttle.failures == 0
+
+
+def test_cookies_are_secure_behind_https_and_downloads_are_never_cached(sandbox, tmp_path):
+    def cookies(response: httpx.Response) -> list[str]:
+        return response.headers.get_list("set-cookie")
+
+    plain = create_app(settings_for(sandbox, tmp_path, password=PASSWORD))
+    with TestClient(plain, base_url="http://office-pc.example") as client:
+        page = Page(client)
+        assert not any("Secure" in c for c in cookies(client.get("/login")))
+        logged_in = page.post("/login", {"password": PASSWORD}, follow_redirects=False)
+        assert cookies(logged_in) and not any("Secure" in c for c in cookies(logged_in))
+        for path in ("/blank?template=default", "/static/app.css", "/login"):
+            answer = page.get(path)
+            assert answer.status_code == 200
+            assert (answer.headers.get("cache-control") == "no-store") == (not path.startswith("/static/")), path
+    for options, base in (({"secure_cookies": True}, "http://office-pc.example"), ({}, "https://office-pc.example")):
+        app = create_app(settings_for(sandbox, tmp_path, password=PASSWORD, **options))
+        with TestClient(app, base_url=base) as client:
+            token_cookie = cookies(client.get("/login"))
+            assert token_cookie and all(c.endswith("; Secure") for c in token_cookie)
+            token = token_cookie[0].split(";")[0].split("=", 1)[1]  # an http client keeps no Secure cookie: send it
+            logged_in = client.post("/login", data={"password": PASSWORD, "csrf": token}, follow_redirects=False,
+                                    headers={"cookie": f"sn_csrf={token}"})
+            session = [c for c in cookies(logged_in) if c.startswith("sn_session=")]
+            assert session and "Secure" in session[0] and "HttpOnly" in session[0]
+
+
+def test_serve_on_every_interface_names_an_address_people_can_open():
+    assert open_urls("127.0.0.1", 8000) == ["http://127.0.0.1:8000/"]
+    assert open_urls("::1", 8000) == ["http://[::1]:8000/"]
+    for host in ("0.0.0.0", "::"):
+        urls = open_urls(host, 8123)
+        assert urls[-1] == "http://127.0.0.1:8123/" and not any("0.0.0.0" in u or "[::]" in u for u in urls)
+        assert all(u.startswith("http://") and u.endswith(":8123/") for u in urls)
+    line = announce("0.0.0.0", 8123)
+    assert "0.0.0.0" not in line and all(u in line for u in open_urls("0.0.0.0", 8123))
 
 
 def test_binding_beyond_loopback_needs_a_password():
@@ -552,7 +669,7 @@ def test_serve_refuses_to_start_and_says_why(cli, tmp_path):
     assert keyless.returncode == 2 and "no API key" in keyless.stderr
     helped = cli("serve", "--help")
     for option in ("--host", "--port", "--template", "--sandbox", "--sandbox-seed", "--base-url", "--state-dir",
-                   "--password-env", "--max-upload-mb"):
+                   "--password-env", "--max-upload-mb", "--secure-cookies", "--keep-days", "--keep-history-days"):
         assert option in helped.stdout
 
 

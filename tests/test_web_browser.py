@@ -17,6 +17,7 @@ import http.server
 import os
 import re
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -108,6 +109,29 @@ def statuses_in(path: Path) -> dict[str, int]:
     return workbook_statuses(path, ("Orders", "Sales and purchasing"))
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+@contextmanager
+def phone(page):
+    """The page at a phone's width for a moment."""
+    before = page.viewport_size
+    page.set_viewport_size(PHONE)
+    try:
+        yield
+    finally:
+        page.set_viewport_size(before)
+
+
+def fits_the_phone(page, locator) -> None:
+    """Nothing scrolls sideways, and the element is on screen with some text in it."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    assert locator.inner_text().strip(), box
+
+
 def upload_sample(page, site: Site) -> None:
     page.goto(site.url + "/")
     page.set_input_files("#file", str(SAMPLE))
@@ -130,9 +154,13 @@ def test_a_person_detaches_the_sample_and_downloads_a_truthful_workbook(page, si
     assert "not_on_resource" in page.locator("#attention").inner_text()
     assert site.deletes() == 0, "nothing may be deleted before the button is pressed"
     shoot(page, "2-check.png")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shoot(page, "2-check-phone.png", full_page=False)
-    page.set_viewport_size({"width": 1200, "height": 900})
+    with phone(page):
+        message = page.locator("#attention tbody tr").first.locator("td.msg")
+        assert "unknown resource type 'Invoice'" in message.inner_text()
+        fits_the_phone(page, message)
+        assert message.bounding_box()["width"] > 300  # the row's full width, not a squeezed column
+        page.locator("#attention").scroll_into_view_if_needed()
+        shoot(page, "2-check-phone.png", full_page=False)
 
     confirm.focus()
     page.keyboard.press("Enter")  # a keyboard is enough
@@ -156,6 +184,10 @@ def test_a_person_detaches_the_sample_and_downloads_a_truthful_workbook(page, si
     row = page.locator("tbody tr").first
     assert "serials.xlsx" in row.inner_text() and "15 deleted" in row.inner_text()
     shoot(page, "5-history.png")
+    with phone(page):
+        fits_the_phone(page, row.get_by_role("link", name="Download"))
+        fits_the_phone(page, row.locator("td[data-label=Result] .chip").last)
+        shoot(page, "5-history-phone.png", full_page=False)
     assert KEY not in page.content()
 
 

@@ -27,12 +27,22 @@ PasswordOpt = Annotated[Optional[str], typer.Option(
 SandboxOpt = Annotated[bool, typer.Option(
     "--sandbox", help="Start the built-in simulated Katana for the server's lifetime and send every run there.")]
 UploadOpt = Annotated[int, typer.Option("--max-upload-mb", min=1, max=1024, help="Largest sheet accepted, in MB.")]
+SecureOpt = Annotated[bool, typer.Option(
+    "--secure-cookies", envvar="SN_IMPORTER_SECURE_COOKIES",
+    help="Mark cookies Secure: the page is reached over HTTPS through a proxy (HTTPS seen directly does it anyway).")]
+KeepOpt = Annotated[int, typer.Option(
+    "--keep-days", min=1, envvar="SN_IMPORTER_KEEP_DAYS",
+    help="Days uploaded sheets and annotated workbooks are kept, then removed.")]
+KeepHistoryOpt = Annotated[int, typer.Option(
+    "--keep-history-days", min=1, envvar="SN_IMPORTER_KEEP_HISTORY_DAYS",
+    help="Days the page keeps a finished run's record (its page and History line).")]
 
 
 @friendly
 def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateOpt = None,
           sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
-          state_dir: StateOpt = None, password_env: PasswordOpt = None, max_upload_mb: UploadOpt = 20) -> None:
+          state_dir: StateOpt = None, password_env: PasswordOpt = None, max_upload_mb: UploadOpt = 20,
+          secure_cookies: SecureOpt = False, keep_days: KeepOpt = 30, keep_history_days: KeepHistoryOpt = 365) -> None:
     """Serve the web page: upload a sheet, review the check, confirm, download the annotated workbook.
 
     The key comes from KATANA_API_KEY or a .env file, as for apply; it never reaches the browser.
@@ -42,6 +52,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
     from .. import console
     from ..journal import default_state_dir
     from ..web import WebSettings, create_app
+    from ..web.address import announce
 
     password = _password(host, password_env)
     templates, chosen = _templates(template)
@@ -49,11 +60,11 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
         base_url, api_key = _connection(stack, sandbox, sandbox_seed, base_url)
         settings = WebSettings(base_url=base_url, api_key=api_key, state_dir=Path(state_dir or default_state_dir()),
                                template=chosen, templates=templates, max_upload_bytes=max_upload_mb * 2**20,
-                               password=password, sandbox=sandbox)
+                               password=password, sandbox=sandbox, secure_cookies=secure_cookies,
+                               keep_days=keep_days, keep_history_days=max(keep_history_days, keep_days))
         app = create_app(settings)
-        shown = f"[{host}]" if ":" in host else host
-        console.out.print(f"sn-importer serve: open http://{shown}:{port}/ in a browser. Runs go to {settings.target}."
-                          " Ctrl+C stops the server.")
+        console.out.print(f"sn-importer serve: {announce(host, port)}. Runs go to {settings.target}."
+                          " Ctrl+C stops the server.", soft_wrap=True, markup=False)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -9,6 +9,8 @@ page is a thin layer over the same library calls as the command line:
     present.py   what a page shows of a job (plain dictionaries, never the key)
     security.py  binding rules, login, CSRF, upload checks, security headers
     quota.py     the estimate shown beside the confirm button
+    retention.py how long uploads, workbooks and run records are kept
+    address.py   the address ``serve`` tells people to open
     templates/   the pages;  static/  the stylesheet and a little JavaScript
 """
 

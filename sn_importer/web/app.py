@@ -15,6 +15,7 @@ JavaScript (``static/app.js``) adds drag-and-drop and live progress.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 from contextlib import asynccontextmanager
@@ -35,17 +36,20 @@ from starlette.staticfiles import StaticFiles
 
 from .. import formats
 from ..clock import SYSTEM, Clock
-from ..errors import SnImporterError
+from ..errors import InputError, SnImporterError
 from ..journal import Journal
 from ..template import available_templates, load_template
 from . import present
+from .present import plural
 from ..run import describe_wait
 from ..status import Mode
 from .parse_worker import parse_upload
 from .quota import QuotaWatch
+from .retention import Retention
 from .runs import Phase, Registry, Run, RunQueue, new_id
-from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, Sessions, UploadRefused, UploadTooLarge,
-                       check_upload, csrf_token, display_name, posted, slow_down, stored_suffix, too_large)
+from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, LoginThrottle, Sessions, UploadRefused,
+                       UploadTooLarge, check_upload, csrf_token, display_name, posted, secure_cookies, stored_name,
+                       stored_suffix, too_large)
 
 HERE = Path(__file__).resolve().parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -64,7 +68,11 @@ class WebSettings:
     max_upload_bytes: int = 20 * 2**20
     password: str | None = field(default=None, repr=False)
     sandbox: bool = False
-    #: Where the server's time comes from: sessions, the quota estimate, runs and their stamps.
+    #: Mark cookies ``Secure`` although requests arrive as plain HTTP (behind an HTTPS proxy).
+    secure_cookies: bool = False
+    keep_days: float = 30                           # uploads and workbooks
+    keep_history_days: float = 365                  # a finished run's record: its page and History line
+    #: Where the server's time comes from: sessions, logins, the quota estimate, retention, runs and their stamps.
     clock: Clock = field(default=SYSTEM, repr=False)
 
     @property
@@ -85,9 +93,11 @@ class Server:
         for folder in (self.uploads, self.results):
             folder.mkdir(parents=True, exist_ok=True)
         self.registry = Registry(web / "runs")
+        self.retention = Retention(web, settings.keep_days, settings.keep_history_days, settings.clock)
         self.queue = RunQueue(self.execute)
         self.quota = QuotaWatch(settings.clock)
         self.sessions = Sessions(settings.password, clock=settings.clock)
+        self.logins = LoginThrottle(settings.clock)
         self.pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.pages.globals["plural"] = present.plural
@@ -131,6 +141,13 @@ class Server:
         self.registry.save(run, {"run_id": result.run_id, "filename": run.filename, "template": run.template,
                                  "output": run.output.name, "view": run.view, "finished_at": result.finished_at})
         run.phase = Phase.DONE
+
+    def tidy(self) -> None:
+        """Remove uploads, workbooks and records past their retention (at most once an hour)."""
+        if not self.retention.due():
+            return
+        removed = self.retention.sweep(self.registry.busy_ids())
+        self.registry.drop_records({p.stem for p in removed if p.parent.name == "runs"})
 
     # --- pages ----------------------------------------------------------------
 
@@ -186,6 +203,7 @@ def create_app(settings: WebSettings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app):
+        await run_in_threadpool(server.tidy)
         server.queue.start()
         try:
             yield
@@ -193,7 +211,7 @@ def create_app(settings: WebSettings) -> Starlette:
             server.queue.stop()
 
     routes = [
-        Route("/", lambda request: server.upload_page(request), methods=["GET"], name="home"),
+        Route("/", _home(server), methods=["GET"], name="home"),
         Route("/upload", _upload(server), methods=["POST"], name="upload"),
         Route("/runs/{run_id:str}", _run_page(server), methods=["GET"], name="run"),
         Route("/runs/{run_id:str}/status", _status(server), methods=["GET"], name="status"),
@@ -221,11 +239,19 @@ def create_app(settings: WebSettings) -> Starlette:
     app.state.render_error = server.render_error
     # The form around the file adds a little: the Guard allows for it, _store holds the file to the limit.
     app.add_middleware(Guard, sessions=server.sessions, max_body=settings.max_upload_bytes + 64 * 1024,
-                       limit=settings.max_upload_bytes)
+                       limit=settings.max_upload_bytes, secure_cookies=settings.secure_cookies)
     return app
 
 
 # --------------------------------------------------------------------------- upload
+
+
+def _home(server: Server):
+    async def home(request: Request) -> Response:
+        await run_in_threadpool(server.tidy)
+        return server.upload_page(request)
+
+    return home
 
 
 def _upload(server: Server):
@@ -237,6 +263,7 @@ def _upload(server: Server):
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
             return server.upload_page(request, 400, "Choose a file to upload first.", chosen)
+        await run_in_threadpool(server.tidy)
         try:
             run = await run_in_threadpool(_accept, server, file, str(chosen))
         except UploadTooLarge as exc:
@@ -250,23 +277,26 @@ def _upload(server: Server):
 
 
 def _accept(server: Server, file: UploadFile, template: str) -> Run:
-    """Store the upload under a server-chosen name, check its content, read it: a new run."""
+    """Store the upload in a server-chosen folder, check its content, read it: a new run."""
     filename = display_name(file.filename)
-    suffix = stored_suffix(filename)
+    suffix = stored_suffix(file.filename)
     run_id = new_id()
-    target = server.uploads / f"{run_id}{suffix}"
+    folder = server.uploads / run_id
+    target = folder / stored_name(file.filename, suffix)
+    folder.mkdir()
     try:
         _store(file, target, server.settings.max_upload_bytes)
         check_upload(target, suffix)
         job = parse_upload(target, load_template(server.settings.templates[template]), filename)
+        _check_rows(job, filename)
     except UploadRefused:
-        target.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
     except SnImporterError as exc:
-        target.unlink(missing_ok=True)
-        raise UploadRefused(_plain(str(exc), target, filename)) from None
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UploadRefused(_plain(exc, target, filename)) from None
     except Exception as exc:  # the reader met something no check foresaw: refuse, stay up
-        target.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
         log.warning("upload %s could not be read: %r", filename, exc)
         raise UploadRefused(f"“{filename}” could not be read as a spreadsheet ({type(exc).__name__}). "
                             "Open it in Excel, save it again and upload the new copy.") from None
@@ -274,6 +304,13 @@ def _accept(server: Server, file: UploadFile, template: str) -> Run:
               created=server.settings.clock.now())
     run.view = present.read_view(job, filename)
     return server.registry.add(run)
+
+
+def _check_rows(job: "Job", filename: str) -> None:
+    """A sheet with headers but no rows under them is refused: there is nothing to check."""
+    if not job.counts():
+        raise UploadRefused(f"“{filename}” has the headers but no rows under them: there is nothing to check. "
+                            "Fill in one row per serial number and upload it again.")
 
 
 def _store(file: UploadFile, target: Path, limit: int) -> None:
@@ -285,9 +322,14 @@ def _store(file: UploadFile, target: Path, limit: int) -> None:
         raise UploadTooLarge(too_large(limit))
 
 
-def _plain(message: str, stored: Path, filename: str) -> str:
+def _plain(exc: SnImporterError, stored: Path, filename: str) -> str:
     """A library message names the stored copy; the person knows the file by its own name."""
-    return message.replace(str(stored), f"“{filename}”").replace(stored.name, f"“{filename}”")
+    if isinstance(exc, InputError):
+        where = f" (sheet “{exc.sheet}”)" if exc.sheet else ""
+        message = f"“{filename}”{where}: {exc.problem}"
+    else:
+        message = str(exc)
+    return message.replace(str(stored), f"“{filename}”").replace(str(stored.parent), "the upload")
 
 
 # --------------------------------------------------------------------------- a run
@@ -370,7 +412,10 @@ def _download(server: Server):
     async def download(request: Request) -> Response:
         run = server.find(request)
         if run.output is None or not run.output.is_file():
-            raise HTTPException(404, "There is no workbook for this run (any more).")
+            days = server.settings.keep_days
+            raise HTTPException(404 if run.output is None else 410,
+                                "There is no workbook for this run." if run.output is None else
+                                f"This run's workbook was removed: workbooks are kept for {days:g} days.")
         name = _download_name(run.filename, "results" if run.phase == Phase.DONE else "preview")
         return FileResponse(run.output, media_type=XLSX, headers={"content-disposition": _disposition(name)})
 
@@ -392,8 +437,10 @@ def _disposition(name: str) -> str:
 
 def _history(server: Server):
     async def history(request: Request) -> Response:
+        await run_in_threadpool(server.tidy)
         entries = await run_in_threadpool(_history_entries, server)
-        return server.render(request, "history.html", entries=entries)
+        return server.render(request, "history.html", entries=entries,
+                             keep_days=f"{server.settings.keep_days:g}")
 
     return history
 
@@ -465,15 +512,28 @@ def _login(server: Server):
         given = form.get("password")
         if not server.sessions.required:
             return RedirectResponse("/", status_code=303)
-        if not isinstance(given, str) or not server.sessions.check_password(given):
-            await slow_down()
-            return server.render(request, "login.html", status=403, problem="That is not the password.")
+        correct = isinstance(given, str) and server.sessions.check_password(given)
+        verdict, seconds = server.logins.attempt(correct)
+        if verdict != "in":
+            return _login_refused(server, request, verdict, seconds)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(SESSION_COOKIE, server.sessions.open(), httponly=True, samesite="lax",
-                            max_age=int(server.sessions.seconds))
+                            max_age=int(server.sessions.seconds), secure=secure_cookies(request))
         return response
 
     return login
+
+
+def _login_refused(server: Server, request: Request, verdict: str, seconds: float) -> Response:
+    """A wrong password (403), or a try inside the pause after one (429, the password not looked at)."""
+    wait = f"Wait {plural(math.ceil(seconds), 'second')}, then try again."
+    if verdict == "wrong":
+        status, problem = 403, "That is not the password." + (f" {wait}" if seconds >= 2 else "")
+    else:
+        status, problem = 429, f"Too many wrong passwords were tried. {wait}"
+    response = server.render(request, "login.html", status=status, problem=problem)
+    response.headers["retry-after"] = str(math.ceil(seconds))
+    return response
 
 
 def _logout(server: Server):

@@ -220,6 +220,17 @@ class Registry:
         with self._lock:
             return list(self._records.values())
 
+    def busy_ids(self) -> set[str]:
+        """Runs still in hand (checking, waiting for a confirmation, queued, running): their files stay."""
+        with self._lock:
+            return {r.id for r in self._runs.values() if r.phase.moving or r.phase == Phase.READY}
+
+    def drop_records(self, run_ids: set[str]) -> None:
+        """Forget records whose files were removed (past their retention)."""
+        with self._lock:
+            for run_id in run_ids:
+                self._records.pop(run_id, None)
+
     def save(self, run: Run, record: dict) -> None:
         """Keep what the history page needs of a finished run."""
         record = {**record, "id": run.id}

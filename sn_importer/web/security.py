@@ -5,9 +5,12 @@
 - **Host names**: without a password only loopback names and IP literals are
   answered, so a web page whose own domain is pointed at 127.0.0.1 (DNS
   rebinding) cannot drive the server.
-- **Login**: the password is compared in constant time (a wrong one costs a
-  second); a session is a random id in an ``HttpOnly``, ``SameSite=Lax``
-  cookie, kept in memory (the CSRF token cookie is ``SameSite=Strict``).
+- **Login**: the password is compared in constant time; failed logins are
+  throttled for the whole server (:class:`LoginThrottle`: growing pauses, shared
+  by every connection, short enough never to lock the team out); a session is
+  a random id in an ``HttpOnly``, ``SameSite=Lax`` cookie, kept in memory (the
+  CSRF token cookie is ``SameSite=Strict``); both are ``Secure`` when the page
+  is served over HTTPS or the server is told it sits behind it.
 - **CSRF**: every POST must name this server in ``Origin`` (or ``Referer``)
   and carry the form token that equals the token cookie (double submit). POST
   routes are only made through :func:`posted`, which checks the token before
@@ -17,7 +20,8 @@
   file is then checked by its content (:func:`check_upload`): a workbook's zip directory
   must be small and honest (no zip bombs), a CSV must be text.
 - **Headers**: a strict Content-Security-Policy (this server only: the page
-  loads nothing from elsewhere), no framing, no sniffing, no caching of pages.
+  loads nothing from elsewhere), no framing, no sniffing, no caching of pages,
+  JSON or downloads (only the static stylesheet and script may be cached).
 
 The API key never passes through here: pages are rendered from run views
 that never hold it.
@@ -25,7 +29,6 @@ that never hold it.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import secrets
@@ -130,6 +133,51 @@ class Sessions:
             self._ids.pop(session or "", None)
 
 
+class LoginThrottle:
+    """Failed logins counted for the whole server, so guessing cannot go faster in parallel.
+
+    After the n-th wrong password in a row no password is checked for
+    ``BASE * 2**(n-1)`` seconds, at most ``CAP``. An attempt inside that pause
+    is answered at once with the seconds left and is *not* checked (checking
+    it would tell a guesser which password is right), so a thousand
+    concurrent guesses cost one check each pause. The pause never grows past
+    ``CAP``, so the right password gets in at most ``CAP`` seconds after the
+    guessing stops; ``FORGET`` quiet seconds wipe the count.
+    """
+
+    BASE = 1.0
+    CAP = 15.0
+    FORGET = 900.0
+
+    def __init__(self, clock: Clock | None = None):
+        self.clock = clock or SYSTEM
+        self.failures = 0
+        self._last_failure = float("-inf")
+        self._open_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def attempt(self, correct: bool) -> tuple[str, float]:
+        """One login attempt, judged atomically: ("in", 0), ("wrong", pause) or ("wait", seconds left).
+
+        "wait" means the password was not looked at: the pause after the last
+        wrong one is still running.
+        """
+        now = self.clock.now()
+        with self._lock:
+            if now < self._open_at:
+                return "wait", self._open_at - now
+            if now - self._last_failure >= self.FORGET:
+                self.failures = 0
+            if correct:
+                self.failures = 0
+                return "in", 0.0
+            self.failures += 1
+            self._last_failure = now
+            pause = min(self.CAP, self.BASE * 2 ** min(self.failures - 1, 32))
+            self._open_at = now + pause
+            return "wrong", pause
+
+
 # --------------------------------------------------------------------------- the guard
 
 
@@ -140,9 +188,11 @@ class BodyTooLarge(Exception):
 class Guard:
     """ASGI middleware: host names, origin of POSTs, login, body size, security headers, token cookie."""
 
-    def __init__(self, app: ASGIApp, *, sessions: Sessions, max_body: int, limit: int | None = None):
+    def __init__(self, app: ASGIApp, *, sessions: Sessions, max_body: int, limit: int | None = None,
+                 secure_cookies: bool = False):
         self.app = app
         self.sessions = sessions
+        self.secure_cookies = secure_cookies
         self.max_body = max_body       # the whole request body: the file plus the form around it
         self.limit = limit or max_body  # the file alone, as the refusal names it
 
@@ -153,14 +203,17 @@ class Guard:
         request = Request(scope)
         token = request.cookies.get(CSRF_COOKIE, "")
         fresh = None if _looks_like_token(token) else secrets.token_urlsafe(32)
-        scope.setdefault("state", {})["csrf"] = fresh or token
+        scope.setdefault("state", {})
+        secure = self.secure_cookies or scope.get("scheme") == "https"
+        scope["state"].update(csrf=fresh or token, secure_cookies=secure)
+        cookie = _token_cookie(fresh, secure) if fresh else None
         refusal = self._refusal(request)
         if refusal is not None:
-            await _with_headers(refusal, fresh)(scope, receive, send)
+            await _with_headers(refusal, cookie)(scope, receive, send)
             return
         if request.method not in SAFE_METHODS:
             receive = _limited(receive, self.max_body)
-        await self.app(scope, receive, _headers_sender(send, fresh))
+        await self.app(scope, receive, _headers_sender(send, cookie, scope["path"]))
 
     def _refusal(self, request: Request) -> Response | None:
         if not self.sessions.required and not _local_host(request):
@@ -185,23 +238,36 @@ def refuse_page(request: Request, status: int, message: str) -> Response:
     return render(request, status, message) if render else PlainTextResponse(message, status_code=status)
 
 
-def _with_headers(response: Response, fresh_token: str | None) -> ASGIApp:
+def secure_cookies(request: Request) -> bool:
+    """Whether this request's cookies get ``Secure`` (HTTPS seen, or the server was told it is behind it)."""
+    return bool(request.scope.get("state", {}).get("secure_cookies"))
+
+
+def _token_cookie(token: str, secure: bool) -> str:
+    return f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
+
+
+def _with_headers(response: Response, cookie: str | None) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await response(scope, receive, _headers_sender(send, fresh_token))
+        await response(scope, receive, _headers_sender(send, cookie, scope["path"]))
 
     return app
 
 
-def _headers_sender(send: Send, fresh_token: str | None) -> Send:
+def _headers_sender(send: Send, cookie: str | None, path: str) -> Send:
+    """Security headers on every answer; nothing but the static files may be kept in a cache
+    (a downloaded workbook lists a tenant's serial numbers)."""
+    cacheable = path.startswith("/static/")
+
     async def sender(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = MutableHeaders(scope=message)
             for name, value in SECURITY_HEADERS.items():
                 headers.setdefault(name, value)
-            if headers.get("content-type", "").startswith("text/html"):
+            if not cacheable:
                 headers["cache-control"] = "no-store"
-            if fresh_token:
-                headers.append("set-cookie", f"{CSRF_COOKIE}={fresh_token}; Path=/; HttpOnly; SameSite=Strict")
+            if cookie:
+                headers.append("set-cookie", cookie)
         await send(message)
 
     return sender
@@ -287,11 +353,6 @@ def posted(max_files: int = 0, max_fields: int = 10):
     return decorate
 
 
-async def slow_down() -> None:
-    """A failed login costs a second, so a password cannot be guessed quickly."""
-    await asyncio.sleep(1.0)
-
-
 # --------------------------------------------------------------------------- uploads
 
 
@@ -317,19 +378,49 @@ OLE_MAGIC = formats.OLE_MAGIC
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def display_name(filename: str | None) -> str:
-    """The file's own name without any folder a browser sent, shortened: for display only."""
+#: The longest file name shown; a longer one is cut in its middle, its extension kept.
+NAME_LIMIT = 120
+#: The longest stem of a stored copy's name (the folder around it is server-chosen).
+STORED_STEM_LIMIT = 80
+
+
+def _base_name(filename: str | None) -> str:
+    """The file's own name, without any folder a browser sent and without unprintable characters."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip()
-    return (name[:120] or "upload")
+    return "".join(c for c in name if c.isprintable()).strip()
 
 
-def stored_suffix(filename: str) -> str:
-    suffix = PurePosixPath(display_name(filename).lower()).suffix
+def display_name(filename: str | None) -> str:
+    """The file's own name, shortened for display only: a long one keeps its extension."""
+    name = _base_name(filename) or "upload"
+    if len(name) <= NAME_LIMIT:
+        return name
+    suffix = PurePosixPath(name).suffix
+    suffix = suffix if len(suffix) <= 8 else ""
+    return name[: NAME_LIMIT - len(suffix) - 1] + "…" + suffix
+
+
+def stored_suffix(filename: str | None) -> str:
+    """The stored copy's ending, from the name's own extension (looked at before any shortening)."""
+    suffix = PurePosixPath(_base_name(filename).lower()).suffix
     if suffix not in ACCEPTED:
         raise UploadRefused(f"“{display_name(filename)}” is not a sheet this page reads: "
                             f"upload an {formats.describe(web_only=True)}.")
     return ACCEPTED[suffix]
+
+
+def stored_name(filename: str | None, suffix: str) -> str:
+    """The name of the stored copy inside its server-chosen folder: the person's own stem, made safe.
+
+    A CSV's one sheet is named after its file, so keeping the stem keeps the
+    page's, the workbook tab's and the Summary's sheet name the person's own.
+    Only letters, digits and a few marks survive; no name can climb out of
+    its folder or hide (no leading dot).
+    """
+    stem = PurePosixPath(_base_name(filename)).stem
+    safe = "".join(c if c.isalnum() or c in " ._-()&+,'" else "_" for c in stem)
+    safe = safe.strip(" .")[:STORED_STEM_LIMIT].strip(" .")
+    return (safe or "upload") + suffix
 
 
 def check_upload(path: Path, suffix: str) -> None:
@@ -357,6 +448,7 @@ def check_text(head: bytes) -> None:
 
 
 __all__ = [
-    "BodyTooLarge", "CsrfRefused", "Guard", "Sessions", "UploadRefused", "UploadTooLarge", "check_binding",
-    "check_upload", "csrf_token", "display_name", "posted", "read_form", "same_origin", "stored_suffix", "too_large",
+    "BodyTooLarge", "CsrfRefused", "Guard", "LoginThrottle", "Sessions", "UploadRefused", "UploadTooLarge",
+    "check_binding", "check_upload", "csrf_token", "display_name", "posted", "read_form", "same_origin",
+    "secure_cookies", "stored_name", "stored_suffix", "too_large",
 ]

@@ -1,0 +1,60 @@
+"""The address ``sn-importer serve`` tells people to open.
+
+Listening on every interface (``0.0.0.0`` or ``::``) is how the page is
+shared on an office network, but ``http://0.0.0.0:8000/`` is no address a
+colleague can open. So the server names what others can reach: this
+computer's network address and name, and the loopback address for itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+ANY = {"0.0.0.0", "::", "[::]", ""}
+
+
+def url(host: str, port: int) -> str:
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def open_urls(host: str, port: int) -> list[str]:
+    """The addresses to open, best first: the bound one, or for "every interface" what others reach."""
+    if host not in ANY:
+        return [url(host, port)]
+    found = [url(a, port) for a in _network_addresses(ipv6=":" in host)]
+    name = socket.gethostname()
+    if name and name != "localhost":
+        found.append(url(name, port))
+    found.append(url("127.0.0.1", port))
+    return list(dict.fromkeys(found))
+
+
+def _network_addresses(ipv6: bool) -> list[str]:
+    """This computer's address on the network its default route leads to.
+
+    A UDP socket "connected" to a documentation address sends nothing; it only
+    makes the system choose the interface it would use.
+    """
+    found = []
+    probes = [(socket.AF_INET, "192.0.2.1")] + ([(socket.AF_INET6, "2001:db8::1")] if ipv6 else [])
+    for family, probe in probes:
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.connect((probe, 9))
+                address = sock.getsockname()[0]
+        except OSError:
+            continue
+        if not ipaddress.ip_address(address).is_loopback and not ipaddress.ip_address(address).is_unspecified:
+            found.append(address)
+    return found
+
+
+def announce(host: str, port: int) -> str:
+    """One line: where to open the page."""
+    urls = open_urls(host, port)
+    if len(urls) == 1:
+        return f"open {urls[0]} in a browser"
+    others, local = urls[:-1], urls[-1]
+    return f"open {' or '.join(others)} in a browser ({local} on this computer)"
