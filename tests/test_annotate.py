@@ -3,6 +3,7 @@ kept, read back with openpyxl; the Summary speaks to staff; names never collide.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -287,3 +288,20 @@ def test_the_blank_template_round_trips_into_clean_results(tmp_path):
     summary = [r[0] for r in out["Summary"].iter_rows(values_only=True) if r[0]]
     assert "Instructions" not in summary and not any("not read" in str(t) or "no rows read" in str(t) for t in summary)
     assert out.sheetnames == ["Serials", "Instructions", "Summary"]
+
+
+@pytest.mark.parametrize("name, words", [
+    ("res", "has no extension; name it .xlsx (a workbook) or .csv (text)"),
+    ("out.pdf", "has the extension '.pdf'"),
+    ("week48.xlsx", "would overwrite the input"),
+    ("blocker/out.xlsx", "cannot write the output"),
+])
+def test_a_bad_output_is_refused_in_plain_words_before_anything_is_sent(tmp_path, name, words):
+    from sn_importer import UsageError
+    from sn_importer.report import prove_writable
+
+    (tmp_path / "blocker").write_text("a file where a folder would go")
+    with pytest.raises(UsageError, match=re.escape(words)):
+        prove_writable(tmp_path / name, tmp_path / "week48.xlsx")
+    prove_writable(tmp_path / "fine" / "out.xlsx", tmp_path / "week48.xlsx")
+    assert list((tmp_path / "fine").iterdir()) == []  # the probe leaves nothing behind

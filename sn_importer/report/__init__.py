@@ -14,6 +14,8 @@ renamed, and never over the input or another input's results (``paths.py``).
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +34,7 @@ CSV_OUTPUTS = {".csv", ".txt", ".tsv"}
 XLSX_OUTPUTS = {".xlsx", ".xlsm"}
 
 __all__ = ["REMOVED_COLUMNS", "RESULT_COLUMNS", "ReportFacts", "atomic_path", "csv_lines", "default_output_path",
-           "defuse_formulas", "keep_earlier_apply_report", "removed_path", "result_frame", "sheet_slices",
+           "defuse_formulas", "keep_earlier_apply_report", "prove_writable", "removed_path", "result_frame", "sheet_slices",
            "write_report"]
 
 
@@ -73,6 +75,20 @@ def check_output_path(path: Path, input_path: Path) -> None:
         raise UsageError(f"the output {str(path)!r} {what}; name it .xlsx (a workbook) or .csv (text)")
     if path.is_dir():
         raise UsageError(f"the output {path} is a folder; give a file name ending in .xlsx or .csv")
+
+
+def prove_writable(path: Path, input_path: Path) -> None:
+    """Before anything is sent to Katana: the output's name is usable and its
+    folder takes a new file, so a run never ends with results nowhere to go."""
+    path = Path(path)
+    check_output_path(path, input_path)
+    probe = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.probe")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write the output {path}: {exc.strerror or exc}") from None
 
 
 def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,

@@ -120,20 +120,48 @@ def annotate_sheet(ws, sheet: Sheet, part: pd.DataFrame, styles: _Styles) -> Non
     values = result_frame(part).to_numpy(dtype=object)
     clear = sheet.dropped_result_columns > 0  # a results file fed back in: its old results go
     numbers = sheet.numbers()  # a sparse sheet read cell by cell skips its empty rows
+    put = _CellPutter(ws, clear)
     for index, (status, message, serial_id, request, checked_at) in enumerate(values):
-        row = numbers[index]
         if not status and not clear:
-            continue
-        cell = ws.cell(row, first)
-        _set_text(cell, status or None)
-        cell._style = copy(status_styles.get(status, status_styles[""]))
-        for offset, value in ((1, message), (3, request), (4, checked_at)):
-            _set_text(ws.cell(row, first + offset), value or None)
-        ws.cell(row, first + 2).value = int(serial_id) if serial_id else None
+            continue  # a blank row stays blank
+        row = numbers[index]
+        put(row, first, status, status_styles.get(status))
+        put(row, first + 1, message)
+        put(row, first + 2, int(serial_id) if serial_id else None)
+        put(row, first + 3, request)
+        put(row, first + 4, checked_at)
     _columns(ws, first)
     if ws.freeze_panes is None:
         ws.freeze_panes = ws.cell(top + 1, 1).coordinate
     _filter(ws, top, first + len(RESULT_COLUMNS) - 1, numbers[-1] if len(values) else top + 1)
+
+
+class _CellPutter:
+    """Writes result cells straight into the sheet's cell table.
+
+    openpyxl's ``ws.cell(...).value = v`` guesses each value's type on every
+    call; a 100k-row sheet has half a million result cells, so they are made
+    here with their type known: text is always text (a message starting with
+    ``=`` is never a formula), ids are numbers. With ``clear``, empty results
+    still replace whatever a previous run left in those cells.
+    """
+
+    def __init__(self, ws, clear: bool):
+        from openpyxl.cell.cell import Cell
+
+        self.ws, self.cells, self.clear, self.make = ws, ws._cells, clear, Cell
+
+    def __call__(self, row: int, col: int, value, style=None) -> None:
+        if value is None or value == "":
+            if self.clear:  # what a previous run wrote there goes
+                self.cells.pop((row, col), None)
+            return
+        cell = self.make(self.ws, row=row, column=col)
+        cell._value = value
+        cell.data_type = "n" if isinstance(value, int) else "s"
+        if style is not None:
+            cell._style = copy(style)
+        self.cells[(row, col)] = cell
 
 
 def _first_free_column(ws, top: int, width: int) -> int:
@@ -165,9 +193,8 @@ def _header_style(ws, top: int, width: int):
 def _status_styles(ws, styles: _Styles) -> dict:
     """One style array per status (its fill), made once on a detached cell and copied to each row."""
     from openpyxl.cell import Cell
-    from openpyxl.styles.cell_style import StyleArray
 
-    found = {"": StyleArray()}
+    found = {}
     for status, fill in styles.fill.items():
         scratch = Cell(ws)
         scratch.fill = fill
