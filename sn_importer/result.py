@@ -52,6 +52,8 @@ class RunResult:
     started_at: str = ""
     finished_at: str = ""
     base_url: str | None = None
+    #: The run talked to a built-in sandbox started for it (its loopback URL is gone when the run ends).
+    sandbox: bool = False
     requests: dict[str, int] = field(default_factory=no_requests)
     removed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REMOVED_COLUMNS)))
     stop: Stop | None = None
@@ -192,7 +194,8 @@ class RunResult:
             ("Mode", self.mode.value),
             ("Input", self.display_name),
             ("Template", f"{self.template.name} ({self.template.path.name})"),
-            ("Base URL", self.base_url or "(not contacted)"),
+            ("Base URL", "built-in sandbox (started for this run)" if self.sandbox
+             else self.base_url or "(not contacted)"),
             ("Started", self.started_at),
             ("Finished", self.finished_at),
             ("Rows", self.row_count),

@@ -105,7 +105,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
     result = RunResult.begin(job, mode, clock)
     with ExitStack() as stack:
         connection = connect(stack, sandbox=sandbox, sandbox_seed=sandbox_seed, base_url=base_url, api_key=api_key)
-        result.base_url = connection.base_url
+        result.base_url, result.sandbox = connection.base_url, sandbox
         if not connection.api_key:
             result.halt(StopKind.NO_KEY, NO_KEY)
             return result

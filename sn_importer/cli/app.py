@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from . import apply, preview, sandbox, serve, template, validate, watch
+from .common import PlainCommand, PlainGroup
 
 app = typer.Typer(
+    cls=PlainGroup,
     add_completion=False,
     no_args_is_help=True,
     help="Detach serial numbers from Katana MRP resources listed in a spreadsheet, and verify every row.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-app.command("validate")(validate.validate)
-app.command("preview")(preview.preview)
-app.command("apply")(apply.apply)
-app.command("sandbox")(sandbox.sandbox)
-app.command("template")(template.template_sheet)
-app.command("watch")(watch.watch)
-app.command("serve")(serve.serve)
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        from .. import __version__
+
+        typer.echo(f"sn-importer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Detach serial numbers from Katana MRP resources listed in a spreadsheet, and verify every row."""
+
+
+for _name, _command in (("validate", validate.validate), ("preview", preview.preview), ("apply", apply.apply),
+                        ("sandbox", sandbox.sandbox), ("template", template.template_sheet),
+                        ("watch", watch.watch), ("serve", serve.serve)):
+    app.command(_name, cls=PlainCommand)(_command)
 
 
 def main() -> None:

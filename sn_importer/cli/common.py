@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from .. import formats
 from ..errors import SnImporterError
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ..result import RunResult
 
 FileArg = Annotated[Path, typer.Argument(help=f"The sheet to import ({formats.short_list()}).", show_default=False,
-                                         readable=False)]
+                                         readable=False, metavar="FILE")]
 TemplateOpt = Annotated[Optional[str], typer.Option("--template", "-t",
                                                     help="Template name (see templates/) or path to a .toml file.")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
@@ -39,6 +40,41 @@ StateOpt = Annotated[Optional[Path], typer.Option(
     "--state-dir", help="Where the crash-safety journal lives (default: the user's state directory).")]
 
 
+class PlainCommand(TyperCommand):
+    """Help that reads like its peers': ``FILE`` in the usage line (not ``{file}``)
+    and switches shown without a value placeholder (not ``--force <bool>``)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or param.name.upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def get_params(self, ctx) -> list:
+        return plain_flags(super().get_params(ctx))
+
+
+class PlainGroup(TyperGroup):
+    """The top level: ``--version`` and ``--help`` shown as the switches they are."""
+
+    def get_params(self, ctx) -> list:
+        return plain_flags(super().get_params(ctx))
+
+
+def plain_flags(params: list) -> list:
+    """Switches take no value, so their help shows none (typer would show ``<bool>``)."""
+    for param in params:
+        if param.param_type_name == "option" and getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+#: Command functions whose name is not the command's (``template`` is also an option's name).
+_COMMAND_NAMES = {"template_sheet": "template"}
+
+
 def fail(message: str, command: str, kwargs: dict) -> None:
     """One line on stderr, exit 2; with --json also the one JSON object scripts expect."""
     from .. import console
@@ -46,6 +82,7 @@ def fail(message: str, command: str, kwargs: dict) -> None:
 
     console.err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
     if kwargs.get("as_json"):
+        command = _COMMAND_NAMES.get(command, command)
         summary = failure_summary(kwargs.get("file"), command, message, kwargs.get("template"))
         sys.stdout.write(json.dumps(summary) + "\n")
     raise typer.Exit(2)
@@ -67,6 +104,15 @@ def friendly(command):
             fail("interrupted", command.__name__, kwargs)
 
     return wrapper
+
+
+def prove_output(job, output: Optional[Path]) -> Path:
+    """The output path, proven usable before anything is run or sent (default: beside the input)."""
+    from ..report import default_output_path, prove_writable
+
+    target = output or default_output_path(job.path, job.source.kind)
+    prove_writable(target, job.path)
+    return target
 
 
 def finish(result: RunResult, output: Optional[Path], as_json: bool) -> None:
@@ -93,6 +139,7 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
     if sandbox and base_url:
         raise UsageError("--sandbox and --base-url do not go together: the sandbox is a Katana of its own")
     job = Job(file, template)
+    prove_output(job, output)
     if not as_json:
         console.show_mapping(job)
         console.show_plan(job)

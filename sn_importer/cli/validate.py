@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import FileArg, JsonOpt, OutputOpt, TemplateOpt, finish, friendly
+from .common import FileArg, JsonOpt, OutputOpt, TemplateOpt, finish, friendly, prove_output
 
 
 @friendly
@@ -12,6 +12,7 @@ def validate(file: FileArg, template: TemplateOpt = None, output: OutputOpt = No
     from ..job import Job
 
     job = Job(file, template)
+    prove_output(job, output)
     if not as_json:
         console.show_mapping(job)
         console.show_plan(job)
