@@ -31,7 +31,7 @@ from .summary import Line, ReportFacts, SheetNames, summary_lines
 #: values instead: openpyxl keeps each cell as a Python object (about 1 KB with
 #: its style), and its load and save time grows with them. The line is measured
 #: in ``benchmarks/bench_annotate.py`` (see docs/benchmarks.md).
-ANNOTATE_MAX_CELLS = 1_500_000
+ANNOTATE_MAX_CELLS = 1_000_000
 
 #: Input suffixes openpyxl opens; other workbooks (.xls, .xlsb, .ods) are rebuilt.
 ANNOTATABLE = {".xlsx", ".xlsm"}
