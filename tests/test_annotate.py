@@ -305,3 +305,11 @@ def test_a_bad_output_is_refused_in_plain_words_before_anything_is_sent(tmp_path
         prove_writable(tmp_path / name, tmp_path / "week48.xlsx")
     prove_writable(tmp_path / "fine" / "out.xlsx", tmp_path / "week48.xlsx")
     assert list((tmp_path / "fine").iterdir()) == []  # the probe leaves nothing behind
+
+
+def test_the_00000_serial_is_read_as_shown_and_its_row_says_so(annotated):
+    job, book, _ = annotated
+    row = job.rows[(job.rows["sheet"] == "Orders") & (job.rows["row"] == 5)].iloc[0]
+    assert row["serial_number"] == "00042" and row["status"] == "valid"
+    message = book["Orders"]["H5"].value
+    assert "stored in the workbook as a number" in message and "'00042'" in message

@@ -88,3 +88,28 @@ def test_a_sandbox_run_names_the_sandbox_and_only_apply_adds_removed(tmp_path):
     texts = [r[0] for r in book["Summary"].iter_rows(values_only=True) if r[0]]
     assert "• 1 detached and checked gone afterwards (deleted)." in texts
     assert any(t.startswith("Check the rows marked not_on_resource") for t in texts)
+
+
+def test_apply_on_the_sandbox_detaches_the_serial_excel_shows(tmp_path):
+    """The cell holds 42 formatted 00000: Excel shows 00042, and 00042 is what goes, not 42."""
+    from test_annotate import rich_workbook
+
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps([_record(1, "SN-1"), _record(2, "00042"), _record(3, "42"),
+                                _record(5, "SN-5", 3002), _record(7, "S-1", 5001, "SalesOrderRow")]))
+    path = rich_workbook(tmp_path / "week48.xlsx")
+    done = run("apply", path, "--sandbox", "--sandbox-seed", seed, "--state-dir", tmp_path / "state", "--json")
+    assert done.exit_code == 1, done.output
+    book = load_workbook(tmp_path / "week48.results.xlsx")
+    ws = book["Orders"]
+    assert [(ws.cell(r, 7).value, ws.cell(r, 9).value) for r in range(4, 9)] == [
+        ("deleted", 1), ("deleted", 2), ("invalid", None), ("duplicate", None), ("deleted", 5)]
+    assert [c.value for c in book["Sales"]["D"]][1:] == ["deleted", "not_on_resource"]
+    assert sorted(r[1] for r in book["Removed"].iter_rows(min_row=2, values_only=True)) == ["00042", "S-1", "SN-1",
+                                                                                            "SN-5"]
+    assert (ws["C5"].value, ws["C5"].number_format) == (42, "00000")  # the workbook itself is unchanged
+
+
+def _record(id_, serial, rid=3001, rtype="ManufacturingOrder"):
+    return {"id": id_, "serial_number": serial, "resource_type": rtype, "resource_id": rid,
+            "transaction_id": f"tx-{id_}", "transaction_date": "2026-11-01T08:00:00.000Z", "quantity_change": 1}
