@@ -1,8 +1,11 @@
-"""Small shared fixtures for the offline (validate) test set.
+"""The shared fixtures of the suite.
 
 Helpers are plain functions so tests can call them directly; they build real
 files in ``tmp_path`` and read outputs back with openpyxl, never through the
-code under test.
+code under test. The command line runs in-process (:func:`run_cli`, typer's
+CliRunner); :func:`run_installed` starts the installed command in a process
+of its own, for the few tests that need a real process (kill, signals, the
+entry point itself).
 """
 
 from __future__ import annotations
@@ -66,10 +69,42 @@ def _command() -> list[str]:
     return [found]
 
 
+#: The environment every command-line run starts from: wide, plain output and no key.
+CLI_ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+
+
 def run_cli(*args, cwd: Path | None = None, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run the installed ``sn-importer`` command; returns the completed process (text)."""
-    full_env = dict(os.environ, COLUMNS="200", NO_COLOR="1", TERM="dumb")
-    full_env.pop("KATANA_API_KEY", None)
+    """Run the ``sn-importer`` command in this process (typer's CliRunner), as a user would type it.
+
+    ``cwd`` is the folder it runs in (a ``.env`` there is read), ``env`` is
+    added to an environment without any ``KATANA_*`` variable. Returns what a
+    subprocess would (``returncode``, ``stdout``, ``stderr``); an exception
+    that the command did not turn into an exit code is raised here, so a
+    traceback is never mistaken for a clean exit. ``timeout`` is accepted for
+    the subprocess form and unused.
+    """
+    from typer.testing import CliRunner
+
+    from sn_importer.cli import app
+
+    environ = {**{k: None for k in os.environ if k.startswith("KATANA_")}, **CLI_ENV, **(env or {})}
+    previous = os.getcwd()
+    if cwd:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(app, [str(a) for a in args], env=environ, prog_name="sn-importer")
+    finally:
+        os.chdir(previous)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(["sn-importer", *map(str, args)], result.exit_code, result.stdout,
+                                       result.stderr)
+
+
+def run_installed(*args, cwd: Path | None = None, env: dict | None = None,
+                  timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the installed ``sn-importer`` command in a process of its own (the real entry point)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KATANA_")} | CLI_ENV
     if env:
         full_env.update(env)
     return subprocess.run([*_command(), *map(str, args)], capture_output=True, text=True,

@@ -1,5 +1,10 @@
-"""The installed ``sn-importer`` command against a sandbox in another process:
-crash and resume, the key never leaking, the README's first command."""
+"""The ``sn-importer`` command against the sandbox: crash and resume, the key never
+leaking, one-line failures, the README's first command.
+
+Runs are in-process (``run_cli``) except where a real process is the point:
+an importer killed or interrupted mid-run (the sandbox, in this process,
+outlives it), and the README's first command through the installed entry point.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ import time
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
+from conftest import run_cli, run_installed
 from openpyxl import load_workbook
 
 from sn_importer.sandbox import running_sandbox
@@ -42,59 +47,49 @@ def env(**extra) -> dict:
 
 
 @pytest.fixture
-def external_sandbox(tmp_path):
-    """``sn-importer sandbox`` as its own process, so its state outlives a killed importer."""
+def katana(tmp_path):
+    """A sandbox in this process on a loopback port: its state outlives a killed importer process."""
     records = [rec(100 * r + n, f"R{r}-{n}", r) for r in range(1, 9) for n in range(2)]
-    seed = tmp_path / "seed.json"
-    seed.write_text(json.dumps(records))
-    port = free_port()
-    proc = subprocess.Popen([COMMAND, "sandbox", "--port", str(port), "--seed", str(seed), "--rate-limit", "6/1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env())
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{base}/_sandbox/stats", timeout=0.5)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(f"sandbox did not start: {proc.stdout.read().decode()}")
-    yield base, records
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_sandbox(records=records, rate_limit=(6, 1.0)) as server:
+        yield server, records
 
 
-def test_killed_apply_resumes_without_false_report(tmp_path, external_sandbox):
-    base, records = external_sandbox
+def deletes(server) -> int:
+    return server.store.stats()["requests"]["DELETE"]
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_killed_apply_resumes_without_false_report(tmp_path, katana):
+    server, records = katana
     path = tmp_path / "drop.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["Resource type", "Resource ID", "Serial number"])
         writer.writerows(("MO", r["resource_id"], r["serial_number"]) for r in records)
-    args = [COMMAND, "apply", str(path), "--base-url", f"{base}/v1", "--state-dir", str(tmp_path / "state"),
-            "--json", "-o", str(tmp_path / "out.xlsx")]
-    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(KATANA_API_KEY="sandbox"))
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if httpx.get(f"{base}/_sandbox/stats").json()["requests"]["DELETE"] >= 2:
-            break
-        time.sleep(0.05)
+    args = ["apply", path, "--base-url", server.base_url, "--state-dir", tmp_path / "state",
+            "--json", "-o", tmp_path / "out.xlsx"]
+    first = subprocess.Popen([COMMAND, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env(KATANA_API_KEY="sandbox"))
+    wait_for(lambda: deletes(server) >= 2, what="the second DELETE")
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert not (tmp_path / "out.xlsx").exists()
-    sent_before = httpx.get(f"{base}/_sandbox/stats").json()["requests"]["DELETE"]
+    sent_before = deletes(server)
     assert 2 <= sent_before < 8, "the kill must land mid-run"
 
-    second = subprocess.run(args, capture_output=True, text=True, env=env(KATANA_API_KEY="sandbox"), timeout=60)
+    second = run_cli(*args, env={"KATANA_API_KEY": "sandbox"})
     result = json.loads(second.stdout)
     assert result["statuses"] == {"deleted": 16}, second.stderr
     assert second.returncode == 0
-    stats = httpx.get(f"{base}/_sandbox/stats").json()
-    assert stats["requests"]["DELETE"] == 8, "finished resources are not sent again"
-    time.sleep(1.1)  # let the sandbox's 6-per-second window open again
-    left = httpx.get(f"{base}/v1/serial_numbers", headers={"Authorization": "Bearer sandbox"})
-    assert left.status_code == 200 and left.json()["data"] == []
+    assert deletes(server) == 8, "finished resources are not sent again"
+    assert server.store.records == []
     book = load_workbook(tmp_path / "out.xlsx")
     assert [r[3] for r in book["drop"].iter_rows(min_row=2, values_only=True)] == ["deleted"] * 16
 
@@ -105,12 +100,10 @@ def test_key_never_appears_in_any_output(tmp_path):
     path.write_text("resource_type,resource_id,serial_id\nMO,1,1\nMO,1,2\n")
     state = tmp_path / "state"
     with running_sandbox(records=[rec(1, "A", 1)], api_key=key) as server:
-        runs = [subprocess.run([COMMAND, "apply", str(path), "--base-url", server.base_url, "--state-dir", str(state),
-                                "--json", "-o", str(tmp_path / f"out.{ext}")],
-                               capture_output=True, text=True, env=env(KATANA_API_KEY=key), timeout=60)
+        runs = [run_cli("apply", path, "--base-url", server.base_url, "--state-dir", state, "--json",
+                        "-o", tmp_path / f"out.{ext}", env={"KATANA_API_KEY": key})
                 for ext in ("xlsx", "csv")]
-        wrong = subprocess.run([COMMAND, "preview", str(path), "--base-url", server.base_url],
-                               capture_output=True, text=True, env=env(KATANA_API_KEY=key + "x"), timeout=60)
+        wrong = run_cli("preview", path, "--base-url", server.base_url, env={"KATANA_API_KEY": key + "x"})
     assert json.loads(runs[0].stdout)["statuses"] == {"deleted": 1, "not_on_resource": 1}
     assert wrong.returncode == 2 and "check KATANA_API_KEY" in wrong.stderr
     texts = [r.stdout + r.stderr for r in runs + [wrong]]
@@ -127,8 +120,7 @@ def test_readme_first_command_on_the_sample(tmp_path):
     sample = tmp_path / "serials.xlsx"
     shutil.copy(ROOT / "samples" / "serials.xlsx", sample)
     before = sample.read_bytes()
-    done = subprocess.run([COMMAND, "apply", str(sample), "--sandbox", "--json", "--state-dir", str(tmp_path / "s")],
-                          capture_output=True, text=True, env=env(), timeout=120)
+    done = run_installed("apply", sample, "--sandbox", "--json", "--state-dir", tmp_path / "s", timeout=120)
     result = json.loads(done.stdout)
     assert result["statuses"] == {"deleted": 15, "invalid": 5, "not_on_resource": 2, "duplicate": 1}
     assert result["exit_code"] == done.returncode == 1
@@ -148,19 +140,16 @@ def test_readme_first_command_on_the_sample(tmp_path):
     assert len(list(book["Removed"].iter_rows(min_row=2))) == 15
 
 
-def test_ctrl_c_writes_a_truthful_report_and_the_rerun_finishes(tmp_path, external_sandbox):
-    base, records = external_sandbox
+def test_ctrl_c_writes_a_truthful_report_and_the_rerun_finishes(tmp_path, katana):
+    server, records = katana
     path = tmp_path / "drop.csv"
     path.write_text("resource_type,resource_id,serial_id\n"
                     + "".join(f"MO,{r['resource_id']},{r['id']}\n" for r in records))
-    args = [COMMAND, "apply", str(path), "--base-url", f"{base}/v1", "--state-dir", str(tmp_path / "state"),
-            "-o", str(tmp_path / "out.csv")]
-    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    args = ["apply", path, "--base-url", server.base_url, "--state-dir", tmp_path / "state", "-o", tmp_path / "out.csv"]
+    run = subprocess.Popen([COMMAND, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            env=env(KATANA_API_KEY="sandbox"),
                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 30
-    while time.time() < deadline and httpx.get(f"{base}/_sandbox/stats").json()["requests"]["DELETE"] < 2:
-        time.sleep(0.05)
+    wait_for(lambda: deletes(server) >= 2, what="the second DELETE")
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=30)
     assert run.returncode == 2, err
@@ -172,8 +161,7 @@ def test_ctrl_c_writes_a_truthful_report_and_the_rerun_finishes(tmp_path, extern
     # the 8 resources are listed as one type: rows whose DELETE went out wait for the type's check after
     assert got & {"deleted", "unverified"} and got <= {"deleted", "unverified", "skipped"}
     assert all("interrupted" in r["message"] for r in rows if r["status"] != "deleted")
-    rerun = subprocess.run(args + ["--json"], capture_output=True, text=True, env=env(KATANA_API_KEY="sandbox"),
-                           timeout=60)
+    rerun = run_cli(*args, "--json", env={"KATANA_API_KEY": "sandbox"})
     assert json.loads(rerun.stdout)["statuses"] == {"deleted": 16}
 
 
@@ -187,8 +175,7 @@ def test_ctrl_c_writes_a_truthful_report_and_the_rerun_finishes(tmp_path, extern
 def test_early_failures_still_answer_json_and_one_line(tmp_path, args, words):
     (tmp_path / "in.csv").write_text("resource_type,resource_id,serial_id\nMO,1,1\n")
     (tmp_path / "adir.xlsx").mkdir()
-    done = subprocess.run([COMMAND, *args, "--json"], capture_output=True, text=True, cwd=tmp_path, env=env(),
-                          timeout=60)
+    done = run_cli(*args, "--json", cwd=tmp_path)
     assert done.returncode == 2
     assert words in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -200,8 +187,7 @@ def test_unusable_state_dir_is_one_line_and_the_output_is_still_written(tmp_path
     (tmp_path / "in.csv").write_text("resource_type,resource_id,serial_id\nMO,1,1\n")
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    done = subprocess.run([COMMAND, "apply", "in.csv", "--sandbox", "--state-dir", str(blocker / "state"), "--json"],
-                          capture_output=True, text=True, cwd=tmp_path, env=env(), timeout=60)
+    done = run_cli("apply", "in.csv", "--sandbox", "--state-dir", blocker / "state", "--json", cwd=tmp_path)
     result = json.loads(done.stdout)
     assert done.returncode == result["exit_code"] == 2
     assert "journal" in result["error"] and result["statuses"] == {"skipped": 1}
@@ -214,6 +200,5 @@ def test_unusable_state_dir_is_one_line_and_the_output_is_still_written(tmp_path
     (["--seed", "missing.json"], "seed file not found"),
 ])
 def test_sandbox_refuses_bad_options_in_one_line(tmp_path, option, words):
-    done = subprocess.run([COMMAND, "sandbox", "--port", str(free_port()), *option], capture_output=True, text=True,
-                          cwd=tmp_path, env=env(), timeout=30)
+    done = run_cli("sandbox", "--port", free_port(), *option, cwd=tmp_path)
     assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr

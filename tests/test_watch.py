@@ -1,10 +1,10 @@
 """File drops: ``sn-importer watch DIR`` and the library behind it.
 
-The command runs as a real subprocess (as cron runs it) against the sandbox:
-``--sandbox`` in-process for the quick ones, and a separate ``sn-importer
-sandbox`` process with latency and a tight rate limit where a run must be slow
-enough to be killed or stopped mid-file while Katana's state survives. Every
-test has its own folder and journal (``--state-dir``).
+The command runs in this process (``run_cli``) against the sandbox, except
+where a real process is the point: a watcher killed or sent SIGTERM mid-file,
+and one holding the folder while another starts. There the sandbox is a slow,
+tightly rate-limited one in this process, so Katana's state outlives the
+watcher. Every test has its own folder and journal (``--state-dir``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -47,11 +46,9 @@ def state(tmp_path) -> Path:
     return tmp_path / "state"
 
 
-def drop(folder: Path, name: str, content: str | bytes, age: float = 0.0) -> Path:
+def drop(folder: Path, name: str, content: str | bytes) -> Path:
     path = folder / "inbox" / name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
-    if age:
-        time.sleep(age)
     return path
 
 
@@ -67,14 +64,17 @@ def file_lines(stderr: str) -> list[re.Match]:
     return [m for m in map(LINE.match, stderr.splitlines()) if m]
 
 
-def watch_cli(folder: Path, state: Path, *args, env: dict | None = None, timeout: float = 60):
+def watch_cli(folder: Path, state: Path, *args, env: dict | None = None, settle: float = 0):
+    """``sn-importer watch`` in this process. Files are claimed at once (``settle`` 0) unless
+    the test is about settling."""
     env = {"SN_IMPORTER_STATE_DIR": str(state), **(env or {})}
-    return run_cli("watch", folder, "--settle", "0.2", "--state-dir", state, *args, env=env, timeout=timeout)
+    return run_cli("watch", folder, "--settle", settle, "--state-dir", state, *args, env=env)
 
 
 def start_watch(folder: Path, state: Path, *args, env: dict | None = None) -> subprocess.Popen:
+    """``sn-importer watch`` as a process of its own: to be killed, signalled or to hold the folder."""
     full_env = dict(os.environ, NO_COLOR="1", TERM="dumb", SN_IMPORTER_STATE_DIR=str(state), **(env or {}))
-    return subprocess.Popen([*_command(), "watch", str(folder), "--settle", "0.2", "--state-dir", str(state), *args],
+    return subprocess.Popen([*_command(), "watch", str(folder), "--settle", "0", "--state-dir", str(state), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
 
 
@@ -114,10 +114,10 @@ def test_cron_twice_good_bad_and_half_written_files(folder, state):
     drop(folder, "good.csv", GOOD)
     drop(folder, "garbage.xlsx", os.urandom(3000))
     drop(folder, "headers.csv", "name,colour\nwidget,red\n")
-    time.sleep(0.3)
+    time.sleep(0.3)  # the settle time itself: these must be still for 0.2 s, the growing one never is
     growing = Growing(folder / "inbox" / "growing.csv", HEADER + "ManufacturingOrder,3002,1101\n")
     try:
-        first = watch_cli(folder, state, "--once", "--apply", "--sandbox")
+        first = watch_cli(folder, state, "--once", "--apply", "--sandbox", settle=0.2)
     finally:
         growing.finish()
 
@@ -135,8 +135,8 @@ def test_cron_twice_good_bad_and_half_written_files(folder, state):
     assert lines == {"good.csv": ("done", "0"), "garbage.xlsx": ("failed", "2"), "headers.csv": ("failed", "2")}
     assert "event=waiting file=growing.csv" in first.stderr
 
-    time.sleep(0.3)
-    second = watch_cli(folder, state, "--once", "--apply", "--sandbox")
+    time.sleep(0.3)  # the settle time itself: the grown file must be still for 0.2 s
+    second = watch_cli(folder, state, "--once", "--apply", "--sandbox", settle=0.2)
     assert second.returncode == 0, second.stderr
     assert [m[2] for m in file_lines(second.stderr)] == ["growing.csv"]
     assert names(folder, "inbox") == set()
@@ -147,9 +147,9 @@ def test_cron_twice_good_bad_and_half_written_files(folder, state):
 
 
 def test_same_content_dropped_again_is_recognised_and_kept_apart(folder, state):
-    drop(folder, "serials.csv", GOOD, age=0.3)
+    drop(folder, "serials.csv", GOOD)
     assert watch_cli(folder, state, "--once", "--sandbox").returncode == 0
-    drop(folder, "serials.csv", GOOD, age=0.3)
+    drop(folder, "serials.csv", GOOD)
     again = watch_cli(folder, state, "--once", "--sandbox")
     assert again.returncode == 0, again.stderr
     renamed = sorted(n for n in names(folder, "done") if n.startswith("serials.2") and n.endswith(".csv")
@@ -354,44 +354,21 @@ def test_usage_problems_are_refused_before_any_file_is_touched(folder, state, mo
 # --------------------------------------------------------------------------- crash and SIGTERM
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class SlowKatana:
-    """``sn-importer sandbox`` in its own process: slow, tightly rate-limited, outliving the watcher."""
+    """A slow, tightly rate-limited sandbox in this process: it outlives a killed watcher process."""
 
-    def __init__(self, tmp: Path):
-        seed = tmp / "seed.json"
-        seed.write_text(json.dumps(grid(12, 2)))  # MOs 6000..6011, two serials each
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.process = subprocess.Popen(
-            [*_command(), "sandbox", "--port", str(self.port), "--seed", str(seed), "--latency-ms", "150",
-             "--rate-limit", "4/1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._up, what="the sandbox process")
-
-    def _up(self) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/_sandbox/stats", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
+    def __init__(self, server):
+        self.server = server
+        self.base_url = server.base_url
 
     def deletes(self) -> int:
-        return httpx.get(f"http://127.0.0.1:{self.port}/_sandbox/stats", timeout=5).json()["requests"].get("DELETE", 0)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        return self.server.store.stats()["requests"].get("DELETE", 0)
 
 
 @pytest.fixture(scope="module")
-def slow_katana(tmp_path_factory):
-    katana = SlowKatana(tmp_path_factory.mktemp("katana"))
-    yield katana
-    katana.stop()
+def slow_katana():
+    with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:  # MOs 6000..6011
+        yield SlowKatana(server)
 
 
 def sheet(first: int, count: int) -> str:
@@ -402,7 +379,7 @@ def sheet(first: int, count: int) -> str:
 
 
 def test_killed_mid_file_the_next_run_finishes_it_truthfully(folder, state, slow_katana):
-    drop(folder, "orders.csv", sheet(0, 6), age=0.3)
+    drop(folder, "orders.csv", sheet(0, 6))
     key = {"KATANA_API_KEY": "sandbox"}
     options = ("--once", "--apply", "--base-url", slow_katana.base_url)
     before = slow_katana.deletes()
@@ -426,7 +403,7 @@ def test_killed_mid_file_the_next_run_finishes_it_truthfully(folder, state, slow
         assert {r["status"] for r in csv.DictReader(handle)} == {"deleted"}
     assert names(folder, "processing") == set()
 
-    drop(folder, "orders.csv", sheet(0, 6), age=0.3)  # the same content again: the journal knows it
+    drop(folder, "orders.csv", sheet(0, 6))  # the same content again: the journal knows it
     again = watch_cli(folder, state, *options, env=key)
     assert again.returncode == 0, again.stderr
     stem = next(Path(n).stem for n in names(folder, "done") if n.startswith("orders.2") and n.endswith(".summary.json"))
@@ -436,7 +413,7 @@ def test_killed_mid_file_the_next_run_finishes_it_truthfully(folder, state, slow
 
 
 def test_sigterm_while_polling_finishes_the_file_in_hand(folder, state, slow_katana):
-    drop(folder, "first.csv", sheet(6, 6), age=0.3)
+    drop(folder, "first.csv", sheet(6, 6))
     before = slow_katana.deletes()
     watcher = start_watch(folder, state, "--apply", "--interval", "0.2", "--base-url", slow_katana.base_url,
                           env={"KATANA_API_KEY": "sandbox"})
