@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .status import COLOURS, GOAL
+from .status import COLOURS, GOAL, Mode
+from .validate import shown_fields
 
 if TYPE_CHECKING:
     from .result import RunResult
@@ -87,6 +88,7 @@ def _problems(result: RunResult) -> str:
         return ""
     columns = [c for c in PROBLEM_COLUMNS if c in problems.columns]
     shown = problems.head(MAX_ROWS)
+    shown = shown.assign(**shown_fields(shown))  # an invalid row shows what the sheet gave
     body = [[_status_cell(v) if c == "status" else _cell(v) for c, v in zip(columns, record)]
             for record in shown[columns].itertuples(index=False, name=None)]
     title = f'<div style="{_TITLE}">Rows that need attention ({len(problems)})</div>'
@@ -95,14 +97,29 @@ def _problems(result: RunResult) -> str:
 
 
 def _plan(result: RunResult) -> str:
-    plan, detail = result.plan, result.plan_detail
-    title = (f'<div style="{_TITLE}">Plan: {detail.serial_count} serials on {detail.resource_count} resources, '
-             f"{detail.delete_requests} DELETE requests</div>")
+    plan = result.plan
+    title = f'<div style="{_TITLE}">{_e(plan_title(result, plan))}</div>'
     if plan.empty:
         return title + f'<div style="{_MUTED}">Nothing to send.</div>'
     shown = plan.head(MAX_ROWS)
     body = [[_cell(v) for v in record] for record in shown.itertuples(index=False, name=None)]
     return title + _table(list(plan.columns), body) + _more(len(plan) - len(shown), ".plan")
+
+
+def plan_title(result: RunResult, plan: pd.DataFrame) -> str:
+    """What the plan table shows: the sheet's plan, or what the run found of it."""
+    detail = result.plan_detail
+    if result.mode == Mode.VALIDATE:
+        return (f"Plan: {detail.serial_count} serials on {detail.resource_count} resources, "
+                f"{detail.delete_requests} DELETE requests")
+    goal = plan.columns[-1]
+    reached, resources = int(plan[goal].sum()), int((plan[goal] > 0).sum())
+    found = f"{reached} of {detail.serial_count} serials on {resources} of {detail.resource_count} resources"
+    if result.mode == Mode.PREVIEW:
+        chunk = result.template.ids_per_request
+        deletes = sum(-(-int(n) // chunk) for n in plan[goal])
+        return f"Plan after the preview: {found} would be detached, {deletes} DELETE requests"
+    return f"After the apply: {found} detached and verified"
 
 
 # --------------------------------------------------------------------------- pieces
@@ -118,8 +135,20 @@ def _cell(value, extra_style: str = "") -> str:
     text = cell_text(value)
     style = _CELL + (f"; {extra_style}" if extra_style else "")
     if len(text) > MAX_CELL:
-        return f'<td style="{style}" title="{_e(text)}">{_e(text[:MAX_CELL - 1])}…</td>'
+        return f'<td style="{style}" title="{_e(text)}">{_e(cut(text, MAX_CELL))}</td>'
     return f'<td style="{style}">{_e(text)}</td>'
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters ending in "…", cut between words (a word longer than
+    half the limit is cut where it must be)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:-") + "…"
 
 
 def _status_cell(status) -> str:

@@ -13,6 +13,7 @@ sheet, ``_repr_html_`` the view in Jupyter.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .reader import SourceFile
     from .template import Template
+
+#: What each mode's run sets out to reach for a row (the plan counts these).
+GOAL_STATUS = {Mode.VALIDATE: Status.VALID, Mode.PREVIEW: Status.PLANNED, Mode.APPLY: Status.DELETED}
 
 #: The columns a run writes; the rest of the rows frame is what was read.
 RUN_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
@@ -103,8 +107,17 @@ class RunResult:
 
     @property
     def plan(self) -> pd.DataFrame:
-        """The requests planned from the sheet: one row per resource."""
-        return self.job.plan
+        """The requests: one row per resource, as planned from the sheet; after a preview with
+        how many of its serials would be detached (``planned``), after an apply how many were
+        (``deleted``)."""
+        plan = self.job.plan
+        if self.mode == Mode.VALIDATE:
+            return plan
+        goal = GOAL_STATUS[self.mode].value
+        reached = self.rows.loc[self.rows["status"] == goal, ["resource_type", "resource_id"]]
+        counts = Counter(zip(reached["resource_type"].astype(str), reached["resource_id"].astype(int)))
+        keys = zip(plan["resource_type"].astype(str), plan["resource_id"].astype(int))
+        return plan.assign(**{goal: [counts.get(key, 0) for key in keys]})
 
     def mapping(self) -> list[tuple[str, str, str]]:
         return self.job.mapping()

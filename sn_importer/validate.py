@@ -20,9 +20,13 @@ from .template import FIELDS, Template, normalise_key
 
 _DOT_ZEROS = r"\.0*$"
 
+#: The fields' values as the sheet gave them (stripped text), kept for display: an invalid
+#: row's typed ``resource_id``/``serial_id`` are empty, but a person needs to see what was written.
+GIVEN_COLUMNS = {name: f"given_{name}" for name in FIELDS}
+
 #: The columns of the rows frame, in order. ``serial_id`` is the given or resolved id.
 ROW_COLUMNS = ("sheet", "row", "resource_type", "resource_id", "serial_id", "serial_number",
-               "status", "message", "request", "checked_at")
+               "status", "message", "request", "checked_at", *GIVEN_COLUMNS.values())
 
 
 def validate(source: SourceFile, template: Template) -> pd.DataFrame:
@@ -46,6 +50,8 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     status[blank] = ""
     message = _with_remarks(message, remarks, blank)  # notes, not problems: after the status is set
     rows = _typed(fields, template, status == Status.VALID.value)
+    for name, given in GIVEN_COLUMNS.items():
+        rows[given] = fields[name]
     rows["status"] = status
     rows["message"] = message
     _mark_duplicates(rows)
@@ -200,6 +206,17 @@ def _ids(text: pd.Series, valid: pd.Series) -> pd.Series:
         return usable.str.replace(_DOT_ZEROS, "", regex=True).astype("int64[pyarrow]").astype("Int64")
     except (ValueError, TypeError, ArithmeticError, ImportError):  # a form the cast rejects
         return pd.to_numeric(usable, errors="coerce").astype("Int64")
+
+
+def shown_fields(rows: pd.DataFrame) -> pd.DataFrame:
+    """The four fields as a person should see them: the typed (or resolved) value, else what the
+    sheet gave. Meant for the few rows a page or a notebook shows, not for a whole sheet."""
+    out = {}
+    for name, given in GIVEN_COLUMNS.items():
+        typed = rows[name].astype(object)
+        missing = typed.map(lambda v: v is None or v is pd.NA or v == "" or (isinstance(v, float) and v != v))
+        out[name] = typed.where(~missing.astype(bool), rows[given]) if given in rows else typed
+    return pd.DataFrame(out, index=rows.index)
 
 
 def serial_keys(rows: pd.DataFrame) -> pd.Series:

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import write_csv
 
@@ -83,6 +84,39 @@ def test_html_after_preview_colours_planned_rows():
     assert f"background: #{COLOURS['planned']}\">planned</td>" in html
     assert "not_on_resource" in html and "preview · " in html
     assert "planned" not in job._repr_html_(), "the job still shows its validation"
+
+
+def test_invalid_rows_show_the_values_the_sheet_gave():
+    """Not blanks where an id could not be used: the notebook and the page show what was written."""
+    from sn_importer.web.present import NEEDS_FIX, rows_table
+
+    job = sn.read(SAMPLES / "serials.csv")
+    html = job._repr_html_()
+    bad = job.rows[job.rows["message"].str.contains("'abc' is not a whole number")].index[0]
+    assert job.rows.at[bad, "resource_id"] is pd.NA and job.rows.at[bad, "given_resource_id"] == "abc"
+    assert ">abc</td>" in html and ">Invoice</td><td style" in html and ">1005</td>" in html
+    table = {(r["resource_type"], r["resource_id"], r["serial_id"]) for r in rows_table(job, NEEDS_FIX)["rows"]}
+    assert ("ManufacturingOrder", "abc", "1006") in table and ("Invoice", "3001", "1005") in table
+
+
+def test_the_plan_after_a_preview_is_the_runs():
+    result = sn.read(SAMPLES / "serials.csv").preview(sandbox=True)
+    assert list(result.plan.columns) == ["resource_type", "resource_id", "serials", "requests", "planned"]
+    assert result.plan["planned"].sum() == result.counts()["planned"] == 15
+    html = result._repr_html_()
+    assert "Plan after the preview: 15 of 17 serials on 9 of 9 resources would be detached, 9 DELETE requests" in html
+    assert ">planned</th>" in html
+
+
+def test_a_long_message_is_cut_between_words():
+    from sn_importer.notebook import MAX_CELL, cut
+
+    html = sn.read(SAMPLES / "serials.csv")._repr_html_()
+    message = next(m for m in sn.read(SAMPLES / "serials.csv").rows["message"] if len(m) > MAX_CELL)
+    shown = cut(message, MAX_CELL)
+    assert len(shown) <= MAX_CELL and shown.endswith("…") and f">{shown.replace(chr(39), '&#x27;')}</td>" in html
+    assert message.startswith(shown[:-1]) and message[len(shown) - 1] in " ,"
+    assert cut("x" * 300, 10) == "x" * 9 + "…"  # one long word is cut where it must be
 
 
 def test_outside_jupyter_a_job_and_a_result_print_plainly():

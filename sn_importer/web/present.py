@@ -11,12 +11,12 @@ but what a person should see: never the API key, never a server path.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Union
 
 from ..notebook import cell_text as text
 from ..resource_types import label as type_label
+from ..validate import shown_fields
 from ..status import COLOURS, Mode, Status
 
 if TYPE_CHECKING:
@@ -75,7 +75,8 @@ def rows_table(job: Shown, wanted: tuple[Status, ...]) -> dict:
     order = {s.value: i for i, s in enumerate(wanted)}
     picked = rows[rows["status"].isin(order)]
     picked = picked.assign(_rank=picked["status"].map(order)).sort_values(["_rank", "sheet", "row"], kind="stable")
-    shown = [_row(r) for r in picked.head(ROW_LIMIT).itertuples(index=False)]
+    head = picked.head(ROW_LIMIT)
+    shown = [_row(r) for r in head.assign(**shown_fields(head)).itertuples(index=False)]  # as the sheet gave them
     return {"rows": shown, "total": len(picked), "more": max(0, len(picked) - ROW_LIMIT)}
 
 
@@ -92,11 +93,14 @@ def mapping(job: Shown) -> dict:
 
 
 def plan(job: Shown) -> list[dict]:
-    """One line per resource in the sheet's plan, with how many of its serials would go."""
-    going = Counter(_resources(job, Status.PLANNED))
+    """One line per resource in the sheet's plan, with how many of its serials would go
+    (a preview's plan counts them; before one, none)."""
+    table = job.plan
+    going = table["planned"] if "planned" in table else [0] * len(table)
     return [{"resource_type": str(t), "type_label": type_label(str(t)), "resource_id": int(i), "serials": int(n),
-             "requests": int(r), "planned": going.get((str(t), int(i)), 0)}
-            for t, i, n, r in job.plan.itertuples(index=False, name=None)]
+             "requests": int(r), "planned": int(g)}
+            for t, i, n, r, g in zip(table["resource_type"], table["resource_id"], table["serials"],
+                                     table["requests"], going, strict=True)]
 
 
 def _resources(job: Shown, status: Status) -> list[tuple[str, int]]:
