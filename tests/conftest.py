@@ -12,14 +12,43 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
 HEADER = ["resource_type", "resource_id", "serial_id", "serial_number"]
+#: Client options for tests: quick backoff, a few tries.
+FAST = {"backoff": (0.01, 0.05), "max_retries": 4}
+
+
+@pytest.fixture
+def state(tmp_path) -> Path:
+    """A journal folder of the test's own (never the user's state directory)."""
+    return tmp_path / "state"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``predicate`` until it is true (returned) or ``timeout`` passes (AssertionError):
+    waiting on a condition, never for a guessed time."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 def write_csv(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "serials.csv") -> Path:

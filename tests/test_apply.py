@@ -14,18 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import FAST
+from sandbox_fixtures import serial as rec
 
 import sn_importer as sn
 from sn_importer.sandbox import running_sandbox
-
-FAST = {"backoff": (0.01, 0.05), "max_retries": 4}
-DATE = "2026-11-01T08:00:00.000Z"
-
-
-def rec(id_, serial, rtype="ManufacturingOrder", rid=3001):
-    return {"id": id_, "serial_number": serial, "resource_type": rtype, "resource_id": rid,
-            "transaction_id": f"tx-{id_}", "transaction_date": DATE, "quantity_change": 1}
-
 
 def sheet(tmp_path: Path, rows: list[tuple], name: str = "in.csv") -> Path:
     path = tmp_path / name
@@ -44,13 +37,8 @@ def on(store, rtype, rid) -> set[int]:
     return {r["id"] for r in store.find(rtype, rid)}
 
 
-@pytest.fixture
-def state(tmp_path):
-    return tmp_path / "state"
-
-
 def test_apply_deletes_and_verifies_against_the_tenant(tmp_path, state):
-    records = [rec(1, "A1"), rec(2, "A2"), rec(3, "000123"), rec(4, "B1", rid=3002)]
+    records = [rec(1, "A1"), rec(2, "A2"), rec(3, "000123"), rec(4, "B1", resource_id=3002)]
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, "", "000123"), ("MO", 3001, 4, ""),
                             ("MO", 3001, "", "NOPE"), ("MO", 3001, 1, "")])
     with running_sandbox(records=records, api_key="k", rate_limit=(100, 1.0)) as server:
@@ -106,7 +94,7 @@ def test_resource_with_300_serials_pages_and_chunks(tmp_path, state):
 
 
 def test_rides_through_failures_and_a_tight_quota(tmp_path, state):
-    records = [rec(100 * r + n, f"R{r}N{n}", rid=r) for r in range(1, 9) for n in range(3)]
+    records = [rec(100 * r + n, f"R{r}N{n}", resource_id=r) for r in range(1, 9) for n in range(3)]
     path = sheet(tmp_path, [("MO", r, 100 * r + n, "") for r in range(1, 9) for n in range(3)])
     with running_sandbox(records=records, rate_limit=(20, 1.0), fail_rate=0.3) as server:
         job = sn.read(path)
@@ -120,7 +108,7 @@ def test_rides_through_failures_and_a_tight_quota(tmp_path, state):
 
 def test_wrong_key_stops_everything(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
-    with running_sandbox(records=[rec(1, "A"), rec(2, "B", rid=3002)], api_key="right") as server:
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B", resource_id=3002)], api_key="right") as server:
         job = sn.read(path)
         result = job.apply(base_url=server.base_url, api_key="wrong", state_dir=state, client_options=FAST)
         assert statuses(result) == ["skipped", "skipped"]
@@ -191,7 +179,7 @@ def test_untrustworthy_answers_are_reported_as_they_are(tmp_path, state, transpo
 
 
 def test_sandbox_stopped_mid_run(tmp_path, state):
-    records = [rec(r, f"S{r}", rid=r) for r in range(1, 7)]
+    records = [rec(r, f"S{r}", resource_id=r) for r in range(1, 7)]
     path = sheet(tmp_path, [("MO", r, r, "") for r in range(1, 7)])
     with running_sandbox(records=records, rate_limit=(100, 1.0)) as server:
         job = sn.read(path)
@@ -351,7 +339,7 @@ def test_a_run_that_cannot_start_does_not_keep_the_previous_results(tmp_path, st
 
 def test_failed_resources_are_tried_again_on_the_next_apply(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3002, 2, "")])
-    with running_sandbox(records=[rec(1, "A"), rec(2, "B", rid=3002)]) as server:
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B", resource_id=3002)]) as server:
         first = sn.read(path)
         first_run = first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
                     client_options={**FAST, "transport": _FailDeletes()})

@@ -13,32 +13,20 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, run_installed
+from conftest import free_port, run_cli, run_installed, wait_for
 from openpyxl import load_workbook
+from sandbox_fixtures import serial
 
 from sn_importer.sandbox import running_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = shutil.which("sn-importer") or str(Path(sys.executable).with_name("sn-importer"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rec(id_, serial, rid):
-    return {"id": id_, "serial_number": serial, "resource_type": "ManufacturingOrder", "resource_id": rid,
-            "transaction_id": None, "transaction_date": None, "quantity_change": 1}
 
 
 def env(**extra) -> dict:
@@ -49,21 +37,13 @@ def env(**extra) -> dict:
 @pytest.fixture
 def katana(tmp_path):
     """A sandbox in this process on a loopback port: its state outlives a killed importer process."""
-    records = [rec(100 * r + n, f"R{r}-{n}", r) for r in range(1, 9) for n in range(2)]
+    records = [serial(100 * r + n, f"R{r}-{n}", resource_id=r) for r in range(1, 9) for n in range(2)]
     with running_sandbox(records=records, rate_limit=(6, 1.0)) as server:
         yield server, records
 
 
 def deletes(server) -> int:
     return server.store.stats()["requests"]["DELETE"]
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_killed_apply_resumes_without_false_report(tmp_path, katana):
@@ -99,7 +79,7 @@ def test_key_never_appears_in_any_output(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("resource_type,resource_id,serial_id\nMO,1,1\nMO,1,2\n")
     state = tmp_path / "state"
-    with running_sandbox(records=[rec(1, "A", 1)], api_key=key) as server:
+    with running_sandbox(records=[serial(1, "A", resource_id=1)], api_key=key) as server:
         runs = [run_cli("apply", path, "--base-url", server.base_url, "--state-dir", state, "--json",
                         "-o", tmp_path / f"out.{ext}", env={"KATANA_API_KEY": key})
                 for ext in ("xlsx", "csv")]

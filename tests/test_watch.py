@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import _command, run_cli
+from conftest import _command, run_cli, wait_for
 from sandbox_fixtures import grid
 
 from sn_importer.errors import UsageError
@@ -39,11 +39,6 @@ LINE = re.compile(r"^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ level=(info|warn|error) 
 def folder(tmp_path) -> Path:
     (tmp_path / "drops" / "inbox").mkdir(parents=True)
     return tmp_path / "drops"
-
-
-@pytest.fixture
-def state(tmp_path) -> Path:
-    return tmp_path / "state"
 
 
 def drop(folder: Path, name: str, content: str | bytes) -> Path:
@@ -76,16 +71,6 @@ def start_watch(folder: Path, state: Path, *args, env: dict | None = None) -> su
     full_env = dict(os.environ, NO_COLOR="1", TERM="dumb", SN_IMPORTER_STATE_DIR=str(state), **(env or {}))
     return subprocess.Popen([*_command(), "watch", str(folder), "--settle", "0", "--state-dir", str(state), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
-
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --------------------------------------------------------------------------- cron: --once, twice
