@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable
 
+from .status import Mode
+
 PAGE_SIZE = 250
 
 
@@ -35,7 +37,7 @@ class Listing(str, Enum):
 
 def passes(mode: str) -> int:
     """Lists each resource needs: before only (preview) or before and after (apply)."""
-    return 2 if mode == "apply" else 1
+    return 2 if mode == Mode.APPLY else 1
 
 
 def pages_for(serials: int) -> int:
@@ -94,7 +96,7 @@ class TypeChoice:
 
     def requests(self, mode: str) -> int:
         """Every request this type needs at most: lists (probe included) and, for apply, the DELETEs."""
-        return self.list_requests(mode) + (self.delete_requests if mode == "apply" else 0)
+        return self.list_requests(mode) + (self.delete_requests if mode == Mode.APPLY else 0)
 
     def describe(self, mode: str) -> str:
         """One line for the estimate: the type, how it is listed and why."""
@@ -162,4 +164,4 @@ class ListingPlan:
 
 def per_resource_cost(choice: TypeChoice, mode: str) -> int:
     """What the type would cost listed resource by resource without a probe (the old way)."""
-    return passes(mode) * choice.list_pages + (choice.delete_requests if mode == "apply" else 0)
+    return passes(mode) * choice.list_pages + (choice.delete_requests if mode == Mode.APPLY else 0)

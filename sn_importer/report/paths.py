@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
+from ..status import Mode
+
 #: The document properties a results workbook carries (read back by :func:`recorded`).
 PROPERTY_MODE = "sn-importer mode"
 PROPERTY_INPUT = "sn-importer input"
@@ -128,7 +130,7 @@ def _is_apply_report(path: Path) -> bool:
         return removed_path(path).is_file()
     mode = recorded(path).get(PROPERTY_MODE)
     if mode is not None:
-        return mode == "apply"
+        return mode == Mode.APPLY
     return _summary_says_apply(path)
 
 
@@ -145,7 +147,7 @@ def _summary_says_apply(path: Path) -> bool:
             if sheet.title.startswith("Summary"):
                 for label, value in sheet.iter_rows(max_row=80, max_col=2, values_only=True):
                     if label == "Mode":
-                        return value == "apply"
+                        return value == Mode.APPLY
         return False
     finally:
         book.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..status import Status
+from ..status import Mode, Status
 
 #: The first cell of the blank template's own instructions sheet (see ``blank.py``):
 #: a sheet that starts with it is the template's help, not data that failed to read.
@@ -48,9 +48,9 @@ _HAPPENED = {
 }
 
 _OPENING = {
-    "validate": "{rows} checked offline; nothing was sent to Katana.",
-    "preview": "{rows} checked against Katana without changing anything.",
-    "apply": "{rows} processed against Katana.",
+    Mode.VALIDATE: "{rows} checked offline; nothing was sent to Katana.",
+    Mode.PREVIEW: "{rows} checked against Katana without changing anything.",
+    Mode.APPLY: "{rows} processed against Katana.",
 }
 
 _EXIT_MEANING = {0: "every row reached the goal", 1: "some rows need attention", 2: "the run could not be completed"}
@@ -70,7 +70,7 @@ class ReportFacts:
 
     @property
     def mode(self) -> str:
-        return str(self.value("Mode", "validate"))
+        return str(self.value("Mode", Mode.VALIDATE))
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def what_next(mode: str, counts: dict[Status, int]) -> list[str]:
         advice.append("Check the rows marked not_on_resource: the resource type or id may be wrong, "
                       "or the serial was detached already.")
     if counts.keys() & {Status.STILL_PRESENT, Status.UNVERIFIED, Status.FAILED} or \
-            (Status.SKIPPED in counts and mode == "apply"):
+            (Status.SKIPPED in counts and mode == Mode.APPLY):
         advice.append("Run apply again on the same file: it checks Katana again and finishes what is left.")
     elif Status.SKIPPED in counts:
         advice.append(f"Run {mode} again once the cause above is fixed.")
@@ -152,9 +152,9 @@ def what_next(mode: str, counts: dict[Status, int]) -> list[str]:
     if not counts:
         return ["Add rows under the header and run validate again."]
     return {
-        "validate": ["All rows are ready. Next: preview shows what apply would detach, without changing anything."],
-        "preview": ["All rows are ready. Next: apply detaches the planned serial numbers and checks each one."],
-        "apply": ["Nothing left to do. The Removed sheet lists every detached serial as it was before."],
+        Mode.VALIDATE: ["All rows are ready. Next: preview shows what apply would detach, without changing anything."],
+        Mode.PREVIEW: ["All rows are ready. Next: apply detaches the planned serial numbers and checks each one."],
+        Mode.APPLY: ["Nothing left to do. The Removed sheet lists every detached serial as it was before."],
     }.get(mode, [])
 
 
