@@ -31,13 +31,13 @@ from conftest import workbook_statuses, write_csv, write_xlsx
 from sn_importer.clock import FakeClock
 from sn_importer.engine import Progress
 from sn_importer.job import Job
-from sn_importer.run import describe_wait
 from sn_importer.sandbox import running_sandbox
 from sn_importer.status import COLOURS, Status
 from sn_importer.web import WebSettings, create_app
 from sn_importer.web.address import announce, open_urls
+from sn_importer.web.present import figures, wait_words
 from sn_importer.web.quota import QuotaWatch
-from sn_importer.web.runs import Phase, Place, Registry, Run, RunQueue
+from sn_importer.web.runs import Live, Phase, Place, Registry, Run, RunQueue
 from sn_importer.web.security import LoginThrottle, check_binding
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,9 +149,13 @@ def test_upload_check_confirm_and_download_the_annotated_workbook(page, sandbox)
     first_missing = attention.index("st-not_on_resource")
     assert first_invalid < first_missing
     assert "Orders 13 invalid" in text_of(attention) and "unknown resource type 'Invoice'" in text_of(attention)
+    # invalid rows keep the values their cells hold, as the workbook does
+    assert "Orders 13 invalid Invoice 3001 1005" in text_of(attention)
+    assert "Orders 14 invalid ManufacturingOrder abc 1006" in text_of(attention)
     assert "Sales and purchasing 9 not_on_resource SalesOrderRow 5001 4201" in text_of(attention)
     assert "column 'Resource type'" in words  # the mapping
-    assert "Up to 23 requests in all" in words  # as the preview listed: types with several resources whole and "no waiting at the current API quota" in words
+    assert "Up to 23 requests in all" in words  # as the preview listed: types with several resources whole
+    assert "no waiting at this tenant's quota of 100000 requests per 60 s" in words
     assert _deletes(sandbox) == 0, "nothing may be deleted before the button is pressed"
 
     confirmed = page.post(f"{url}/apply", follow_redirects=False)
@@ -296,17 +300,83 @@ def test_the_queue_is_visible_while_another_run_goes(tmp_path):
             page.wait(second, "ready")
 
 
-def test_the_estimate_follows_the_quota_katana_last_reported():
-    watch = QuotaWatch()
-    assert watch.estimate_seconds(27) == 0  # the library's starting 60 per 60 s
-    reset = int((time.time() + 30) * 1000)
-    watch.seen(httpx.Headers({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0",
-                              "x-ratelimit-reset": str(reset)}))
-    assert 25 <= watch.estimate_seconds(27) <= 31
-    assert describe_wait(watch.estimate_seconds(27)).startswith("about ")
-    over = int((time.time() - 1) * 1000)
-    watch.seen(httpx.Headers({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(over)}))
-    assert watch.estimate_seconds(27) == 0
+def ratelimit(limit: int, remaining: int, reset_at: float) -> httpx.Headers:
+    return httpx.Headers({"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(remaining),
+                          "x-ratelimit-reset": str(int(reset_at * 1000))})
+
+
+def test_the_estimate_learns_the_tenants_quota_or_shows_a_range():
+    clock = FakeClock(1_800_000_000.0)
+    now = clock.now()
+    unseen = QuotaWatch(clock).estimate(27)
+    assert unseen.quota is None and "Katana's usual quota (this tenant's was not seen yet)" in wait_words(unseen)
+
+    fast = QuotaWatch(clock)  # 5 per second: the answer to the request that opened a window shows its length
+    fast.seen(ratelimit(5, 4, now + 1.0), sent_at=now)
+    estimate = fast.estimate(230)
+    assert estimate.known and wait_words(estimate) == "about 45 s at this tenant's quota of 5 requests per 1 s"
+
+    shared = QuotaWatch(clock)  # a window another integration opened: its length is not known, so a range
+    shared.seen(ratelimit(300, 100, now + 20), sent_at=now)
+    estimate = shared.estimate(1000)
+    assert (estimate.low, estimate.high) == (60, 140)  # 20 s windows … Katana's usual 60 s
+    assert wait_words(estimate).startswith("about 60 s to about 2 min at this tenant's quota of 300 requests per window")
+    shared.seen(ratelimit(300, 250, now + 45), sent_at=now + 21)  # the next window reset 25 s later
+    assert shared.estimate(1000).high == 45 + 2 * 25  # this window resets in 45 s, then 25 s windows at most
+    shared.seen(ratelimit(300, 10, now + 10), sent_at=now + 22)  # a late answer about an older window
+    assert shared.quota.reset_at == now + 45
+    clock.advance(100)  # that window is over: its quota is whole again
+    assert shared.estimate(300).high == 0
+
+
+def test_progress_figures_never_claim_fewer_requests_than_were_sent():
+    assert figures(Live()) == "Starting…"
+    assert figures(Live(12, 30, 40, 180, 5, 60)) == "Resources 5 of 60 · rows 40 of 180 · requests 12 of at most 30"
+    over = figures(Live(31, 30, 180, 180, 60, 60))
+    assert "of at most" not in over and "requests 31 (30 planned; retries and lists read again add more)" in over
+
+
+class ServerStopped(BaseException):
+    """The server going away in the middle of a run: nothing in the library catches a BaseException."""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_run_cut_off_by_a_restart_reopens_resumes_and_sends_nothing_twice(sandbox, tmp_path):
+    settings = settings_for(sandbox, tmp_path)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        page = Page(client)
+        url = run_url(page.upload(SAMPLE))
+        page.wait(url, "ready")
+        server = client.app.state.server
+        run = server.registry.get(url.rsplit("/", 1)[1])
+        assert run.snapshot().resources_total == 9  # the check's figures
+        first_seen, report_progress = [], run.progress
+
+        def dies_after_three(report):
+            first_seen.append(first_seen or run.snapshot())
+            report_progress(report)
+            if report.resources_done == 3:
+                raise ServerStopped()
+
+        run.progress = dies_after_three
+        page.post(f"{url}/apply")
+        deadline = time.monotonic() + 20
+        while server.queue._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first_seen[0] == Live(), "the run's figures must start from zero, not from the check's"
+        assert 0 < _deletes(sandbox) < 9
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        again = Page(client)
+        reopened = again.get(url)
+        assert reopened.status_code == 200 and "The run was interrupted" in text(reopened)
+        history = again.get("/history")
+        assert f'href="{url}"' in history.text and "not finished" in text(history) and "Resume" in text(history)
+        again.post(f"{url}/resume")
+        again.wait(url, "done")
+        assert "Finished: 15 serial numbers detached" in text(again.get(url))
+        assert _deletes(sandbox) == 9, "a resumed run sent a DELETE twice"
+        assert statuses_in(again.get(f"{url}/download").content)["deleted"] == 15
+        assert f'href="{url}/download"' in again.get("/history").text
 
 
 def test_the_queue_runs_one_task_at_a_time_in_order():

@@ -149,7 +149,7 @@ def test_a_person_detaches_the_sample_and_downloads_a_truthful_workbook(page, si
     confirm = page.locator("#confirm button.danger")
     assert confirm.inner_text() == "Detach 15 serial numbers from 9 resources"
     first = page.locator("#attention tbody tr").first.locator("td")
-    assert [first.nth(i).inner_text() for i in range(3)] == ["Orders", "13", "invalid"]
+    assert [first.nth(i).inner_text() for i in range(6)] == ["Orders", "13", "invalid", "Invoice 3001", "1005", ""]
     assert "unknown resource type 'Invoice'" in page.locator("#attention").inner_text()
     assert "not_on_resource" in page.locator("#attention").inner_text()
     assert site.deletes() == 0, "nothing may be deleted before the button is pressed"

@@ -37,16 +37,15 @@ from starlette.staticfiles import StaticFiles
 from .. import formats
 from ..clock import SYSTEM, Clock
 from ..errors import InputError, SnImporterError
-from ..journal import Journal
+from ..journal import Journal, run_key
 from ..template import available_templates, load_template
 from . import present
 from .present import plural
-from ..run import describe_wait
 from ..status import Mode
 from .parse_worker import parse_upload
 from .quota import QuotaWatch
 from .retention import Retention
-from .runs import Phase, Registry, Run, RunQueue, new_id
+from .runs import Live, Phase, Registry, Run, RunQueue, new_id
 from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, LoginThrottle, Sessions, UploadRefused,
                        UploadTooLarge, check_upload, csrf_token, display_name, posted, secure_cookies, stored_name,
                        stored_suffix, too_large)
@@ -98,6 +97,7 @@ class Server:
         self.quota = QuotaWatch(settings.clock)
         self.sessions = Sessions(settings.password, clock=settings.clock)
         self.logins = LoginThrottle(settings.clock)
+        self.resuming: set[str] = set()
         self.pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.pages.globals["plural"] = present.plural
@@ -131,7 +131,7 @@ class Server:
 
     def _previewed(self, run: Run, result) -> None:
         requests = result.requests_needed(Mode.APPLY)
-        estimate = describe_wait(self.quota.estimate_seconds(requests))
+        estimate = present.wait_words(self.quota.estimate(requests))
         run.view = present.preview_view(result, run.filename, estimate)
         run.error = result.error
         run.phase = Phase.BROKEN if result.error else Phase.READY
@@ -182,8 +182,21 @@ class Server:
                 raise HTTPException(410, f"The check of “{gone}” is no longer kept: the server keeps only its "
                                          "latest runs. Upload the sheet again to check it.")
             raise HTTPException(404, "There is no run at this address. See History for past runs.")
+        if "view" not in record:  # confirmed, never finished: the server stopped during the run
+            return Run(id=run_id, filename=record["filename"], template=record["template"],
+                       upload=self.uploads / record["upload"], phase=Phase.INTERRUPTED,
+                       view={"filename": record["filename"], "template": record["template"]})
         return Run(id=run_id, filename=record["filename"], template=record["template"], upload=Path(),
                    phase=Phase.DONE, view=record["view"], output=self.results / Path(record["output"]).name)
+
+    def confirmed(self, run: Run) -> None:
+        """Keep a record as soon as a run is confirmed, so a restart in the middle can offer to resume it.
+
+        The journal key ties the record to the journal's entry, which History lists.
+        """
+        key = run_key(run.upload, self.settings.templates[run.template], self.settings.base_url)
+        self.registry.save(run, {"filename": run.filename, "template": run.template, "journal_key": key,
+                                 "upload": run.upload.relative_to(self.uploads).as_posix()})
 
 
 def _describe(templates: dict[str, Path]) -> list[tuple[str, str]]:
@@ -217,6 +230,7 @@ def create_app(settings: WebSettings) -> Starlette:
         Route("/runs/{run_id:str}/status", _status(server), methods=["GET"], name="status"),
         Route("/runs/{run_id:str}/apply", _confirm(server), methods=["POST"], name="apply"),
         Route("/runs/{run_id:str}/check", _check_again(server), methods=["POST"], name="check"),
+        Route("/runs/{run_id:str}/resume", _resume(server), methods=["POST"], name="resume"),
         Route("/runs/{run_id:str}/download", _download(server), methods=["GET"], name="download"),
         Route("/history", _history(server), methods=["GET"], name="history"),
         Route("/blank", _blank(server), methods=["GET"], name="blank"),
@@ -338,8 +352,10 @@ def _plain(exc: SnImporterError, stored: Path, filename: str) -> str:
 def _run_page(server: Server):
     async def page(request: Request) -> Response:
         run = server.find(request)
+        live = run.snapshot()
         return server.render(request, "run.html", run=run, view=run.view, phase=run.phase.value,
-                             moving=run.phase.moving, live=run.snapshot(), place=_place(server, run),
+                             moving=run.phase.moving, live=live, place=_place(server, run),
+                             figures=present.figures(live), live_statuses=present.statuses(live.counts),
                              error=run.error, mode=_mode(run))
 
     return page
@@ -369,32 +385,64 @@ def _status(server: Server):
             "phase": run.phase.value, **_place(server, run),
             "requests": [live.requests_done, live.requests_total], "rows": [live.rows_done, live.rows_total],
             "resources": [live.resources_done, live.resources_total],
-            "counts": present.statuses(live.counts),
+            "figures": present.figures(live), "counts": present.statuses(live.counts),
         }, headers={"cache-control": "no-store"})
 
     return status
 
 
-def _submit_if(server: Server, run, mode: Mode, waiting: Phase, allowed) -> None:
+def _submit_if(server: Server, run, mode: Mode, waiting: Phase, allowed) -> bool:
     """Queue ``mode`` for ``run`` once: the phase moves to ``waiting`` under the run's lock,
     so a second press (or a second tab) finds it no longer allowed."""
     with run.lock:
         go = bool(allowed())
-        if go:
-            run.phase, run.error = waiting, None
+        if go:  # the figures start from nothing for this run, not from the check's
+            run.phase, run.error, run.live = waiting, None, Live()
     if go:
         server.queue.submit(run, mode)
+    return go
 
 
 def _confirm(server: Server):
     @posted()
     async def confirm(request: Request, form) -> Response:
         run = server.find(request)
-        _submit_if(server, run, Mode.APPLY, Phase.WAITING,
-                   lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0)
+        if _submit_if(server, run, Mode.APPLY, Phase.WAITING,
+                      lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0):
+            await run_in_threadpool(server.confirmed, run)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return confirm
+
+
+def _resume(server: Server):
+    """A run the server stopped in the middle of: read its sheet again and apply it; the journal
+    skips what was done (nothing is sent twice)."""
+
+    @posted()
+    async def resume(request: Request, form) -> Response:
+        run = server.find(request)
+        if run.phase != Phase.INTERRUPTED or run.id in server.resuming:
+            return RedirectResponse(f"/runs/{run.id}", status_code=303)
+        if not run.upload.is_file():
+            raise HTTPException(410, f"“{run.filename}” is no longer kept (sheets are kept for "
+                                     f"{server.settings.keep_days:g} days). Upload it again: the journal "
+                                     "still knows what was done.")
+        server.resuming.add(run.id)
+        try:
+            template = load_template(server.settings.templates[run.template])
+            try:
+                run.job = await run_in_threadpool(parse_upload, run.upload, template, run.filename)
+            except (SnImporterError, UploadRefused) as exc:
+                raise HTTPException(400, f"“{run.filename}” could not be read again: {exc}") from None
+            run.view = {**present.read_view(run.job, run.filename), "confirm": {"label": "Resume the run"}}
+            server.registry.add(run)
+            _submit_if(server, run, Mode.APPLY, Phase.WAITING, lambda: run.phase == Phase.INTERRUPTED)
+        finally:
+            server.resuming.discard(run.id)
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    return resume
 
 
 def _check_again(server: Server):
@@ -446,32 +494,37 @@ def _history(server: Server):
 
 
 def _history_entries(server: Server) -> list[dict]:
-    """Past applies from the journal, joined with the workbooks this server kept."""
+    """Past applies from the journal, joined with the records (and workbooks) this server kept."""
+    records = sorted(server.registry.records(), key=lambda r: r.get("finished_at") or "")
     journal = Journal(server.settings.state_dir)
     try:
         runs = journal.history(limit=200)
+        kept = {r.get("run_id"): r for r in records if r.get("run_id")}
+        for record in records:  # confirmed but never finished: found by the journal's key
+            past = journal.past_run(record["journal_key"]) if "view" not in record and "journal_key" in record \
+                else None
+            if past is not None:
+                kept.setdefault(past.run_id, record)
     finally:
         journal.close()
-    kept: dict[str, dict] = {}
-    for record in sorted(server.registry.records(), key=lambda r: r.get("finished_at") or ""):
-        kept[record.get("run_id")] = record
-    entries = []
-    for past in runs:
-        record = kept.get(past["run_id"])
-        entries.append({
-            "run_id": past["run_id"], "started_at": past["started_at"], "finished_at": past["finished_at"],
-            "file": record["filename"] if record else Path(past["input"]).name,
-            "template": past["template"], "target": past["base_url"],
-            "statuses": present.statuses(past["statuses"] or {}),
-            "download": f"/runs/{record['id']}/download" if record and _kept(server, record) else None,
-            "page": f"/runs/{record['id']}" if record else None,
-            "from_page": record is not None,
-        })
-    return entries
+    return [_history_entry(server, past, kept.get(past["run_id"])) for past in runs]
+
+
+def _history_entry(server: Server, past: dict, record: dict | None) -> dict:
+    return {
+        "run_id": past["run_id"], "started_at": past["started_at"], "finished_at": past["finished_at"],
+        "file": record["filename"] if record else Path(past["input"]).name,
+        "template": past["template"], "target": past["base_url"],
+        "statuses": present.statuses(past["statuses"] or {}),
+        "download": f"/runs/{record['id']}/download" if record and _kept(server, record) else None,
+        "page": f"/runs/{record['id']}" if record else None,
+        "from_page": record is not None,
+        "interrupted": record is not None and "view" not in record and not past["finished_at"],
+    }
 
 
 def _kept(server: Server, record: dict) -> bool:
-    return (server.results / Path(record["output"]).name).is_file()
+    return "output" in record and (server.results / Path(record["output"]).name).is_file()
 
 
 def _blank(server: Server):

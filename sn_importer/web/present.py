@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Union
 
 from ..notebook import cell_text as text
+from ..run import describe_wait
 from ..resource_types import label as type_label
 from ..validate import shown_fields
 from ..status import COLOURS, Mode, Status
@@ -139,6 +140,31 @@ def read_view(job: Shown, filename: str) -> dict:
     return {"filename": filename, "template": job.template.name, "statuses": statuses(job.counts()),
             "mapping": mapping(job), "rows": job.source.row_count,
             "plan_totals": _plan_totals(job)}
+
+
+def figures(live) -> str:
+    """The progress line: resources, rows and requests so far. Retries and re-read lists can take a
+    run past the requests planned; the line then says so instead of "31 of at most 30"."""
+    if not live.resources_total:
+        return "Starting…"
+    done, planned = live.requests_done, live.requests_total
+    requests = (f"requests {done} of at most {planned}" if done <= planned
+                else f"requests {done} ({planned} planned; retries and lists read again add more)")
+    return (f"Resources {live.resources_done} of {live.resources_total} · rows {live.rows_done} of "
+            f"{live.rows_total} · {requests}")
+
+
+def wait_words(estimate) -> str:
+    """What the quota makes the run wait, and which quota that is: a figure, or a range."""
+    low, high, quota = describe_wait(estimate.low), describe_wait(estimate.high), estimate.quota
+    if quota is None:
+        return f"{low} at 60 requests per minute, Katana's usual quota (this tenant's was not seen yet)"
+    if quota.window is not None:
+        window = f"{quota.window:.2g}" if quota.window < 10 else f"{quota.window:.0f}"  # whole seconds
+        return f"{low} at this tenant's quota of {quota.limit} requests per {window} s"
+    span = low if low == high else f"{low} to {high}"
+    return (f"{span} at this tenant's quota of {quota.limit} requests per window "
+            "(how long a window lasts was not seen yet)")
 
 
 def preview_view(job: RunResult, filename: str, estimate: str) -> dict:

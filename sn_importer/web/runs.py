@@ -45,6 +45,7 @@ class Phase(StrEnum):
     RUNNING = "running"              # detaching and verifying
     DONE = "done"                    # finished (the result may still need attention)
     BROKEN = "broken"                # could not be done at all; ``error`` says why
+    INTERRUPTED = "interrupted"      # confirmed, but the server stopped during the run; it can be resumed
 
     @property
     def moving(self) -> bool:

@@ -87,11 +87,8 @@
     function show(data) {
       if (data.phase !== phase) { window.location.reload(); return; }
       var done = data.resources[0], total = data.resources[1];
-      if (bar && total) { bar.max = total; bar.value = done; bar.textContent = done + " of " + total; }
-      if (figures && total) {
-        figures.textContent = "Resources " + done + " of " + total + " · rows " + data.rows[0] + " of " + data.rows[1] +
-          " · requests " + data.requests[0] + " of at most " + data.requests[1];
-      }
+      if (bar) { bar.max = total || 1; bar.value = done; bar.textContent = done + " of " + total; }
+      if (figures) { figures.textContent = data.figures; }
       if (ahead) {
         ahead.textContent = data.running ? "Running now." :
           (data.ahead ? "Waiting: " + plural(data.ahead, "run") + " ahead of this one." : "Next in line.");
