@@ -189,12 +189,14 @@ class Server:
         return Run(id=run_id, filename=record["filename"], template=record["template"], upload=Path(),
                    phase=Phase.DONE, view=record["view"], output=self.results / Path(record["output"]).name)
 
-    def confirmed(self, run: Run) -> None:
-        """Keep a record as soon as a run is confirmed, so a restart in the middle can offer to resume it.
+    def journal_key(self, run: Run) -> str:
+        """The key the journal will file this run's apply under (same file, template and Katana)."""
+        return run_key(run.upload, self.settings.templates[run.template], self.settings.base_url)
 
-        The journal key ties the record to the journal's entry, which History lists.
-        """
-        key = run_key(run.upload, self.settings.templates[run.template], self.settings.base_url)
+    def confirmed(self, run: Run, key: str) -> None:
+        """Keep a record as soon as a run is confirmed (before it is queued, so the finished run's
+        record always comes after it): a restart in the middle can then offer to resume it, and the
+        journal key ties it to the journal's entry, which History lists."""
         self.registry.save(run, {"filename": run.filename, "template": run.template, "journal_key": key,
                                  "upload": run.upload.relative_to(self.uploads).as_posix()})
 
@@ -391,14 +393,17 @@ def _status(server: Server):
     return status
 
 
-def _submit_if(server: Server, run, mode: Mode, waiting: Phase, allowed) -> bool:
+def _submit_if(server: Server, run, mode: Mode, waiting: Phase, allowed, before=None) -> bool:
     """Queue ``mode`` for ``run`` once: the phase moves to ``waiting`` under the run's lock,
-    so a second press (or a second tab) finds it no longer allowed."""
+    so a second press (or a second tab) finds it no longer allowed. ``before`` runs just
+    before the run is queued."""
     with run.lock:
         go = bool(allowed())
         if go:  # the figures start from nothing for this run, not from the check's
             run.phase, run.error, run.live = waiting, None, Live()
     if go:
+        if before is not None:
+            before()
         server.queue.submit(run, mode)
     return go
 
@@ -407,9 +412,12 @@ def _confirm(server: Server):
     @posted()
     async def confirm(request: Request, form) -> Response:
         run = server.find(request)
-        if _submit_if(server, run, Mode.APPLY, Phase.WAITING,
-                      lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0):
-            await run_in_threadpool(server.confirmed, run)
+        if run.phase != Phase.READY:
+            return RedirectResponse(f"/runs/{run.id}", status_code=303)
+        key = await run_in_threadpool(server.journal_key, run)  # reads the whole sheet: not on the event loop
+        _submit_if(server, run, Mode.APPLY, Phase.WAITING,
+                   lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0,
+                   before=lambda: server.confirmed(run, key))
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return confirm
