@@ -7,7 +7,9 @@ password-protected workbook, a truncated zip) and reads each file in a fresh
 child process, the way every front end reads it (``sn_importer.read``: guard,
 reader, validation, plan). Prints per file: the outcome (refused / read),
 wall time, and peak memory (``ru_maxrss`` of the child: interpreter and
-libraries included). Targets: each within 10 s and 500 MB.
+libraries included). Targets: each within 10 s and 500 MB. Then, on the
+legitimate files of bench_validate.py (1M-row CSV, 100k-row xlsx), what the
+guard alone costs of the whole read (best of three each).
 
     python benchmarks/bench_hostile.py
 """
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def child(path: str) -> None:
     import sn_importer
+    import sn_importer.job  # noqa: F401  the library loads lazily: imports are not the file's cost
 
     start = time.perf_counter()
     try:
@@ -40,6 +43,29 @@ def child(path: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mb": peak, "outcome": outcome}))
 
 
+def guard_share(kind: str, path: str) -> None:
+    """In a child: the guard alone, then the whole read, on a big legitimate file (best of three each)."""
+    from pathlib import Path as P
+
+    import sn_importer
+    import sn_importer.job  # noqa: F401
+    from sn_importer import formats, guard
+
+    source, fmt = P(path), formats.for_name(path)
+    alone, whole = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        if fmt.reader == "excel":
+            guard.inspect_workbook(source, fmt)
+        else:
+            guard.check_text(source, source.read_bytes())
+        alone.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        sn_importer.read(path)
+        whole.append(time.perf_counter() - start)
+    print(json.dumps({"guard": min(alone), "read": min(whole)}))
+
+
 def baseline() -> float:
     """Peak RSS of a child that only imports the library (what every figure includes)."""
     code = ("import resource, sn_importer, sn_importer.job, python_calamine;"
@@ -50,6 +76,9 @@ def baseline() -> float:
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         child(sys.argv[2])
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--share":
+        guard_share(sys.argv[2], sys.argv[3])
         return
     import hostile_files as hostile
 
@@ -69,6 +98,21 @@ def main() -> None:
             print(f"{name:30} {path.stat().st_size / 1e6:8.2f}MB {result['seconds']:6.2f}s {result['peak_mb']:6.0f}MB"
                   f"  {result['outcome'][:110]}")
     print(f"worst: {worst_time:.2f} s, {worst_peak:.0f} MB (targets: 10 s, 500 MB each)")
+    shares()
+
+
+def shares() -> None:
+    """What the guard costs on the legitimate benchmark files of bench_validate.py (its generators)."""
+    bench = ROOT / "benchmarks" / "bench_validate.py"
+    with tempfile.TemporaryDirectory(prefix="sn-guard-") as tmp:
+        for kind, rows, name in (("csv", 1_000_000, "serials.csv"), ("xlsx", 100_000, "serials.xlsx")):
+            path = Path(tmp) / name
+            subprocess.run([sys.executable, str(bench), "--make", kind, str(path), str(rows)], check=True)
+            proc = subprocess.run([sys.executable, __file__, "--share", kind, str(path)], capture_output=True,
+                                  text=True, check=True)
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"guard on the {rows:,}-row {kind}: {result['guard']:.2f} s of a {result['read']:.2f} s read "
+                  f"({100 * result['guard'] / result['read']:.0f} %)")
 
 
 if __name__ == "__main__":
