@@ -18,14 +18,17 @@ from .report import atomic_path
 from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
 from .resource_types import NAMES
 from .resource_types import label as type_label
-from .template import Template, normalise_key
+from .template import BY_ORDER_NO, Template, normalise_key
 
 SHEET = "Serials"
 INSTRUCTIONS_SHEET = "Instructions"
 
 #: The column headers staff see, per field (a field the table does not know keeps its name).
-LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "serial_id": "Serial record id",
-          "serial_number": "Serial number"}
+LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "order_no": "Order number",
+          "sku": "SKU", "serial_id": "Serial record id", "serial_number": "Serial number"}
+
+#: Columns formatted as text, so Excel cannot turn "00042" or "1E5" into a number.
+TEXT_FIELDS = ("order_no", "sku", "serial_number")
 
 #: Rows the drop-down and the whole-number checks cover.
 ROWS = 5000
@@ -47,7 +50,7 @@ def headers(template: Template) -> list[tuple[str, str]]:
     """
     out = []
     for name, spec in template.fields.items():
-        if spec.value is not None:
+        if spec.value is not None or not _names_fixed_type(template, name):
             continue
         label = LABELS.get(name, name)
         if normalise_key(label) not in spec.header_keys:  # a template that would not read our label
@@ -60,6 +63,15 @@ def headers(template: Template) -> list[tuple[str, str]]:
     return out + [("note", "Note")]
 
 
+def _names_fixed_type(template: Template, name: str) -> bool:
+    """False for order_no / sku when the template's fixed resource type cannot be named by them."""
+    fixed = template.fields["resource_type"].value
+    canonical = template.resolve_resource_type(str(fixed)) if fixed is not None else None
+    if canonical is None or name not in ("order_no", "sku"):
+        return True
+    return canonical in BY_ORDER_NO and (name == "order_no" or BY_ORDER_NO[canonical])
+
+
 def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str]:
     """The instructions sheet, line by line; it names exactly what the sheet offers."""
     labels = dict(columns)
@@ -70,7 +82,14 @@ def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str
         lines.append(f"Every row is a {type_label(str(template.fields['resource_type'].value)).lower()} "
                      f"(template {template.name}).")
     if "resource_id" in labels:
-        lines.append(f"{labels['resource_id']}: the id of that order or row in Katana, a whole number.")
+        lines.append(f"{labels['resource_id']}: the id of that order or row in Katana, a whole number "
+                     "(seen in Katana's addresses).")
+    if "order_no" in labels:
+        lines.append(f"{labels['order_no']}: instead of the id, the order number as Katana shows it "
+                     "(MO-3001, SO-1042, PO-77); it is looked up in Katana at preview and apply.")
+    if "sku" in labels:
+        lines.append(f"{labels['sku']}: with the order number of a sales or purchase order, the item's SKU: "
+                     "it says which row of the order.")
     if "serial_number" in labels:
         lines.append(f"{labels['serial_number']}: the serial as printed on the label (kept as text: "
                      "leading zeros are safe).")
@@ -97,7 +116,7 @@ def write_blank_sheet(path: Path, template: Template) -> Path:
             sheet = book.add_worksheet(SHEET)
             for col, (name, label) in enumerate(columns):
                 sheet.write_string(0, col, label, bold)
-                sheet.set_column(col, col, 24, text if name == "serial_number" else None)
+                sheet.set_column(col, col, 24, text if name in TEXT_FIELDS else None)
                 _validation(sheet, col, name, label, template)
             sheet.freeze_panes(1, 0)
             notes = book.add_worksheet(INSTRUCTIONS_SHEET)

@@ -35,9 +35,16 @@ def show_mapping(job: Job) -> None:
 
 
 def show_plan(job: Job) -> None:
+    from .lookups import references
+
     plan = job.plan_detail
     out.print(f"Plan: {plan.serial_count} serials on {plan.resource_count} resources, "
               f"{plan.delete_requests} DELETE requests.")
+    named = references(job.rows)
+    if named:
+        rows = sum(len(labels) for labels in named.values())
+        out.print(f"      and {rows} rows naming {len(named)} resources by order number, "
+                  "to be looked up in Katana at preview and apply.")
 
 
 def show_counts(result: RunResult) -> None:

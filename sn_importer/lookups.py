@@ -159,11 +159,17 @@ def _listed(ids: list[int]) -> str:
 
 
 def by_order_mask(rows: pd.DataFrame) -> pd.Series:
-    """Rows still open (``valid``) that name their resource by order number."""
+    """Rows still open (``valid``) that name their resource by order number: a
+    ManufacturingOrder by ``order_no``, an order row by ``order_no`` and ``sku``.
+
+    An order row with a ``resource_id`` but no SKU is not looked up: its id says it all.
+    """
     if "order_no" not in rows:
         return pd.Series(False, index=rows.index)
+    rtype = rows["resource_type"]
+    has_sku = rows["sku"].astype(str) != ""
     return ((rows["status"] == Status.VALID.value) & (rows["order_no"].astype(str) != "")
-            & rows["resource_type"].isin(list(BY_ORDER)))
+            & ((rtype == "ManufacturingOrder") | (rtype.isin(list(BY_ORDER)) & has_sku)))
 
 
 def references(rows: pd.DataFrame) -> dict[Reference, list]:

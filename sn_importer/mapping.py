@@ -50,8 +50,9 @@ class ColumnMapping:
 def match_header(cells: list[object], template: Template) -> ColumnMapping | None:
     """Map a candidate header row, or None when it is not a recognisable header.
 
-    A header is recognised when it names a resource id, a serial (id or
-    number) and a resource type (unless the template fixes the type).
+    A header is recognised when it names the resource (an id or an order
+    number), a serial (id or number) and a resource type (unless the template
+    fixes the type).
     """
     header = tuple("" if c is None else str(c).strip() for c in cells)
     keys = [normalise_key(c) for c in header]
@@ -79,7 +80,7 @@ def match_header(cells: list[object], template: Template) -> ColumnMapping | Non
 
 def _is_complete(columns: dict[str, int], template: Template) -> bool:
     has_type = "resource_type" in columns or template.fields["resource_type"].value is not None
-    has_id = "resource_id" in columns or template.fields["resource_id"].value is not None
+    has_id = any(name in columns or template.fields[name].value is not None for name in ("resource_id", "order_no"))
     has_serial = "serial_id" in columns or "serial_number" in columns
     return has_type and has_id and has_serial
 

@@ -63,7 +63,8 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int) -> Plan:
     in input order, so grouping, chunking and labelling are array operations
     and only the (few) resources, not the rows, are visited in Python.
     """
-    valid_mask = (rows["status"] == Status.VALID.value).to_numpy()
+    # rows named by order number get their resource_id from Katana before a run: not planned until then
+    valid_mask = ((rows["status"] == Status.VALID.value) & rows["resource_id"].notna()).to_numpy()
     if not valid_mask.any():
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PLAN_COLUMNS})
         return Plan(empty, {}, ids_per_request)

@@ -66,6 +66,9 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     #: Where :meth:`write` last wrote the annotated output.
     output: Path | None = None
+    #: The plan this run carried out when it differs from the job's: rows named by
+    #: order number get their resources from Katana during the run.
+    resolved_plan: Plan | None = None
 
     @classmethod
     def begin(cls, job: Job, mode: Mode, clock: Clock | None = None) -> RunResult:
@@ -103,14 +106,14 @@ class RunResult:
 
     @property
     def plan_detail(self) -> Plan:
-        return self.job.plan_detail
+        return self.resolved_plan if self.resolved_plan is not None else self.job.plan_detail
 
     @property
     def plan(self) -> pd.DataFrame:
         """The requests: one row per resource, as planned from the sheet; after a preview with
         how many of its serials would be detached (``planned``), after an apply how many were
-        (``deleted``)."""
-        plan = self.job.plan
+        (``deleted``). Order numbers are resolved once the run has looked them up."""
+        plan = self.plan_detail.resources
         if self.mode == Mode.VALIDATE:
             return plan
         goal = GOAL_STATUS[self.mode].value

@@ -4,7 +4,8 @@
 :class:`~sn_importer.result.RunResult` from the job's validation result,
 resolves the base URL and key (or starts the built-in sandbox), opens the
 journal for ``apply``, tells the caller how many requests the run needs and
-about how long the quota makes that take, runs the engine over the result's
+about how long the quota makes that take, resolves order numbers and SKUs
+through Katana (:mod:`sn_importer.lookups`), runs the engine over the result's
 own rows and leaves every row with a true status, even when the key is
 refused, Katana goes away or the user presses Ctrl-C. The job is never
 written to.
@@ -16,6 +17,7 @@ import asyncio
 import concurrent.futures
 import logging
 from contextlib import ExitStack, closing
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -24,9 +26,12 @@ import pandas as pd
 from .client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
-from .errors import JournalError, LockUnavailable, RunInProgress
+from .errors import AuthError, JournalError, LockUnavailable, ResumeLaterError, RunInProgress
 from .journal import Journal, run_key
+from .lookups import (Lookups, Resolution, annotate, apply_resolution, by_order_mask, lookup_requests, references,
+                      resolve, unresolved_requests)
 from .mapping import REMOVED_COLUMNS
+from .plan import build_plan
 from .result import RunResult
 from .settings import Connection, resolve_connection
 from .strategy import ListingPlan
@@ -119,39 +124,77 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             if announce and plan.requests and not replay:
                 announce(_estimate(mode, client, plan))
 
-        engine = Engine(result.rows, job.plan_detail.members, client, mode, job.template.ids_per_request,
+        start = partial(Engine, client=client, mode=mode, ids_per_request=job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency,
                         listing=listing, on_plan=planned)
-        total = job.plan_detail.api_requests(with_delete=mode == Mode.APPLY)
-        _run_engine(result, engine, client, total)
+        lookups = lookup_requests(result.rows)
+        if announce and lookups and not replay:
+            announce(_lookup_estimate(result, client, lookups))
+        total = job.plan_detail.api_requests(with_delete=mode == Mode.APPLY) + lookups + unresolved_requests(
+            result.rows, job.template.ids_per_request, with_delete=mode == Mode.APPLY)
+        _run_engine(result, start, client, total)
         if journal and key and not replay and _complete(result):
             journal.finish_run(key, result.finished_at, result.counts())
     return result
 
 
-def _run_engine(result: RunResult, engine: Engine, client: KatanaClient, total: int) -> None:
+def _run_engine(result: RunResult, start: Callable[..., Engine], client: KatanaClient, total: int) -> None:
     """Run to the end, or to a stop that leaves every row with a true status."""
+    run = _Run(result, start)
     try:
-        run_sync(_run_and_close(engine, client, total))
+        run_sync(run.go(client, total))
     except KeyboardInterrupt:
-        engine.state.stop(StopKind.INTERRUPTED, "interrupted (Ctrl-C)")
-        engine.finalise()
+        run.stop(StopKind.INTERRUPTED, "interrupted (Ctrl-C)")
     except Exception as exc:  # a bug must not leave rows with a false status
-        engine.state.stop(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
-        engine.finalise()
+        run.stop(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
         log.exception("run stopped by an internal error")
     finally:
         result.requests = client.stats.as_dict()
-        result.removed = pd.DataFrame(engine.state.removed, columns=list(REMOVED_COLUMNS))
-        result.stop = engine.state.stop_cause
-        result.listing = engine.state.listing
-        result.notes.extend(engine.state.notes)
+        run.finish()
         result.finished_at = iso(client.clock.now())
 
 
-async def _run_and_close(engine: Engine, client: KatanaClient, total: int):
-    async with client:
-        return await engine.run(total)
+class _Run:
+    """One run's two steps over one client: order numbers and SKUs resolved
+    through Katana (when the sheet has any), then the engine over the plan."""
+
+    def __init__(self, result: RunResult, start: Callable[..., Engine]):
+        self.result, self.start = result, start
+        self.engine: Engine | None = None
+        self.resolution = Resolution()
+
+    async def go(self, client: KatanaClient, total: int) -> None:
+        async with client:
+            plan = self.result.job.plan_detail
+            if by_order_mask(self.result.rows).any():
+                try:
+                    self.resolution = await resolve(self.result.rows, Lookups(client))
+                except AuthError as exc:
+                    return self.stop(StopKind.AUTH, str(exc))
+                except ResumeLaterError as exc:  # a wait beyond --max-wait, or a stall: resumable
+                    return self.stop(StopKind.WAIT, str(exc))
+                self.result.rows = apply_resolution(self.result.rows, self.resolution)
+                plan = self.result.resolved_plan = build_plan(self.result.rows, self.result.template.ids_per_request)
+            self.engine = self.start(self.result.rows, plan.members)
+            await self.engine.run(total)
+
+    def stop(self, kind: StopKind, reason: str) -> None:
+        """Stop with every row true: the engine's resources unverified or skipped, or
+        (stopped while looking up) every open row skipped."""
+        if self.engine is None:
+            self.result.halt(kind, reason)
+            return
+        self.engine.state.stop(kind, reason)
+        self.engine.finalise()
+
+    def finish(self) -> None:
+        if self.engine is not None:
+            state = self.engine.state
+            self.result.removed = pd.DataFrame(state.removed, columns=list(REMOVED_COLUMNS))
+            self.result.stop = state.stop_cause
+            self.result.listing = state.listing
+            self.result.notes.extend(state.notes)
+        annotate(self.result.rows, self.resolution)
 
 
 def _complete(result: RunResult) -> bool:
@@ -206,6 +249,13 @@ def _estimate(mode: Mode, client: KatanaClient, plan: ListingPlan) -> str:
     lines = [f"{mode.value.capitalize()}: {plan.requests} requests at most for {plan.resources} resources "
              f"({per:.2f} per resource); {wait} at {quota} (the quota Katana reports is followed once it answers)."]
     return "\n".join(lines + [f"  {line}" for line in plan.describe()])
+
+
+def _lookup_estimate(result: RunResult, client: KatanaClient, lookups: int) -> str:
+    """What looking up order numbers and SKUs costs, said before the first lookup."""
+    wait = describe_wait(client.estimate_seconds(lookups))
+    return (f"First {lookups} requests at most to look up {len(references(result.rows))} resources "
+            f"named by order number and SKU in Katana; {wait}.")
 
 
 def describe_wait(seconds: float) -> str:

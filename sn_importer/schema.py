@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from .resource_types import NAMES
-from .template import Template, normalise_key
+from .template import BY_ORDER_NO, Template, normalise_key
 
 SERIAL_MAX_LENGTH = 32
 WHOLE = r"[+-]?\d+(?:\.0*)?"
@@ -43,7 +44,7 @@ class RowCheck:
 
 
 def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowCheck]]:
-    """The schema for the four field columns, and its checks by name."""
+    """The schema for the field columns, and its checks by name (in message order)."""
     types = ", ".join(NAMES)
     aliases = template.resource_type_aliases
     specs = {
@@ -53,10 +54,13 @@ def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowC
                       f"unknown resource type '{{value}}' — expected one of {types} (or a name like 'MO', 'Sales order row')"),
              lambda s: _blank(s) | _known_types(s, aliases)),
         ],
-        "resource_id": _id_checks("resource_id", required=True),
+        "resource_id": _id_checks("resource_id", required=False),
+        "order_no": [],
+        "sku": [],
         "serial_id": _id_checks("serial_id", required=False),
         "serial_number": _serial_number_checks(),
     }
+    frame_specs = _resource_checks(aliases)
     checks: dict[str, RowCheck] = {}
     columns = {}
     for column, pairs in specs.items():
@@ -65,10 +69,36 @@ def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowC
             checks[row_check.name] = row_check
             column_checks.append(pa.Check(fn, name=row_check.name))
         columns[column] = pa.Column(checks=column_checks, nullable=False, required=True)
+        if column == "resource_type":  # said right after the type, before the id's own problems
+            checks.update({row_check.name: row_check for row_check, _ in frame_specs})
     either = RowCheck(None, "serial.either", "serial_id and serial_number are both blank; give one of them")
     checks[either.name] = either
-    frame_check = pa.Check(lambda df: (df["serial_id"] != "") | (df["serial_number"] != ""), name=either.name)
-    return pa.DataFrameSchema(columns, checks=[frame_check], strict=False, coerce=False), checks
+    frame_checks = [pa.Check(fn, name=row_check.name) for row_check, fn in frame_specs]
+    frame_checks.append(pa.Check(lambda df: (df["serial_id"] != "") | (df["serial_number"] != ""), name=either.name))
+    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False), checks
+
+
+def _resource_checks(aliases: dict[str, str]):
+    """How a row names its resource: ``resource_id``, or ``order_no`` (a ManufacturingOrder),
+    or ``order_no`` + ``sku`` (a SalesOrderRow or PurchaseOrderRow)."""
+    by_order = list(BY_ORDER_NO)
+    with_sku = [t for t, needs_sku in BY_ORDER_NO.items() if needs_sku]
+
+    def by_number(df: pd.DataFrame) -> pd.Series:
+        return (df["resource_id"] == "") & (df["order_no"] != "")
+
+    return [
+        (RowCheck(None, "resource.required", "resource_id is blank and no order_no is given"),
+         lambda df: (df["resource_id"] != "") | (df["order_no"] != "")),
+        (RowCheck(None, "order_no.type",
+                  f"an order number names only a {', '.join(by_order[:-1])} or {by_order[-1]}; "
+                  "give resource_id for other resource types"),
+         lambda df: ~by_number(df) | ~_known_types(df["resource_type"], aliases)
+         | _canonical(df["resource_type"], aliases).isin(by_order)),
+        (RowCheck(None, "sku.required", "sku is blank: a sales or purchase order row is found by its "
+                                        "order number and SKU (or give resource_id)"),
+         lambda df: ~by_number(df) | (df["sku"] != "") | ~_canonical(df["resource_type"], aliases).isin(with_sku)),
+    ]
 
 
 def _blank(s: pd.Series) -> pd.Series:
@@ -83,6 +113,13 @@ def _known_types(s: pd.Series, aliases: dict[str, str]) -> pd.Series:
     codes, uniques = pd.factorize(s)
     known = pd.Series([normalise_key(u) in aliases for u in uniques], dtype=bool)
     return pd.Series(known.to_numpy()[codes], index=s.index)
+
+
+def _canonical(s: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    """Resource types in the API's spelling ("" where unknown), one lookup per distinct value."""
+    codes, uniques = pd.factorize(s)
+    names = np.asarray([aliases.get(normalise_key(u), "") for u in uniques] or [""], dtype=object)
+    return pd.Series(names[codes] if len(uniques) else np.full(len(s), "", dtype=object), index=s.index)
 
 
 def _required(column: str):

@@ -19,8 +19,13 @@ from .errors import TemplateError
 from .resource_types import NAMES, normalise_key, standard_spellings
 from .resources import data_dir
 
-#: The fields a row can carry, in the order they are shown to users.
-FIELDS = ("resource_type", "resource_id", "serial_id", "serial_number")
+#: The fields a row can carry, in the order they are shown to users. A row names
+#: its resource by ``resource_id``, or by ``order_no`` (a ManufacturingOrder) or
+#: ``order_no`` + ``sku`` (a SalesOrderRow or PurchaseOrderRow), resolved through Katana.
+FIELDS = ("resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number")
+
+#: The resource types an order number can name, and whether a SKU must say which row.
+BY_ORDER_NO = {"ManufacturingOrder": False, "SalesOrderRow": True, "PurchaseOrderRow": True}
 
 _TOP_KEYS = {"name", "description", "header", "sheets", "fields", "resource_types", "requests"}
 _FIELD_KEYS = {"aliases", "value", "strip_prefixes"}

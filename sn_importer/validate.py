@@ -24,8 +24,9 @@ _DOT_ZEROS = r"\.0*$"
 #: row's typed ``resource_id``/``serial_id`` are empty, but a person needs to see what was written.
 GIVEN_COLUMNS = {name: f"given_{name}" for name in FIELDS}
 
-#: The columns of the rows frame, in order. ``serial_id`` is the given or resolved id.
-ROW_COLUMNS = ("sheet", "row", "resource_type", "resource_id", "serial_id", "serial_number",
+#: The columns of the rows frame, in order. ``serial_id`` is the given or resolved id;
+#: ``resource_id`` is given, or resolved from ``order_no`` (+ ``sku``) before a run.
+ROW_COLUMNS = ("sheet", "row", "resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number",
                "status", "message", "request", "checked_at", *GIVEN_COLUMNS.values())
 
 
@@ -79,7 +80,7 @@ def _with_remarks(message: pd.Series, remarks: pd.Series, blank) -> pd.Series:
 
 
 def extract_fields(source: SourceFile, template: Template) -> pd.DataFrame:
-    """Stripped text of the four fields from every sheet, plus sheet, row and blankness."""
+    """Stripped text of the fields from every sheet, plus sheet, row and blankness."""
     frames = [_sheet_fields(sheet, template) for sheet in source.sheets]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     frame["sheet"] = frame["sheet"].astype("category")
@@ -190,6 +191,8 @@ def _typed(fields: pd.DataFrame, template: Template, valid: pd.Series) -> pd.Dat
     canonical = [template.resource_type_aliases.get(normalise_key(u), u) for u in uniques]
     rows["resource_type"] = pd.Series(np.asarray(canonical, dtype=object)[codes], index=fields.index)
     rows["resource_id"] = _ids(fields["resource_id"], valid)
+    rows["order_no"] = fields["order_no"].astype(object)
+    rows["sku"] = fields["sku"].astype(object)
     rows["serial_id"] = _ids(fields["serial_id"], valid)
     rows["serial_number"] = fields["serial_number"].astype(object)
     return rows
@@ -235,8 +238,9 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     valid = (rows["status"] == Status.VALID.value).to_numpy()
     if not valid.any():
         return
-    subset = rows.loc[valid, ["resource_type", "resource_id", "serial_id", "serial_number"]]
-    code = _combined_codes(subset["resource_type"], subset["resource_id"], _serial_codes(subset))
+    subset = rows.loc[valid, ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]]
+    code = _combined_codes(subset["resource_type"], subset["resource_id"], subset["order_no"], subset["sku"],
+                           _serial_codes(subset))
     repeated = code.duplicated(keep=False).to_numpy()
     if not repeated.any():
         return

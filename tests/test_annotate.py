@@ -278,13 +278,15 @@ def test_the_blank_template_round_trips_into_clean_results(tmp_path):
     assert all(choice in told for choice in offered) and "ManufacturingOrder" not in told
     assert all(template.resolve_resource_type(choice) for choice in offered)  # every choice is read back
     ws = book["Serials"]
-    ws.append(["Sales order fulfillment row", 7001, None, "000123", "from the list"])
-    ws.append(["Manufacturing order", 3001, 1001, None, None])
+    # Resource type, Resource id, Order number, SKU, Serial record id, Serial number, Note
+    ws.append(["Sales order fulfillment row", 7001, None, None, None, "000123", "from the list"])
+    ws.append(["Manufacturing order", 3001, None, None, 1001, None, None])
+    ws.append(["Sales order row", None, "SO-1042", "KNF-01", None, "A-1", "by order number"])
     book.save(blank)
     out = load_workbook(sn.read(blank).write())
     header = [c.value for c in out["Serials"][1]]
     assert header.count("serial_id") == 1, header
-    assert [r[5] for r in out["Serials"].iter_rows(min_row=2, values_only=True)] == ["valid", "valid"]
+    assert [r[7] for r in out["Serials"].iter_rows(min_row=2, values_only=True)] == ["valid", "valid", "valid"]
     summary = [r[0] for r in out["Summary"].iter_rows(values_only=True) if r[0]]
     assert "Instructions" not in summary and not any("not read" in str(t) or "no rows read" in str(t) for t in summary)
     assert out.sheetnames == ["Serials", "Instructions", "Summary"]

@@ -91,13 +91,15 @@ def test_template_writes_a_blank_sheet_that_validates_as_nothing_to_import(tmp_p
     book = load_workbook(target)
     assert book.sheetnames == ["Serials", "Instructions"]
     ws = book["Serials"]
-    assert [c.value for c in ws[1]] == ["Resource type", "Resource id", "Serial record id", "Serial number", "Note"]
+    assert [c.value for c in ws[1]] == ["Resource type", "Resource id", "Order number", "SKU", "Serial record id",
+                                        "Serial number", "Note"]
     lists = [dv for dv in ws.data_validations.dataValidation if dv.type == "list"]
     assert len(lists) == 1
     assert lists[0].formula1.startswith('"Manufacturing order,Production,')
     assert str(lists[0].sqref).startswith("A2:")
     assert len(RESOURCE_TYPES) == 7
-    assert ws.column_dimensions["D"].number_format == "@"  # serial_number as text
+    text_columns = {n for d in ws.column_dimensions.values() if d.number_format == "@" for n in range(d.min, d.max + 1)}
+    assert text_columns == {3, 4, 6}  # order number, SKU and serial number as text
     assert book["Instructions"]["A1"].value == "How to fill in the Serials sheet"
 
     checked = run_cli("validate", target)
@@ -114,7 +116,7 @@ def test_template_for_mo_labels_has_no_type_column(tmp_path):
     target = tmp_path / "labels.xlsx"
     assert run_cli("template", "-o", target, "--template", "mo-labels").returncode == 0
     ws = load_workbook(target)["Serials"]
-    assert [c.value for c in ws[1]] == ["Resource id", "Serial number", "Note"]  # no serial_id alias: left out
+    assert [c.value for c in ws[1]] == ["Resource id", "Order number", "Serial number", "Note"]  # no SKU for MOs
     assert [dv.type for dv in ws.data_validations.dataValidation if dv.type == "list"] == []
 
 

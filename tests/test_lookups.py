@@ -158,6 +158,15 @@ def test_resolution_fills_ids_marks_problems_and_notes_beside_the_row():
     assert out.at[8, "message"] == ""
 
 
+def test_an_order_row_with_its_id_but_no_sku_is_not_looked_up():
+    rows = rows_frame(("SalesOrderRow", 5001, "SO-1042", "", "A"))
+    assert lookup_requests(rows) == 0
+    app = app_for()
+    out = apply_resolution(rows, run_resolve(app, rows)[0])
+    assert out["status"].tolist() == ["valid"] and out["resource_id"].tolist() == [5001]
+    assert endpoints(app) == {}
+
+
 def test_a_given_id_must_agree_with_the_order_number():
     rows = rows_frame(("ManufacturingOrder", 3001, "MO-3001", "", "A"), ("ManufacturingOrder", 8123, "MO-3001", "", "B"))
     out = apply_resolution(rows, run_resolve(app_for(), rows)[0])

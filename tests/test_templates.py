@@ -22,28 +22,29 @@ def test_default_template():
     assert template.resolve_resource_type("Invoice") is None
 
 
-def test_mo_labels_template(tmp_path):
+def test_mo_labels_template_reads_order_numbers_not_ids(tmp_path):
     path = write_xlsx(tmp_path, {
         "Labels": [["Shop floor labels"], ["MO number", "Label serial", "Operator"],
-                   ["MO-3001", "L-0001", "ann"], ["#3001", "L-0002", "bob"], ["mo 3002", "L-0003", "cy"],
-                   ["MO-3001", "L-0001", "again"], ["MO-x", "L-9", "typo"]],
+                   ["MO-3001", "L-0001", "ann"], ["MO-3002", "L-0003", "cy"],
+                   ["MO-3001", "L-0001", "again"], ["", "L-9", "no order"]],
         "Notes": [["MO number", "Label serial"], ["MO-1", "X"]],
     })
     job = sn.read(path, "mo-labels")
     assert job.template.name == "mo-labels"
     assert job.source.skipped == [("Notes", "left out by the template")]
     rows = job.rows
-    assert rows["resource_type"].tolist()[:5] == ["ManufacturingOrder"] * 5
-    assert [None if pd.isna(v) else v for v in rows["resource_id"]] == [3001, 3001, 3002, 3001, None]
-    assert rows["status"].tolist() == ["valid", "valid", "valid", "duplicate", "invalid"]
-    assert rows["message"].tolist()[3] == "the same serial on the same resource is already in row 3"
-    assert rows["message"].tolist()[4] == "resource_id 'x' is not a whole number"
-    assert job.plan.values.tolist() == [["ManufacturingOrder", 3001, 2, 1], ["ManufacturingOrder", 3002, 1, 1]]
+    assert rows["resource_type"].tolist() == ["ManufacturingOrder"] * 4
+    assert rows["order_no"].tolist() == ["MO-3001", "MO-3002", "MO-3001", ""]
+    assert rows["resource_id"].isna().all()  # MO-3001 is an order number: Katana says which id at preview/apply
+    assert rows["status"].tolist() == ["valid", "valid", "duplicate", "invalid"]
+    assert rows["message"].tolist()[2] == "the same serial on the same resource is already in row 3"
+    assert rows["message"].tolist()[3] == "resource_id is blank and no order_no is given"
+    assert job.plan.empty
+    assert ("Labels", "order_no", "column 'MO number'") in job.mapping()
     out = read_back(job.write())
     assert out["Labels"][1] == ["MO number", "Label serial", "Operator", "status", "message", "serial_id",
                                 "request", "checked_at"]
     assert out["Labels"][2][:4] == ["MO-3001", "L-0001", "ann", "valid"]
-    assert out["Labels"][2][6] == "DELETE ManufacturingOrder 3001 (1/1)"
 
 
 def test_template_by_path(tmp_path):

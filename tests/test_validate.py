@@ -46,7 +46,7 @@ def test_resource_type_spellings(tmp_path, spelling, canonical):
     ("3001.5", "resource_id '3001.5' is not a whole number"),
     ("-4", "resource_id '-4' must be greater than 0"),
     ("0", "resource_id '0' must be greater than 0"),
-    ("", "resource_id is blank"),
+    ("", "resource_id is blank and no order_no is given"),
     ("1234567890123456", "resource_id '1234567890123456' is too large to be an id"),
 ])
 def test_resource_id_problems(tmp_path, cell, message):
@@ -110,7 +110,7 @@ def test_several_problems_on_one_row_all_reported(tmp_path):
 def test_blank_type_and_id_and_serials(tmp_path):
     [(status, message)] = check(tmp_path, " ,  ,,x")
     assert status == "invalid"
-    assert message == "resource_type is blank; resource_id is blank"
+    assert message == "resource_type is blank; resource_id is blank and no order_no is given"
 
 
 def test_duplicate_names_the_earlier_row(tmp_path):

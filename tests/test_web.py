@@ -576,10 +576,13 @@ def test_a_long_file_name_is_shortened_after_its_extension_was_checked(page, tmp
 
 
 def test_csv_and_the_other_template_work(page, tmp_path):
-    labels = write_xlsx(tmp_path, {"Labels": [["MO number", "Label serial"], ["MO-3001", "KNF000001001"]]})
+    # MO-3001 is an order number: the samples' Katana has it as ManufacturingOrder 8301
+    labels = write_xlsx(tmp_path, {"Labels": [["MO number", "Label serial"], ["MO-3001", "KNF000005001"]]})
     url = run_url(page.upload(labels, template="mo-labels"))
     page.wait(url, "ready")
-    assert "Detach 1 serial number from 1 resource" in text(page.get(url))
+    shown = text(page.get(url))
+    assert "Detach 1 serial number from 1 resource" in shown
+    assert "MO-3001 is ManufacturingOrder 8301" in shown
     assert page.upload(labels, template="../templates/default.toml").status_code == 400
 
 
@@ -826,7 +829,7 @@ def test_the_blank_template_sheet_downloads(page):
     assert answer.status_code == 200
     book = load_workbook(io.BytesIO(answer.content))
     header = [c.value for c in book["Serials"][1]]
-    assert header[:4] == ["Resource type", "Resource id", "Serial record id", "Serial number"]
+    assert header[:6] == ["Resource type", "Resource id", "Order number", "SKU", "Serial record id", "Serial number"]
 
 
 def test_every_status_has_its_workbook_colour_on_the_page():
