@@ -32,7 +32,7 @@ from sn_importer.clock import FakeClock
 from sn_importer.engine import Progress
 from sn_importer.job import Job
 from sn_importer.sandbox import running_sandbox
-from sn_importer.status import COLOURS, Status
+from sn_importer.status import COLOURS, Mode, Status
 from sn_importer.web import WebSettings, create_app
 from sn_importer.web.address import announce, open_urls
 from sn_importer.web.present import figures, wait_words
@@ -268,6 +268,25 @@ def test_the_same_file_applied_again_is_not_sent_again(page, sandbox):
     second = page.get(url)
     assert "Nothing to detach" in text(second) and f'action="{url}/apply"' not in second.text
     assert "17 not_on_resource" in text(second)  # 15 detached by the first run, 2 never there
+    assert _deletes(sandbox) == 9
+
+
+def test_the_page_calls_rows_verified_only_when_the_run_read_katana(page, sandbox):
+    url = run_url(page.upload(SAMPLE))
+    page.wait(url, "ready")
+    page.post(f"{url}/apply")
+    page.wait(url, "done")
+    assert "15 serial numbers detached; 7 rows need attention" in text(page.get(url))
+    server = page.client.app.state.server
+    run = server.registry.get(url.rsplit("/", 1)[1])
+    server.execute(run, Mode.APPLY)  # the same sheet applied once more, as a re-run after a restart would
+    heading = re.search(r"<h1>(.*?)</h1>", page.get(url).text, re.S).group(1)
+    if run.result.requests["GET"] == 0:  # replayed from the journal: nothing was looked at
+        assert "verified" not in heading and "recorded as detached by an earlier run" in heading
+        words = text(page.get(url))
+        assert "This run sent nothing and checked nothing in Katana." in words and "and verified" not in words
+    else:  # the re-run read Katana again: then, and only then, rows may be verified
+        assert run.result.requests["GET"] > 0
     assert _deletes(sandbox) == 9
 
 

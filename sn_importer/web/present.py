@@ -192,6 +192,8 @@ def result_view(job: RunResult, filename: str) -> dict:
         "mode": Mode.APPLY.value,
         "attention": rows_table(job, NEEDS_FIX),
         "deleted": counts.get(Status.DELETED.value, 0),
+        # Only a run that read Katana itself may call its rows verified (a replay from the journal sent nothing).
+        "checked": job.requests.get("GET", 0) > 0,
         "exit_code": job.exit_code,
         "outcome": EXIT_MEANING[job.exit_code],
         "facts": facts(job),
