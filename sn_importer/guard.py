@@ -46,6 +46,10 @@ class Limits:
     rectangle_cells: int = 4_000_000      # a sheet larger than this as a rectangle, and sparse, is read cell by cell
     line_bytes: int = 4 * MB              # one line of a CSV file
     cell_chars: int = 32_767              # Excel's own limit for one cell; a longer CSV cell makes its row invalid
+    # The web page reads each upload in a worker process (web/parse_worker.py) limited to:
+    worker_memory_bytes: int = 1_500 * MB  # address space beyond what the worker holds when it starts
+    worker_cpu_seconds: int = 60          # processor time
+    worker_wall_seconds: int = 90         # time in all
 
 
 LIMITS = Limits()

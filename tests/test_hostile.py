@@ -260,12 +260,10 @@ def test_the_page_reads_what_the_command_line_reads(corpus, page, name):
 
 
 def test_a_worker_out_of_memory_is_one_refusal_and_the_server_goes_on(page, monkeypatch, tmp_path):
-    from sn_importer.web import parse_worker
-
     medium = tmp_path / "medium.csv"
     medium.write_text("resource_type,resource_id,serial_number\n" +
                       "".join(f"MO,{3000 + n // 20},SN-{n:08d}\n" for n in range(200_000)))
-    monkeypatch.setattr(parse_worker, "WORKER_LIMITS", parse_worker.WorkerLimits(memory_bytes=50_000_000))
+    monkeypatch.setattr(guard, "LIMITS", guard.Limits(worker_memory_bytes=50_000_000))
     answer = upload(page, medium)
     assert answer.status_code == 400
     assert "“medium.csv” needed more than 50 MB of memory and was stopped" in " ".join(page_text(answer).split())

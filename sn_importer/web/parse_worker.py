@@ -24,25 +24,13 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ..errors import InputError, SnImporterError
-from ..guard import size
+from .. import guard
+from ..guard import Limits, size
 from .security import UploadRefused
-
-
-@dataclass(frozen=True)
-class WorkerLimits:
-    """What reading one upload may take, beyond what the worker holds when it starts."""
-
-    memory_bytes: int = 1_500_000_000
-    cpu_seconds: int = 60
-    wall_seconds: int = 90
-
-
-WORKER_LIMITS = WorkerLimits()
 
 
 class _Server:
@@ -93,13 +81,13 @@ class _Server:
 _server = _Server()
 
 
-def parse_upload(path: Path, template, display_name: str, limits: WorkerLimits | None = None):
+def parse_upload(path: Path, template, display_name: str, limits: Limits | None = None):
     """The :class:`~sn_importer.job.Job` of ``path``, read in a limited worker.
 
     Raises :class:`InputError` with the guard's or the reader's sentence, or
     :class:`UploadRefused` when the worker ran out of memory or time.
     """
-    limits = limits or WORKER_LIMITS
+    limits = limits or guard.LIMITS
     result = Path(f"{path}.job")
     try:
         status = _server.ask((str(path), pickle.dumps(template), display_name, limits, str(result)))
@@ -117,18 +105,19 @@ def parse_upload(path: Path, template, display_name: str, limits: WorkerLimits |
     raise SnImporterError(payload)
 
 
-def _death(name: str, status: int, limits: WorkerLimits) -> str:
+def _death(name: str, status: int, limits: Limits) -> str:
     """Why the worker died, in words (``status``: its exit code, or minus the signal that ended it)."""
     advice = "Split the sheet into smaller files and upload them one by one."
     if status in (-signal.SIGXCPU, -signal.SIGALRM):
         return f"Reading “{name}” took longer than the {_seconds(status, limits)} s allowed and was stopped. {advice}"
     if status in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL, -signal.SIGBUS, 3):
-        return f"Reading “{name}” needed more than {size(limits.memory_bytes)} of memory and was stopped. {advice}"
+        return (f"Reading “{name}” needed more than {size(limits.worker_memory_bytes)} of memory and was "
+                f"stopped. {advice}")
     return f"Reading “{name}” stopped unexpectedly (code {status}). Open it in Excel, save it again and upload it."
 
 
-def _seconds(status: int, limits: WorkerLimits) -> int:
-    return limits.cpu_seconds if status == -signal.SIGXCPU else limits.wall_seconds
+def _seconds(status: int, limits: Limits) -> int:
+    return limits.worker_cpu_seconds if status == -signal.SIGXCPU else limits.worker_wall_seconds
 
 
 # --------------------------------------------------------------------------- in the worker processes
@@ -152,7 +141,7 @@ def serve(requests: Connection, answers: Connection) -> None:
         answers.send(os.waitstatus_to_exitcode(code))
 
 
-def _child(path: str, template: bytes, display_name: str, limits: WorkerLimits, result: str) -> int:
+def _child(path: str, template: bytes, display_name: str, limits: Limits, result: str) -> int:
     """Limit this process, read the upload, leave the outcome pickled in ``result``."""
     _limit_self(limits)
     from ..job import Job
@@ -186,13 +175,13 @@ def _out_of_memory(exc: BaseException) -> bool:
     return False
 
 
-def _limit_self(limits: WorkerLimits) -> None:
+def _limit_self(limits: Limits) -> None:
     """Address space: what the worker holds now plus the allowance; CPU and wall time: the allowance."""
     with open("/proc/self/statm") as handle:
         held = int(handle.read().split()[0]) * resource.getpagesize()
-    resource.setrlimit(resource.RLIMIT_AS, (held + limits.memory_bytes, held + limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    signal.alarm(limits.wall_seconds)
+    resource.setrlimit(resource.RLIMIT_AS, (held + limits.worker_memory_bytes, held + limits.worker_memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.worker_cpu_seconds, limits.worker_cpu_seconds + 5))
+    signal.alarm(limits.worker_wall_seconds)
 
 
 def main() -> None:
@@ -200,4 +189,4 @@ def main() -> None:
     serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
 
 
-__all__ = ["WORKER_LIMITS", "WorkerLimits", "parse_upload"]
+__all__ = ["parse_upload"]
