@@ -70,6 +70,10 @@ class ClientStats:
         return {**self.requests, "retries": self.retries, "rate_limited": self.rate_limited}
 
 
+class RequestNotSent(Exception):
+    """A DELETE held back because the run is stopping: it never left (nothing to verify for it)."""
+
+
 class _RetryableAnswer(Exception):
     """An answer worth trying again (429, 5xx, a body that is not the API's JSON)."""
 
@@ -200,6 +204,7 @@ class KatanaClient:
         self._backoff = (max(0.0, backoff[0]), max(0.0, backoff[1]))
         self._last_success: float | None = None
         self._told_until = 0.0
+        self._hold_deletes = False
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
@@ -267,6 +272,11 @@ class KatanaClient:
                 return records
         raise ApiUnavailableError(f"GET {path} went on for more than {MAX_RECORD_PAGES} pages; cut off")
 
+    def stop_sending(self) -> None:
+        """The run is stopping: no DELETE leaves from now on, even one already waiting for the quota
+        (it raises :class:`RequestNotSent`); lists (the checks after) still go."""
+        self._hold_deletes = True
+
     def estimate_seconds(self, n_requests: int) -> float:
         """About how long ``n_requests`` take under the quota as currently known."""
         return self.pacer.estimate_seconds(n_requests)
@@ -281,8 +291,11 @@ class KatanaClient:
             self._last_success = self.clock.now()
         started = self.clock.now()
         for attempt in range(1, self.max_retries + 1):
+            if attempt > 1 and method == "DELETE" and self._hold_deletes:
+                raise ApiUnavailableError(f"Katana {failing} {self.base_url}: {why}; not tried again: the run "
+                                          "is stopping")
             try:
-                response = await self._send_once(method, params, body, path)
+                response = await self._send_once(method, params, body, path, first=attempt == 1)
                 parsed = parse(response) if parse else None
             except _RetryableAnswer as exc:
                 why, retry_after, failing = exc.reason, exc.retry_after, "kept failing at"
@@ -320,9 +333,12 @@ class KatanaClient:
             return retry_after + jitter
         return min(ceiling, initial * 2 ** (attempt - 1)) + jitter
 
-    async def _send_once(self, method: str, params: dict | None, body: dict | None, path: str = ENDPOINT) -> httpx.Response:
+    async def _send_once(self, method: str, params: dict | None, body: dict | None, path: str = ENDPOINT,
+                         first: bool = True) -> httpx.Response:
         ticket = await self.pacer.acquire()
         try:
+            if method == "DELETE" and self._hold_deletes and first:
+                raise RequestNotSent()
             self.stats.requests[method] += 1
             try:
                 async with asyncio.timeout(self.timeout):

@@ -61,6 +61,19 @@ def show_counts(result: RunResult) -> None:
         out.print(f"Output: {result.output}")
 
 
+def tell_wait(seconds: float, reason: str) -> None:
+    """Why nothing moves for a while: one line on stderr (above the progress bar)."""
+    from .run import describe_wait
+
+    err.print(f"[dim]Waiting {describe_wait(seconds).removeprefix('about ')}: {reason}[/]", soft_wrap=True)
+
+
+def tell_stopping(signal_name: str) -> None:
+    """A stop signal came: say what happens now, and how to stop at once."""
+    err.print(f"[bold]{signal_name}:[/] stopping. Nothing more is sent; what is in flight is settled and the "
+              f"report written. {signal_name} again stops at once.", soft_wrap=True)
+
+
 @contextmanager
 def progress_bar(enabled: bool = True):
     """A progress callback for the library: a bar on a terminal, silence in cron.

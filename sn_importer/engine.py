@@ -23,10 +23,11 @@ from typing import Callable
 
 import pandas as pd
 
-from .client import KatanaClient
+from .client import KatanaClient, RequestNotSent
 from .clock import iso
 from .errors import ApiRequestError, ApiUnavailableError, AuthError, KatanaError, ResumeLaterError, UntrustedListError
-from .journal import Journal, ResourceRecord
+from .interrupt import GRACE, Interrupt
+from .journal import Detached, Journal, ResourceRecord
 from .outcome import Outcome, Outcomes, Stop
 from .status import NEVER_SENT, OPEN, UNSETTLED, Mode, Status, StopKind
 from .strategy import ListingPlan
@@ -77,12 +78,22 @@ class RunState:
 
 
 class Engine:
-    """Runs ``preview`` or ``apply`` for one job's plan over one client."""
+    """Runs ``preview`` or ``apply`` for one job's plan over one client.
+
+    A stop (a refused key, Katana gone, a wait too long, an interrupt) never
+    throws away what is known: no new resource is listed and no new DELETE
+    goes out, what is in flight settles for at most a grace period (a
+    resource whose DELETE was sent is still checked), and then every row
+    keeps the truest status there is: verified outcomes stay, rows that were
+    never going to be sent keep theirs, rows whose DELETE went out without a
+    check after become ``unverified``, the rest ``skipped``.
+    """
 
     def __init__(self, rows: pd.DataFrame, members: dict[Resource, object], client: KatanaClient, mode: Mode,
                  ids_per_request: int, journal: Journal | None = None, run_key: str | None = None,
                  progress: Callable[[Progress], None] | None = None, concurrency: int = 4,
-                 listing: str = "auto", on_plan: Callable[[ListingPlan], None] | None = None):
+                 listing: str = "auto", on_plan: Callable[[ListingPlan], None] | None = None,
+                 interrupt: Interrupt | None = None, detached: dict[int, Detached] | None = None):
         #: The run result's own rows (a copy of the job's), written row by row as outcomes come.
         self.rows = rows
         self.members = {k: [int(p) for p in v] for k, v in members.items()}
@@ -94,6 +105,9 @@ class Engine:
         self.journal = journal
         self.key = run_key
         self.progress = progress
+        self.interrupt = interrupt
+        #: Rows an earlier, finished run of the same file detached (a re-run reports them truthfully).
+        self.detached = detached or {}
         self.resume: dict[Resource, ResourceRecord] = journal.resources(run_key) if journal and run_key else {}
         self.state = RunState()
         self._unreachable = 0
@@ -106,75 +120,116 @@ class Engine:
         self._listing, self._on_plan = listing, on_plan
         self.scans: TypeScans | None = None
         self._pending: dict[str, list[_Pending]] = {}
+        self._stopping = False
+        self._tasks: list[asyncio.Task] = []
+        self._grace: asyncio.TimerHandle | None = None
+        self._confirmed: dict[Resource, dict[int, int]] = {}  # row → serial id confirmed on the resource
+        self._sent: dict[Resource, set[int]] = {}  # ids whose DELETE went out (or is on its way)
 
     # --- the run -------------------------------------------------------------
 
     async def run(self, requests_total: int = 0) -> RunState:
         """Choose how to list each type, then every resource: before, DELETE, after."""
         self._requests_total = requests_total
-        tasks: list[asyncio.Task] = []
+        loop = asyncio.get_running_loop()
+        unlisten = self.interrupt.listen(lambda: loop.call_soon_threadsafe(self._on_interrupt)) \
+            if self.interrupt else (lambda: None)
+        if self.interrupt and self.interrupt.requested:
+            self._on_interrupt()
         try:
-            if await self._phase(self._list_types_before()):
-                tasks = [asyncio.create_task(self._guarded(res)) for res in self.members]
-                await asyncio.gather(*tasks)
-                tasks = [asyncio.create_task(self._verify_type(t, p)) for t, p in self._pending.items()]
-                await asyncio.gather(*tasks)
-        except _StopRun:
-            await _cancel(tasks)
-        except asyncio.CancelledError:
+            if not self._stopping and await self._all([self._phase(self._list_types_before())]) == [True]:
+                await self._all([self._guarded(res) for res in self.members])
+                await self._all([self._verify_type(t, p) for t, p in self._pending.items()])
+        except asyncio.CancelledError:  # cancelled from outside: KeyboardInterrupt without signal handlers
             self.state.stop(StopKind.INTERRUPTED, "interrupted (Ctrl-C)")
-            await _cancel(tasks)
+            await _cancel(self._tasks)
             raise
         except BaseException:
-            await _cancel(tasks)
+            await _cancel(self._tasks)
             raise
         finally:
+            unlisten()
+            if self._grace:
+                self._grace.cancel()
             self.state.notes = list(self.scans.notes) if self.scans else []
             if self._unreachable:
                 self.state.stop(StopKind.UNREACHABLE, f"Katana is unreachable: {self._last_unreachable}")
             self.finalise()
         return self.state
 
+    async def _all(self, steps: list) -> list:
+        """Run steps as tasks a stop can cancel after its grace period; their results (None if cancelled).
+        A bug in one step is raised, not passed over."""
+        tasks = [asyncio.create_task(step) for step in steps]
+        self._tasks.extend(tasks)
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # the caller cancels the rest
+        return [None if task.cancelled() else task.result() for task in tasks]
+
+    def halt(self, kind: StopKind, reason: str, *, now: bool = False) -> None:
+        """Stop sending; let what is in flight settle for the grace period (or not at all with ``now``)."""
+        self.state.stop(kind, reason)
+        self._stopping = True
+        self.client.stop_sending()
+        if now:
+            self._cancel_all()
+        elif self._grace is None:
+            grace = self.interrupt.grace if self.interrupt else GRACE
+            self._grace = asyncio.get_running_loop().call_later(grace, self._cancel_all)
+
+    def _on_interrupt(self) -> None:
+        """A stop signal (or a caller) asked to stop; asked twice, stop now."""
+        if self.interrupt:
+            self.halt(StopKind.INTERRUPTED, self.interrupt.describe(), now=self.interrupt.forced)
+
+    def _cancel_all(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
     def finalise(self) -> None:
-        """Rows of resources that did not finish: unverified if sent, else skipped."""
+        """Rows the run did not settle: ``unverified`` where their DELETE went out, else ``skipped``.
+
+        Rows that already have an outcome (verified, or never going to be
+        sent) keep it: only rows still open are marked."""
         reason = self.state.stop_reason or "the run stopped early"
         for res, positions in self.members.items():
-            phase = self.state.phase.get(res)
-            if phase == "done":
+            if self.state.phase.get(res) == "done":
                 continue
-            if phase == "sent":
-                self._mark(positions, Status.UNVERIFIED, f"DELETE sent; the check afterwards was not made: {reason}",
-                           only_open=True)
-            else:
-                self._mark(positions, Status.SKIPPED, f"not reached: {reason}", only_open=True)
+            sent, confirmed = self._sent.get(res, set()), self._confirmed.get(res, {})
+            out = [p for p in positions if confirmed.get(p) in sent]
+            self._mark(out, Status.UNVERIFIED, f"DELETE sent; the check afterwards was not made: {reason}",
+                       only_open=True)
+            self._mark([p for p in positions if p not in out], Status.SKIPPED, f"not reached: {reason}",
+                       only_open=True)
 
     async def _guarded(self, res: Resource, work: Callable | None = None) -> None:
-        """One resource's step (by default all of it), with what a failure means for the run."""
+        """One resource's step (by default all of it), with what a failure means for the run.
+        After a stop no resource starts; a check after a DELETE already sent still runs."""
         async with self._slots:
-            if self.state.stop_reason:
+            if self._stopping and work is None:
                 return
             try:
                 await (work or self._resource)(res)
                 self._unreachable = 0
             except AuthError as exc:
-                self._stop(StopKind.AUTH, str(exc))
+                self.halt(StopKind.AUTH, str(exc))
             except ResumeLaterError as exc:  # a wait beyond --max-wait, or a stall: resumable
-                self._stop(StopKind.WAIT, str(exc))
+                self.halt(StopKind.WAIT, str(exc))
             except ApiUnavailableError as exc:
                 self._unreachable += 1
                 self._last_unreachable = str(exc)
                 if self._unreachable >= UNREACHABLE_LIMIT:
-                    self._stop(StopKind.UNREACHABLE, f"Katana is unreachable: {exc}")
+                    self.halt(StopKind.UNREACHABLE, f"Katana is unreachable: {exc}")
             except ApiRequestError as exc:  # 404 on the list endpoint: not Katana, or not /v1
-                self._stop(StopKind.BASE_URL,
-                           f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
+                self.halt(StopKind.BASE_URL,
+                          f"{exc}; is the base URL right? It ends in /v1, e.g. https://api.katanamrp.com/v1")
             finally:
                 if work is None:
                     self._tick(res)
-
-    def _stop(self, kind: StopKind, reason: str) -> None:
-        self.state.stop(kind, reason)
-        raise _StopRun(reason)
 
     # --- listing a type whole ----------------------------------------------------
 
@@ -183,10 +238,10 @@ class Engine:
         try:
             await work
         except AuthError as exc:
-            self.state.stop(StopKind.AUTH, str(exc))
+            self.halt(StopKind.AUTH, str(exc))
             return False
         except ResumeLaterError as exc:  # a wait beyond --max-wait, or a stall: resumable
-            self.state.stop(StopKind.WAIT, str(exc))
+            self.halt(StopKind.WAIT, str(exc))
             return False
         return True
 
@@ -202,7 +257,14 @@ class Engine:
 
     async def _verify_type(self, resource_type: str, pending: list[_Pending]) -> None:
         """The check after every DELETE of a type: one type-wide list, or one list per resource."""
-        listed = await self.scans.read_after(resource_type, len(pending)) if self.scans else None
+        try:
+            listed = await self.scans.read_after(resource_type, len(pending)) if self.scans else None
+        except AuthError as exc:  # the rows stay unverified: their DELETEs went out
+            self.halt(StopKind.AUTH, str(exc))
+            return
+        except ResumeLaterError as exc:
+            self.halt(StopKind.WAIT, str(exc))
+            return
         if listed is not None:
             for item in pending:
                 self._verified(item, listed.on(item.res[1]))
@@ -237,11 +299,14 @@ class Engine:
             return
         before = stored.before if stored else current
         self.state.phase[res] = "listed"
-        confirmed, outcome = self._resolve(res, positions, before)
+        confirmed, outcome = self._resolve(res, positions, before, current)
         if self.mode == Mode.PREVIEW or not confirmed:
             for position, serial_id in confirmed.items():
                 outcome[position] = Outcome(Status.PLANNED, "", serial_id, self._stamp())
             self._commit(res, before, [], outcome, write=self.mode == Mode.APPLY)
+            return
+        self._apply(outcome)  # rows never going to be sent are settled now, whatever stops the run later
+        if self._stopping:
             return
         ids = list(dict.fromkeys(confirmed.values()))
         if self.journal and not stored:
@@ -252,19 +317,45 @@ class Engine:
         present_now = {r["id"] for r in current}
         to_send = [i for i in ids if i in present_now]
         item = _Pending(res, before, confirmed, ids, outcome, resumed, to_send)
-        self.state.phase[res] = "sent"
-        for start in range(0, len(to_send), self.chunk):
-            chunk = to_send[start : start + self.chunk]
-            try:
-                await self.client.delete_serials(res[0], res[1], chunk)
-            except (ApiRequestError, ApiUnavailableError) as exc:
-                item.errors.update({i: str(exc) for i in chunk})
-        if not to_send:
+        item.errors, unavailable = await self._send(res, confirmed, to_send)
+        item.sent = self._sent[res]
+        if not item.sent:  # nothing went out (nothing to send now, or the run stopped first)
             self._verified(item, current)
         elif self.scans and self.scans.scanned(res[0]):
             self._pending.setdefault(res[0], []).append(item)  # checked with the rest of its type
         else:
             await self._check_after(item)
+        if unavailable:  # a DELETE that never answered counts towards "Katana is unreachable"
+            raise unavailable
+
+    async def _send(self, res: Resource, confirmed: dict[int, int],
+                    to_send: list[int]) -> tuple[dict[int, str], ApiUnavailableError | None]:
+        """DELETE ``to_send`` in chunks until done or the run stops; the errors by id, and the last
+        'unavailable' one."""
+        self._confirmed[res], self._sent[res] = confirmed, set()
+        errors: dict[int, str] = {}
+        unavailable = None
+        for start in range(0, len(to_send), self.chunk):
+            if self._stopping:
+                break
+            chunk = to_send[start: start + self.chunk]
+            self._sent[res].update(chunk)
+            self.state.phase[res] = "sent"
+            try:
+                await self.client.delete_serials(res[0], res[1], chunk)
+            except RequestNotSent:  # held back while waiting for the quota: it never left
+                self._sent[res].difference_update(chunk)
+                break
+            except ApiRequestError as exc:
+                errors.update({i: str(exc) for i in chunk})
+            except ApiUnavailableError as exc:
+                errors.update({i: str(exc) for i in chunk})
+                unavailable = exc
+        return errors, unavailable
+
+    def _unsent(self, serial_id: int) -> Outcome:
+        """A confirmed row whose DELETE the stop kept from going out."""
+        return Outcome(Status.SKIPPED, f"not sent: {self.state.stop_reason or 'the run stopped'}", serial_id)
 
     async def _check_after(self, item: _Pending) -> None:
         """List one resource after its DELETE and mark its rows; a failed list leaves them unverified."""
@@ -273,7 +364,9 @@ class Engine:
             after = await self.client.list_serials(*res)
         except (ApiRequestError, ApiUnavailableError, UntrustedListError) as exc:
             for position, serial_id in confirmed.items():
-                if serial_id in errors:
+                if serial_id not in item.sent:
+                    outcome[position] = self._unsent(serial_id)
+                elif serial_id in errors:
                     outcome[position] = Outcome(Status.FAILED, f"DELETE failed: {errors[serial_id]}", serial_id)
                 else:
                     outcome[position] = Outcome(Status.UNVERIFIED, f"DELETE sent; the check afterwards failed: {exc}",
@@ -293,6 +386,8 @@ class Engine:
                 note = ("gone at the check after an interrupted attempt"
                         if item.resumed and serial_id not in item.to_send else "")
                 outcome[position] = Outcome(Status.DELETED, note, serial_id, stamp)
+            elif serial_id not in item.sent:
+                outcome[position] = self._unsent(serial_id)
             elif serial_id in errors:
                 outcome[position] = Outcome(Status.FAILED, f"DELETE failed: {errors[serial_id]}", serial_id, stamp)
             else:
@@ -301,11 +396,13 @@ class Engine:
                                             serial_id, stamp)
         self._commit(item.res, item.before, item.ids, outcome)
 
-    def _resolve(self, res: Resource, positions: list[int], before: list[dict]) -> tuple[dict[int, int], Outcomes]:
+    def _resolve(self, res: Resource, positions: list[int], before: list[dict],
+                 current: list[dict]) -> tuple[dict[int, int], Outcomes]:
         """Which rows name a serial that is on the resource (row → id), and outcomes for the rest."""
         by_id = {int(r["id"]): r for r in before}
         by_serial = {str(r.get("serial_number")): r for r in before}
         padded = _zero_padded(by_serial)
+        on_now = {int(r["id"]) for r in current}
         confirmed: dict[int, int] = {}
         outcome: Outcomes = {}
         seen: dict[int, int] = {}
@@ -315,11 +412,8 @@ class Engine:
             serial = str(serial) if isinstance(serial, str) and serial else None
             record = by_id.get(serial_id) if serial_id is not None else by_serial.get(serial)
             if record is None:
-                what = f"serial id {serial_id}" if serial_id is not None else f"serial {serial!r}"
                 hint = _zeros_hint(serial, padded) if serial_id is None else ""
-                outcome[position] = Outcome(Status.NOT_ON_RESOURCE,
-                                            f"{what} is not on {_name(res)} (checked before any delete; nothing sent)"
-                                            f"{hint}", serial_id, self._stamp())
+                outcome[position] = self._absent(res, position, serial_id, serial, on_now, hint)
             elif serial and serial_id is not None and str(record.get("serial_number")) != serial:
                 outcome[position] = Outcome(Status.INVALID,
                                             f"serial_id {serial_id} is serial {record.get('serial_number')!r} on "
@@ -332,6 +426,18 @@ class Engine:
                 seen[int(record["id"])] = position
                 confirmed[position] = int(record["id"])
         return confirmed, outcome
+
+    def _absent(self, res: Resource, position: int, serial_id: int | None, serial: str | None,
+                on_now: set[int], hint: str = "") -> Outcome:
+        """A row whose serial a trusted list before did not show: detached by an earlier run of
+        this file (and still gone), or not on the resource."""
+        earlier = self.detached.get(position)
+        if self.mode == Mode.APPLY and earlier and earlier.serial_id not in on_now:
+            return Outcome(Status.DELETED, f"detached on {earlier.checked_at} by run {earlier.run_id}; "
+                                           "still absent now", earlier.serial_id, self._stamp())
+        what = f"serial id {serial_id}" if serial_id is not None else f"serial {serial!r}"
+        return Outcome(Status.NOT_ON_RESOURCE, f"{what} is not on {_name(res)} (checked before any delete; "
+                                               f"nothing sent){hint}", serial_id, self._stamp())
 
     # --- bookkeeping -----------------------------------------------------------
 
@@ -424,10 +530,7 @@ class _Pending:
     resumed: bool
     to_send: list[int]
     errors: dict[int, str] = field(default_factory=dict)
-
-
-class _StopRun(Exception):
-    """Raised inside the run to stop every resource (bad key, Katana gone)."""
+    sent: set[int] = field(default_factory=set)  # the ids whose DELETE went out
 
 
 def _settled(outcome: Outcomes) -> bool:

@@ -172,4 +172,6 @@ class StalledError(ResumeLaterError):
         self.seconds = seconds
         self.last_failure = last_failure
         because = f" (last: {last_failure})" if last_failure else ""
-        super().__init__(f"no request to Katana has succeeded for {seconds:.0f} s{because}; {self.resume}")
+        shown = f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
+        super().__init__(f"no request to Katana has succeeded for {shown} s{because}; {self.resume}")
+

@@ -45,6 +45,24 @@ CREATE TABLE IF NOT EXISTS resources (
     outcome TEXT,                 -- JSON {row position: [status, message, serial_id, checked_at]}
     PRIMARY KEY (run_key, resource_type, resource_id)
 );
+CREATE TABLE IF NOT EXISTS earlier (
+    run_key TEXT NOT NULL,
+    position INTEGER NOT NULL,    -- the row's position in the file (same content, same positions)
+    serial_id INTEGER,
+    checked_at TEXT NOT NULL,     -- when that run verified it gone
+    run_id TEXT NOT NULL,         -- the run that detached it
+    PRIMARY KEY (run_key, position)
+);
+CREATE TABLE IF NOT EXISTS past_runs (
+    run_key TEXT NOT NULL,
+    run_id TEXT PRIMARY KEY,
+    input TEXT NOT NULL,
+    template TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    statuses TEXT
+);
 """
 
 
@@ -78,6 +96,15 @@ class PastRun:
     statuses: dict | None
 
 
+@dataclass(frozen=True)
+class Detached:
+    """A row an earlier, finished run of the same file detached and verified gone."""
+
+    serial_id: int | None
+    checked_at: str
+    run_id: str
+
+
 @dataclass
 class ResourceRecord:
     phase: str
@@ -106,6 +133,23 @@ class Journal:
     def close(self) -> None:
         self.db.close()
 
+    @staticmethod
+    def peek(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str) -> PastRun | None:
+        """The run recorded for a file, read without creating or locking anything (for a preview)."""
+        path = (Path(state_dir) if state_dir else default_state_dir()) / "journal.sqlite3"
+        if not path.is_file():
+            return None
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+            try:
+                row = db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs WHERE run_key=?",
+                                 (run_key(input_path, template_path, base_url),)).fetchone()
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError):
+            return None
+        return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None) if row else None
+
     @contextmanager
     def exclusive(self, key: str):
         """Hold an OS lock for one run key, so two applies of one file never both send.
@@ -128,8 +172,17 @@ class Journal:
             return None
         return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None)
 
-    def start_run(self, key: str, run_id: str, input_path: str, template: str, base_url: str, started_at: str) -> None:
+    def start_run(self, key: str, run_id: str, input_path: str, template: str, base_url: str, started_at: str,
+                  fresh: bool = False) -> None:
+        """Start a run for ``key``. A finished run it replaces goes to the history, and the rows it
+        detached are kept as :meth:`detached` (a re-run reports them truthfully); ``fresh`` forgets them."""
         with self.db:
+            self.db.execute("INSERT OR IGNORE INTO past_runs SELECT * FROM runs WHERE run_key=? "
+                            "AND finished_at IS NOT NULL", (key,))
+            if fresh:
+                self.db.execute("DELETE FROM earlier WHERE run_key=?", (key,))
+            else:
+                self._keep_detached(key)
             self.db.execute("DELETE FROM resources WHERE run_key=?", (key,))
             self.db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,NULL,NULL)",
                             (key, run_id, input_path, template, base_url, started_at))
@@ -139,9 +192,31 @@ class Journal:
             self.db.execute("UPDATE runs SET finished_at=?, statuses=? WHERE run_key=?",
                             (finished_at, json.dumps(statuses), key))
 
+    def _keep_detached(self, key: str) -> None:
+        """Carry the rows the finished run of ``key`` detached into ``earlier`` (the latest detachment
+        wins; a row it only found still gone keeps the run that detached it)."""
+        run = self.db.execute("SELECT run_id FROM runs WHERE run_key=? AND finished_at IS NOT NULL",
+                              (key,)).fetchone()
+        if run is None:
+            return
+        for (outcome,) in self.db.execute("SELECT outcome FROM resources WHERE run_key=? AND outcome IS NOT NULL",
+                                          (key,)).fetchall():
+            for position, value in json.loads(outcome).items():
+                status, _message, serial_id, checked_at = value
+                if status == "deleted" and not _message.startswith("detached on "):
+                    self.db.execute("INSERT OR REPLACE INTO earlier VALUES (?,?,?,?,?)",
+                                    (key, int(position), serial_id, checked_at or "", run[0]))
+
+    def detached(self, key: str) -> dict[int, Detached]:
+        """Row position → the earlier run that detached it, for a re-run of a finished file."""
+        rows = self.db.execute("SELECT position, serial_id, checked_at, run_id FROM earlier WHERE run_key=?",
+                               (key,)).fetchall()
+        return {int(p): Detached(s, c, r) for p, s, c, r in rows}
+
     def history(self, limit: int = 50) -> list[dict]:
         rows = self.db.execute("SELECT run_id, input, template, base_url, started_at, finished_at, statuses "
-                               "FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
+                               "FROM runs UNION SELECT run_id, input, template, base_url, started_at, finished_at, "
+                               "statuses FROM past_runs ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
         names = ("run_id", "input", "template", "base_url", "started_at", "finished_at", "statuses")
         return [dict(zip(names, r)) | {"statuses": json.loads(r[6]) if r[6] else None} for r in rows]
 

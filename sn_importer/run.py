@@ -27,7 +27,8 @@ from .client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
 from .errors import AuthError, JournalError, LockUnavailable, ResumeLaterError, RunInProgress
-from .journal import Journal, run_key
+from .interrupt import Interrupt
+from .journal import Detached, Journal, PastRun, run_key
 from .lookups import (Lookups, Resolution, annotate, apply_resolution, by_order_mask, lookup_requests, references,
                       resolve, unresolved_requests)
 from .mapping import REMOVED_COLUMNS
@@ -100,11 +101,14 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
                sandbox: bool = False, sandbox_seed: str | Path | None = None, state_dir: str | Path | None = None,
                fresh: bool = False, progress: Callable[[Progress], None] | None = None,
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
-               concurrency: int = 4, listing: str = "auto") -> RunResult:
+               concurrency: int = 4, listing: str = "auto", interrupt: Interrupt | None = None) -> RunResult:
     """Preview or apply ``job``: a new result; the job itself is left as it was read.
 
     ``listing`` is ``"auto"`` (list a resource type whole where that is
-    cheaper) or ``"per_resource"`` (always resource by resource)."""
+    cheaper) or ``"per_resource"`` (always resource by resource).
+    ``interrupt`` stops the run the way Ctrl-C does when requested (from a
+    signal handler or another thread): nothing more is sent, what is in
+    flight settles, every row keeps a true status."""
     mode = Mode(mode)
     clock = (client_options or {}).get("clock")
     result = RunResult.begin(job, mode, clock)
@@ -114,26 +118,29 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         if not connection.api_key:
             result.halt(StopKind.NO_KEY, NO_KEY)
             return result
-        journal, key, replay = (_open_journal(result, stack, state_dir, fresh) if mode == Mode.APPLY
-                                else (None, None, False))
+        if mode == Mode.APPLY:
+            journal, key, detached = _open_journal(result, stack, state_dir, fresh)
+        else:
+            journal, key, detached = None, None, {}
+            _note_applied_before(result, state_dir)
         if result.stop:
             return result
         client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
 
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
-            if announce and plan.requests and not replay:
+            if announce and plan.requests:
                 announce(_estimate(mode, client, plan))
 
         start = partial(Engine, client=client, mode=mode, ids_per_request=job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency,
-                        listing=listing, on_plan=planned)
+                        listing=listing, on_plan=planned, interrupt=interrupt, detached=detached)
         lookups = lookup_requests(result.rows)
-        if announce and lookups and not replay:
+        if announce and lookups:
             announce(_lookup_estimate(result, client, lookups))
         total = job.plan_detail.api_requests(with_delete=mode == Mode.APPLY) + lookups + unresolved_requests(
             result.rows, job.template.ids_per_request, with_delete=mode == Mode.APPLY)
         _run_engine(result, start, client, total)
-        if journal and key and not replay and _complete(result):
+        if journal and key and _complete(result):
             journal.finish_run(key, result.finished_at, result.counts())
     return result
 
@@ -203,9 +210,10 @@ def _complete(result: RunResult) -> bool:
     return not result.stop and not {s.value for s in UNSETTLED} & set(result.counts())
 
 
-def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool) -> tuple[Journal | None, str | None, bool]:
-    """The journal, locked for this run, and whether this run replays a finished one.
-    On failure the result is stopped with the reason."""
+def _open_journal(result: RunResult, stack: ExitStack, state_dir,
+                  fresh: bool) -> tuple[Journal | None, str | None, dict[int, Detached]]:
+    """The journal, locked for this run, its key, and the rows an earlier finished run of the
+    file detached. On failure the result is stopped with the reason."""
     try:
         journal = stack.enter_context(closing(Journal(state_dir)))
         key = run_key(result.path, result.template.path, result.base_url or "")
@@ -214,29 +222,43 @@ def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool) -
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         result.halt(StopKind.JOURNAL, f"cannot use the journal in {state_dir or 'the state directory'}: "
                                       f"{reason}; choose another --state-dir")
-        return None, None, False
+        return None, None, {}
     except RunInProgress as exc:
         result.halt(StopKind.BUSY, str(exc))
-        return None, None, False
-    return journal, key, _prepare_journal(result, journal, key, fresh)
+        return None, None, {}
+    _prepare_journal(result, journal, key, fresh)
+    return journal, key, ({} if fresh else journal.detached(key))
 
 
-def _prepare_journal(result: RunResult, journal: Journal, key: str, fresh: bool) -> bool:
-    """Start a run, or pick up the one recorded for this key; True when that one had finished."""
+def _prepare_journal(result: RunResult, journal: Journal, key: str, fresh: bool) -> None:
+    """Resume the unfinished run recorded for this key, or start a new one.
+
+    A file whose earlier run finished is checked again (a re-run re-checks:
+    serials may have come back since); the report notes the earlier run."""
     past = journal.past_run(key)
-    if past and not fresh:
+    if past and not fresh and not past.finished_at:
         result.run_id = past.run_id
-        if past.finished_at:
-            result.notes.append(f"This file was already applied on {past.finished_at} (run {past.run_id}); "
-                                "its recorded results are shown and nothing was sent again. "
-                                "Use --fresh to run it anew.")
-            return True
         result.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
                             "resources already done were not sent again.")
-        return False
+        return
     journal.start_run(key, result.run_id, result.display_name, result.template.name, result.base_url or "",
-                      result.started_at)
-    return False
+                      result.started_at, fresh=fresh)
+    if past and past.finished_at and not fresh:
+        result.notes.append(applied_before(past))
+
+
+def applied_before(past: PastRun) -> str:
+    """How a report notes that its file was applied before."""
+    return (f"Applied before on {past.finished_at} (run {past.run_id}); Katana was checked again, so every row "
+            "shows what is on its resource today.")
+
+
+def _note_applied_before(result: RunResult, state_dir) -> None:
+    """A preview of a file that was applied before says so, and when (the journal is only read)."""
+    past = Journal.peek(state_dir, result.path, result.template.path, result.base_url or "")
+    if past and past.finished_at:
+        result.notes.append(f"This file was applied before on {past.finished_at} (run {past.run_id}); "
+                            "this check shows what is on each resource today.")
 
 
 def _estimate(mode: Mode, client: KatanaClient, plan: ListingPlan) -> str:

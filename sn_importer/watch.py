@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -43,6 +41,7 @@ from pathlib import Path
 
 from .errors import FolderBusy, InputError, LockUnavailable, SnImporterError, UsageError
 from .clock import SYSTEM, Clock, now_iso
+from .interrupt import Interrupt, stop_signals
 from .job import Job
 from .journal import file_digest
 from .locks import acquire
@@ -245,10 +244,12 @@ class FileRunner:
     """Runs one claimed file through a Job and files the outcome."""
 
     def __init__(self, layout: Layout, settings: Settings, template: Template,
-                 connection: Connection | None = None):
+                 connection: Connection | None = None, interrupt: Interrupt | None = None):
         self.layout = layout
         self.settings = settings
         self.template = template
+        #: A stop signal stops the file in hand the way it stops ``apply``.
+        self.interrupt = interrupt
         #: Where preview and apply go (resolved once per session by the Watcher).
         self.connection = connection or Connection(settings.base_url, settings.api_key)
 
@@ -298,6 +299,8 @@ class FileRunner:
         options = {"state_dir": s.state_dir} if s.mode == Mode.APPLY else {}
         if s.client_options:
             options["client_options"] = s.client_options
+        if self.interrupt is not None:
+            options["interrupt"] = self.interrupt
         try:
             return runner(base_url=connection.base_url, api_key=connection.api_key, **options), False
         except Exception as exc:  # noqa: BLE001 - reported in the summary; the file goes to failed/
@@ -410,9 +413,12 @@ def file_line(result: FileResult) -> str:
 class Watcher:
     """Works on one folder: resumes what a crash left, then claims and runs settled drops.
 
-    ``stop()`` (also SIGTERM and a first Ctrl-C while :meth:`run` holds the
-    main thread) lets the file in hand finish and then ends the run, which
-    returns the worst exit code of the session, as ``--once`` does.
+    ``stop()`` lets the file in hand finish and then ends the run, which
+    returns the worst exit code of the session, as ``--once`` does. SIGINT,
+    SIGTERM and SIGHUP (while :meth:`run` holds the main thread) do what
+    Ctrl-C does to ``apply``: the file in hand stops sending, settles what is
+    in flight and stays in processing/ for the next run to resume; the
+    session ends with exit code 2. A second signal stops at once.
     """
 
     def __init__(self, root: str | Path, settings: Settings | None = None,
@@ -429,12 +435,15 @@ class Watcher:
         self._connection: Connection | None = None
         self._stop_reason: str | None = None
         self._stop_logged = False
+        #: Requested by SIGINT, SIGTERM and SIGHUP: the file in hand stops sending, and the session ends.
+        self.interrupt = Interrupt()
         self._waiting_logged: set[str] = set()
 
     @property
     def exit_code(self) -> int:
-        """The worst exit code of every file run in this session (0 when there were none)."""
-        return self._worst
+        """The worst exit code of every file run in this session (0 when there were none);
+        2 when a stop signal ended it."""
+        return max(self._worst, 2 if self.interrupt.requested else 0)
 
     def stop(self, reason: str = "asked to stop") -> None:
         """Finish the file in hand, then end. Only sets a flag: safe from a signal handler."""
@@ -458,7 +467,7 @@ class Watcher:
         with ExitStack() as stack:
             stack.enter_context(folder_lock(self.layout.root))
             self._connect(stack)
-            stack.enter_context(_graceful_signals(self))
+            stack.enter_context(stop_signals(self.interrupt, on_signal=self.stop))
             if not once:
                 self.log(logfmt(level="info", event="watching", dir=self.layout.root, mode=self.settings.mode,
                                 interval=self.settings.interval, settle=self.settings.settle))
@@ -472,7 +481,7 @@ class Watcher:
     def run_pass(self) -> list[FileResult]:
         """Resume what is in processing/, then claim and run every settled file of the inbox."""
         done: list[FileResult] = []
-        runner = FileRunner(self.layout, self.settings, self.template, self._connection)
+        runner = FileRunner(self.layout, self.settings, self.template, self._connection, self.interrupt)
         for path, resumed, dropped_as in self._work():
             result = runner.run(path, resumed=resumed, dropped_as=dropped_as)
             self.results.append(result)
@@ -533,30 +542,6 @@ class Watcher:
 def _template(template: str | Path | Template | None) -> Template:
     """Loaded once up front: a broken template is a usage error, not a failure of every file."""
     return template if isinstance(template, Template) else load_template(template)
-
-
-@contextmanager
-def _graceful_signals(watcher: Watcher) -> Iterator[None]:
-    """SIGTERM and a first Ctrl-C finish the file in hand; a second Ctrl-C interrupts it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(signum, frame) -> None:
-        watcher.stop("SIGTERM")
-
-    def on_int(signum, frame) -> None:
-        if watcher._stop_reason:
-            raise KeyboardInterrupt
-        watcher.stop("Ctrl-C (press again to interrupt the file in hand)")
-
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, on_term),
-                signal.SIGINT: signal.signal(signal.SIGINT, on_int)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def watch(root: str | Path, *, once: bool = True, log: Callable[[str], None] | None = None, **settings) -> int:

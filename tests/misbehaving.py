@@ -232,6 +232,27 @@ def then(action: Callable[[MisbehavingKatana], None], answer: Answer | None = No
     return answer_after
 
 
+def slow(seconds: float, answer: Answer | None = None) -> Answer:
+    """Answer after ``seconds`` (a busy tenant, a long network)."""
+
+    async def answer_later(call: Call, katana: MisbehavingKatana) -> Response:
+        await asyncio.sleep(seconds)
+        return await (answer or honest())(call, katana)
+
+    return answer_later
+
+
+def leaves_in_place(*kept: int) -> Answer:
+    """A DELETE that detaches the ids asked for except ``kept``, and answers 204 all the same."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        ids = [i for i in call.body["ids"] if i not in kept]
+        katana.detach(call.body["resource_type"], call.body["resource_id"], ids)
+        return Response(status_code=204, headers=quota_headers())
+
+    return answer
+
+
 def rate_limited(retry_after: float) -> Answer:
     async def answer(call: Call, katana: MisbehavingKatana) -> Response:
         headers = {"Retry-After": f"{retry_after:g}"}

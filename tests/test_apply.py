@@ -199,20 +199,29 @@ def test_sandbox_stopped_mid_run(tmp_path, state):
     assert out.exists()
 
 
-def test_same_file_again_is_recognised_and_not_resent(tmp_path, state):
-    path = sheet(tmp_path, [("MO", 3001, 1, "")])
+def test_the_same_file_again_is_checked_again_and_reports_todays_truth(tmp_path, state):
+    """A re-run re-checks: it lists again, sends what is on the resource now, and notes the earlier run."""
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 2, "")])
     with running_sandbox(records=[rec(1, "A"), rec(2, "B")]) as server:
-        first = sn.read(path)
-        first_run = first.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        again = sn.read(path)
-        again_run = again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert statuses(again_run) == ["deleted"]
-        assert "already applied" in " ".join(again_run.notes)
-        assert again_run.run_id == first_run.run_id
-        assert server.store.stats()["requests"]["DELETE"] == 1
-        fresh = sn.read(path)
-        fresh_run = fresh.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST, fresh=True)
-        assert statuses(fresh_run) == ["not_on_resource"]
+        first = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(first) == ["deleted", "deleted"]
+        server.store.add(rec(2, "B"))  # serial 2 came back since; serial 1 stays gone
+        again = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(again) == ["deleted", "deleted"]
+        assert again.rows.at[0, "message"].startswith(f"detached on {first.rows.at[0, 'checked_at']} by run "
+                                                      f"{first.run_id}; still absent now")
+        assert again.rows.at[1, "message"] == ""  # detached again, today
+        assert again.run_id != first.run_id and again.requests["GET"] == 2 and again.requests["DELETE"] == 1
+        assert f"Applied before on {first.finished_at} (run {first.run_id})" in " ".join(again.notes)
+        assert on(server.store, "ManufacturingOrder", 3001) == set()
+        assert list(again.removed["id"]) == [2]  # only what this run detached
+        third = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert [m.split(";")[0] for m in third.rows["message"]] == [
+            f"detached on {first.rows.at[0, 'checked_at']} by run {first.run_id}",
+            f"detached on {again.rows.at[1, 'checked_at']} by run {again.run_id}"]
+        fresh = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+                                    client_options=FAST, fresh=True)
+        assert statuses(fresh) == ["not_on_resource", "not_on_resource"]
 
 
 def test_written_report_carries_removed_records_and_summary(tmp_path, state):
@@ -352,20 +361,19 @@ def test_failed_resources_are_tried_again_on_the_next_apply(tmp_path, state):
         assert second_run.requests["DELETE"] == 2 and server.store.records == []
 
 
-def test_showing_a_finished_run_again_keeps_its_finish_time(tmp_path, state):
-    from sn_importer.journal import Journal, run_key
+def test_a_re_run_keeps_the_earlier_run_in_the_history(tmp_path, state):
+    from sn_importer.journal import Journal
 
     path = sheet(tmp_path, [("MO", 3001, 1, "")])
     with running_sandbox(records=[rec(1, "A")]) as server:
-        sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        journal = Journal(state)
-        key = run_key(path, sn.load_template().path, server.base_url)
-        finished = journal.past_run(key).finished_at
-        again = sn.read(path)
-        again_run = again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
-        assert journal.past_run(key).finished_at == finished
-        assert again_run.requests["GET"] == 0 and statuses(again_run) == ["deleted"]
-        journal.close()
+        first = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        again = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+    journal = Journal(state)
+    history = {run["run_id"]: run for run in journal.history()}
+    journal.close()
+    assert set(history) == {first.run_id, again.run_id}
+    assert history[first.run_id]["finished_at"] == first.finished_at
+    assert again.requests["GET"] == 1 and statuses(again) == ["deleted"]
 
 
 def test_a_corrupt_journal_is_one_clear_stop(tmp_path, state):

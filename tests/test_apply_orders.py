@@ -155,12 +155,15 @@ def test_mo_labels_resolves_mo_3001_through_katana_on_the_command_line(tmp_path,
     assert row[header.index("message")] == "MO-3001 is ManufacturingOrder 8123"
 
 
-def test_applying_the_same_sheet_again_shows_the_recorded_results(tmp_path):
+def test_applying_the_same_sheet_again_checks_again_and_sends_nothing_gone(tmp_path):
     app = create_app(seed_from(tenant()))
     job = sn.read(staff_sheet(tmp_path))
     first = job.apply(state_dir=tmp_path / "state", **in_process(app))
     again = job.apply(state_dir=tmp_path / "state", **in_process(app))
     assert again.rows["status"].tolist() == first.rows["status"].tolist()
-    assert again.rows["message"].tolist() == first.rows["message"].tolist()
-    assert any("already applied" in note for note in again.notes)
+    deleted = first.rows["status"] == "deleted"
+    assert deleted.any()
+    for before, now in zip(first.rows.loc[deleted, "checked_at"], again.rows.loc[deleted, "message"]):
+        assert f"detached on {before} by run {first.run_id}; still absent now" in now
+    assert any(note.startswith("Applied before on") for note in again.notes)
     assert app.state.store.stats()["endpoints"]["DELETE /serial_numbers"] == 3, "nothing sent again"

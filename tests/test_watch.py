@@ -388,31 +388,54 @@ def test_killed_mid_file_the_next_run_finishes_it_truthfully(folder, state, slow
         assert {r["status"] for r in csv.DictReader(handle)} == {"deleted"}
     assert names(folder, "processing") == set()
 
-    drop(folder, "orders.csv", sheet(0, 6))  # the same content again: the journal knows it
+    drop(folder, "orders.csv", sheet(0, 6))  # the same content again: checked again, nothing to send
     again = watch_cli(folder, state, *options, env=key)
     assert again.returncode == 0, again.stderr
     stem = next(Path(n).stem for n in names(folder, "done") if n.startswith("orders.2") and n.endswith(".summary.json"))
     repeat = summary(folder, "done", stem.removesuffix(".summary"))
-    assert any("already applied" in note for note in repeat["notes"])
+    assert any(note.startswith("Applied before on") for note in repeat["notes"])
+    assert repeat["requests"]["GET"] >= 1  # listed again: today's truth
     assert repeat["statuses"] == {"deleted": 12} and slow_katana.deletes() - before == 6
 
 
-def test_sigterm_while_polling_finishes_the_file_in_hand(folder, state, slow_katana):
-    drop(folder, "first.csv", sheet(6, 6))
+def test_sighup_while_polling_stops_sending_and_the_next_run_resumes(folder, state, slow_katana):
+    """SIGHUP (a closed SSH session) does what Ctrl-C does: the file in hand stops sending,
+    settles, stays in processing/; exit 2; the next run finishes it without sending twice."""
+    first = drop(folder, "first.csv", sheet(6, 6))
+    drop(folder, "next.csv", sheet(6, 1))
+    earlier = time.time() - 5
+    os.utime(first, (earlier, earlier))  # claimed before next.csv
     before = slow_katana.deletes()
-    watcher = start_watch(folder, state, "--apply", "--interval", "0.2", "--base-url", slow_katana.base_url,
-                          env={"KATANA_API_KEY": "sandbox"})
+    options = ("--apply", "--base-url", slow_katana.base_url)
+    key = {"KATANA_API_KEY": "sandbox"}
+    watcher = start_watch(folder, state, *options, "--interval", "0.2", env=key)
     try:
         wait_for(lambda: slow_katana.deletes() > before, what="the first DELETE")
-        drop(folder, "next.csv", sheet(6, 1))
-        assert "first.summary.json" not in names(folder, "done")
-        watcher.send_signal(signal.SIGTERM)
+        watcher.send_signal(signal.SIGHUP)
         _, stderr = watcher.communicate(timeout=30)
     finally:
         watcher.kill()
-    assert watcher.returncode == 0, stderr
-    assert summary(folder, "done", "first")["statuses"] == {"deleted": 12}
-    assert names(folder, "processing") == set()
+    assert watcher.returncode == 2, stderr
+    assert "event=stopping reason=SIGHUP" in stderr and "Traceback" not in stderr
+    assert re.search(r"event=stopped .*exit=2 reason=SIGHUP", stderr)
+    line = next(m for m in file_lines(stderr) if "file=first.csv" in m.group(0))
+    assert "result=processing" in line.group(0) and "exit=2" in line.group(0)
+    assert names(folder, "processing") == {"first.csv"}
     assert names(folder, "inbox") == {"next.csv"}  # not started after the stop
-    assert "event=stopping reason=SIGTERM" in stderr
-    assert slow_katana.deletes() - before == 6
+    sent = slow_katana.deletes() - before
+    assert sent < 6, "the file finished before the signal; make the sandbox slower"
+
+    (folder / "inbox" / "next.csv").unlink()
+    rerun = watch_cli(folder, state, "--once", *options, env=key)
+    assert rerun.returncode == 0, rerun.stderr
+    assert summary(folder, "done", "first")["statuses"] == {"deleted": 12}
+    assert slow_katana.deletes() - before == 6  # one DELETE per resource over both runs
+
+
+def test_a_missing_key_is_one_logfmt_line_with_its_exit_code(folder, state):
+    drop(folder, "good.csv", GOOD)
+    stopped = watch_cli(folder, state, "--once", "--apply")
+    assert stopped.returncode == 2
+    lines = stopped.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"^ts=\S+ level=error event=stopped .*exit=2 error=\"no API key", lines[0])
+    assert names(folder, "inbox") == {"good.csv"}  # nothing touched

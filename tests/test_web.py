@@ -268,6 +268,7 @@ def test_the_same_file_applied_again_is_not_sent_again(page, sandbox):
     second = page.get(url)
     assert "Nothing to detach" in text(second) and f'action="{url}/apply"' not in second.text
     assert "17 not_on_resource" in text(second)  # 15 detached by the first run, 2 never there
+    assert "This file was applied before on" in text(second)  # the check says so, and when
     assert _deletes(sandbox) == 9
 
 

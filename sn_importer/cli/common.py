@@ -38,6 +38,13 @@ BaseUrlOpt = Annotated[Optional[str], typer.Option(
     "--base-url", help="Katana API base URL (else KATANA_BASE_URL, else production).")]
 StateOpt = Annotated[Optional[Path], typer.Option(
     "--state-dir", help="Where the crash-safety journal lives (default: the user's state directory).")]
+MaxWaitOpt = Annotated[Optional[float], typer.Option(
+    "--max-wait", metavar="SECONDS", min=0,
+    help="The longest wait Katana may ask for (Retry-After, quota reset) before the run stops resumably. "
+         "Default: one quota window.")]
+StallOpt = Annotated[float, typer.Option(
+    "--stall", metavar="SECONDS", min=1,
+    help="Stop the run resumably when no request has succeeded for this long.")]
 
 
 class PlainCommand(TyperCommand):
@@ -115,23 +122,33 @@ def prove_output(job, output: Optional[Path]) -> Path:
     return target
 
 
-def finish(result: RunResult, output: Optional[Path], as_json: bool) -> None:
-    """Write the output, show or print the result, exit with the result's code."""
+def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: Optional[Path] = None,
+           state_dir: Optional[Path] = None, interrupted: bool = False) -> None:
+    """Write the output (into the state directory when its place refuses it), show or print
+    the result, exit with the result's code (2 when the report is not where it should be, or a
+    stop signal came)."""
     from .. import console
+    from ..landing import write_landing
 
-    result.write(output)
+    where, refused = write_landing(result.write, output, target or output or result.path, state_dir,
+                                   result.run_id)
     if as_json:
         sys.stdout.write(json.dumps(result.summary()) + "\n")
     else:
         console.show_counts(result)
-    raise typer.Exit(result.exit_code)
+    if refused:
+        console.err.print(f"[bold red]error:[/] could not write the report to {target or output}: {refused}; "
+                          f"it was written to {where} instead", soft_wrap=True)
+    raise typer.Exit(2 if refused or interrupted else result.exit_code)
 
 
 def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir=None,
-           fresh=False) -> None:
-    """``preview`` and ``apply``: read, show what was read, run against Katana, finish."""
+           fresh=False, max_wait: Optional[float] = None, stall: float = 120.0) -> None:
+    """``preview`` and ``apply``: read, show what was read, prove the report's place writable, run
+    against Katana (SIGINT, SIGTERM and SIGHUP stop it gracefully), finish."""
     from .. import console
     from ..errors import UsageError
+    from ..interrupt import stop_signals
     from ..job import Job
     from ..status import Mode
 
@@ -139,17 +156,20 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
     if sandbox and base_url:
         raise UsageError("--sandbox and --base-url do not go together: the sandbox is a Katana of its own")
     job = Job(file, template)
-    prove_output(job, output)
+    target = prove_output(job, output)
     if not as_json:
         console.show_mapping(job)
         console.show_plan(job)
     announce = None if as_json else console.out.print
-    extra = {"state_dir": state_dir, "fresh": fresh} if mode == Mode.APPLY else {}
-    with console.progress_bar(enabled=not as_json) as progress:
-        runner = job.apply if mode == Mode.APPLY else job.preview
-        result = runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, progress=progress,
-                        announce=announce, **extra)
-    if not as_json:
-        for note in result.notes:
-            console.err.print(note, soft_wrap=True)
-    finish(result, output, as_json)
+    extra = {"fresh": fresh} if mode == Mode.APPLY else {}
+    options = {"max_wait": max_wait, "stall_limit": stall, "on_wait": console.tell_wait}
+    with stop_signals(on_signal=console.tell_stopping) as interrupt:
+        with console.progress_bar(enabled=not as_json) as progress:
+            runner = job.apply if mode == Mode.APPLY else job.preview
+            result = runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, progress=progress,
+                            announce=announce, state_dir=state_dir, interrupt=interrupt, client_options=options,
+                            **extra)
+        if not as_json:
+            for note in result.notes:
+                console.err.print(note, soft_wrap=True)
+        finish(result, output, as_json, target=target, state_dir=state_dir, interrupted=interrupt.requested)

@@ -65,7 +65,33 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
         app = create_app(settings)
         console.out.print(f"sn-importer serve: {announce(host, port)}. Runs go to {settings.target}."
                           " Ctrl+C stops the server.", soft_wrap=True, markup=False)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        stopped_by = _serve(server)
+    if stopped_by:
+        console.err.print(f"{stopped_by}: the server stopped; a run in progress stopped sending and was reported.")
+        raise typer.Exit(2)
+
+
+def _serve(server) -> str | None:
+    """Serve until SIGINT, SIGTERM or SIGHUP (all three shut down gracefully: a run in progress
+    stops sending and writes its report); the name of the signal that stopped it, if one did."""
+    import signal
+
+    from ..interrupt import STOP_SIGNALS, signal_name
+
+    got: list[str] = []
+
+    def on_signal(signum, frame) -> None:
+        got.append(signal_name(signum))
+        server.handle_exit(signum, frame)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return got[0] if got else None
 
 
 def _password(host: str, password_env: str | None) -> str | None:

@@ -3,6 +3,8 @@
 It parses the options, runs a :class:`~sn_importer.watch.Watcher` whose log
 lines go to stderr, and exits with the worst exit code of the files. A folder
 another watcher holds is not an error for cron: one line on stderr, exit code 0.
+Every other stop (a missing key, a bad option, a stop signal) is one logfmt
+line too, with ``exit=2``, so ``grep 'exit=[12]'`` finds it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import FolderBusy, UsageError
+from ..errors import FolderBusy, SnImporterError, UsageError
 from ..status import Mode
-from .common import BaseUrlOpt, SandboxOpt, SeedOpt, StateOpt, TemplateOpt, friendly
+from .common import BaseUrlOpt, MaxWaitOpt, SandboxOpt, SeedOpt, StallOpt, StateOpt, TemplateOpt
 
 DirArg = Annotated[Path, typer.Argument(metavar="DIR", show_default=False,
                                         help="The folder to watch; inbox/, processing/, done/ and failed/ are created in it.")]
@@ -32,23 +34,46 @@ def _log(line: str) -> None:
     sys.stderr.flush()
 
 
-@friendly
 def watch(folder: DirArg, once: OnceOpt = False, apply: ApplyOpt = False, offline: OfflineOpt = False,
           interval: IntervalOpt = 10.0, settle: SettleOpt = 5.0, template: TemplateOpt = None,
           sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
-          state_dir: StateOpt = None) -> None:
+          state_dir: StateOpt = None, max_wait: MaxWaitOpt = None, stall: StallOpt = 120.0) -> None:
     """Process spreadsheets dropped into DIR/inbox: preview (or --apply) each, file it with its results in done/ or failed/."""
+    from ..watch import logfmt
+
+    try:
+        code = _watch(folder, once, apply, offline, interval, settle, template, sandbox, sandbox_seed, base_url,
+                      state_dir, max_wait, stall)
+    except FolderBusy as busy:  # not an error under cron: the other run does the work
+        _log(logfmt(level="info", event="busy", dir=busy.root, pid=busy.holder or None, msg=str(busy)))
+        raise typer.Exit(0) from None
+    except (SnImporterError, OSError, KeyboardInterrupt) as exc:
+        _log(logfmt(level="error", event="stopped", dir=folder, exit=2, error=_words(exc)))
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def _watch(folder, once, apply, offline, interval, settle, template, sandbox, sandbox_seed, base_url, state_dir,
+           max_wait, stall) -> int:
     from ..watch import Settings, Watcher, logfmt
 
     if apply and offline:
         raise UsageError("--apply and --offline do not go together: --offline never touches the network")
     mode = Mode.APPLY if apply else Mode.VALIDATE if offline else Mode.PREVIEW
     settings = Settings(mode=mode, template=template, base_url=base_url, sandbox=sandbox,
-                        sandbox_seed=sandbox_seed, state_dir=state_dir, settle=settle, interval=interval)
+                        sandbox_seed=sandbox_seed, state_dir=state_dir, settle=settle, interval=interval,
+                        client_options={"max_wait": max_wait, "stall_limit": stall})
     watcher = Watcher(folder, settings, log=_log)
-    try:
-        code = watcher.run(once=once)
-    except FolderBusy as busy:  # not an error under cron: the other run does the work
-        _log(logfmt(level="info", event="busy", dir=busy.root, pid=busy.holder or None, msg=str(busy)))
-        raise typer.Exit(0) from None
-    raise typer.Exit(code)
+    code = watcher.run(once=once)
+    if watcher.interrupt.requested:
+        _log(logfmt(level="error", event="stopped", dir=folder, exit=code, reason=watcher.interrupt.reason,
+                    detail="files in processing/ are resumed by the next run"))
+    return code
+
+
+def _words(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, OSError) and not isinstance(exc, SnImporterError):
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    return str(exc)

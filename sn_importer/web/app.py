@@ -37,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from .. import formats
 from ..clock import SYSTEM, Clock
 from ..errors import InputError, SnImporterError
+from ..interrupt import Interrupt
 from ..journal import Journal, run_key
 from ..template import available_templates, load_template
 from . import present
@@ -94,6 +95,8 @@ class Server:
         self.registry = Registry(web / "runs")
         self.retention = Retention(web, settings.keep_days, settings.keep_history_days, settings.clock)
         self.queue = RunQueue(self.execute)
+        #: Requested when the server stops: a run in progress stops sending, settles and is reported.
+        self.interrupt = Interrupt(grace=5.0)
         self.quota = QuotaWatch(settings.clock)
         self.sessions = Sessions(settings.password, clock=settings.clock)
         self.logins = LoginThrottle(settings.clock)
@@ -116,7 +119,7 @@ class Server:
         runner = job.preview if mode == Mode.PREVIEW else job.apply
         try:
             result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
-                            state_dir=self.settings.state_dir, progress=run.progress,
+                            state_dir=self.settings.state_dir, progress=run.progress, interrupt=self.interrupt,
                             client_options={"transport": self.quota.transport(), "clock": self.settings.clock})
         except SnImporterError as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
@@ -223,6 +226,7 @@ def create_app(settings: WebSettings) -> Starlette:
         try:
             yield
         finally:
+            server.interrupt.request("the server is stopping")
             server.queue.stop()
 
     routes = [

@@ -188,10 +188,13 @@ def preview_view(job: RunResult, filename: str, estimate: str) -> dict:
 def result_view(job: RunResult, filename: str) -> dict:
     view = read_view(job, filename)
     counts = job.counts()
+    deleted = job.rows[job.rows["status"] == Status.DELETED.value]
+    before = int(deleted["message"].str.startswith("detached on ").sum())  # by an earlier run, still gone
     view.update({
         "mode": Mode.APPLY.value,
         "attention": rows_table(job, NEEDS_FIX),
-        "deleted": counts.get(Status.DELETED.value, 0),
+        "deleted": len(deleted) - before,
+        "gone_before": before,
         # Only a run that read Katana itself may call its rows verified (a replay from the journal sent nothing).
         "checked": job.requests.get("GET", 0) > 0,
         "exit_code": job.exit_code,
