@@ -45,6 +45,7 @@ from .clock import Clock, SystemClock
 from .errors import ApiRequestError, ApiUnavailableError, AuthError, StalledError, WaitTooLongError
 from .lists import PAGE_LIMIT, Page, Pagination, is_last_page, read_list
 from .pacing import Pacer
+from .quota import SharedBudget
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,18 @@ WaitCallback = Callable[[float, str], None]
 
 @dataclass
 class ClientStats:
-    """What the run cost: requests sent by method (every try counts), retries, 429s met."""
+    """What the run cost: requests sent by method (every try counts), retries, 429s met,
+    and the seconds requests waited for the quota (of which for other sn-importer runs)."""
 
     requests: Counter = field(default_factory=lambda: Counter({"GET": 0, "DELETE": 0, "POST": 0}))
     retries: int = 0
     rate_limited: int = 0
+    waited: float = 0.0
+    waited_for_others: float = 0.0
 
-    def as_dict(self) -> dict[str, int]:
-        return {**self.requests, "retries": self.retries, "rate_limited": self.rate_limited}
+    def as_dict(self) -> dict[str, int | float]:
+        return {**self.requests, "retries": self.retries, "rate_limited": self.rate_limited,
+                "waited_s": round(self.waited, 1), "waited_for_other_runs_s": round(self.waited_for_others, 1)}
 
 
 class RequestNotSent(Exception):
@@ -187,6 +192,7 @@ class KatanaClient:
         max_wait: float | None = None,
         stall_limit: float = 120.0,
         on_wait: WaitCallback | None = None,
+        budget: SharedBudget | None = None,
     ):
         if not api_key:
             raise AuthError(401, "no API key given")
@@ -198,7 +204,7 @@ class KatanaClient:
         self._max_wait = max_wait
         self.stall_limit = stall_limit
         self.on_wait = on_wait
-        self.pacer = Pacer(self.clock, initial_quota=initial_quota, max_in_flight=max_in_flight)
+        self.pacer = Pacer(self.clock, initial_quota=initial_quota, max_in_flight=max_in_flight, shared=budget)
         self.pacer.on_wait = self._pacer_wait
         self.stats = ClientStats()
         self._backoff = (max(0.0, backoff[0]), max(0.0, backoff[1]))
@@ -336,6 +342,7 @@ class KatanaClient:
     async def _send_once(self, method: str, params: dict | None, body: dict | None, path: str = ENDPOINT,
                          first: bool = True) -> httpx.Response:
         ticket = await self.pacer.acquire()
+        self.stats.waited, self.stats.waited_for_others = self.pacer.waited, self.pacer.waited_for_others
         try:
             if method == "DELETE" and self._hold_deletes and first:
                 raise RequestNotSent()

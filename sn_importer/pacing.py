@@ -22,6 +22,11 @@ new window and is charged to it.
 
 Until the first answer has shown the real window, one request at a time goes
 out: the initial 60/60 is used for estimates, never trusted for a burst.
+
+With a :class:`~sn_importer.quota.SharedBudget` the same accounting runs over
+numbers shared by every sn-importer process on the host, and that budget
+alone decides when a request may go; this pacer still bounds the requests in
+flight and keeps what the answers said.
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from .quota import Grant, SharedBudget
 
 
 @dataclass
@@ -40,13 +48,16 @@ class Ticket:
 
     sent_at: float
     done_before: int = 0  # requests finished when this one was reserved
+    shared: "Grant | None" = None  # the host-wide grant, with a shared budget
+    headers: tuple[int, int, int] | None = None  # (limit, remaining, reset ms) of its answer
 
 
 class Pacer:
     """Bounds requests in flight and holds each one until the window has room."""
 
-    def __init__(self, clock: Clock | None = None, *, initial_quota: tuple[int, float] = (60, 60.0), max_in_flight: int = 4, margin: float = 0.05):
+    def __init__(self, clock: Clock | None = None, *, initial_quota: tuple[int, float] = (60, 60.0), max_in_flight: int = 4, margin: float = 0.05, shared: "SharedBudget | None" = None):
         self.clock = clock or SystemClock()
+        self.shared = shared
         self.limit, self.window = int(initial_quota[0]), float(initial_quota[1])
         self.learned = False  # has an answer carried the rate-limit headers yet?
         self.reset_at: float | None = None  # when the current window ends, if known (epoch s)
@@ -56,6 +67,8 @@ class Pacer:
         self._done = 0  # requests finished so far (answered or failed)
         self._settled = 0  # requests known to have finished before the current window's reset
         self._budget = 0  # may reserve up to request number _budget
+        self.waited = 0.0  # seconds during which some request waited for room in the window
+        self._looking, self._looking_since = 0, 0.0
         self._slots = asyncio.Semaphore(max_in_flight)
         self._changed = asyncio.Event()
         #: Told the seconds until the window resets before each wait for it; may raise to refuse the wait.
@@ -76,15 +89,34 @@ class Pacer:
     async def acquire(self) -> Ticket:
         """Wait for a free slot and for room in the window; the caller must ``release``."""
         await self._slots.acquire()
+        self._look(+1)
+        grant = None
         try:
-            while not self._roll_and_check():
-                await self._wait_for_room()
+            if self.shared:
+                grant = await self.shared.reserve()
+            else:
+                while not self._roll_and_check():
+                    await self._wait_for_room()
         except BaseException:
             self._slots.release()
             raise
-        ticket = Ticket(sent_at=self.clock.now(), done_before=self._done)
+        finally:
+            self._look(-1)
+        ticket = Ticket(sent_at=self.clock.now(), done_before=self._done, shared=grant)
         self._sent += 1
         return ticket
+
+    def _look(self, change: int) -> None:
+        """Count the time during which at least one request waits for room (not the sum over requests)."""
+        now = self.clock.now()
+        if self._looking:
+            self.waited += now - self._looking_since
+        self._looking, self._looking_since = self._looking + change, now
+
+    @property
+    def waited_for_others(self) -> float:
+        """Of :attr:`waited`, the seconds while another sn-importer run drew from the shared budget."""
+        return self.shared.waited_for_others if self.shared else 0.0
 
     def release(self, ticket: Ticket) -> None:
         """The request is over, answered or not."""
@@ -92,6 +124,8 @@ class Pacer:
         if self.reset_at is None or self.clock.now() < self.reset_at - self.margin:
             self._settled = self._done
         self._slots.release()
+        if ticket.shared:
+            self.shared.finish(ticket.shared, ticket.headers)
         self._changed.set()
 
     def _roll_and_check(self) -> bool:
@@ -127,6 +161,7 @@ class Pacer:
             reset_ms = int(headers["x-ratelimit-reset"])
         except (KeyError, ValueError):
             return  # nothing to learn; the request still counts as sent
+        ticket.headers = (limit, remaining, reset_ms)
         self.limit, self.learned = max(1, limit), True
         budget = remaining + ticket.done_before + 1
         if reset_ms > self._newest_reset_ms:  # the first word from a newer window
@@ -140,6 +175,8 @@ class Pacer:
 
     def on_rate_limited(self, retry_after: float | None) -> None:
         """A 429 without usable headers: nothing more until Retry-After."""
+        if self.shared:
+            self.shared.rate_limited(retry_after)
         self.learned = True
         self._budget = min(self._budget, self._sent)
         if retry_after is not None:
@@ -151,8 +188,11 @@ class Pacer:
 
         Requests that fit in what is left of this window cost nothing; the
         rest need ``ceil(rest / limit)`` more windows, the first of which
-        opens when this one resets.
+        opens when this one resets. A shared budget estimates at the share
+        in force, with the other runs on the tenant.
         """
+        if self.shared:
+            return self.shared.estimate_seconds(n_requests)
         available = max(0, self.available) if self.learned else self.limit
         if n_requests <= available:
             return 0.0

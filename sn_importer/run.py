@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sqlite3
 from contextlib import ExitStack, closing
 from functools import partial
 from pathlib import Path
@@ -33,8 +34,9 @@ from .lookups import (Lookups, Resolution, annotate, apply_resolution, by_order_
                       resolve, unresolved_requests)
 from .mapping import REMOVED_COLUMNS
 from .plan import build_plan
+from .quota import open_budget
 from .result import RunResult
-from .settings import Connection, resolve_connection
+from .settings import Connection, resolve_connection, resolve_quota_share
 from .strategy import ListingPlan
 from .status import UNSETTLED, Mode, StopKind
 
@@ -101,15 +103,20 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
                sandbox: bool = False, sandbox_seed: str | Path | None = None, state_dir: str | Path | None = None,
                fresh: bool = False, progress: Callable[[Progress], None] | None = None,
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
-               concurrency: int = 4, listing: str = "auto", interrupt: Interrupt | None = None) -> RunResult:
+               concurrency: int = 4, listing: str = "auto", interrupt: Interrupt | None = None,
+               quota_share: float | str | None = None) -> RunResult:
     """Preview or apply ``job``: a new result; the job itself is left as it was read.
 
     ``listing`` is ``"auto"`` (list a resource type whole where that is
     cheaper) or ``"per_resource"`` (always resource by resource).
     ``interrupt`` stops the run the way Ctrl-C does when requested (from a
     signal handler or another thread): nothing more is sent, what is in
-    flight settles, every row keeps a true status."""
+    flight settles, every row keeps a true status.
+    ``quota_share`` is the share of the tenant's window the run may use
+    (else ``KATANA_QUOTA_SHARE``, else 80 %); the budget is shared with every
+    sn-importer process on this host through ``state_dir``."""
     mode = Mode(mode)
+    share = resolve_quota_share(quota_share)
     clock = (client_options or {}).get("clock")
     result = RunResult.begin(job, mode, clock)
     with ExitStack() as stack:
@@ -125,7 +132,8 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             _note_applied_before(result, state_dir)
         if result.stop:
             return result
-        client = KatanaClient(connection.base_url, connection.api_key, **(client_options or {}))
+        options = _with_budget(result, stack, state_dir, connection, share, client_options)
+        client = KatanaClient(connection.base_url, connection.api_key, **options)
 
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
             if announce and plan.requests:
@@ -143,6 +151,22 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         if journal and key and _complete(result):
             journal.finish_run(key, result.finished_at, result.counts())
     return result
+
+
+def _with_budget(result: RunResult, stack: ExitStack, state_dir, connection: Connection, share: float,
+                 client_options: dict | None) -> dict:
+    """The client's options plus the tenant's budget shared through the state directory;
+    if that directory cannot hold it, the run paces itself alone and says so."""
+    options = dict(client_options or {})
+    try:
+        budget = open_budget(state_dir, connection.base_url, connection.api_key, share=share,
+                             clock=options.get("clock"), initial_quota=options.get("initial_quota", (60, 60.0)))
+    except (OSError, sqlite3.Error) as exc:
+        result.notes.append(f"The shared quota in {state_dir or 'the state directory'} cannot be used ({exc}); "
+                         "this run paced itself alone, blind to other sn-importer runs on this tenant.")
+        return options
+    stack.callback(budget.close)
+    return options | {"budget": budget}
 
 
 def _run_engine(result: RunResult, start: Callable[..., Engine], client: KatanaClient, total: int) -> None:

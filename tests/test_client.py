@@ -65,7 +65,8 @@ def test_list_fetches_every_page_of_250():
     records, sent, stats = asyncio.run(scenario())
     assert len(records) == 300 and len({r["id"] for r in records}) == 300
     assert [(method, body) for method, _, body in sent] == [("GET", None), ("GET", None)]
-    assert stats.as_dict() == {"GET": 2, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
+    assert stats.as_dict() == {"GET": 2, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
+                               "waited_s": 0.0, "waited_for_other_runs_s": 0.0}
 
 
 def test_list_stops_on_the_last_page_header():
@@ -167,7 +168,8 @@ def test_retries_5xx_then_succeeds():
 
     client = mocked(handler)
     assert asyncio.run(client.list_serials("Production", 1)) == []
-    assert client.stats.as_dict() == {"GET": 3, "DELETE": 0, "POST": 0, "retries": 2, "rate_limited": 0}
+    assert client.stats.as_dict() == {"GET": 3, "DELETE": 0, "POST": 0, "retries": 2, "rate_limited": 0,
+                                      "waited_s": 0.0, "waited_for_other_runs_s": 0.0}
 
 
 def test_keeps_failing_5xx_becomes_api_unavailable():
@@ -264,7 +266,10 @@ def test_alone_on_a_real_window_meets_no_429():
     with running_sandbox(grid(5, 3), rate_limit=(10, 1.0)) as server:
         stats = asyncio.run(scenario(server))
         served = server.store.stats()
-    assert stats.as_dict() == {"GET": 25, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
+    counts = stats.as_dict()
+    assert counts | {"waited_s": 0} == {"GET": 25, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
+                                        "waited_s": 0, "waited_for_other_runs_s": 0.0}
+    assert counts["waited_s"] > 1  # 25 requests at 10/1: the later ones waited for the window
     assert served["status"] == {"200": 25}
     assert 2.0 <= time.monotonic() - started < 6
 

@@ -1,0 +1,203 @@
+"""One budget per tenant on a host: several runs, one window, room for the others.
+
+Clients in one test process, each with its own :class:`SharedBudget` on the
+same state directory, stand for processes where time must be faked; the
+end-to-end tests start real ``sn-importer`` processes against a sandbox served
+on loopback with a fast window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+from sandbox_fixtures import KEY, grid
+
+from sn_importer.cli import app
+from sn_importer.client import KatanaClient
+from sn_importer.clock import FakeClock
+from sn_importer.errors import UsageError
+from sn_importer.quota import FILE_NAME, Grant, Refusal, SharedBudget, tenant_key
+from sn_importer.sandbox import create_app, running_sandbox
+from sn_importer.settings import resolve_quota_share
+
+BASE = "http://sandbox/v1"
+
+
+class RemainingSeen(httpx.AsyncBaseTransport):
+    """Passes requests to the sandbox and notes the lowest X-Ratelimit-Remaining answered."""
+
+    def __init__(self, app):
+        self.inner, self.lowest, self.statuses = httpx.ASGITransport(app=app), None, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        remaining = int(response.headers["x-ratelimit-remaining"])
+        self.lowest = remaining if self.lowest is None else min(self.lowest, remaining)
+        self.statuses.append(response.status_code)
+        return response
+
+
+def clients(tmp_path, app, clock, count, share=0.8):
+    """``count`` clients, each with its own budget on one state directory (as separate processes have)."""
+    transport = RemainingSeen(app)
+    made = [KatanaClient(BASE, KEY, transport=transport, clock=clock, backoff=(0.01, 0.05),
+                         budget=SharedBudget(tmp_path, BASE, KEY, share=share, clock=clock)) for _ in range(count)]
+    return made, transport
+
+
+async def list_many(client, clock, times: int) -> float:
+    async with client:
+        await asyncio.gather(*(client.list_serials("ManufacturingOrder", 6000 + n % 4) for n in range(times)))
+    return clock.now()
+
+
+def test_two_runs_share_one_window_fairly_and_keep_the_reserve(tmp_path):
+    clock = FakeClock()
+    app = create_app(grid(4, 2), clock=clock, rate_limit=(10, 10.0))
+    (first, second), seen = clients(tmp_path, app, clock, 2)
+    start = clock.now()
+
+    async def scenario():
+        return await asyncio.gather(list_many(first, clock, 24), list_many(second, clock, 24))
+
+    ends = asyncio.run(scenario())
+    assert set(seen.statuses) == {200} and len(seen.statuses) == 48  # no 429 at all
+    assert seen.lowest == 2  # 8 of each 10 used together: the other integrations' 2 were never touched
+    # 48 requests at 8 per 10 s need 6 windows. The first run had the first window to itself;
+    # from then on they take turns (4 each), so neither waits for the other to end: first come
+    # first served would end the first run after 3 windows and the second after 6.
+    assert 50 <= max(ends) - start < 52
+    assert abs(ends[0] - ends[1]) <= 10.1
+    assert first.stats.waited_for_others > 0 and second.stats.waited_for_others > 0
+
+
+def test_a_second_run_starts_from_the_learned_window_not_60_60(tmp_path):
+    clock = FakeClock()
+    app = create_app(grid(4, 2), clock=clock, rate_limit=(10, 10.0))
+    (first,), _ = clients(tmp_path, app, clock, 1)
+    asyncio.run(list_many(first, clock, 1))
+    later = SharedBudget(tmp_path, BASE, KEY, clock=clock)
+    assert later.quota() == (10, 8, 10.0)
+    grants = [later.try_reserve() for _ in range(8)]  # the window's 8, without one-at-a-time
+    assert [type(g) for g in grants] == [Grant] * 7 + [Refusal]  # the first run's request counts too
+    assert grants[-1].why == "window"
+
+
+def test_another_tenant_has_a_budget_of_its_own(tmp_path):
+    clock = FakeClock()
+    ours = SharedBudget(tmp_path, BASE, KEY, clock=clock)
+    theirs = SharedBudget(tmp_path, BASE, "another key", clock=clock)
+    assert isinstance(ours.try_reserve(), Grant)
+    assert isinstance(ours.try_reserve(), Refusal)  # one at a time until an answer shows the window
+    assert isinstance(theirs.try_reserve(), Grant)
+
+
+def test_the_key_is_kept_only_as_a_hash(tmp_path):
+    budget = SharedBudget(tmp_path, BASE, "s3cret-katana-key", clock=FakeClock())
+    budget.finish(budget.try_reserve(), (60, 59, 1_700_000_060_000))
+    budget.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(FILE_NAME))
+    assert b"s3cret" not in stored
+    assert tenant_key(BASE, "s3cret-katana-key").encode() in stored
+
+
+def test_a_crashed_run_does_not_shrink_the_budget(tmp_path):
+    """A process that died with a request in flight leaves its ticket; the next grant reaps it."""
+    clock = FakeClock()
+    crashed = SharedBudget(tmp_path, BASE, KEY, clock=clock)
+    assert isinstance(crashed.try_reserve(), Grant)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    crashed.db.execute("UPDATE tickets SET pid=?", (gone.pid,))  # the ticket of a process now dead
+    assert isinstance(SharedBudget(tmp_path, BASE, KEY, clock=clock).try_reserve(), Grant)
+
+
+def test_a_lost_ticket_expires(tmp_path):
+    clock = FakeClock()
+    budget = SharedBudget(tmp_path, BASE, KEY, clock=clock, ticket_ttl=120)
+    assert isinstance(budget.try_reserve(), Grant)  # never finished, and its process still alive
+    clock.advance(60)
+    assert isinstance(budget.try_reserve(), Refusal)
+    clock.advance(61)
+    assert isinstance(budget.try_reserve(), Grant)
+
+
+def test_share_comes_from_the_option_the_environment_or_dotenv(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("KATANA_QUOTA_SHARE=60%\n")
+    assert resolve_quota_share(None, env={}, dotenv_path=tmp_path / "none") == 0.8
+    assert resolve_quota_share(None, env={}, dotenv_path=dotenv) == 0.6
+    assert resolve_quota_share(None, env={"KATANA_QUOTA_SHARE": "0.5"}, dotenv_path=dotenv) == 0.5
+    assert resolve_quota_share("1", env={"KATANA_QUOTA_SHARE": "0.5"}, dotenv_path=dotenv) == 1.0
+    for bad in ("0", "1.5", "abc", "120%", "nan"):
+        with pytest.raises(UsageError, match="not a share of the quota"):
+            resolve_quota_share(bad, env={})
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def sheet(folder: Path, name: str, resource_ids: range) -> Path:
+    path = folder / name
+    lines = ["resource_type,resource_id,serial_number"]
+    lines += [f"MO,{rid},SN{100_000 + (rid - 6000) * 1000 + n:08d}" for rid in resource_ids for n in range(2)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+#: The ``sn-importer`` command, started once ``argv[1]`` exists (so that two
+#: processes loaded at different speeds start sending together).
+AT_THE_SIGNAL = """
+import os, sys, time
+from pathlib import Path
+from sn_importer.cli import main
+go = Path(sys.argv[1])
+Path(f"{go}.{os.getpid()}").touch()
+while not go.exists():
+    time.sleep(0.02)
+sys.argv = ["sn-importer", *sys.argv[2:]]
+main()
+"""
+
+
+def test_two_processes_at_once_stay_inside_the_window(tmp_path):
+    """Two ``apply`` commands on one tenant at 10/1 need three windows together:
+    every row deleted, no 429 anywhere, and each saw the other's use."""
+    sheets = [sheet(tmp_path, f"run{n}.csv", range(6000 + 3 * n, 6003 + 3 * n)) for n in range(2)]
+    env = {"KATANA_API_KEY": KEY, "SN_IMPORTER_STATE_DIR": str(tmp_path / "state")}
+    with running_sandbox(grid(6, 2), rate_limit=(10, 1.0)) as server:
+        runs = [subprocess.Popen([sys.executable, "-c", AT_THE_SIGNAL, str(tmp_path / "go"), "apply", str(path),
+                                  "--base-url", server.base_url, "--json"], stdout=subprocess.PIPE, text=True,
+                                 env=_env(env), cwd=tmp_path) for path in sheets]
+        while len(list(tmp_path.glob("go.*"))) < len(runs):  # both loaded: start them together
+            time.sleep(0.05)
+        (tmp_path / "go").touch()
+        results = [json.loads(run.communicate(timeout=90)[0]) for run in runs]
+        served = server.store.stats()
+    assert [r["statuses"] for r in results] == [{"deleted": 6}] * 2
+    assert served["status"] == {"200": 12, "204": 6}  # 18 requests, not one 429
+    assert all(r["requests"]["rate_limited"] == 0 for r in results)
+    assert all(r["requests"]["waited_for_other_runs_s"] > 0 for r in results)
+
+
+def _env(extra: dict) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KATANA_")}
+    return env | {"NO_COLOR": "1"} | extra
+
+
+def test_a_bad_share_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = sheet(tmp_path, "one.csv", range(6000, 6001))
+    done = CliRunner().invoke(app, ["preview", str(path), "--sandbox"], env={"KATANA_QUOTA_SHARE": "2", "COLUMNS": "200"})
+    assert done.exit_code == 2
+    assert "KATANA_QUOTA_SHARE '2' is not a share of the quota" in done.output
