@@ -175,6 +175,7 @@ class SharedBudget:
             self.db.close()
             raise
         self._turn = asyncio.Lock()  # one waiter per process polls the ledger; the rest queue here
+        self._finished = asyncio.Event()  # one of this process's requests is over: the budget may have grown
         self._waiting = 0
         self.waited_for_others = 0.0
         self.last_refusal: Refusal | None = None
@@ -288,6 +289,7 @@ class SharedBudget:
             if gone.rowcount:  # not reaped meanwhile
                 state.finish_one(now, self.margin)
             self._store(state, now)
+        self._finished.set()
 
     def rate_limited(self, retry_after: float | None) -> None:
         """A 429 without usable headers: nothing more for anyone until Retry-After."""
@@ -312,10 +314,20 @@ class SharedBudget:
                         return outcome
                     self.last_refusal = outcome
                     before = self.clock.now()
-                    await self.clock.sleep(self._pause(outcome, before))
+                    await self._nap(self._pause(outcome, before))
                     self.waited_for_others += (self.clock.now() - before) if outcome.others else 0.0
         finally:
             self._waiting -= 1
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if one of this process's own requests finishes meanwhile."""
+        self._finished.clear()
+        waiters = [asyncio.ensure_future(self._finished.wait()), asyncio.ensure_future(self.clock.sleep(seconds))]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     def _pause(self, refusal: Refusal, now: float) -> float:
         """Sleep until the reset if known (polling now and then: answers may widen the budget)."""
