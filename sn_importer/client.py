@@ -295,8 +295,9 @@ class KatanaClient:
         With ``parse``, returns (response, parsed); a parse failure is retried like a 5xx."""
         if self._last_success is None:
             self._last_success = self.clock.now()
-        started = self.clock.now()
-        for attempt in range(1, self.max_retries + 1):
+        started, attempt = self.clock.now(), 1
+        while True:
+            limited = False
             if attempt > 1 and method == "DELETE" and self._hold_deletes:
                 raise ApiUnavailableError(f"Katana {failing} {self.base_url}: {why}; not tried again: the run "
                                           "is stopping")
@@ -305,27 +306,32 @@ class KatanaClient:
                 parsed = parse(response) if parse else None
             except _RetryableAnswer as exc:
                 why, retry_after, failing = exc.reason, exc.retry_after, "kept failing at"
+                limited = exc.status_code == 429
             except httpx.TransportError as exc:
                 why, retry_after, failing = describe_transport_error(exc, self.timeout), None, "did not answer at"
             else:
                 self._last_success = self.clock.now()
                 return (response, parsed) if parse else response
             delay = self._delay(attempt, retry_after)
-            self._check_bounds(method, f"{failing} {self.base_url}: {why}", retry_after, delay, started, attempt)
+            self._check_bounds(method, f"{failing} {self.base_url}: {why}", retry_after, delay, started, attempt,
+                               patient=limited)
             self.stats.retries += 1
             log.info("%s %s: %s; try %d of %d in %.1f s", method, path, why, attempt + 1, self.max_retries, delay)
-            self._tell(delay, f"{why}; try {attempt + 1} of {self.max_retries}")
+            self._tell(delay, f"{why}; waiting for the window" if limited else f"{why}; try {attempt + 1} of {self.max_retries}")
             await self.clock.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 0 if limited else 1  # a 429 is a reason to wait for the window, not a failed try
 
     def _check_bounds(self, method: str, why: str, retry_after: float | None, delay: float, started: float,
-                      attempt: int) -> None:
-        """Raise when the next try would cross a bound; the order says which reason the user sees."""
+                      attempt: int, patient: bool = False) -> None:
+        """Raise when the next try would cross a bound; the order says which reason the user sees.
+        A 429 (``patient``) is bounded only by max-wait and the stall limit, never by tries or deadline."""
         now = self.clock.now()
         if retry_after is not None and retry_after > self.max_wait:
             raise WaitTooLongError(retry_after, self.max_wait)
         if now + delay - self._last_success >= self.stall_limit:
             raise StalledError(now - self._last_success, why.split(": ", 1)[-1])
+        if patient:
+            return
         if attempt >= self.max_retries:
             raise ApiUnavailableError(f"Katana {why} after {attempt} tries")
         if now + delay - started >= self.request_deadline:
@@ -380,7 +386,7 @@ class KatanaClient:
         """The pacer is about to wait for the quota window to reset."""
         if seconds > self.max_wait + 1:
             raise WaitTooLongError(seconds, self.max_wait, "Katana's quota window resets in")
-        self._tell(seconds, "Katana's quota for this window is spent; waiting for it to reset")
+        self._tell(seconds, self.pacer.wait_reason())
 
     def _tell(self, seconds: float, reason: str) -> None:
         """Say why nothing moves (once per wait of a second or more)."""

@@ -93,7 +93,7 @@ class Pacer:
         grant = None
         try:
             if self.shared:
-                grant = await self.shared.reserve()
+                grant = await self.shared.reserve(self.on_wait)
             else:
                 while not self._roll_and_check():
                     await self._wait_for_room()
@@ -117,6 +117,14 @@ class Pacer:
     def waited_for_others(self) -> float:
         """Of :attr:`waited`, the seconds while another sn-importer run drew from the shared budget."""
         return self.shared.waited_for_others if self.shared else 0.0
+
+    def wait_reason(self) -> str:
+        """Why requests wait for the window, in the words the terminal shows."""
+        refusal = self.shared.last_refusal if self.shared else None
+        if refusal and refusal.others:
+            return ("waiting for another sn-importer run on this tenant: "
+                    "the runs share Katana's quota, and this window's share is spent")
+        return "Katana's quota for this window is spent; waiting for it to reset"
 
     def release(self, ticket: Ticket) -> None:
         """The request is over, answered or not."""

@@ -37,7 +37,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .clock import Clock, SystemClock
 
@@ -300,10 +300,12 @@ class SharedBudget:
                 state.reset_at = max(state.reset_at or 0.0, now + retry_after)
             self._store(state, now)
 
-    async def reserve(self) -> Grant:
+    async def reserve(self, on_wait: Callable[[float], None] | None = None) -> Grant:
         """Wait for a grant. One request per process polls the ledger at a time, so
         :attr:`waited_for_others` adds up the time during which this process
-        waited while another sn-importer run on the tenant drew from the budget."""
+        waited while another sn-importer run on the tenant drew from the budget.
+        ``on_wait`` is told the seconds until the window resets before each wait
+        for it (the pacer's hook: it may refuse a wait that is too long)."""
         self._waiting += 1
         try:
             async with self._turn:
@@ -314,6 +316,8 @@ class SharedBudget:
                         return outcome
                     self.last_refusal = outcome
                     before = self.clock.now()
+                    if on_wait is not None and outcome.why == WINDOW and outcome.until is not None:
+                        on_wait(outcome.until - before)
                     await self._nap(self._pause(outcome, before))
                     self.waited_for_others += (self.clock.now() - before) if outcome.others else 0.0
         finally:

@@ -167,7 +167,7 @@ def test_a_retry_after_within_max_wait_is_waited_for_and_told():
         records = run(katana, lambda c: c.list_serials(MO, 4000), clock=clock,
                       on_wait=lambda s, why: told.append((round(s), why)))
     assert len(records) == 3
-    assert told == [(30, "rate limited (HTTP 429); try 2 of 6")]
+    assert told == [(30, "rate limited (HTTP 429); waiting for the window")]
 
 
 def test_max_wait_is_one_learned_window_by_default():

@@ -18,12 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 from typer.testing import CliRunner
+from misbehaving import MisbehavingKatana, rate_limited, serials
 from sandbox_fixtures import KEY, grid
 
 from sn_importer.cli import app
 from sn_importer.client import KatanaClient
 from sn_importer.clock import FakeClock
-from sn_importer.errors import UsageError
+from sn_importer.errors import StalledError, UsageError
 from sn_importer.quota import FILE_NAME, Grant, Refusal, SharedBudget, tenant_key
 from sn_importer.sandbox import create_app, running_sandbox
 from sn_importer.settings import resolve_quota_share
@@ -45,10 +46,11 @@ class RemainingSeen(httpx.AsyncBaseTransport):
         return response
 
 
-def clients(tmp_path, app, clock, count, share=0.8):
+def clients(tmp_path, app, clock, count, share=0.8, told=None):
     """``count`` clients, each with its own budget on one state directory (as separate processes have)."""
     transport = RemainingSeen(app)
     made = [KatanaClient(BASE, KEY, transport=transport, clock=clock, backoff=(0.01, 0.05),
+                         on_wait=(lambda seconds, why: told.append(why)) if told is not None else None,
                          budget=SharedBudget(tmp_path, BASE, KEY, share=share, clock=clock)) for _ in range(count)]
     return made, transport
 
@@ -62,7 +64,8 @@ async def list_many(client, clock, times: int) -> float:
 def test_two_runs_share_one_window_fairly_and_keep_the_reserve(tmp_path):
     clock = FakeClock()
     app = create_app(grid(4, 2), clock=clock, rate_limit=(10, 10.0))
-    (first, second), seen = clients(tmp_path, app, clock, 2)
+    told = []
+    (first, second), seen = clients(tmp_path, app, clock, 2, told=told)
     start = clock.now()
 
     async def scenario():
@@ -77,6 +80,7 @@ def test_two_runs_share_one_window_fairly_and_keep_the_reserve(tmp_path):
     assert 50 <= max(ends) - start < 52
     assert abs(ends[0] - ends[1]) <= 10.1
     assert first.stats.waited_for_others > 0 and second.stats.waited_for_others > 0
+    assert "waiting for another sn-importer run on this tenant" in " ".join(told)
 
 
 def test_a_second_run_starts_from_the_learned_window_not_60_60(tmp_path):
@@ -201,3 +205,35 @@ def test_a_bad_share_is_one_line_and_exit_2(tmp_path, monkeypatch):
     done = CliRunner().invoke(app, ["preview", str(path), "--sandbox"], env={"KATANA_QUOTA_SHARE": "2", "COLUMNS": "200"})
     assert done.exit_code == 2
     assert "KATANA_QUOTA_SHARE '2' is not a share of the quota" in done.output
+
+
+# --------------------------------------------------------------------------- patience
+
+
+def test_429s_wait_for_the_window_and_never_use_up_the_tries():
+    """More 429s than a request has tries: it waits each time and gets its answer."""
+    with MisbehavingKatana(serials(3)) as katana:
+        katana.script("GET", rate_limited(2), times=9)
+        clock = FakeClock()
+
+        async def scenario():
+            async with KatanaClient(katana.base_url, katana.api_key, clock=clock, max_retries=3,
+                                    backoff=(0.01, 0.02)) as client:
+                return await client.list_serials("ManufacturingOrder", 4000), client.stats
+
+        records, stats = asyncio.run(scenario())
+    assert len(records) == 3 and stats.rate_limited == 9
+
+
+def test_429s_forever_stop_at_the_stall_limit():
+    with MisbehavingKatana(serials(3)) as katana:
+        katana.script("GET", rate_limited(2))
+
+        async def scenario():
+            async with KatanaClient(katana.base_url, katana.api_key, clock=FakeClock(), stall_limit=30,
+                                    backoff=(0.01, 0.02)) as client:
+                await client.list_serials("ManufacturingOrder", 4000)
+
+        with pytest.raises(StalledError):
+            asyncio.run(scenario())
+        assert 10 <= katana.count("GET") <= 16  # a try every 2 s for 30 s, then a clear stop
