@@ -42,7 +42,19 @@ RUN_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
 
 def no_requests() -> dict[str, int]:
     """The request counters of a run that sent nothing."""
-    return {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
+    return {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
+            "waited_s": 0.0, "waited_for_other_runs_s": 0.0}
+
+
+def waits_text(requests: dict) -> str:
+    """The run's waits for the tenant's quota, in words for the Summary sheet."""
+    waited, for_others = requests.get("waited_s", 0.0), requests.get("waited_for_other_runs_s", 0.0)
+    if not waited:
+        return "no waiting"
+    text = f"{waited:g} s"
+    if for_others:
+        text += f", of which {for_others:g} s while another sn-importer run on this tenant drew from the shared budget"
+    return text
 
 
 @dataclass(eq=False, repr=False)
@@ -216,8 +228,9 @@ class RunResult:
             ("Finished", self.finished_at),
             ("Rows", self.row_count),
             ("Resources in plan", self.plan_detail.resource_count),
-            ("Requests sent", ", ".join(f"{k} {v}" for k, v in self.requests.items())),
+            ("Requests sent", ", ".join(f"{k} {v}" for k, v in self.requests.items() if not k.startswith("waited"))),
             ("Requests per resource", f"{self.requests_per_resource:.2f}"),
+            ("Waited for the quota", waits_text(self.requests)),
             ("Exit code", self.exit_code),
         ]
         if self.listing and self.listing.types:

@@ -58,7 +58,8 @@ def test_validate_json_is_one_object(tmp_path):
     assert summary["mode"] == "validate"
     assert summary["rows"] == 4
     assert summary["statuses"] == {"valid": 2, "duplicate": 1, "invalid": 1}
-    assert summary["requests"] == {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0}
+    assert summary["requests"] == {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
+                                   "waited_s": 0.0, "waited_for_other_runs_s": 0.0}
     assert summary["exit_code"] == 1
     assert summary["plan"] == {"resources": 2, "serials": 2, "delete_requests": 2, "listing": {}}
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 from misbehaving import MisbehavingKatana, rate_limited, serials
 from sandbox_fixtures import KEY, grid
 
+import sn_importer as sn
 from sn_importer.cli import app
 from sn_importer.client import KatanaClient
 from sn_importer.clock import FakeClock
@@ -144,6 +146,19 @@ def test_share_comes_from_the_option_the_environment_or_dotenv(tmp_path):
     for bad in ("0", "1.5", "abc", "120%", "nan"):
         with pytest.raises(UsageError, match="not a share of the quota"):
             resolve_quota_share(bad, env={})
+
+
+def test_the_summary_and_json_give_the_waits_at_the_share_asked(tmp_path):
+    path = sheet(tmp_path, "tight.csv", range(6000, 6003))
+    with running_sandbox(grid(3, 2), rate_limit=(4, 0.2)) as server:
+        result = sn.read(path).apply(base_url=server.base_url, api_key=KEY, state_dir=tmp_path / "state",
+                                     quota_share="50%")
+        served = server.store.stats()
+    assert result.counts() == {"deleted": 6} and "429" not in served["status"]
+    assert result.summary()["requests"]["waited_s"] > 0  # 9 requests at 2 per 0.2 s
+    book = load_workbook(result.write(tmp_path / "tight.results.xlsx"))
+    facts = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}
+    assert facts["Waited for the quota"].endswith(" s")
 
 
 # --------------------------------------------------------------------------- real processes
