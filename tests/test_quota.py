@@ -20,7 +20,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 from misbehaving import MisbehavingKatana, rate_limited, serials
-from sandbox_fixtures import KEY, grid
+from sandbox_fixtures import KEY, grid, many
 
 import sn_importer as sn
 from sn_importer.cli import app
@@ -188,11 +188,12 @@ main()
 
 
 def test_two_processes_at_once_stay_inside_the_window(tmp_path):
-    """Two ``apply`` commands on one tenant at 10/1 need three windows together:
+    """Two ``apply`` commands on one tenant at 10/1 need three windows together (8 each):
     every row deleted, no 429 anywhere, and each saw the other's use."""
     sheets = [sheet(tmp_path, f"run{n}.csv", range(6000 + 3 * n, 6003 + 3 * n)) for n in range(2)]
     env = {"KATANA_API_KEY": KEY, "SN_IMPORTER_STATE_DIR": str(tmp_path / "state")}
-    with running_sandbox(grid(6, 2), rate_limit=(10, 1.0)) as server:
+    # 800 more serials of the type: listing each resource beats listing the type whole (4 pages)
+    with running_sandbox(grid(6, 2) + many(800, resource_id=9000, first_id=500_000), rate_limit=(10, 1.0)) as server:
         runs = [subprocess.Popen([sys.executable, "-c", AT_THE_SIGNAL, str(tmp_path / "go"), "apply", str(path),
                                   "--base-url", server.base_url, "--json"], stdout=subprocess.PIPE, text=True,
                                  env=_env(env), cwd=tmp_path) for path in sheets]
@@ -202,7 +203,7 @@ def test_two_processes_at_once_stay_inside_the_window(tmp_path):
         results = [json.loads(run.communicate(timeout=90)[0]) for run in runs]
         served = server.store.stats()
     assert [r["statuses"] for r in results] == [{"deleted": 6}] * 2
-    assert served["status"] == {"200": 12, "204": 6}  # 18 requests, not one 429
+    assert served["status"] == {"200": 14, "204": 6}  # 20 requests (a probe each, then 3 per resource), no 429
     assert all(r["requests"]["rate_limited"] == 0 for r in results)
     assert all(r["requests"]["waited_for_other_runs_s"] > 0 for r in results)
 
