@@ -92,7 +92,7 @@ def progress_bar(enabled: bool = True):
         if not bar.live.is_started:
             bar.start()
         bar.update(task, completed=p.resources_done, total=p.resources_total,
-                   rows=f"{p.rows_done}/{p.rows_total}", description=f"requests {p.requests_done}")
+                   rows=f"{p.rows_done}/{p.rows_total}", description=p.message or f"requests {p.requests_done}")
 
     try:
         yield update

@@ -108,6 +108,8 @@ class Engine:
         self.interrupt = interrupt
         #: Rows an earlier, finished run of the same file detached (a re-run reports them truthfully).
         self.detached = detached or {}
+        if progress and client.on_wait is None:  # the progress says why nothing moves (e.g. another run's turn)
+            client.on_wait = lambda seconds, why: self.tell(f"{why} (about {seconds:.0f} s)")
         self.resume: dict[Resource, ResourceRecord] = journal.resources(run_key) if journal and run_key else {}
         self.state = RunState()
         self._unreachable = 0
@@ -511,10 +513,14 @@ class Engine:
         if res is not None:
             self._rows_done += len(self.members[res])
             self._resources_done += 1
+        self.tell()
+
+    def tell(self, message: str = "") -> None:
+        """Give the progress callback the counts as they stand, with why nothing moves if so."""
         if self.progress:
             stats = self.client.stats.requests
             self.progress(Progress(stats["GET"] + stats["DELETE"], self._requests_total, self._rows_done,
-                                   self._rows_total, self._resources_done, len(self.members),
+                                   self._rows_total, self._resources_done, len(self.members), message,
                                    statuses={s: n for s, n in self._counts.items() if n > 0}))
 
 

@@ -136,6 +136,8 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         client = KatanaClient(connection.base_url, connection.api_key, **options)
 
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
+            if client.pacer.shared:
+                client.pacer.shared.expect(plan.requests)  # the other runs on the tenant count it in their estimates
             if announce and plan.requests:
                 announce(_estimate(mode, client, plan))
 
@@ -288,12 +290,11 @@ def _note_applied_before(result: RunResult, state_dir) -> None:
 def _estimate(mode: Mode, client: KatanaClient, plan: ListingPlan) -> str:
     """What the run will cost and how each resource type is listed, said before any DELETE
     (after at most one probe per type, the read-only first page of its type-wide list)."""
-    window = client.pacer.window
-    quota = f"{client.pacer.limit} requests per {round(window) if window >= 2 else window:g} s"
     wait = describe_wait(client.estimate_seconds(plan.requests))
     per = plan.requests / plan.resources if plan.resources else 0.0
     lines = [f"{mode.value.capitalize()}: {plan.requests} requests at most for {plan.resources} resources "
-             f"({per:.2f} per resource); {wait} at {quota} (the quota Katana reports is followed once it answers)."]
+             f"({per:.2f} per resource); {wait} at {_quota_words(client)} "
+             "(the quota Katana reports is followed once it answers)."]
     return "\n".join(lines + [f"  {line}" for line in plan.describe()])
 
 
@@ -302,6 +303,25 @@ def _lookup_estimate(result: RunResult, client: KatanaClient, lookups: int) -> s
     wait = describe_wait(client.estimate_seconds(lookups))
     return (f"First {lookups} requests at most to look up {len(references(result.rows))} resources "
             f"named by order number and SKU in Katana; {wait}.")
+
+
+def _quota_words(client: KatanaClient) -> str:
+    """The quota a run paces by: its share of the tenant's window, and the other runs drawing from it now."""
+    shared = client.pacer.shared
+    limit, window = client.pacer.limit, client.pacer.window
+    if not shared:
+        return f"{limit} requests per {_seconds(window)} s"
+    limit, cap, window = shared.quota()
+    words = f"{cap} of {limit} requests per {_seconds(window)} s (a {shared.share:.0%} share of the tenant's quota)"
+    running = shared.others_active()
+    if running:
+        words += (f", shared with {running} other sn-importer run{'s' if running > 1 else ''} "
+                  "on this tenant drawing from the same budget now")
+    return words
+
+
+def _seconds(window: float) -> str:
+    return f"{round(window) if window >= 2 else window:g}"
 
 
 def describe_wait(seconds: float) -> str:

@@ -253,3 +253,35 @@ def test_429s_forever_stop_at_the_stall_limit():
         with pytest.raises(StalledError):
             asyncio.run(scenario())
         assert 10 <= katana.count("GET") <= 16  # a try every 2 s for 30 s, then a clear stop
+
+
+# --------------------------------------------------------------------------- saying it
+
+
+def test_the_estimate_counts_what_the_other_runs_still_plan(tmp_path):
+    clock = FakeClock()
+    other, ours = SharedBudget(tmp_path, BASE, KEY, clock=clock), SharedBudget(tmp_path, BASE, KEY, clock=clock)
+    alone = ours.estimate_seconds(60)  # 48 of the assumed 60/60 fit now, 12 wait a window
+    other.expect(60)
+    assert ours.others_active() == 1
+    assert (alone, ours.estimate_seconds(60)) == (60.0, 120.0)  # the other run takes as many meanwhile
+
+
+def test_the_progress_says_why_the_run_waits(tmp_path):
+    clock = FakeClock()
+    app = create_app(grid(3, 2), clock=clock, rate_limit=(4, 10.0))
+    told = []
+    result = sn.read(sheet(tmp_path, "slow.csv", range(6000, 6003))).apply(
+        base_url=BASE, api_key=KEY, state_dir=tmp_path / "state", progress=told.append,
+        client_options={"clock": clock, "transport": httpx.ASGITransport(app=app)})
+    assert result.counts() == {"deleted": 6}
+    assert any("quota for this window is spent" in p.message for p in told)
+
+
+def test_the_share_option_is_used_and_said(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = sheet(tmp_path, "one.csv", range(6000, 6001))
+    done = CliRunner().invoke(app, ["preview", str(path), "--sandbox", "--quota-share", "50%"], env={"COLUMNS": "250"})
+    assert "30 of 60 requests per 60 s (a 50% share of the tenant's quota)" in done.output
+    bad = CliRunner().invoke(app, ["preview", str(path), "--sandbox", "--quota-share", "2"], env={"COLUMNS": "250"})
+    assert bad.exit_code == 2 and "--quota-share '2' is not a share of the quota" in bad.output

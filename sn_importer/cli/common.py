@@ -36,6 +36,9 @@ SeedOpt = Annotated[Optional[Path], typer.Option(
     "--sandbox-seed", help="JSON records for --sandbox (default: the samples' dataset).")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(
     "--base-url", help="Katana API base URL (else KATANA_BASE_URL, else production).")]
+QuotaShareOpt = Annotated[Optional[str], typer.Option(
+    "--quota-share", help="Share of the tenant's rate-limit window sn-importer may use, e.g. 0.5 or 50% (else "
+                          "KATANA_QUOTA_SHARE, else 80%); the rest is left to the tenant's other integrations.")]
 StateOpt = Annotated[Optional[Path], typer.Option(
     "--state-dir", help="Where the crash-safety journal lives (default: the user's state directory).")]
 MaxWaitOpt = Annotated[Optional[float], typer.Option(
@@ -143,18 +146,20 @@ def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: 
 
 
 def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir=None,
-           fresh=False, max_wait: Optional[float] = None, stall: float = 120.0) -> None:
+           fresh=False, max_wait: Optional[float] = None, stall: float = 120.0, quota_share=None) -> None:
     """``preview`` and ``apply``: read, show what was read, prove the report's place writable, run
     against Katana (SIGINT, SIGTERM and SIGHUP stop it gracefully), finish."""
     from .. import console
     from ..errors import UsageError
     from ..interrupt import stop_signals
     from ..job import Job
+    from ..settings import parse_share
     from ..status import Mode
 
     mode = Mode(mode)
     if sandbox and base_url:
         raise UsageError("--sandbox and --base-url do not go together: the sandbox is a Katana of its own")
+    share = parse_share(quota_share) if quota_share is not None else None
     job = Job(file, template)
     target = prove_output(job, output)
     if not as_json:
@@ -168,7 +173,7 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
             runner = job.apply if mode == Mode.APPLY else job.preview
             result = runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, progress=progress,
                             announce=announce, state_dir=state_dir, interrupt=interrupt, client_options=options,
-                            **extra)
+                            quota_share=share, **extra)
         if not as_json:
             for note in result.notes:
                 console.err.print(note, soft_wrap=True)
