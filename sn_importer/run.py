@@ -312,7 +312,7 @@ def _quota_words(client: KatanaClient) -> str:
     if not shared:
         return f"{limit} requests per {_seconds(window)} s"
     limit, cap, window = shared.quota()
-    words = f"{cap} of {limit} requests per {_seconds(window)} s (a {shared.share:.0%} share of the tenant's quota)"
+    words = f"{cap} of {limit} requests per {_seconds(window)} s ({shared.share:.0%} of the tenant's quota)"
     running = shared.others_active()
     if running:
         words += (f", shared with {running} other sn-importer run{'s' if running > 1 else ''} "

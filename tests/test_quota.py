@@ -282,6 +282,6 @@ def test_the_share_option_is_used_and_said(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = sheet(tmp_path, "one.csv", range(6000, 6001))
     done = CliRunner().invoke(app, ["preview", str(path), "--sandbox", "--quota-share", "50%"], env={"COLUMNS": "250"})
-    assert "30 of 60 requests per 60 s (a 50% share of the tenant's quota)" in done.output
+    assert "30 of 60 requests per 60 s (50% of the tenant's quota)" in done.output
     bad = CliRunner().invoke(app, ["preview", str(path), "--sandbox", "--quota-share", "2"], env={"COLUMNS": "250"})
     assert bad.exit_code == 2 and "--quota-share '2' is not a share of the quota" in bad.output
