@@ -329,7 +329,7 @@ class KatanaClient:
         if retry_after is not None and retry_after > self.max_wait:
             raise WaitTooLongError(retry_after, self.max_wait)
         if now + delay - self._last_success >= self.stall_limit:
-            raise StalledError(now - self._last_success, why.split(": ", 1)[-1])
+            raise StalledError(now - self._last_success, why.split(": ", 1)[-1], self.stall_limit)
         if patient:
             return
         if attempt >= self.max_retries:

@@ -168,10 +168,11 @@ class WaitTooLongError(ResumeLaterError):
 class StalledError(ResumeLaterError):
     """No request has succeeded for the stall limit."""
 
-    def __init__(self, seconds: float, last_failure: str = ""):
+    def __init__(self, seconds: float, last_failure: str = "", limit: float | None = None):
         self.seconds = seconds
         self.last_failure = last_failure
         because = f" (last: {last_failure})" if last_failure else ""
         shown = f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
-        super().__init__(f"no request to Katana has succeeded for {shown} s{because}; {self.resume}")
+        bound = f", and the next try would pass the {limit:g} s stall limit (--stall)" if limit else ""
+        super().__init__(f"no request to Katana has succeeded for {shown} s{because}{bound}; {self.resume}")
 

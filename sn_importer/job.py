@@ -20,7 +20,7 @@ from .plan import Plan, build_plan
 from .reader import SourceFile, read_file
 from .result import RunResult
 from .run import run_remote
-from .status import GOAL, Mode
+from .status import GOAL, Mode, count_statuses
 from .template import Template, load_template
 from .validate import validate
 
@@ -59,8 +59,7 @@ class Job:
 
     def counts(self) -> dict[str, int]:
         """Rows by validation status."""
-        statuses = self.rows.loc[self.rows["status"] != "", "status"]
-        return {str(k): int(v) for k, v in statuses.value_counts().items()}
+        return count_statuses(self.rows)
 
     @property
     def row_count(self) -> int:

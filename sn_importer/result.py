@@ -24,7 +24,7 @@ from .clock import Clock, now_iso
 from .mapping import REMOVED_COLUMNS
 from .outcome import Stop
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
-from .status import GOAL, OPEN, Mode, Status, StopKind
+from .status import GOAL, OPEN, Mode, Status, StopKind, count_statuses
 from .strategy import ListingPlan
 
 if TYPE_CHECKING:
@@ -139,8 +139,7 @@ class RunResult:
 
     def counts(self) -> dict[str, int]:
         """Rows by status (blank rows have no status and are not counted)."""
-        statuses = self.rows.loc[self.rows["status"] != "", "status"]
-        return {str(k): int(v) for k, v in statuses.value_counts().items()}
+        return count_statuses(self.rows)
 
     @property
     def row_count(self) -> int:

@@ -80,3 +80,9 @@ COLOURS = {
     Status.FAILED: "FFC7CE",
     Status.SKIPPED: "EDEDED",
 }
+
+
+def count_statuses(rows) -> dict[str, int]:
+    """Rows by status, for a frame with a ``status`` column (blank rows have none and are not counted)."""
+    statuses = rows.loc[rows["status"] != "", "status"]
+    return {str(k): int(v) for k, v in statuses.value_counts().items()}

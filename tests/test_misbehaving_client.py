@@ -225,6 +225,7 @@ def test_no_success_for_the_stall_limit_stops_the_run():
     assert isinstance(raised.value, ResumeLaterError)
     assert str(raised.value).startswith("no request to Katana has succeeded for 1")
     assert "HTTP 503 from a proxy (HTML page)" in str(raised.value)
+    assert "the next try would pass the 120 s stall limit (--stall)" in str(raised.value)
 
 
 def test_a_401_on_one_resource_is_an_auth_error_for_it():
