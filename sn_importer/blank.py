@@ -72,6 +72,17 @@ def _names_fixed_type(template: Template, name: str) -> bool:
     return canonical in BY_ORDER_NO and (name == "order_no" or BY_ORDER_NO[canonical])
 
 
+#: What each column of the blank sheet means, in the order the instructions list them.
+FIELD_HELP = {
+    "resource_id": "the id of that order or row in Katana, a whole number (seen in Katana's addresses).",
+    "order_no": "instead of the id, the order number as Katana shows it (MO-3001, SO-1042, PO-77); "
+                "it is looked up in Katana at preview and apply.",
+    "sku": "with the order number of a sales or purchase order, the item's SKU: it says which row of the order.",
+    "serial_number": "the serial as printed on the label (kept as text: leading zeros are safe).",
+    "serial_id": "the serial number's record id in Katana, if you know it; else leave it blank.",
+}
+
+
 def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str]:
     """The instructions sheet, line by line; it names exactly what the sheet offers."""
     labels = dict(columns)
@@ -81,21 +92,8 @@ def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str
     else:
         lines.append(f"Every row is a {type_label(str(template.fields['resource_type'].value)).lower()} "
                      f"(template {template.name}).")
-    if "resource_id" in labels:
-        lines.append(f"{labels['resource_id']}: the id of that order or row in Katana, a whole number "
-                     "(seen in Katana's addresses).")
-    if "order_no" in labels:
-        lines.append(f"{labels['order_no']}: instead of the id, the order number as Katana shows it "
-                     "(MO-3001, SO-1042, PO-77); it is looked up in Katana at preview and apply.")
-    if "sku" in labels:
-        lines.append(f"{labels['sku']}: with the order number of a sales or purchase order, the item's SKU: "
-                     "it says which row of the order.")
-    if "serial_number" in labels:
-        lines.append(f"{labels['serial_number']}: the serial as printed on the label (kept as text: "
-                     "leading zeros are safe).")
+    lines += [f"{labels[name]}: {help_text}" for name, help_text in FIELD_HELP.items() if name in labels]
     if "serial_id" in labels:
-        lines.append(f"{labels['serial_id']}: the serial number's record id in Katana, if you know it; "
-                     "else leave it blank.")
         lines.append(f"Give {labels['serial_id']} or {labels.get('serial_number', 'Serial number')} "
                      "(or both: they must then be the same serial).")
     lines += ["Note, and any column you add, is kept as it is in the results file.", "",

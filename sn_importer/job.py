@@ -63,7 +63,8 @@ class Job:
 
     @property
     def row_count(self) -> int:
-        return int((self.rows["status"] != "").sum())
+        """Non-blank rows: every one of them has a status."""
+        return sum(self.counts().values())
 
     @property
     def exit_code(self) -> int:

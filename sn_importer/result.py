@@ -143,7 +143,8 @@ class RunResult:
 
     @property
     def row_count(self) -> int:
-        return int((self.rows["status"] != "").sum())
+        """Non-blank rows: every one of them has a status."""
+        return sum(self.counts().values())
 
     @property
     def exit_code(self) -> int:
