@@ -25,7 +25,7 @@ import time
 
 import httpx
 
-from sn_importer.client import KatanaClient
+from sn_importer.katana.client import KatanaClient
 from sn_importer.sandbox import parse_rate_limit, running_sandbox
 
 

@@ -23,7 +23,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .client import KatanaClient, RequestNotSent
+from .katana.client import KatanaClient, RequestNotSent
 from .clock import iso
 from .errors import ApiRequestError, ApiUnavailableError, AuthError, KatanaError, ResumeLaterError, UntrustedListError
 from .interrupt import GRACE, Interrupt
@@ -31,7 +31,7 @@ from .journal import Detached, Journal, ResourceRecord
 from .outcome import Outcome, Outcomes, Stop
 from .status import NEVER_SENT, OPEN, UNSETTLED, Mode, Status, StopKind
 from .strategy import ListingPlan
-from .typescan import TypeScans
+from .katana.typescan import TypeScans
 
 Resource = tuple[str, int]
 

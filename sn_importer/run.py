@@ -5,7 +5,7 @@
 resolves the base URL and key (or starts the built-in sandbox), opens the
 journal for ``apply``, tells the caller how many requests the run needs and
 about how long the quota makes that take, resolves order numbers and SKUs
-through Katana (:mod:`sn_importer.lookups`), runs the engine over the result's
+through Katana (:mod:`sn_importer.katana.lookups`), runs the engine over the result's
 own rows and leaves every row with a true status, even when the key is
 refused, Katana goes away or the user presses Ctrl-C. The job is never
 written to.
@@ -24,17 +24,17 @@ from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
-from .client import KatanaClient
+from .katana.client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
 from .errors import AuthError, JournalError, LockUnavailable, ResumeLaterError, RunInProgress
 from .interrupt import Interrupt
 from .journal import Detached, Journal, PastRun, run_key
-from .lookups import (Lookups, Resolution, annotate, apply_resolution, by_order_mask, lookup_requests, references,
+from .katana.lookups import (Lookups, Resolution, annotate, apply_resolution, by_order_mask, lookup_requests, references,
                       resolve, unresolved_requests)
 from .mapping import REMOVED_COLUMNS
 from .plan import build_plan
-from .quota import open_budget
+from .katana.quota import open_budget
 from .result import RunResult
 from .settings import Connection, resolve_connection, resolve_quota_share
 from .strategy import ListingPlan

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from sandbox_fixtures import AUTH, KEY, RecordingTransport, assert_valid, grid, many, small_seed
 
-from sn_importer.client import KatanaClient
+from sn_importer.katana.client import KatanaClient
 from sn_importer.clock import FakeClock
 from sn_importer.errors import ApiRequestError, ApiUnavailableError, AuthError
-from sn_importer.pacing import Pacer, Ticket
+from sn_importer.katana.pacing import Pacer, Ticket
 from sn_importer.sandbox import create_app, running_sandbox
 from sn_importer.settings import DEFAULT_BASE_URL, resolve_connection
 

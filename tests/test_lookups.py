@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sandbox_fixtures import KEY, orders_seed
 
-from sn_importer.client import KatanaClient
+from sn_importer.katana.client import KatanaClient
 from sn_importer.errors import AuthError
-from sn_importer.lookups import (Found, Lookups, Reference, annotate, apply_resolution, lookup_requests, resolve,
+from sn_importer.katana.lookups import (Found, Lookups, Reference, annotate, apply_resolution, lookup_requests, resolve,
                                  unresolved_requests)
 from sn_importer.sandbox import create_app, seed_from
 from sn_importer.status import Status

@@ -16,12 +16,12 @@ from misbehaving import (
     record, same_page_forever, serials, then, truncated_json, unauthorized, without_data,
 )
 
-from sn_importer.client import KatanaClient
+from sn_importer.katana.client import KatanaClient
 from sn_importer.clock import FakeClock
 from sn_importer.errors import (
     ApiUnavailableError, AuthError, ResumeLaterError, StalledError, UntrustedListError, WaitTooLongError,
 )
-from sn_importer.lists import by_resource, read_list
+from sn_importer.katana.lists import by_resource, read_list
 
 MO = "ManufacturingOrder"
 FAST = {"backoff": (0.01, 0.02)}

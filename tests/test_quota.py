@@ -24,10 +24,10 @@ from sandbox_fixtures import KEY, grid, many
 
 import sn_importer as sn
 from sn_importer.cli import app
-from sn_importer.client import KatanaClient
+from sn_importer.katana.client import KatanaClient
 from sn_importer.clock import FakeClock
 from sn_importer.errors import StalledError, UsageError
-from sn_importer.quota import FILE_NAME, Grant, Refusal, SharedBudget, tenant_key
+from sn_importer.katana.quota import FILE_NAME, Grant, Refusal, SharedBudget, tenant_key
 from sn_importer.sandbox import create_app, running_sandbox
 from sn_importer.settings import resolve_quota_share
 

@@ -12,10 +12,10 @@ import httpx
 from busy_tenant import BusyTenant, attach_in_front, type_wide
 from sandbox_fixtures import KEY, serial
 
-from sn_importer.client import KatanaClient
+from sn_importer.katana.client import KatanaClient
 from sn_importer.errors import UntrustedListError
 from sn_importer.sandbox import create_app
-from sn_importer.typescan import read_type, type_pages
+from sn_importer.katana.typescan import read_type, type_pages
 
 MO = "ManufacturingOrder"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from ..clock import SYSTEM, Clock
-from ..pacing import Pacer, Ticket
+from ..katana.pacing import Pacer, Ticket
 
 HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 #: Katana's usual window, the longest one assumed when the answers do not tell it.

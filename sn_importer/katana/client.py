@@ -2,9 +2,9 @@
 
 ``get_page``, ``list_serials`` and ``delete_serials`` do the work, and
 ``list_records`` reads the order lists that order numbers and SKUs are looked
-up in; whole lists are read by :mod:`sn_importer.lists`, which follows
+up in; whole lists are read by :mod:`sn_importer.katana.lists`, which follows
 ``X-Pagination`` and trusts a list only when it held still while read. Each
-request goes through the :class:`~sn_importer.pacing.Pacer` (a slot among
+request goes through the :class:`~sn_importer.katana.pacing.Pacer` (a slot among
 ``max_in_flight`` and room in the tenant's window) and through a retry loop
 (backoff with jitter, Retry-After honoured, waits on the injected clock).
 
@@ -41,8 +41,8 @@ from typing import Any, Callable
 
 import httpx
 
-from .clock import Clock, SystemClock
-from .errors import ApiRequestError, ApiUnavailableError, AuthError, StalledError, WaitTooLongError
+from ..clock import Clock, SystemClock
+from ..errors import ApiRequestError, ApiUnavailableError, AuthError, StalledError, WaitTooLongError
 from .lists import PAGE_LIMIT, Page, Pagination, is_last_page, read_list
 from .pacing import Pacer
 from .quota import SharedBudget
@@ -238,7 +238,7 @@ class KatanaClient:
     # -- the API
     async def get_page(self, resource_type: str | None, resource_id: int | None, page: int,
                        limit: int = PAGE_LIMIT) -> Page:
-        """One page of serial-number records, with its X-Pagination (see :mod:`sn_importer.lists`)."""
+        """One page of serial-number records, with its X-Pagination (see :mod:`sn_importer.katana.lists`)."""
         params: dict[str, Any] = {"limit": limit}
         if resource_type is not None:
             params["resource_type"] = resource_type

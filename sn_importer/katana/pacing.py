@@ -23,7 +23,7 @@ new window and is charged to it.
 Until the first answer has shown the real window, one request at a time goes
 out: the initial 60/60 is used for estimates, never trusted for a burst.
 
-With a :class:`~sn_importer.quota.SharedBudget` the same accounting runs over
+With a :class:`~sn_importer.katana.quota.SharedBudget` the same accounting runs over
 numbers shared by every sn-importer process on the host, and that budget
 alone decides when a request may go; this pacer still bounds the requests in
 flight and keeps what the answers said.
@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from .clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from .quota import Grant, SharedBudget

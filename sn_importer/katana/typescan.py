@@ -6,7 +6,7 @@ carrying its ``resource_id``. Pages are offsets into that sorted list, so a
 serial attached or detached by another integration while the list is paged
 shifts every record after it: one can be skipped, another seen twice, and a
 type-wide list is long and crosses many writers. It is read by
-:func:`sn_importer.lists.read_list` under the same rules as any list
+:func:`sn_importer.katana.lists.read_list` under the same rules as any list
 (``total_records`` held still from the first page to the last, the records
 read match it, none twice; else read again, bounded), and here also every
 record must be of type T. A type-wide list that cannot be trusted is not used:
@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import ApiRequestError, ApiUnavailableError, UntrustedListError
+from ..errors import ApiRequestError, ApiUnavailableError, UntrustedListError
 from .lists import PAGE_LIMIT, Page, PageSource, by_resource, read_list
-from .strategy import Listing, ListingPlan, choose, per_type, worth_probing
+from ..strategy import Listing, ListingPlan, choose, per_type, worth_probing
 
 if TYPE_CHECKING:
     from .client import KatanaClient
@@ -68,7 +68,7 @@ def type_pages(first: Page) -> int | None:
 
 
 async def read_type(source: PageSource, resource_type: str, first: Page | None = None) -> TypeList:
-    """Every serial of ``resource_type`` in the tenant, trusted (see :func:`sn_importer.lists.read_list`).
+    """Every serial of ``resource_type`` in the tenant, trusted (see :func:`sn_importer.katana.lists.read_list`).
 
     ``first`` is a page 1 already in hand (the probe): the first read starts
     from it. Raises :class:`UntrustedListError` when the list would not hold

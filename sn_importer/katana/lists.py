@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Protocol
 
-from .errors import UntrustedListError
+from ..errors import UntrustedListError
 
 #: The API's largest page (``limit``).
 PAGE_LIMIT = 250

@@ -9,7 +9,7 @@ API-NOTES "Looking resources up by the numbers staff know" describes.
 
 Every lookup spends the tenant's quota, so each distinct order, SKU and
 (order, SKU) row search is asked once per run, through the run's
-:class:`~sn_importer.client.KatanaClient` (pacing, retries and counts apply),
+:class:`~sn_importer.katana.client.KatanaClient` (pacing, retries and counts apply),
 and :func:`lookup_requests` says beforehand how many that can be. An order or
 SKU Katana does not know, or an order holding several rows of the SKU, makes
 its rows ``invalid`` and nothing is sent for them.
@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from .client import KatanaClient
-from .errors import ApiRequestError, ApiUnavailableError
-from .plan import PAGE_SIZE
-from .status import Status
+from ..errors import ApiRequestError, ApiUnavailableError
+from ..plan import PAGE_SIZE
+from ..status import Status
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """One rate-limit budget per tenant per host, shared by every sn-importer process.
 
 Katana counts requests per tenant, and every integration of the tenant draws
-from that one window. Each :class:`~sn_importer.pacing.Pacer` sees only its own
+from that one window. Each :class:`~sn_importer.katana.pacing.Pacer` sees only its own
 requests, so two or three processes on one server (a cron ``watch``, the web
 page, a notebook) each believe the whole window is theirs and together meet
 429s. Here they draw from one budget instead, kept in ``quota.sqlite3`` in the
@@ -39,7 +39,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
 
 DEFAULT_SHARE = 0.8
 FILE_NAME = "quota.sqlite3"
@@ -392,7 +392,7 @@ def open_budget(state_dir: str | Path | None, base_url: str, api_key: str, *, sh
     Raises OSError or sqlite3.Error when the directory cannot hold it; the
     caller then paces alone and says so.
     """
-    from .journal import default_state_dir
+    from ..journal import default_state_dir
 
     return SharedBudget(state_dir or default_state_dir(), base_url, api_key, share=share, clock=clock,
                         initial_quota=initial_quota)
