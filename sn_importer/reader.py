@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import formats, guard
-from .errors import HeaderNotFoundError, InputError
+from .errors import InputError
 from .guard import LIMITS, Limits
-from .mapping import (ColumnMapping, expected_headers, header_problem, is_removed_sheet, match_header,
-                      trailing_result_columns)
+from .header import HeaderRow, locate, no_header
+from .mapping import ColumnMapping, is_removed_sheet
 from .template import Template
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -51,6 +51,9 @@ class Sheet:
     shown: dict[int, dict[int, str]] = field(default_factory=dict)
     #: Data row position → a note for the row's message that does not make it invalid.
     remarks: dict[int, str] = field(default_factory=dict)
+    #: Why the sheet's rows are not imported though its header was found (a needed column is
+    #: missing); "" when they are. Such a sheet's rows are reported ``skipped``, saying this.
+    unread: str = ""
 
     @property
     def first_row(self) -> int:
@@ -97,8 +100,8 @@ def read_file(path: str | Path, template: Template, limits: Limits = LIMITS) -> 
         source = _read_excel(path, template, guard.inspect_workbook(path, kind, limits))
     else:
         source = _read_csv(path, template, limits)
-    if not source.sheets:
-        raise _no_header(path, template, source.skipped)
+    if all(sheet.unread for sheet in source.sheets):
+        raise no_header(path, template, source.skipped)
     return source
 
 
@@ -127,16 +130,6 @@ def _check_path(path: Path) -> None:
         raise InputError(path, "the file is empty")
 
 
-def _no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) -> HeaderNotFoundError:
-    """One plain sentence: what each sheet lacks, then what the template looks for."""
-    if len(skipped) == 1 and skipped[0][0] == path.name:  # a CSV: its one "sheet" is the file
-        found = skipped[0][1]
-    else:
-        found = "; ".join(f"sheet {name!r}: {why}" for name, why in skipped) or "no sheet with data"
-    return HeaderNotFoundError(
-        path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
-
-
 # --- CSV ---------------------------------------------------------------------
 
 
@@ -151,23 +144,27 @@ def _read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> Source
         head = list(csv.reader(io.StringIO(_head(text, template.search_rows), newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise InputError(path, f"cannot be read as CSV ({exc})") from None
-    for index, cells in enumerate(head):
+    for cells in head:
         guard.check_columns(path, len(cells), limits)
-        dropped = trailing_result_columns(cells)
-        cells = cells[: len(cells) - dropped]
-        mapping = match_header(cells, template)
-        if mapping is not None:
-            data = _parse_csv_body(path, text, delimiter, index, len(cells) + dropped)
-            if dropped:
-                data = data.iloc[:, : len(cells)]
-            sheet = Sheet(path.stem, list(mapping.header), mapping, data, index + 1, dropped, head[:index])
-            if longest > limits.cell_chars:  # no line that long, no cell that long: skip the pass
-                sheet.problems = oversized_cells(sheet, limits.cell_chars)
-            return SourceFile(path, "csv", [sheet], [], delimiter, encoding)
-    first = head[0] if head else []
-    found = ", ".join(repr(c) for c in first if c) or "no columns"
-    why = f"{header_problem(first, template)} (first row: {found})"
-    return SourceFile(path, "csv", [], [(path.name, why)], delimiter, encoding)
+    found = locate(head, template)
+    if isinstance(found, str):
+        return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding)
+    data = _parse_csv_body(path, text, delimiter, found.index, found.width + found.dropped)
+    if found.dropped:
+        data = data.iloc[:, : found.width]
+    sheet = _sheet(path.stem, found, data, head, clip=False)
+    if longest > limits.cell_chars:  # no line that long, no cell that long: skip the pass
+        sheet.problems = oversized_cells(sheet, limits.cell_chars)
+    skipped = [(path.name, sheet.unread)] if sheet.unread else []
+    return SourceFile(path, "csv", [sheet], skipped, delimiter, encoding)
+
+
+def _sheet(name: str, found: HeaderRow, data: pd.DataFrame, rows: list[list], clip: bool = True) -> Sheet:
+    """The sheet whose header ``found`` is, with ``data`` the rows under it; the title rows above
+    it kept (a workbook's within the table's width, a CSV's whole)."""
+    preamble = [list(r[: found.width] if clip else r) for r in rows[: found.index]]
+    return Sheet(name, list(found.cells), found.mapping, data, found.index + 1, found.dropped, preamble,
+                 unread=found.unread)
 
 
 def oversized_cells(sheet: Sheet, limit: int) -> dict[int, str]:
@@ -306,6 +303,8 @@ def _read_excel(path: Path, template: Template, facts: guard.WorkbookFacts) -> S
             elif isinstance(sheet, Sheet):
                 _show_numbers(path, facts, sheet)
                 sheets.append(sheet)
+                if sheet.unread:
+                    skipped.append((meta.name, sheet.unread))
             else:
                 skipped.append((meta.name, sheet))
     return SourceFile(path, "excel", sheets, skipped, notes=list(facts.notes))
@@ -396,22 +395,13 @@ def _sheet_unwanted(meta, template: Template) -> str | None:
 
 
 def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:
-    for index, cells in enumerate(rows[: template.search_rows]):
-        cells = [_header_text(c) for c in cells]
-        dropped = trailing_result_columns(cells)
-        kept = cells[: len(cells) - dropped]
-        mapping = match_header(kept, template)
-        if mapping is not None:
-            width = len(kept)
-            body = [row[:width] for row in rows[index + 1 :]]
-            data = pd.DataFrame(body, columns=range(width), dtype=object) if body else _empty(width)
-            preamble = [list(r[:width]) for r in rows[:index]]
-            return Sheet(name, list(mapping.header), mapping, data, index + 1, dropped, preamble)
-    if not any(any(c not in (None, "") for c in r) for r in rows[: template.search_rows]):
-        return "empty sheet"
-    first = next((r for r in rows if any(c not in (None, "") for c in r)), [])
-    found = ", ".join(repr(_header_text(c)) for c in first if c not in (None, ""))
-    return f"{header_problem(first, template)} (first row: {found})"
+    """The sheet under the header the template recognises, or why there is none."""
+    found = locate(rows[: template.search_rows], template)
+    if isinstance(found, str):
+        return found
+    body = [row[: found.width] for row in rows[found.index + 1 :]]
+    data = pd.DataFrame(body, columns=range(found.width), dtype=object) if body else _empty(found.width)
+    return _sheet(name, found, data, rows)
 
 
 def _find_sparse_sheet(name: str, rows: list[tuple[int, dict]], template: Template) -> Sheet | str:
@@ -421,35 +411,25 @@ def _find_sparse_sheet(name: str, rows: list[tuple[int, dict]], template: Templa
     the rectangle (a stray cell at XFD1048576) costs nothing.
     """
     head = [(number, _as_list(cells)) for number, cells in rows[: template.search_rows]]
-    found = _find_sheet(name, [cells for _, cells in head], template)
-    if not isinstance(found, Sheet):
+    found = locate([cells for _, cells in head], template)
+    if isinstance(found, str):
         return found
-    index = found.header_row - 1
-    width = len(found.header) + found.dropped_result_columns
+    width = found.width + found.dropped
     body, numbers = [], []
-    for number, cells in rows[index + 1:]:
+    for number, cells in rows[found.index + 1:]:
         kept = [cells.get(c) for c in range(1, width + 1)]
         if any(c not in (None, "") for c in kept):
-            body.append(kept[: len(found.header)])
+            body.append(kept[: found.width])
             numbers.append(number)
-    found.data = pd.DataFrame(body, columns=range(len(found.header)), dtype=object) if body \
-        else _empty(len(found.header))
-    found.header_row = head[index][0]
-    found.row_numbers = numbers
-    found.preamble = [cells[: len(found.header)] for _, cells in head[:index]]
-    return found
+    data = pd.DataFrame(body, columns=range(found.width), dtype=object) if body else _empty(found.width)
+    sheet = _sheet(name, found, data, [cells for _, cells in head])
+    sheet.header_row = head[found.index][0]
+    sheet.row_numbers = numbers
+    return sheet
 
 
 def _as_list(cells: dict) -> list:
     return [cells.get(c) for c in range(1, max(cells) + 1)] if cells else []
-
-
-def _header_text(cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
 
 
 def _empty(width: int) -> pd.DataFrame:
