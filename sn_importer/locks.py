@@ -58,10 +58,7 @@ def acquire(path: str | Path, held: Callable[[str], LockHeld] | None = None) -> 
     """
     path = Path(path)
     lock, unlock = _primitives(path)
-    try:
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - owned by the Lock
-    except OSError as exc:
-        raise LockUnavailable(path, exc.strerror or str(exc)) from None
+    handle = _open_own(path)
     try:
         lock(handle)
     except OSError:
@@ -73,6 +70,27 @@ def acquire(path: str | Path, held: Callable[[str], LockHeld] | None = None) -> 
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return Lock(path, handle, unlock)
+
+
+def _open_own(path: Path):
+    """The lock file, opened without following a link and refused unless it is a regular file of
+    this user (a link planted in its place would have the pid written over its target)."""
+    from .filesafety import kind_of, my_uid
+
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        reason = "it is a symbolic link" if os.path.islink(path) else exc.strerror or str(exc)
+        raise LockUnavailable(path, reason) from None
+    info = os.fstat(fd)
+    why = kind_of(info)
+    if why is None and my_uid() is not None and info.st_uid != my_uid():
+        why = f"it belongs to another user (uid {info.st_uid})"
+    if why is not None:
+        os.close(fd)
+        raise LockUnavailable(path, why if why.startswith("it ") else f"it is {why}")
+    return open(fd, "a+", encoding="utf-8")  # noqa: SIM115 - owned by the Lock
 
 
 def _holder(handle) -> str:

@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from .job import Job
 
-NO_KEY = ("no API key: set KATANA_API_KEY (in the environment or a .env file), "
-          "or try the built-in sandbox with --sandbox")
+NO_KEY = ("no API key: set KATANA_API_KEY in the environment or in the env file (--env-file, else .env in "
+          "the user's config folder), or try the built-in sandbox with --sandbox")
 
 
 def run_sync(coro):
@@ -88,7 +88,7 @@ def run_sync(coro):
 
 
 def connect(stack: ExitStack, *, sandbox: bool = False, sandbox_seed: str | Path | None = None,
-            base_url: str | None = None, api_key: str | None = None) -> Connection:
+            base_url: str | None = None, api_key: str | None = None, env_file: str | Path | None = None) -> Connection:
     """The Katana to talk to: a built-in sandbox that lives as long as ``stack``,
     or the configured one (whose key may be missing: the caller decides)."""
     if sandbox:
@@ -96,7 +96,7 @@ def connect(stack: ExitStack, *, sandbox: bool = False, sandbox_seed: str | Path
 
         server = stack.enter_context(running_sandbox(seed_path=sandbox_seed))
         return Connection(server.base_url, "sandbox")
-    return resolve_connection(base_url, api_key)
+    return resolve_connection(base_url, api_key, env_file=env_file)
 
 
 def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: str | None = None,
@@ -104,7 +104,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
                fresh: bool = False, progress: Callable[[Progress], None] | None = None,
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
                concurrency: int = 4, listing: str = "auto", interrupt: Interrupt | None = None,
-               quota_share: float | str | None = None) -> RunResult:
+               quota_share: float | str | None = None, env_file: str | Path | None = None) -> RunResult:
     """Preview or apply ``job``: a new result; the job itself is left as it was read.
 
     ``listing`` is ``"auto"`` (list a resource type whole where that is
@@ -116,11 +116,12 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
     (else ``KATANA_QUOTA_SHARE``, else 80 %); the budget is shared with every
     sn-importer process on this host through ``state_dir``."""
     mode = Mode(mode)
-    share = resolve_quota_share(quota_share)
+    share = resolve_quota_share(quota_share, env_file=env_file)
     clock = (client_options or {}).get("clock")
     result = RunResult.begin(job, mode, clock)
     with ExitStack() as stack:
-        connection = connect(stack, sandbox=sandbox, sandbox_seed=sandbox_seed, base_url=base_url, api_key=api_key)
+        connection = connect(stack, sandbox=sandbox, sandbox_seed=sandbox_seed, base_url=base_url, api_key=api_key,
+                             env_file=env_file)
         result.base_url, result.sandbox = connection.base_url, sandbox
         if not connection.api_key:
             result.halt(StopKind.NO_KEY, NO_KEY)

@@ -1,27 +1,46 @@
-"""Where to find Katana and with which key.
+"""Where to find Katana and with which key: the key goes to Katana and nowhere else.
 
-The base URL comes from the argument, else ``KATANA_BASE_URL``, else the
-production URL; the key from the argument, else ``KATANA_API_KEY``, else a
-``.env`` file in the current directory (read with python-dotenv without
-touching ``os.environ``, as the official client does). A missing key is
-``None``: the caller decides whether that is an error (``validate`` never
-needs one).
+The base URL comes from the argument, else ``KATANA_BASE_URL`` in the
+environment, else the operator's env file, else the production URL. The key
+comes from the argument, else ``KATANA_API_KEY``, else the env file. A
+missing key is ``None``: the caller decides whether that is an error
+(``validate`` never needs one).
+
+The env file is read from one fixed place the operator chose, never from the
+current folder (a ``.env`` in a shared folder could otherwise send the key
+to a host of someone else's choosing): ``--env-file PATH``, else
+``.env`` in the user's config folder (``~/.config/sn-importer/.env`` on
+Linux). It must be a regular file of this user that nobody else can write;
+anything else is refused with one line. It is read with python-dotenv
+without touching ``os.environ``.
+
+Plain ``http://`` is taken only for a Katana on this computer (a loopback
+host) and only when given explicitly (argument or environment, never from a
+file): over any network the key would cross it in clear.
 """
 
 from __future__ import annotations
 
+import io
+import ipaddress
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 import httpx
+import platformdirs
 from dotenv import dotenv_values
 
 from .errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.katanamrp.com/v1"
 DEFAULT_QUOTA_SHARE = 0.8
+#: The env file's name in the user's config folder.
+ENV_FILE_NAME = ".env"
+#: An env file holds a few settings; anything larger is not one.
+ENV_FILE_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -36,40 +55,92 @@ class Connection:
     __str__ = __repr__
 
 
+def default_env_file() -> Path:
+    """``.env`` in the user's config folder (``~/.config/sn-importer/.env`` on Linux)."""
+    return Path(platformdirs.user_config_dir("sn-importer")) / ENV_FILE_NAME
+
+
 def resolve_connection(
     base_url: str | None = None,
     api_key: str | None = None,
     env: Mapping[str, str] | None = None,
-    dotenv_path: str | Path | None = None,
+    env_file: str | Path | None = None,
 ) -> Connection:
-    """Pick the base URL and key: arguments, then the environment, then ``.env``."""
+    """Pick the base URL and key: arguments, then the environment, then the env file.
+
+    ``env_file`` is the operator's choice (``--env-file``): it must exist. Without
+    it the user's config folder is looked in; a missing file there is no error.
+    """
     env = os.environ if env is None else env
-    dotenv = _dotenv(dotenv_path)
-
-    def first(*values: str | None) -> str | None:
-        return next((v.strip() for v in values if v and v.strip()), None)
-
-    url = first(base_url, env.get("KATANA_BASE_URL"), dotenv.get("KATANA_BASE_URL")) or DEFAULT_BASE_URL
-    key = first(api_key, env.get("KATANA_API_KEY"), dotenv.get("KATANA_API_KEY"))
-    return Connection(base_url=check_base_url(url), api_key=key)
+    file = read_env_file(env_file)
+    url, source, explicit = _first((base_url, "--base-url", True), (env.get("KATANA_BASE_URL"), "KATANA_BASE_URL", True),
+                                   (file.get("KATANA_BASE_URL"), f"KATANA_BASE_URL in {file_name(env_file)}", False))
+    key, _, _ = _first((api_key, "", True), (env.get("KATANA_API_KEY"), "", True), (file.get("KATANA_API_KEY"), "", False))
+    url = check_base_url(url or DEFAULT_BASE_URL, explicit=explicit, source=source)
+    return Connection(base_url=url, api_key=key)
 
 
-def _dotenv(dotenv_path: str | Path | None) -> dict[str, str]:
-    path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
-    return {k: v for k, v in dotenv_values(path).items() if v} if path.is_file() else {}
+def _first(*candidates: tuple[str | None, str, bool]) -> tuple[str | None, str | None, bool]:
+    """The first non-blank value (stripped), where it came from, and whether it was given explicitly."""
+    for value, source, explicit in candidates:
+        if value and value.strip():
+            return value.strip(), source, explicit
+    return None, None, True
+
+
+def file_name(env_file: str | Path | None) -> str:
+    """How messages name the env file in force."""
+    return str(env_file) if env_file is not None else str(default_env_file())
+
+
+def read_env_file(env_file: str | Path | None = None) -> dict[str, str]:
+    """The settings of the operator's env file ({} when the default one does not exist).
+
+    Refused (:class:`UsageError`, one line) when it is not a regular file, is
+    not this user's, or others can write it: whoever can change it could send
+    the key elsewhere.
+    """
+    path = Path(env_file) if env_file is not None else default_env_file()
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        if env_file is not None:
+            raise UsageError(f"--env-file {path}: no such file") from None
+        return {}
+    except OSError as exc:
+        raise UsageError(f"cannot read the env file {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        _check_env_file(path, os.fstat(handle.fileno()))
+        text = handle.read(ENV_FILE_LIMIT + 1)
+    if len(text) > ENV_FILE_LIMIT:
+        raise UsageError(f"the env file {path} is larger than {ENV_FILE_LIMIT // 1024} KB; it is not an env file")
+    values = dotenv_values(stream=io.StringIO(text.decode("utf-8", errors="replace")))
+    return {k: v for k, v in values.items() if v}
+
+
+def _check_env_file(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"the env file {path} is not a regular file; refusing to read the key from it")
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise UsageError(f"the env file {path} belongs to another user (uid {info.st_uid}); refusing to read the "
+                         "key from it: keep it in a file of your own (chmod 600)")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UsageError(f"the env file {path} can be written by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                         f"refusing to read the key from it: chmod 600 {path}")
 
 
 def resolve_quota_share(share: str | float | None = None, env: Mapping[str, str] | None = None,
-                        dotenv_path: str | Path | None = None) -> float:
+                        env_file: str | Path | None = None) -> float:
     """The share of the tenant's window a run may use: the argument, else
-    ``KATANA_QUOTA_SHARE`` (environment, then ``.env``), else 80 %.
+    ``KATANA_QUOTA_SHARE`` (environment, then the env file), else 80 %.
 
     The rest of the window is left to the tenant's other integrations. A
     fraction (``0.5``) or a percentage (``50%``); anything else is a usage error.
     """
     env = os.environ if env is None else env
     for source, value in (("--quota-share", share), ("KATANA_QUOTA_SHARE", env.get("KATANA_QUOTA_SHARE")),
-                          ("KATANA_QUOTA_SHARE in .env", _dotenv(dotenv_path).get("KATANA_QUOTA_SHARE"))):
+                          (f"KATANA_QUOTA_SHARE in {file_name(env_file)}",
+                           read_env_file(env_file).get("KATANA_QUOTA_SHARE"))):
         if value is not None and str(value).strip():
             return parse_share(value, source)
     return DEFAULT_QUOTA_SHARE
@@ -88,12 +159,44 @@ def parse_share(value: str | float, source: str = "--quota-share") -> float:
     return share
 
 
-def check_base_url(url: str) -> str:
-    """Refuse a base URL that cannot be Katana's before any request is tried."""
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``127.0.0.0/8`` and ``::1``: this computer, whatever the network does."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, *, explicit: bool = True, source: str | None = None) -> str:
+    """Refuse a base URL that cannot be Katana's, or that would carry the key in clear,
+    before any request is tried. ``explicit``: given as an argument or in the environment."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise UsageError(f"the base URL {url!r} is not a URL ({exc}); e.g. {DEFAULT_BASE_URL}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(f"the base URL {url!r} needs http:// or https:// and a host; e.g. {DEFAULT_BASE_URL}")
+    if parsed.scheme == "http" and not (explicit and is_loopback(parsed.host)):
+        where = f" ({source})" if source else ""
+        raise UsageError(f"the base URL {url}{where} is plain http: the key would cross the network in clear. "
+                         "Use https://; http:// is taken only for a Katana on this computer (127.0.0.1, ::1, "
+                         "localhost), given with --base-url or KATANA_BASE_URL")
     return url.rstrip("/")
+
+
+def describe_target(base_url: str, sandbox: bool = False) -> str:
+    """The line said before anything is sent: ``Katana: api.katanamrp.com (https)``."""
+    parsed = httpx.URL(base_url)
+    host = f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
+    return f"Katana: {'the built-in sandbox on ' if sandbox else ''}{host} ({parsed.scheme})"
+
+
+def target_facts(base_url: str | None) -> dict | None:
+    """The target for ``--json``: host (with a port when one is given) and scheme."""
+    if not base_url:
+        return None
+    parsed = httpx.URL(base_url)
+    return {"host": f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host, "scheme": parsed.scheme}

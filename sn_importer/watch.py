@@ -29,8 +29,10 @@ Every finished file is reported through ``log`` as one logfmt line (see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -41,14 +43,14 @@ from pathlib import Path
 
 from .errors import FolderBusy, InputError, LockUnavailable, SnImporterError, UsageError
 from .clock import SYSTEM, Clock, now_iso
+from .filesafety import NotOwnFolder, NotRegular, kind_of, open_regular, own_folder
 from .interrupt import Interrupt, stop_signals
 from .job import Job
-from .journal import file_digest
 from .locks import acquire
 from .report import atomic_path, default_output_path
 from .result import RunResult, failure_summary
 from .run import NO_KEY, connect
-from .settings import Connection
+from .settings import Connection, target_facts
 from .status import Mode, StopKind
 from .template import Template, load_template
 
@@ -64,6 +66,10 @@ TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download
 LEFT_FOR_LATER = frozenset(kind for kind in StopKind if kind.about_the_run)
 #: How many :class:`FileResult` a :class:`Watcher` keeps (a polling one runs for months).
 KEEP_RESULTS = 100
+#: A quoted excerpt of a file's content longer than this is masked in messages, summaries and log lines.
+EXCERPT_CHARS = 12
+#: How much of a masked excerpt is shown.
+MASK_SHOWN = 4
 
 
 # --------------------------------------------------------------------------- the folder
@@ -91,6 +97,10 @@ class Layout:
     def failed(self) -> Path:
         return self.root / "failed"
 
+    @property
+    def folders(self) -> tuple[Path, Path, Path, Path]:
+        return self.inbox, self.processing, self.done, self.failed
+
     @classmethod
     def create(cls, root: str | Path) -> Layout:
         """The sub-folders are created if missing; DIR itself must exist (a typo in a crontab
@@ -98,12 +108,19 @@ class Layout:
         layout = cls(Path(root).absolute())
         if not layout.root.is_dir():
             raise UsageError(f"{layout.root} is not a folder; create it first (watch makes its sub-folders)")
-        try:
-            for folder in (layout.inbox, layout.processing, layout.done, layout.failed):
-                folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create the folders of {layout.root}: {exc.strerror or exc}") from None
+        layout.check()
         return layout
+
+    def check(self) -> None:
+        """Every sub-folder a real folder of this user (created when missing): one that is a
+        link, or another user's, could send the results (or the lock's pid) anywhere."""
+        try:
+            for folder in self.folders:
+                own_folder(folder)
+        except NotOwnFolder as exc:
+            raise UsageError(f"watch refuses {self.root}: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot create the folders of {self.root}: {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -125,18 +142,58 @@ def is_ignored(name: str) -> bool:
     return lower.startswith(IGNORED_PREFIXES) or lower.endswith(TEMP_SUFFIXES)
 
 
-def candidates(folder: Path) -> list[Path]:
-    """The files in ``folder`` worth looking at, oldest first."""
+def scan(folder: Path) -> list[tuple[Path, os.stat_result]]:
+    """The entries of ``folder`` worth looking at, oldest first, each with what ``lstat`` saw
+    (nothing is followed). Sub-folders are left alone; links and other entries that only
+    claim to be files are listed too, to be refused (see :func:`kind_of`)."""
     found = []
     for path in folder.iterdir():
         if is_ignored(path.name):
             continue
         try:
-            if path.is_file():
-                found.append((path.stat().st_mtime, path.name, path))
+            info = os.lstat(path)
         except OSError:
             continue  # vanished meanwhile
-    return [path for _, _, path in sorted(found)]
+        if kind_of(info) != "a folder":
+            found.append((info.st_mtime, path.name, path, info))
+    return [(path, info) for _, _, path, info in sorted(found)]
+
+
+def candidates(folder: Path) -> list[Path]:
+    """The plain files in ``folder`` worth looking at, oldest first."""
+    return [path for path, info in scan(folder) if kind_of(info) is None]
+
+
+def mask_content(text: str, keep: tuple[str, ...] = ()) -> str:
+    """``text`` with every quoted excerpt longer than :data:`EXCERPT_CHARS` cut to its first
+    few characters: a message about a file never carries more than a glimpse of what the
+    file holds (a first row that is a key, say). ``keep`` are strings known not to be content."""
+    for pattern in _QUOTED:
+        text = pattern.sub(lambda match: _masked(match, keep), text)
+    return text
+
+
+def _masked(match: re.Match, keep: tuple[str, ...]) -> str:
+    inner, whole = match.group(1), match.group(0)
+    if len(inner) <= EXCERPT_CHARS or inner in keep:
+        return whole
+    return f"{whole[0]}{inner[:MASK_SHOWN]}…{whole[-1]} ({len(inner)} characters)"
+
+
+#: Quoted spans: 'single' (an apostrophe inside a word is not a quote), "double" and “curly”.
+_QUOTED = (re.compile(r"(?<!\w)'([^'\n]*)'(?!\w)"), re.compile(r'(?<!\w)"([^"\n]*)"'), re.compile(r"“([^”\n]*)”"))
+
+
+def masked_summary(summary: dict, keep: tuple[str, ...] = ()) -> dict:
+    """A summary whose words about the file (error, notes, skipped sheets) are masked. Mapped
+    headers are kept: a header is only mapped when it matches one of the template's names."""
+    out = dict(summary)
+    if isinstance(out.get("error"), str):
+        out["error"] = mask_content(out["error"], keep)
+    out["notes"] = [mask_content(str(note), keep) for note in out.get("notes") or []]
+    out["sheets_skipped"] = [{**s, "reason": mask_content(str(s.get("reason", "")), keep)}
+                             for s in out.get("sheets_skipped") or []]
+    return out
 
 
 # --------------------------------------------------------------------------- settling
@@ -177,7 +234,7 @@ class Settling:
 def claim(layout: Layout, path: Path, stat: os.stat_result, clock: Clock = SYSTEM) -> Path | None:
     """Move a still file into ``processing/`` (an atomic rename); None if it changed or went."""
     try:
-        if _signature(path.stat()) != _signature(stat):
+        if _signature(os.lstat(path)) != _signature(stat):
             return None
         target = layout.processing / free_name(layout, path.name, clock)
         os.rename(path, target)
@@ -217,6 +274,8 @@ class Settings:
     settle: float = 5.0
     interval: float = 10.0
     client_options: dict | None = field(default=None, repr=False)  # passed to KatanaClient (timeouts, backoff)
+    #: Where the key (and base URL) may come from besides the environment (see :mod:`sn_importer.settings`).
+    env_file: str | Path | None = None
     #: Wall-clock time: when a dropped file has settled, the names of kept drops.
     clock: Clock = field(default=SYSTEM, repr=False)
 
@@ -253,22 +312,34 @@ class FileRunner:
         #: Where preview and apply go (resolved once per session by the Watcher).
         self.connection = connection or Connection(settings.base_url, settings.api_key)
 
-    def run(self, path: Path, resumed: bool = False, dropped_as: str | None = None) -> FileResult:
-        """Run and file ``path``; a folder that cannot be written leaves it in processing/."""
+    def run(self, path: Path, resumed: bool = False, dropped_as: str | None = None,
+            seen: os.stat_result | None = None) -> FileResult:
+        """Run and file ``path``; a folder that cannot be written leaves it in processing/.
+
+        The file is opened without following a link and must be a regular file with one
+        name (and the very file ``seen`` in the inbox): anything else is refused unread."""
         started = time.monotonic()
         extras = {"file": path.name, "dropped_as": dropped_as or path.name, "sha256": None, "resumed": resumed,
                   "same_content_as": None}
         try:
-            extras["sha256"] = digest = file_digest(path)
+            extras["sha256"] = digest = _digest(open_regular(path, seen))
             extras["same_content_as"] = same_content(self.layout, digest)
+        except NotRegular as exc:
+            return self.refuse(path, str(exc), extras, started)
         except OSError:
             pass  # unreadable: Job says why in plain words just below
         try:
             return self._run(path, extras, started)
         except OSError as exc:
             summary = unreadable_summary(path, self.settings, self.template, f"cannot file the results: {exc}")
-            summary |= extras | {"place": "processing"}
+            summary = self._masked(summary | extras | {"place": "processing"})
             return FileResult(path.name, "processing", 2, summary, time.monotonic() - started, stop_pass=True)
+
+    def refuse(self, path: Path, why: str, extras: dict, started: float) -> FileResult:
+        """A link, a hard-linked file or a pipe: filed in failed/ as it is (the link itself, never
+        its target), with a summary saying why; nothing of it is read."""
+        return self._unreadable(path, f"refused: {path.name} is {why}; drop the file itself (a copy), "
+                                      "never a link to it", extras, started)
 
     def _run(self, path: Path, extras: dict, started: float) -> FileResult:
         try:
@@ -315,25 +386,39 @@ class FileRunner:
         summary = result.summary() | {"input": str(folder / path.name), "output": str(output)}
         summary |= extras | {"place": place}
         _note_same_content(summary)
-        self._finish(path, folder, summary)
+        summary = self._finish(path, folder, summary)
         return FileResult(path.name, place, result.exit_code, summary, time.monotonic() - started)
 
     def _unreadable(self, path: Path, why: str, extras: dict, started: float) -> FileResult:
         summary = unreadable_summary(self.layout.failed / path.name, self.settings, self.template, why)
-        summary |= extras | {"place": "failed"}
-        self._finish(path, self.layout.failed, summary)
+        summary = self._finish(path, self.layout.failed, summary | extras | {"place": "failed"})
         return FileResult(path.name, "failed", 2, summary, time.monotonic() - started)
 
     def _left_for_later(self, path: Path, result: RunResult, extras: dict, started: float) -> FileResult:
         """Katana unreachable, key refused, interrupted: not the file's fault, so it stays in
         processing/ and is resumed first next time (``apply`` through the journal)."""
-        summary = result.summary() | extras | {"place": "processing"}
+        summary = self._masked(result.summary() | extras | {"place": "processing"})
         return FileResult(path.name, "processing", 2, summary, time.monotonic() - started, stop_pass=True)
 
-    def _finish(self, path: Path, folder: Path, summary: dict) -> None:
-        """Summary first, the input last: a crash in between only repeats this file."""
+    def _finish(self, path: Path, folder: Path, summary: dict) -> dict:
+        """Summary first, the input last: a crash in between only repeats this file. The
+        summary as written (its words about the file's content masked) is returned."""
+        summary = self._masked(summary)
         write_json_atomic(folder / f"{path.stem}.summary.json", summary)
         os.replace(path, folder / path.name)
+        return summary
+
+    def _masked(self, summary: dict) -> dict:
+        return masked_summary(summary, keep=(self.template.name,))
+
+
+def _digest(fd: int) -> str:
+    """SHA-256 of what an open descriptor holds (the descriptor is closed)."""
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _why(exc: SnImporterError) -> str:
@@ -438,6 +523,7 @@ class Watcher:
         #: Requested by SIGINT, SIGTERM and SIGHUP: the file in hand stops sending, and the session ends.
         self.interrupt = Interrupt()
         self._waiting_logged: set[str] = set()
+        self._target_said = False
 
     @property
     def exit_code(self) -> int:
@@ -480,10 +566,12 @@ class Watcher:
 
     def run_pass(self) -> list[FileResult]:
         """Resume what is in processing/, then claim and run every settled file of the inbox."""
+        self.layout.check()
         done: list[FileResult] = []
         runner = FileRunner(self.layout, self.settings, self.template, self._connection, self.interrupt)
-        for path, resumed, dropped_as in self._work():
-            result = runner.run(path, resumed=resumed, dropped_as=dropped_as)
+        for path, resumed, dropped_as, seen in self._work():
+            self._say_target()
+            result = runner.run(path, resumed=resumed, dropped_as=dropped_as, seen=seen)
             self.results.append(result)
             self.files_run += 1
             self._worst = max(self._worst, result.exit_code)
@@ -495,35 +583,47 @@ class Watcher:
                 break
         return done
 
-    def _work(self) -> Iterator[tuple[Path, bool, str | None]]:
-        """Files to run, claimed one at a time so a stop leaves the rest in the inbox."""
-        for path in candidates(self.layout.processing):
-            if self.stopping:
-                return
-            yield path, True, None
-        for path in candidates(self.layout.inbox):
-            if self.stopping:
-                return
-            claimed = self._claim(path)
-            if claimed:
-                yield claimed, False, path.name
+    def _say_target(self) -> None:
+        """Where the key goes, said once per session before the first file is run."""
+        if self._connection is None or self._target_said:
+            return
+        self._target_said = True
+        facts = target_facts(self._connection.base_url) or {}
+        self.log(logfmt(level="info", event="katana", host=facts.get("host"), scheme=facts.get("scheme"),
+                        sandbox="yes" if self.settings.sandbox else None))
 
-    def _claim(self, path: Path) -> Path | None:
+    def _work(self) -> Iterator[tuple[Path, bool, str | None, os.stat_result | None]]:
+        """Files to run, claimed one at a time so a stop leaves the rest in the inbox. A link or
+        any other entry that only claims to be a file is claimed at once, to be refused."""
+        for path, _ in scan(self.layout.processing):
+            if self.stopping:
+                return
+            yield path, True, None, None
+        for path, _ in scan(self.layout.inbox):
+            if self.stopping:
+                return
+            claimed, info = self._claim(path)
+            if claimed:
+                yield claimed, False, path.name, info
+
+    def _claim(self, path: Path) -> tuple[Path | None, os.stat_result | None]:
+        """The file claimed into processing/ and what ``lstat`` saw of it just before (the
+        listing's look may be old by now: other files ran since)."""
         try:
-            stat = path.stat()
+            info = os.lstat(path)
         except FileNotFoundError:
-            return None
-        if not self.settling.still(path, stat):
+            return None, None
+        if kind_of(info) is None and not self.settling.still(path, info):
             if path.name not in self._waiting_logged:
                 self._waiting_logged.add(path.name)
                 self.log(logfmt(level="info", event="waiting", file=path.name,
                                 reason=f"changed less than {self.settings.settle:g} s ago"))
-            return None
-        claimed = claim(self.layout, path, stat, self.settings.clock)
+            return None, None
+        claimed = claim(self.layout, path, info, self.settings.clock)
         if claimed:
             self.settling.forget(path.name)
             self._waiting_logged.discard(path.name)
-        return claimed
+        return claimed, info
 
     def _connect(self, stack: ExitStack) -> None:
         """One sandbox for the whole session (so reruns of a file hit the same base URL), or the
@@ -532,7 +632,7 @@ class Watcher:
         if s.mode == Mode.VALIDATE:
             return
         connection = connect(stack, sandbox=s.sandbox, sandbox_seed=s.sandbox_seed, base_url=s.base_url,
-                             api_key=s.api_key)
+                             api_key=s.api_key, env_file=s.env_file)
         if not connection.api_key:
             raise UsageError(NO_KEY)
         self._connection = connection
@@ -548,7 +648,7 @@ def watch(root: str | Path, *, once: bool = True, log: Callable[[str], None] | N
     """Process the drops in ``root`` (see the module docstring); returns the worst exit code.
 
     ``settings`` are the fields of :class:`Settings` (mode, template, base_url,
-    api_key, sandbox, sandbox_seed, state_dir, settle, interval, client_options).
+    api_key, sandbox, sandbox_seed, state_dir, settle, interval, client_options, env_file).
     """
     return Watcher(root, Settings(**settings), log).run(once=once)
 

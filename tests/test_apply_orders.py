@@ -50,7 +50,7 @@ def staff_sheet(tmp_path, rows=None):
 
 
 def in_process(app) -> dict:
-    return {"base_url": "http://sandbox/v1", "api_key": KEY,
+    return {"base_url": "http://127.0.0.1/v1", "api_key": KEY,
             "client_options": {"transport": httpx.ASGITransport(app=app), "backoff": (0.01, 0.05)}}
 
 

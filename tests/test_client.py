@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import socket
 import time
 
@@ -24,7 +23,6 @@ from sn_importer.clock import FakeClock
 from sn_importer.errors import ApiRequestError, ApiUnavailableError, AuthError
 from sn_importer.katana.pacing import Pacer, Ticket
 from sn_importer.sandbox import create_app, running_sandbox
-from sn_importer.settings import DEFAULT_BASE_URL, resolve_connection
 
 BASE = "http://sandbox/v1"
 FAST = {"backoff": (0.01, 0.05)}
@@ -313,25 +311,3 @@ def test_key_never_in_repr_or_logs(caplog):
     assert repr(client) == "KatanaClient(base_url='http://sandbox/v1')"
     assert client.stats.retries == 1 and "try 2 of 6" in caplog.text  # the retry was logged
     assert secret not in caplog.text
-
-
-def test_resolve_connection_order(tmp_path):
-    dotenv = tmp_path / ".env"
-    dotenv.write_text("KATANA_API_KEY=from-dotenv\nKATANA_BASE_URL=http://dotenv/v1\n")
-    bare = resolve_connection(env={}, dotenv_path=tmp_path / "none")
-    assert (bare.base_url, bare.api_key) == (DEFAULT_BASE_URL, None)
-    from_file = resolve_connection(env={}, dotenv_path=dotenv)
-    assert (from_file.base_url, from_file.api_key) == ("http://dotenv/v1", "from-dotenv")
-    from_env = resolve_connection(env={"KATANA_API_KEY": "from-env", "KATANA_BASE_URL": "http://env/v1/"}, dotenv_path=dotenv)
-    assert (from_env.base_url, from_env.api_key) == ("http://env/v1", "from-env")
-    given = resolve_connection("http://arg/v1", "from-arg", env={"KATANA_API_KEY": "from-env"}, dotenv_path=dotenv)
-    assert (given.base_url, given.api_key) == ("http://arg/v1", "from-arg")
-    assert "from-arg" not in repr(given) and "from-arg" not in str(given)
-
-
-def test_resolve_connection_reads_dotenv_in_the_working_directory(tmp_path, monkeypatch):
-    (tmp_path / ".env").write_text("KATANA_API_KEY=cwd-key\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("KATANA_API_KEY", raising=False)
-    assert resolve_connection().api_key == "cwd-key"
-    assert "KATANA_API_KEY" not in os.environ

@@ -26,12 +26,11 @@ import sn_importer as sn
 from sn_importer.cli import app
 from sn_importer.katana.client import KatanaClient
 from sn_importer.clock import FakeClock
-from sn_importer.errors import StalledError, UsageError
+from sn_importer.errors import StalledError
 from sn_importer.katana.quota import FILE_NAME, Grant, Refusal, SharedBudget, tenant_key
 from sn_importer.sandbox import create_app, running_sandbox
-from sn_importer.settings import resolve_quota_share
 
-BASE = "http://sandbox/v1"
+BASE = "http://127.0.0.1/v1"  # plain http is taken for loopback only
 
 
 class RemainingSeen(httpx.AsyncBaseTransport):
@@ -134,18 +133,6 @@ def test_a_lost_ticket_expires(tmp_path):
     assert isinstance(budget.try_reserve(), Refusal)
     clock.advance(61)
     assert isinstance(budget.try_reserve(), Grant)
-
-
-def test_share_comes_from_the_option_the_environment_or_dotenv(tmp_path):
-    dotenv = tmp_path / ".env"
-    dotenv.write_text("KATANA_QUOTA_SHARE=60%\n")
-    assert resolve_quota_share(None, env={}, dotenv_path=tmp_path / "none") == 0.8
-    assert resolve_quota_share(None, env={}, dotenv_path=dotenv) == 0.6
-    assert resolve_quota_share(None, env={"KATANA_QUOTA_SHARE": "0.5"}, dotenv_path=dotenv) == 0.5
-    assert resolve_quota_share("1", env={"KATANA_QUOTA_SHARE": "0.5"}, dotenv_path=dotenv) == 1.0
-    for bad in ("0", "1.5", "abc", "120%", "nan"):
-        with pytest.raises(UsageError, match="not a share of the quota"):
-            resolve_quota_share(bad, env={})
 
 
 def test_the_summary_and_json_give_the_waits_at_the_share_asked(tmp_path):

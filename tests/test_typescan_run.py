@@ -20,7 +20,7 @@ import sn_importer as sn
 from sn_importer.sandbox import create_app as sandbox_app
 
 MO = "ManufacturingOrder"
-URL = "http://sandbox/v1"
+URL = "http://127.0.0.1/v1"  # in-process; plain http is taken for loopback only
 FAST = {"backoff": (0.001, 0.002), "max_retries": 2}
 
 
@@ -227,7 +227,7 @@ def test_the_estimate_json_and_summary_name_the_listing_and_the_cost_per_resourc
 
     done = CliRunner().invoke(app, ["apply", str(path), *common, "--state-dir", str(tmp_path / "state"), "--json",
                                     "-o", str(tmp_path / "out.xlsx")], env=env)
-    summary = json.loads(done.output)
+    summary = json.loads(done.stdout)
     assert summary["statuses"] == {"deleted": 21}
     assert summary["requests"]["GET"] + summary["requests"]["DELETE"] == 2 + 2 + 11
     assert summary["requests_per_resource"] == round(15 / 11, 2)

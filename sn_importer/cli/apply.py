@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from ..status import Mode
-from .common import (BaseUrlOpt, FileArg, JsonOpt, MaxWaitOpt, OutputOpt, QuotaShareOpt, SandboxOpt, SeedOpt,
-                     StallOpt, StateOpt, TemplateOpt, friendly, remote)
+from .common import (BaseUrlOpt, EnvFileOpt, FileArg, JsonOpt, MaxWaitOpt, OutputOpt, QuotaShareOpt, SandboxOpt,
+                     SeedOpt, StallOpt, StateOpt, TemplateOpt, friendly, remote)
 
 FreshOpt = Annotated[bool, typer.Option("--fresh", help="Start over instead of resuming an unfinished run of the same file.")]
 
@@ -17,7 +17,8 @@ FreshOpt = Annotated[bool, typer.Option("--fresh", help="Start over instead of r
 def apply(file: FileArg, template: TemplateOpt = None, output: OutputOpt = None, as_json: JsonOpt = False,
           sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
           state_dir: StateOpt = None, fresh: FreshOpt = False, max_wait: MaxWaitOpt = None,
-          stall: StallOpt = 120.0, quota_share: QuotaShareOpt = None) -> None:
+          stall: StallOpt = 120.0, quota_share: QuotaShareOpt = None,
+          env_file: EnvFileOpt = None) -> None:
     """Detach the serials listed in FILE: check before, DELETE per resource, verify after, report every row."""
     remote(Mode.APPLY, file, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir, fresh,
-           max_wait, stall, quota_share)
+           max_wait, stall, quota_share, env_file)

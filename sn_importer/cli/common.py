@@ -35,10 +35,16 @@ SandboxOpt = Annotated[bool, typer.Option(
 SeedOpt = Annotated[Optional[Path], typer.Option(
     "--sandbox-seed", help="JSON records for --sandbox (default: the samples' dataset).")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(
-    "--base-url", help="Katana API base URL (else KATANA_BASE_URL, else production).")]
+    "--base-url", help="Katana API base URL (else KATANA_BASE_URL, else the env file, else production); plain "
+                       "http:// only for a Katana on this computer.")]
 QuotaShareOpt = Annotated[Optional[str], typer.Option(
     "--quota-share", help="Share of the tenant's rate-limit window sn-importer may use, e.g. 0.5 or 50% (else "
                           "KATANA_QUOTA_SHARE, else 80%); the rest is left to the tenant's other integrations.")]
+EnvFileOpt = Annotated[Optional[Path], typer.Option(
+    "--env-file", metavar="PATH",
+    help="Read KATANA_API_KEY (and KATANA_BASE_URL, KATANA_QUOTA_SHARE) from this file, which must be yours and "
+         "writable by you alone. Default: .env in your config folder (~/.config/sn-importer/.env); never the "
+         "current folder.")]
 StateOpt = Annotated[Optional[Path], typer.Option(
     "--state-dir", help="Where the crash-safety journal lives (default: the user's state directory).")]
 MaxWaitOpt = Annotated[Optional[float], typer.Option(
@@ -132,11 +138,15 @@ def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: 
     stop signal came)."""
     from .. import console
     from ..landing import write_landing
+    from ..settings import target_facts
 
     where, refused = write_landing(result.write, output, target or output or result.path, state_dir,
                                    result.run_id)
     if as_json:
-        sys.stdout.write(json.dumps(result.summary()) + "\n")
+        summary = result.summary()
+        if result.base_url:
+            summary["katana"] = target_facts(result.base_url)
+        sys.stdout.write(json.dumps(summary) + "\n")
     else:
         console.show_counts(result)
     if refused:
@@ -145,23 +155,38 @@ def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: 
     raise typer.Exit(2 if refused or interrupted else result.exit_code)
 
 
+def say_target(sandbox: bool, base_url: Optional[str], env_file: Optional[Path]) -> None:
+    """Check where the key would go and say it on stderr before anything is sent:
+    ``Katana: api.katanamrp.com (https)``. A refused env file or URL stops here."""
+    from .. import console
+    from ..settings import describe_target, resolve_connection
+
+    if sandbox:
+        line = "Katana: the built-in sandbox on 127.0.0.1 (http)"
+    else:
+        line = describe_target(resolve_connection(base_url, env_file=env_file).base_url)
+    console.err.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
 def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir=None,
-           fresh=False, max_wait: Optional[float] = None, stall: float = 120.0, quota_share=None) -> None:
-    """``preview`` and ``apply``: read, show what was read, prove the report's place writable, run
-    against Katana (SIGINT, SIGTERM and SIGHUP stop it gracefully), finish."""
+           fresh=False, max_wait: Optional[float] = None, stall: float = 120.0, quota_share=None,
+           env_file: Optional[Path] = None) -> None:
+    """``preview`` and ``apply``: read, show what was read, prove the report's place writable, say
+    where the key goes, run against Katana (SIGINT, SIGTERM and SIGHUP stop it gracefully), finish."""
     from .. import console
     from ..errors import UsageError
     from ..interrupt import stop_signals
     from ..job import Job
-    from ..settings import parse_share
+    from ..settings import resolve_quota_share
     from ..status import Mode
 
     mode = Mode(mode)
     if sandbox and base_url:
         raise UsageError("--sandbox and --base-url do not go together: the sandbox is a Katana of its own")
-    share = parse_share(quota_share) if quota_share is not None else None
+    share = resolve_quota_share(quota_share, env_file=env_file)
     job = Job(file, template)
     target = prove_output(job, output)
+    say_target(sandbox, base_url, env_file)
     if not as_json:
         console.show_mapping(job)
         console.show_plan(job)
@@ -173,7 +198,7 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
             runner = job.apply if mode == Mode.APPLY else job.preview
             result = runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, progress=progress,
                             announce=announce, state_dir=state_dir, interrupt=interrupt, client_options=options,
-                            quota_share=share, **extra)
+                            quota_share=share, env_file=env_file, **extra)
         if not as_json:
             for note in result.notes:
                 console.err.print(note, soft_wrap=True)

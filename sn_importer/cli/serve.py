@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
-from .common import BaseUrlOpt, SeedOpt, StateOpt, TemplateOpt, friendly
+from .common import BaseUrlOpt, EnvFileOpt, SeedOpt, StateOpt, TemplateOpt, friendly
 
 HostOpt = Annotated[str, typer.Option(
     "--host", help="Address to listen on. Anything but loopback needs --password-env.")]
@@ -42,10 +42,11 @@ KeepHistoryOpt = Annotated[int, typer.Option(
 def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateOpt = None,
           sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
           state_dir: StateOpt = None, password_env: PasswordOpt = None, max_upload_mb: UploadOpt = 20,
-          secure_cookies: SecureOpt = False, keep_days: KeepOpt = 30, keep_history_days: KeepHistoryOpt = 365) -> None:
+          secure_cookies: SecureOpt = False, keep_days: KeepOpt = 30, keep_history_days: KeepHistoryOpt = 365,
+          env_file: EnvFileOpt = None) -> None:
     """Serve the web page: upload a sheet, review the check, confirm, download the annotated workbook.
 
-    The key comes from KATANA_API_KEY or a .env file, as for apply; it never reaches the browser.
+    The key comes from KATANA_API_KEY or the env file, as for apply; it never reaches the browser.
     """
     import uvicorn
 
@@ -57,7 +58,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
     password = _password(host, password_env)
     templates, chosen = _templates(template)
     with ExitStack() as stack:
-        base_url, api_key = _connection(stack, sandbox, sandbox_seed, base_url)
+        base_url, api_key = _connection(stack, sandbox, sandbox_seed, base_url, env_file)
         settings = WebSettings(base_url=base_url, api_key=api_key, state_dir=Path(state_dir or default_state_dir()),
                                template=chosen, templates=templates, max_upload_bytes=max_upload_mb * 2**20,
                                password=password, sandbox=sandbox, secure_cookies=secure_cookies,
@@ -116,11 +117,16 @@ def _templates(template: str | None) -> tuple[dict[str, Path], str]:
     return offered, name
 
 
-def _connection(stack: ExitStack, sandbox: bool, seed: Path | None, base_url: str | None) -> tuple[str, str]:
-    """The base URL and key: one sandbox for the server's lifetime, or the configured Katana."""
+def _connection(stack: ExitStack, sandbox: bool, seed: Path | None, base_url: str | None,
+                env_file: Path | None) -> tuple[str, str]:
+    """The base URL and key: one sandbox for the server's lifetime, or the configured Katana
+    (said on stderr before the server starts: ``Katana: api.katanamrp.com (https)``)."""
+    from .. import console
     from ..run import NO_KEY, connect
+    from ..settings import describe_target
 
-    connection = connect(stack, sandbox=sandbox, sandbox_seed=seed, base_url=base_url)
+    connection = connect(stack, sandbox=sandbox, sandbox_seed=seed, base_url=base_url, env_file=env_file)
     if not connection.api_key:
         raise UsageError(NO_KEY)
+    console.err.print(describe_target(connection.base_url, sandbox), soft_wrap=True, markup=False, highlight=False)
     return connection.base_url, connection.api_key

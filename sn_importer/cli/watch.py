@@ -17,7 +17,7 @@ import typer
 
 from ..errors import FolderBusy, SnImporterError, UsageError
 from ..status import Mode
-from .common import BaseUrlOpt, MaxWaitOpt, SandboxOpt, SeedOpt, StallOpt, StateOpt, TemplateOpt
+from .common import BaseUrlOpt, EnvFileOpt, MaxWaitOpt, SandboxOpt, SeedOpt, StallOpt, StateOpt, TemplateOpt
 
 DirArg = Annotated[Path, typer.Argument(metavar="DIR", show_default=False,
                                         help="The folder to watch; inbox/, processing/, done/ and failed/ are created in it.")]
@@ -37,13 +37,14 @@ def _log(line: str) -> None:
 def watch(folder: DirArg, once: OnceOpt = False, apply: ApplyOpt = False, offline: OfflineOpt = False,
           interval: IntervalOpt = 10.0, settle: SettleOpt = 5.0, template: TemplateOpt = None,
           sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
-          state_dir: StateOpt = None, max_wait: MaxWaitOpt = None, stall: StallOpt = 120.0) -> None:
+          state_dir: StateOpt = None, max_wait: MaxWaitOpt = None, stall: StallOpt = 120.0,
+          env_file: EnvFileOpt = None) -> None:
     """Process spreadsheets dropped into DIR/inbox: preview (or --apply) each, file it with its results in done/ or failed/."""
     from ..watch import logfmt
 
     try:
         code = _watch(folder, once, apply, offline, interval, settle, template, sandbox, sandbox_seed, base_url,
-                      state_dir, max_wait, stall)
+                      state_dir, max_wait, stall, env_file)
     except FolderBusy as busy:  # not an error under cron: the other run does the work
         _log(logfmt(level="info", event="busy", dir=busy.root, pid=busy.holder or None, msg=str(busy)))
         raise typer.Exit(0) from None
@@ -54,7 +55,7 @@ def watch(folder: DirArg, once: OnceOpt = False, apply: ApplyOpt = False, offlin
 
 
 def _watch(folder, once, apply, offline, interval, settle, template, sandbox, sandbox_seed, base_url, state_dir,
-           max_wait, stall) -> int:
+           max_wait, stall, env_file) -> int:
     from ..watch import Settings, Watcher, logfmt
 
     if apply and offline:
@@ -62,7 +63,7 @@ def _watch(folder, once, apply, offline, interval, settle, template, sandbox, sa
     mode = Mode.APPLY if apply else Mode.VALIDATE if offline else Mode.PREVIEW
     settings = Settings(mode=mode, template=template, base_url=base_url, sandbox=sandbox,
                         sandbox_seed=sandbox_seed, state_dir=state_dir, settle=settle, interval=interval,
-                        client_options={"max_wait": max_wait, "stall_limit": stall})
+                        client_options={"max_wait": max_wait, "stall_limit": stall}, env_file=env_file)
     watcher = Watcher(folder, settings, log=_log)
     code = watcher.run(once=once)
     if watcher.interrupt.requested:
