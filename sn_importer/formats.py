@@ -1,16 +1,18 @@
 """The input formats: the one table every part of sn-importer reads them from.
 
-Which name endings are read, what their first bytes look like, which reader
-takes them and whether the web page accepts them are facts that used to be
-written down by hand in the reader, the upload checks, the page, its script,
-its template and the command's help, and they disagreed. Now each of those
-asks this table: :func:`for_name` picks a file's format, :func:`sniff` says
-what its bytes really are, :func:`web_accept` and :func:`describe` give the
-page's ``accept`` attribute and the help text.
+Which name endings are read, what their first bytes look like, how the guard
+measures them, which reader takes them, how their results are written and
+whether the web page accepts them: each format is one row here, and the
+reader (:func:`Format.read`), the guard, the writer, the upload checks, the
+page and the command's help all ask this table. :func:`for_name` picks a
+file's format, :func:`sniff` says what its bytes really are, :func:`web_accept`
+and :func:`describe` give the page's ``accept`` attribute and the help text.
+Adding a format is a row here and, if no reader fits, its reader module.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -26,9 +28,15 @@ class Format:
     """One input format.
 
     ``container`` is what the bytes must be (``zip``, ``ole`` or ``text``);
-    ``reader`` which reader takes it (``excel``: calamine and the streaming
-    xlsx reader; ``csv``: the text reader); ``web`` whether the page accepts
-    an upload of it. An upload is stored under the format's first suffix.
+    ``package`` the part a zip of this format must hold, and ``parts`` how the
+    guard measures those parts (``xlsx``: every worksheet scanned; ``ods``:
+    content.xml's tables; ``""``: sizes only); ``reader`` the function that
+    reads it (``module:function`` in this package, called as
+    ``(path, template, limits)``); ``output`` how its results are
+    written (``patch``: its own package patched; ``office``: an .xlsx of its
+    sheets, formats and formulas; ``rebuild``: an .xlsx of its values;
+    ``csv``: CSV); ``web`` whether the page accepts an upload of it. An upload
+    is stored under the format's first suffix.
     """
 
     key: str
@@ -36,20 +44,37 @@ class Format:
     suffixes: tuple[str, ...]
     container: str
     reader: str
+    output: str
+    package: str = ""
+    parts: str = ""
     web: bool = True
 
     @property
     def suffix(self) -> str:
         return self.suffixes[0]
 
+    @property
+    def kind(self) -> str:
+        """``csv`` for text, ``excel`` for workbooks (what the output's default name follows)."""
+        return "csv" if self.container == "text" else "excel"
+
+    def read(self, path, template, limits):
+        """Read ``path`` with this format's reader (imported when first needed)."""
+        module, _, function = self.reader.partition(":")
+        return getattr(importlib.import_module(f"sn_importer.{module}"), function)(path, template, limits)
+
+
+_XLSX = dict(reader="workbook_reader:read_excel", output="patch", package="xl/workbook.xml", parts="xlsx")
 
 FORMATS: tuple[Format, ...] = (
-    Format("xlsx", "Excel workbook", (".xlsx",), "zip", "excel"),
-    Format("xlsm", "Excel macro-enabled workbook", (".xlsm",), "zip", "excel"),
-    Format("xlsb", "Excel binary workbook", (".xlsb",), "zip", "excel"),
-    Format("xls", "Excel 97-2003 workbook", (".xls",), "ole", "excel"),
-    Format("ods", "OpenDocument spreadsheet", (".ods",), "zip", "excel"),
-    Format("csv", "CSV or text file", (".csv", ".txt", ".tsv"), "text", "csv"),
+    Format("xlsx", "Excel workbook", (".xlsx",), "zip", **_XLSX),
+    Format("xlsm", "Excel macro-enabled workbook", (".xlsm",), "zip", **_XLSX),
+    Format("xlsb", "Excel binary workbook", (".xlsb",), "zip", "workbook_reader:read_excel", "rebuild",
+           package="xl/workbook.bin"),
+    Format("xls", "Excel 97-2003 workbook", (".xls",), "ole", "workbook_reader:read_office", "office"),
+    Format("ods", "OpenDocument spreadsheet", (".ods",), "zip", "workbook_reader:read_office", "office",
+           package="content.xml", parts="ods"),
+    Format("csv", "CSV or text file", (".csv", ".txt", ".tsv"), "text", "csv_reader:read_csv", "csv"),
 )
 
 #: Files without an ending are read as text (what a drop folder often gets from other systems).

@@ -17,9 +17,10 @@ for million-row sheets.
 
 from __future__ import annotations
 
+import re
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ import numpy as np
 from . import formats
 from .errors import InputError
 from .formats import Format
-from .xlsx import SheetScan, column_letters, scan_chunks, sheet_parts
+from .package import KEPT, KEPT_BYTES, SheetEntry, WorkbookFacts
+from .xlsx import SheetScan, column_letters, scan_chunks, sheet_entries
 
 MB = 1_000_000  # sizes in messages are decimal, as file managers show them
 
@@ -40,6 +42,7 @@ class Limits:
     inflated_bytes: int = 500 * MB        # all parts of a workbook, unpacked
     inflation_ratio: int = 200            # unpacked / packed, for any part over 1 MB unpacked
     parts: int = 10_000                   # members of a workbook's zip
+    sheets: int = 1_000                   # sheets of a workbook
     rows: int = 1_048_576                 # Excel's own row limit
     columns: int = 16_384                 # Excel's own column limit (XFD)
     cells: int = 20_000_000               # cells of one workbook
@@ -62,16 +65,6 @@ def size(n: int) -> str:
     if n >= MB:
         return f"{n / MB:.0f} MB" if n % MB == 0 or n >= 10 * MB else f"{n / MB:.1f} MB"
     return f"{max(1, round(n / 1000))} KB"
-
-
-@dataclass
-class WorkbookFacts:
-    """What the guard learnt of a workbook: each sheet's reach, and notes for the person."""
-
-    format: Format
-    scans: dict[str, SheetScan] = field(default_factory=dict)   # sheet name → scan (xlsx/xlsm)
-    sparse: set[str] = field(default_factory=set)               # sheets to read cell by cell
-    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- every file
@@ -121,15 +114,18 @@ def _is_encrypted_ole(path: Path) -> bool:
 
 def inspect_workbook(path: Path, fmt: Format, limits: Limits = LIMITS) -> WorkbookFacts:
     """Check a workbook's zip and scan its sheets; refuse (InputError) what is over a limit."""
-    facts = WorkbookFacts(fmt)
+    facts = WorkbookFacts.of(path, fmt)
     if fmt.container != "zip":
         return facts  # .xls: at most 65,536 × 256 cells by its own format, bounded by the file size
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
+            facts.members = [m.filename for m in members]
             _check_directory(path, fmt, archive, members, limits)
-            worksheets = {part: name for name, part in _sheets(path, fmt, archive).items()}
-            scans = _inflate_all(path, archive, members, set(worksheets), limits)
+            facts.sheets = _sheets(path, fmt, archive)
+            check_sheet_count(path, len(facts.sheets), limits)
+            worksheets = {entry.part: entry.name for entry in facts.sheets if entry.part}
+            scans = _inflate_all(path, archive, members, set(worksheets), limits, facts.kept)
     except zipfile.BadZipFile as exc:
         raise InputError(path, _damaged(exc)) from None
     except (zlib.error, EOFError, OSError, NotImplementedError) as exc:
@@ -137,7 +133,7 @@ def inspect_workbook(path: Path, fmt: Format, limits: Limits = LIMITS) -> Workbo
                                "again") from None
     facts.scans = {worksheets[part]: scan for part, scan in scans.items()}
     _judge_sheets(path, facts, limits)
-    if fmt.key == "ods":
+    if fmt.parts == "ods":
         _judge_ods(path, limits)
     return facts
 
@@ -154,6 +150,7 @@ def _check_directory(path: Path, fmt: Format, archive: zipfile.ZipFile, members:
     if len(members) > limits.parts:
         raise InputError(path, f"the workbook has {len(members):,} parts (limit {limits.parts:,}); "
                                "a spreadsheet has far fewer")
+    check_sheet_count(path, sum(1 for m in members if _SHEET_PART.fullmatch(m.filename)), limits)
     if any(m.flag_bits & 0x1 for m in members):
         raise InputError(path, "is encrypted; save a copy without a password and import that")
     declared = sum(m.file_size for m in members)
@@ -172,28 +169,40 @@ def _check_ratio(path: Path, member: zipfile.ZipInfo, inflated: int, limits: Lim
                                "zip bomb")
 
 
-def _sheets(path: Path, fmt: Format, archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name → worksheet part (.xlsx/.xlsm); refuses a zip that is not the format it is named."""
+def check_sheet_count(path: Path, count: int, limits: Limits = LIMITS) -> None:
+    if count > limits.sheets:
+        raise InputError(path, f"the workbook has {count:,} sheets (limit {limits.sheets:,}); keep the sheets to "
+                               "import in a workbook of their own")
+
+
+_SHEET_PART = re.compile(r"xl/(?:worksheets|chartsheets|dialogsheets|macrosheets)/[^/]+\.(?:xml|bin)")
+
+
+def _sheets(path: Path, fmt: Format, archive: zipfile.ZipFile) -> list[SheetEntry]:
+    """The sheets in order (.xlsx/.xlsm); refuses a zip that is not the format it is named."""
     names = set(archive.namelist())
-    needed = {"ods": "content.xml", "xlsb": "xl/workbook.bin"}.get(fmt.key, "xl/workbook.xml")
+    needed = fmt.package
     if needed not in names:
         raise InputError(path, f"is a zip archive but not an {fmt.label} (it has no {needed})")
-    if fmt.key not in ("xlsx", "xlsm"):
-        return {}
+    if fmt.parts != "xlsx":
+        return []
     _refuse_dtd(path, "xl/workbook.xml", archive.read("xl/workbook.xml")[:65536])
+    rels = "xl/_rels/workbook.xml.rels"
     try:
-        return sheet_parts(archive)
+        return sheet_entries(archive.read("xl/workbook.xml"), archive.read(rels) if rels in names else None, names)
     except Exception as exc:  # defusedxml and ElementTree raise several types
         raise InputError(path, f"is not a readable workbook: its list of sheets cannot be read "
                                f"({type(exc).__name__})") from None
 
 
 def _inflate_all(path: Path, archive: zipfile.ZipFile, members: list, worksheets: set[str],
-                 limits: Limits) -> dict[str, SheetScan]:
-    """Unpack every part once, in chunks, counting the true size; scan the worksheets on the way."""
+                 limits: Limits, kept: dict[str, bytes]) -> dict[str, SheetScan]:
+    """Unpack every part once, in chunks, counting the true size; scan the worksheets on the way,
+    and keep the small parts the reader and the writer need whole."""
     budget, scans = limits.inflated_bytes, {}
     for member in members:
         scan = SheetScan() if member.filename in worksheets else None
+        keep = [] if KEPT.fullmatch(member.filename) and member.file_size <= KEPT_BYTES else None
         inflated = 0
         with archive.open(member) as part:
             def chunks():
@@ -202,6 +211,8 @@ def _inflate_all(path: Path, archive: zipfile.ZipFile, members: list, worksheets
                     if inflated == 0 and member.filename.endswith((".xml", ".rels")):
                         _refuse_dtd(path, member.filename, chunk[:65536])
                     inflated += len(chunk)
+                    if keep is not None:
+                        keep.append(chunk)
                     if inflated > budget:
                         raise InputError(path, f"the workbook inflates to more than its limit of "
                                                f"{size(limits.inflated_bytes)}; save it again in Excel or split it")
@@ -213,6 +224,8 @@ def _inflate_all(path: Path, archive: zipfile.ZipFile, members: list, worksheets
                 for _ in chunks():
                     pass
             _refuse_overrun(path, member, part)
+        if keep is not None and inflated <= KEPT_BYTES:
+            kept[member.filename] = b"".join(keep)
         budget -= inflated
         _check_ratio(path, member, inflated, limits)
     return scans
@@ -258,7 +271,7 @@ def _judge_sheets(path: Path, facts: WorkbookFacts, limits: Limits) -> None:
 def _judge_ods(path: Path, limits: Limits) -> None:
     """An .ods sheet is read whole by calamine (no cell-by-cell reader for it): refuse one whose
     rectangle would cost far more than its cells, or that holds more cells than the limit."""
-    from .xlsx import scan_ods
+    from .ods import scan_ods
 
     try:
         with zipfile.ZipFile(path) as archive, archive.open("content.xml") as content:
@@ -266,6 +279,7 @@ def _judge_ods(path: Path, limits: Limits) -> None:
     except Exception as exc:  # defusedxml and ElementTree raise several types
         raise InputError(path, f"is not a readable workbook: its content cannot be read ({type(exc).__name__})") \
             from None
+    check_sheet_count(path, len(tables), limits)
     total = 0
     for name, (rows, columns, cells) in tables.items():
         total += cells
@@ -330,4 +344,5 @@ def check_columns(path: Path, count: int, limits: Limits = LIMITS, sheet: str | 
         raise InputError(path, f"the header has {count:,} columns (limit {limits.columns:,}, Excel's own)", sheet)
 
 
-__all__ = ["LIMITS", "Limits", "WorkbookFacts", "check_columns", "check_file", "check_text", "inspect_workbook"]
+__all__ = ["LIMITS", "Limits", "WorkbookFacts", "check_columns", "check_file", "check_sheet_count", "check_text",
+           "inspect_workbook"]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .columns import RESULT_NAMES
 from .template import FIELDS, Template, normalise_key
 
 #: Columns that sn-importer appends to its output; a results file fed back in
 #: carries them at its end, and they are dropped so the file can be re-run.
-RESULT_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
+RESULT_COLUMNS = RESULT_NAMES  # from the one table of result columns (columns.py)
 
 #: The header of the ``Removed`` sheet of a results workbook: serials already
 #: detached, kept for the record. Fed back in, that sheet is not rows to import.

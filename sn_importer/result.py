@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .clock import Clock, now_iso
+from .columns import RESULT_COLUMNS
 from .mapping import REMOVED_COLUMNS
 from .outcome import Stop
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 GOAL_STATUS = {Mode.VALIDATE: Status.VALID, Mode.PREVIEW: Status.PLANNED, Mode.APPLY: Status.DELETED}
 
 #: The columns a run writes; the rest of the rows frame is what was read.
-RUN_COLUMNS = ("status", "message", "serial_id", "request", "checked_at")
+RUN_COLUMNS = tuple(c.source for c in RESULT_COLUMNS)
 
 
 def no_requests() -> dict[str, int]:

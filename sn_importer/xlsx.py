@@ -59,6 +59,7 @@ class SheetScan:
     referenced: int = 0    # <c> elements with an r="A1" reference
     declared: tuple[int, int] | None = None   # rows, columns of its <dimension>
     far_cell: str = ""     # the reference of the farthest cell seen (for messages)
+    formulas: int = 0      # <f> elements (formulas kept in the results)
 
     @property
     def rectangle(self) -> int:
@@ -92,6 +93,7 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
                 column = max(column, column_number(max(set(letters), key=_column_key)))
                 row = max(row, max(map(int, rows)))
         scan.cells += cells
+        scan.formulas += data.count(b"<f>") + data.count(b"<f ") + data.count(b":f>") + data.count(b":f ")
         scan.referenced += found
         widest, scan.rows = max(widest, column), max(scan.rows, row)
     if widest:
@@ -149,6 +151,19 @@ def _declared(data: bytes) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- package facts
 
 
+@dataclass(frozen=True)
+class SheetEntry:
+    """One sheet of the workbook, in workbook order: its name, its part (None: not a worksheet) and state."""
+
+    name: str
+    part: str | None
+    state: str = "visible"  # visible, hidden or veryHidden
+
+    @property
+    def visible(self) -> bool:
+        return self.state == "visible"
+
+
 @dataclass
 class Package:
     """The sheet names and parts of an open .xlsx/.xlsm archive (already checked by the guard)."""
@@ -158,12 +173,6 @@ class Package:
     sparse: set[str] = field(default_factory=set)         # sheets to read cell by cell
     _strings: list[str] | None = None
     _formats: list[str] | None = None
-
-    @classmethod
-    def open(cls, archive: zipfile.ZipFile) -> "Package":
-        package = cls(archive)
-        package.parts = sheet_parts(archive)
-        return package
 
     def shared_strings(self) -> list[str]:
         if self._strings is None:
@@ -184,23 +193,26 @@ def _tag(element) -> str:
 def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name → worksheet part, from xl/workbook.xml and its relationships."""
     names = set(archive.namelist())
-    book = next((n for n in ("xl/workbook.xml",) if n in names), None)
-    if book is None:
+    if "xl/workbook.xml" not in names:
         return {}
-    rels_name = "xl/_rels/workbook.xml.rels"
+    rels = archive.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in names else None
+    return {e.name: e.part for e in sheet_entries(archive.read("xl/workbook.xml"), rels, names) if e.part}
+
+
+def sheet_entries(workbook: bytes, rels: bytes | None, names: set[str]) -> list[SheetEntry]:
+    """Every sheet of xl/workbook.xml in order: name, worksheet part (None if absent) and state."""
     targets = {}
-    if rels_name in names:
-        for rel in SafeTree.fromstring(archive.read(rels_name)):
-            target = rel.get("Target", "")
-            path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-            targets[rel.get("Id")] = path
-    parts = {}
-    for element in SafeTree.fromstring(archive.read(book)).iter():
+    for rel in SafeTree.fromstring(rels) if rels else ():
+        target = rel.get("Target", "")
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        targets[rel.get("Id")] = path
+    entries = []
+    for element in SafeTree.fromstring(workbook).iter():
         if _tag(element) == "sheet":
             part = targets.get(element.get(f"{REL}id") or element.get("id"))
-            if part in names:
-                parts[element.get("name", "")] = part
-    return parts
+            entries.append(SheetEntry(element.get("name", ""), part if part in names else None,
+                                      element.get("state", "visible")))
+    return entries
 
 
 def _shared_strings(archive: zipfile.ZipFile) -> list[str]:
@@ -231,7 +243,14 @@ def number_formats(archive: zipfile.ZipFile) -> list[str]:
     """The number format code of every cell style (cellXfs), in order."""
     if "xl/styles.xml" not in archive.namelist():
         return []
-    root = SafeTree.fromstring(archive.read("xl/styles.xml"), forbid_dtd=True)
+    return number_formats_of(archive.read("xl/styles.xml"))
+
+
+def number_formats_of(styles: bytes | None) -> list[str]:
+    """As :func:`number_formats`, from the bytes of xl/styles.xml."""
+    if not styles:
+        return []
+    root = SafeTree.fromstring(styles, forbid_dtd=True)
     custom = {}
     for element in root.iter():
         if _tag(element) == "numFmt":
@@ -261,49 +280,6 @@ def column_styles(archive: zipfile.ZipFile, part: str, column: int) -> dict[int,
                 s = style.search(match.group(0))
                 if s:
                     found[int(match.group(1))] = int(s.group(1))
-    return found
-
-
-# --------------------------------------------------------------------------- OpenDocument
-
-
-_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-_ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
-
-
-def scan_ods(stream) -> dict[str, tuple[int, int, int]]:
-    """{table: (rows reached, columns reached, cells holding something)} of content.xml, streamed.
-
-    Repeats count: a row repeated 1,000,000 times holding one value is a million cells,
-    which is what calamine allocates for it.
-    """
-    found: dict[str, tuple[int, int, int]] = {}
-    name, row, reach_row, reach_col, cells = "", 0, 0, 0, 0
-    col = row_cells = row_reach = 0
-    for event, element in SafeTree.iterparse(stream, events=("start", "end"), forbid_dtd=True):
-        tag = element.tag
-        if event == "start":
-            if tag == _ODS_TABLE + "table":
-                name, row, reach_row, reach_col, cells = element.get(_ODS_TABLE + "name", ""), 0, 0, 0, 0
-            elif tag == _ODS_TABLE + "table-row":
-                col = row_cells = row_reach = 0
-            continue
-        if tag in (_ODS_TABLE + "table-cell", _ODS_TABLE + "covered-table-cell"):
-            repeat = int(element.get(_ODS_TABLE + "number-columns-repeated", "1"))
-            if element.get(_ODS_OFFICE + "value-type") or len(element):
-                row_cells, row_reach = row_cells + repeat, col + repeat
-            col += repeat
-            element.clear()
-        elif tag == _ODS_TABLE + "table-row":
-            repeat = int(element.get(_ODS_TABLE + "number-rows-repeated", "1"))
-            if row_cells:
-                cells += row_cells * repeat
-                reach_row, reach_col = row + repeat, max(reach_col, row_reach)
-            row += repeat
-            element.clear()
-        elif tag == _ODS_TABLE + "table":
-            found[name] = (reach_row, reach_col, cells)
-            element.clear()
     return found
 
 
@@ -344,6 +320,27 @@ def read_sparse(package: Package, part: str) -> list[tuple[int, dict[int, object
                 if holder is not None:
                     holder.clear()
     return rows
+
+
+def content_reach(stream, top: int) -> int:
+    """The highest column of a cell holding something (a value, formula or text) from row ``top`` down."""
+    reach, number, next_row, last_col = 0, 0, 1, 0
+    for event, element in SafeTree.iterparse(stream, events=("start", "end"), forbid_dtd=True):
+        tag = _tag(element)
+        if event == "start":
+            if tag == "row":
+                number = int(element.get("r") or next_row)
+                last_col = 0
+            continue
+        if tag == "c":
+            last_col = _cell_column(element.get("r"), last_col + 1)
+            if number >= top and any(_tag(child) in ("v", "f", "is") for child in element):
+                reach = max(reach, last_col)
+            element.clear()
+        elif tag == "row":
+            next_row = number + 1
+            element.clear()
+    return reach
 
 
 def _cell_column(ref: str | None, default: int) -> int:

@@ -175,8 +175,8 @@ def test_a_results_file_fed_back_in_gets_fresh_results_in_place(annotated, tmp_p
     assert book.active.title == "Summary (sn-importer)"  # the earlier run's Summary is the input's own sheet now
 
 
-def test_old_formats_are_rebuilt_and_the_summary_says_so(tmp_path):
-    """An .xls or .ods cannot be annotated in place: an .xlsx rebuilt from its values."""
+def test_old_formats_come_back_as_xlsx(tmp_path):
+    """An .xls or .ods cannot be patched: it comes back as an .xlsx of the same sheets (see test_office_formats)."""
     source = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_number"], ["MO", 3001, "A"]]})
     ods = tmp_path / "old.ods"
     _save_as_ods(source, ods)
@@ -186,8 +186,7 @@ def test_old_formats_are_rebuilt_and_the_summary_says_so(tmp_path):
     book = load_workbook(out)
     assert book.sheetnames == ["S", "Summary"]
     assert [c.value for c in book["S"][2]][:4] == ["MO", 3001, "A", "valid"]
-    notes = [r[0] for r in book["Summary"].iter_rows(values_only=True) if r[0] and "rebuilt" in str(r[0])]
-    assert notes and "The input is a .ods file" in notes[0]
+    assert not [r[0] for r in book["Summary"].iter_rows(values_only=True) if r[0] and "rebuilt" in str(r[0])]
 
 
 def _save_as_ods(source, target):
@@ -218,18 +217,6 @@ def _save_as_ods(source, target):
         archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
         archive.writestr("content.xml", content)
         archive.writestr("META-INF/manifest.xml", manifest)
-
-
-def test_a_workbook_too_large_to_annotate_is_rebuilt_and_says_so(tmp_path, monkeypatch):
-    from sn_importer.report import annotate
-
-    monkeypatch.setattr(annotate, "ANNOTATE_MAX_CELLS", 5)
-    source = rich_workbook(tmp_path / "big.xlsx")
-    book = load_workbook(sn.read(source).write())
-    assert book.sheetnames == ["Orders", "Sales", "Summary"]  # values only: the sheets that were read
-    assert [book["Orders"].cell(r, 7).value for r in range(4, 9)] == ["valid", "valid", "invalid", "duplicate", "valid"]
-    notes = [r[0] for r in book["Summary"].iter_rows(values_only=True) if r[0] and "cells" in str(r[0])]
-    assert notes and "rebuilt from its values" in notes[0]
 
 
 @pytest.mark.parametrize("names, expected", [

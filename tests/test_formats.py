@@ -82,7 +82,7 @@ def test_every_readable_suffix_reaches_its_reader(tmp_path):
         for suffix in fmt.suffixes:
             if fmt.key in ("xls", "xlsb", "ods"):
                 continue  # no writer for these here; the ODS case has its own test
-            if fmt.reader == "csv":
+            if fmt.container == "text":
                 path = write_csv(tmp_path, "resource_type,resource_id,serial_number\nMO,3001,A1\n",
                                  name="in" + suffix)
             else:
@@ -96,3 +96,14 @@ def test_unknown_suffix_is_refused_naming_what_is_read(tmp_path):
     path.write_bytes(b"x")
     with pytest.raises(sn.InputError, match=re.escape(formats.short_list())):
         sn.read(path)
+
+
+def test_each_format_names_a_reader_a_guard_and_an_output_that_exist():
+    """The table is the one place a format is described: its reader is importable, its output known."""
+    import importlib
+
+    for fmt in formats.FORMATS:
+        module, _, function = fmt.reader.partition(":")
+        assert callable(getattr(importlib.import_module(f"sn_importer.{module}"), function)), fmt.key
+        assert fmt.output in ("patch", "office", "rebuild", "csv"), fmt.key
+        assert fmt.parts in ("", "xlsx", "ods") and (fmt.container == "zip") == bool(fmt.package), fmt.key

@@ -1,15 +1,17 @@
 """The annotated output: the user's own file back, with a status on every row.
 
 Last stage of the pipeline. An .xlsx/.xlsm input comes back as the user's own
-workbook, annotated in place (``annotate.py``): every sheet, style and setting
-kept, the result columns ``status``, ``message``, ``serial_id``, ``request``
-and ``checked_at`` right of each read sheet's header, a ``Summary`` for staff
-(``summary.py``) and, for an apply, a ``Removed`` sheet with the records of
-every detached serial as they were before. Other workbooks (.xls, .ods),
-CSV input written as .xlsx, and workbooks too large to annotate quickly are
-rebuilt from their values (``rebuild.py``), and the Summary says so. CSV in
-gives CSV out (``csv_out.py``). Every file is written to a temporary name and
-renamed, and never over the input or another input's results (``paths.py``).
+package, patched (``patch.py``, ``sheetxml.py``): every part it holds kept
+byte for byte except the data sheets, which get the result columns of
+:mod:`sn_importer.columns` right of their header, and the few parts that list
+the sheets and styles; a ``Summary`` for staff (``summary.py``) and, for an
+apply, a ``Removed`` sheet with the records of every detached serial as they
+were before. An .xls or .ods becomes the .xlsx it would be, sheets, formats
+and formulas kept (``rebuild.write_office``); CSV input written as .xlsx and
+.xlsb are rebuilt from their values (``rebuild.write_rebuilt``), and the
+Summary says so. CSV in gives CSV out (``csv_out.py``). Every file is written
+to a temporary name and renamed, and never over the input or another input's
+results (``paths.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UsageError
-from ..mapping import REMOVED_COLUMNS, RESULT_COLUMNS
+from ..columns import RESULT_NAMES as RESULT_COLUMNS
+from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from .csv_out import csv_lines, write_csv, write_removed_csv
 from .paths import (PROPERTY_INPUT, PROPERTY_MODE, atomic_path, default_output_path, keep_earlier_apply_report,
@@ -93,40 +96,44 @@ def prove_writable(path: Path, input_path: Path) -> None:
 
 def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
                    removed: pd.DataFrame | None) -> None:
-    """Annotate the input workbook in place when it can be done well; else rebuild it, saying why."""
-    from .annotate import ANNOTATABLE, ANNOTATE_MAX_CELLS, cell_count, has_drawings, write_annotated
+    """The input's own package patched with the results (.xlsx/.xlsm); .xls/.ods rewritten as an .xlsx
+    keeping their sheets and formats; anything else rebuilt from its values, saying so."""
     from .rebuild import write_rebuilt
 
     properties = {PROPERTY_MODE: facts.mode, PROPERTY_INPUT: Path(source.path).name}
-    suffix = Path(source.path).suffix.lower()
+    package = source.package
     notes: list[str] = []
-    if source.kind == "excel" and suffix in ANNOTATABLE:
-        cells = cell_count(source.path)
-        if cells <= ANNOTATE_MAX_CELLS:
-            notes += _annotate_notes(source.path, target, has_drawings(source.path))
+    output = package.format.output if package is not None else None
+    if output == "patch":
+        if package.changed():
+            notes.append("The input file changed after it was read, so these results were rebuilt from the values "
+                         "that were read, without its formatting, hidden sheets and sheets with no rows read.")
+        else:
+            from .patch import write_patched
+
+            notes += _macro_notes(source.path, target)
             try:
-                write_annotated(tmp, target, source, rows, facts, removed, notes, properties)
+                write_patched(tmp, target, source, rows, facts, removed, notes, properties)
                 return
-            except Exception as exc:  # a workbook openpyxl cannot take: its values still come back
+            except (ValueError, KeyError, OSError) as exc:  # a package we cannot patch: its values still come back
                 notes = [f"This workbook could not be annotated in place ({type(exc).__name__}: {exc}), so these "
                          "results were rebuilt from its values, without its formatting, hidden sheets and "
                          "sheets with no rows read."]
-        else:
-            notes.append(f"The workbook holds about {cells:,} cells, more than can be annotated in place quickly "
-                         f"({ANNOTATE_MAX_CELLS:,}), so these results were rebuilt from its values, without its "
-                         "formatting, hidden sheets and sheets with no rows read. The input is unchanged.")
+    elif source.office is not None:
+        from .rebuild import write_office
+
+        write_office(tmp, source, rows, facts, removed, notes, properties)
+        return
     elif source.kind == "excel":
+        suffix = Path(source.path).suffix.lower()
         notes.append(f"The input is a {suffix} file, which cannot be annotated in place: these results are a new "
                      ".xlsx rebuilt from its values, without its formatting, hidden sheets and sheets with no rows "
                      "read. The input is unchanged.")
     write_rebuilt(tmp, source, rows, facts, removed, notes, properties)
 
 
-def _annotate_notes(input_path: Path, target: Path, drawings: bool) -> list[str]:
-    notes = []
+def _macro_notes(input_path: Path, target: Path) -> list[str]:
     if input_path.suffix.lower() == ".xlsm" and target.suffix.lower() != ".xlsm":
-        notes.append("The input's macros are not in this .xlsx copy; write the results to an .xlsm "
-                     "(--output NAME.xlsm) to keep them.")
-    if drawings:
-        notes.append("The input has drawings: its charts and pictures are kept, other shapes may not be.")
-    return notes
+        return ["The input's macros are not in this .xlsx copy; write the results to an .xlsm "
+                "(--output NAME.xlsm) to keep them."]
+    return []

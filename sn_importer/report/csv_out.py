@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..mapping import REMOVED_COLUMNS, RESULT_COLUMNS
+from ..columns import RESULT_NAMES
+from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..validate import cells_as_text
 from .rows import defuse_formulas, result_frame, sheet_slices
@@ -29,7 +30,7 @@ def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
     """
     frames = []
     many = len(source.sheets) > 1
-    ours = [f"{name}\x00result" for name in RESULT_COLUMNS]
+    ours = [f"{name}\x00result" for name in RESULT_NAMES]
     for sheet, part in sheet_slices(source, rows):
         data = sheet.data.copy()
         data.columns = _unique(sheet.header)

@@ -1,11 +1,13 @@
-"""The fast workbook writer: a new .xlsx rebuilt from the values that were read.
+"""New .xlsx workbooks written with XlsxWriter: rebuilt from the values read, or an .xls/.ods carried over.
 
-Used for CSV input written as .xlsx, for formats openpyxl cannot open (.xls,
-.xlsb, .ods), and for workbooks too large to annotate in place quickly
-(see ``annotate.py``). XlsxWriter in constant-memory mode streams each sheet
-row by row, so a million rows cost neither much time nor much memory; the
-price is that the input's own formatting is not carried over, which the
-Summary says.
+:func:`write_rebuilt` serves CSV input written as .xlsx, .xlsb, and an .xlsx
+whose package cannot be patched (see ``patch.py``): XlsxWriter in
+constant-memory mode streams each read sheet row by row, so a million rows
+cost neither much time nor much memory; the input's own formatting is not
+carried over, which the Summary says. :func:`write_office` writes an .xls or
+.ods as the .xlsx it would be: every sheet in order with its hidden state,
+merged cells, column widths, number formats and formulas (with the values the
+file cached), the result columns added to the data sheets.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..mapping import REMOVED_COLUMNS, RESULT_COLUMNS
+from ..columns import RESULT_COLUMNS
+from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..status import COLOURS
 from .rows import result_frame, sheet_slices
 from .summary import Line, ReportFacts, SheetNames, summary_lines
-
-#: Widths of the appended result columns (status, message, serial_id, request, checked_at).
-RESULT_WIDTHS = (16, 60, 12, 38, 22)
 
 
 def write_rebuilt(path: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
@@ -39,6 +39,7 @@ def write_rebuilt(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Rep
         summary = book.add_worksheet(names.take("Summary"))
         write_summary(summary, summary_lines(rows, facts, file_notes), styles)
         summary.activate()
+        summary.fit_to_pages(1, 0)
         if removed is not None:
             _write_removed(book.add_worksheet(names.take("Removed")), removed, styles)
         for name, value in properties.items():
@@ -64,8 +65,8 @@ def _write_data_sheet(ws, sheet, part: pd.DataFrame, styles: _Styles) -> None:
             write_cell(ws, r, c, value, styles)
     for col, name in enumerate(header):
         ws.write_string(top, col, name, styles.header)
-    for offset, name in enumerate(RESULT_COLUMNS):
-        ws.write_string(top, len(header) + offset, name, styles.result_header)
+    for offset, column in enumerate(RESULT_COLUMNS):
+        ws.write_string(top, len(header) + offset, column.name, styles.result_header)
     values = sheet.data.to_numpy(dtype=object)
     result_values = result_frame(part).to_numpy(dtype=object)
     width = len(header)
@@ -76,22 +77,27 @@ def _write_data_sheet(ws, sheet, part: pd.DataFrame, styles: _Styles) -> None:
         _write_results(ws, row, width, result_values[r], styles)
     ws.freeze_panes(top + 1, 0)
     ws.autofilter(top, 0, top + max(1, len(values)), width + len(RESULT_COLUMNS) - 1)
-    for offset, size in enumerate(RESULT_WIDTHS):
-        ws.set_column(width + offset, width + offset, size)
+    for offset, column in enumerate(RESULT_COLUMNS):
+        ws.set_column(width + offset, width + offset, column.width)
+    print_fitted(ws, top)
+
+
+def print_fitted(ws, header_row: int | None) -> None:
+    """Printed, the sheet fits the page's width, in landscape, its header row on every page."""
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    if header_row is not None:
+        ws.repeat_rows(header_row)
 
 
 def _write_results(ws, row: int, width: int, values, styles: _Styles) -> None:
-    status, message, serial_id, request, checked_at = values
-    if status:
-        ws.write_string(row, width, status, styles.status.get(status))
-    if message:
-        ws.write_string(row, width + 1, message)
-    if serial_id:
-        ws.write_number(row, width + 2, int(serial_id))
-    if request:
-        ws.write_string(row, width + 3, request)
-    if checked_at:
-        ws.write_string(row, width + 4, checked_at)
+    for offset, (column, value) in enumerate(zip(RESULT_COLUMNS, values)):
+        if not value:
+            continue
+        if column.kind == "id":
+            ws.write_number(row, width + offset, int(value))
+        else:
+            ws.write_string(row, width + offset, value, styles.status.get(value) if offset == 0 else None)
 
 
 def write_cell(ws, row: int, col: int, value, styles: _Styles) -> None:
@@ -113,6 +119,91 @@ def write_cell(ws, row: int, col: int, value, styles: _Styles) -> None:
         ws.write_string(row, col, str(value))
 
 
+def write_office(path: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
+                 removed: pd.DataFrame | None, file_notes: list[str], properties: dict[str, str]) -> None:
+    import xlsxwriter
+
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    data = {sheet.name: (sheet, part) for sheet, part in sheet_slices(source, rows)}
+    with xlsxwriter.Workbook(str(path), options) as book:
+        styles, formats = _Styles(book), {}
+        names = SheetNames([s.name for s in source.office.sheets])
+        for office_sheet in source.office.sheets:
+            ws = book.add_worksheet(names.own(office_sheet.name))
+            read = data.get(office_sheet.name)
+            first = _office_first_column(office_sheet, read[0]) if read else None
+            _office_cells(ws, office_sheet, formats, book, read[0] if read else None, first)
+            if read:
+                _office_results(ws, *read, first, styles)
+            if not office_sheet.visible:
+                ws.hide()
+        summary = book.add_worksheet(names.take("Summary"))
+        write_summary(summary, summary_lines(rows, facts, file_notes), styles)
+        summary.activate()
+        summary.fit_to_pages(1, 0)
+        if removed is not None:
+            _write_removed(book.add_worksheet(names.take("Removed")), removed, styles)
+        for name, value in properties.items():
+            book.set_custom_property(name, value)
+
+
+def _office_first_column(office_sheet, sheet) -> int:
+    """The first result column (from 0): after the header, and after any cell filled right of it below."""
+    width = len(sheet.header)
+    if sheet.dropped_result_columns:
+        return width
+    reach = max((max((c for c, v in enumerate(row) if v not in (None, "")), default=-1)
+                 for row in office_sheet.rows[sheet.header_row - 1:]), default=-1)
+    reach = max([reach, *(c for (r, c) in office_sheet.formulas if r >= sheet.header_row - 1),
+                 *(c2 for _, _, r2, c2 in office_sheet.merges if r2 >= sheet.header_row - 1)])
+    return max(width, reach + 1)
+
+
+def _office_cells(ws, office_sheet, formats: dict, book, sheet, first: int | None) -> None:
+    """Every cell as the file held it: merges, widths, values with their number formats, formulas."""
+    def style(code: str | None):
+        if code not in formats:
+            formats[code] = book.add_format({"num_format": code}) if code else None
+        return formats[code]
+    for column, width in office_sheet.widths.items():
+        ws.set_column(column, column, width)
+    for r1, c1, r2, c2 in office_sheet.merges:
+        if (r1, c1) != (r2, c2):
+            ws.merge_range(r1, c1, r2, c2, None)
+    old = range(first, first + len(RESULT_COLUMNS)) if sheet is not None and sheet.dropped_result_columns else ()
+    top = sheet.header_row - 1 if sheet is not None else 0
+    for r, row in enumerate(office_sheet.rows):
+        for c, value in enumerate(row):
+            if old and r >= top and c in old:
+                continue  # a previous run's results: replaced by this run's
+            code = office_sheet.codes.get((r, c))
+            formula = office_sheet.formulas.get((r, c))
+            if formula:
+                cached = value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+                ws.write_formula(r, c, formula, style(code), cached)
+            elif isinstance(value, (datetime, date)):
+                ws.write_datetime(r, c, value, style(code or "yyyy-mm-dd"))
+            elif code and isinstance(value, (int, float)) and not isinstance(value, bool):
+                ws.write_number(r, c, value, style(code))
+            elif value is not None:
+                write_cell(ws, r, c, value, None)
+
+
+def _office_results(ws, sheet, part: pd.DataFrame, first: int, styles: _Styles) -> None:
+    top = sheet.header_row - 1
+    for offset, column in enumerate(RESULT_COLUMNS):
+        ws.write_string(top, first + offset, column.name, styles.result_header)
+        ws.set_column(first + offset, first + offset, column.width)
+    values = result_frame(part).to_numpy(dtype=object)
+    numbers = sheet.numbers()
+    for index, row_values in enumerate(values):
+        _write_results(ws, numbers[index] - 1, first, row_values, styles)
+    last = (numbers[-1] - 1) if len(values) else top + 1
+    ws.freeze_panes(top + 1, 0)
+    ws.autofilter(top, 0, last, first + len(RESULT_COLUMNS) - 1)
+    print_fitted(ws, top)
+
+
 def _write_removed(ws, removed: pd.DataFrame, styles: _Styles) -> None:
     for col, name in enumerate(REMOVED_COLUMNS):
         ws.write_string(0, col, name, styles.header)
@@ -121,6 +212,7 @@ def _write_removed(ws, removed: pd.DataFrame, styles: _Styles) -> None:
             write_cell(ws, r, c, record.get(name), styles)
     ws.freeze_panes(1, 0)
     ws.set_column(0, len(REMOVED_COLUMNS) - 1, 20)
+    print_fitted(ws, 0)
 
 
 def write_summary(ws, lines: list[Line], styles: _Styles) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..columns import RESULT_COLUMNS
 from ..reader import SourceFile
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -20,18 +21,19 @@ def sheet_slices(source: SourceFile, rows: pd.DataFrame):
 
 
 def result_frame(part: pd.DataFrame) -> pd.DataFrame:
-    """The five appended columns of one sheet's rows, as written.
+    """The appended columns of one sheet's rows, as written (see :mod:`sn_importer.columns`).
 
     Kept as object columns: these are few distinct strings, and building text
-    arrays of a million of them here would be wasted work for both writers.
+    arrays of a million of them here would be wasted work for the writers.
+    Ids become their digits ("" where there is none).
     """
-    return pd.DataFrame({
-        "status": part["status"].to_numpy(dtype=object),
-        "message": part["message"].to_numpy(dtype=object),
-        "serial_id": part["serial_id"].astype("Int64").astype("string").fillna("").to_numpy(dtype=object),
-        "request": part["request"].to_numpy(dtype=object),
-        "checked_at": part["checked_at"].to_numpy(dtype=object),
-    }, dtype=object)
+    out = {}
+    for column in RESULT_COLUMNS:
+        values = part[column.source]
+        if column.kind == "id":
+            values = values.astype("Int64").astype("string").fillna("")
+        out[column.name] = values.to_numpy(dtype=object)
+    return pd.DataFrame(out, dtype=object)
 
 
 def defuse_formulas(column: pd.Series) -> pd.Series:

@@ -1,0 +1,169 @@
+"""CSV and text files read into one sheet: encoding and delimiter detected, cells kept as text.
+
+The guard bounds every line first (:func:`sn_importer.guard.check_text`); then
+pandas' C parser reads the rows under the header as text, one positional
+column per header cell, so the report can give every row back untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from . import formats, guard
+from .errors import InputError
+from .guard import LIMITS, Limits
+from .header import locate
+from .source import Sheet, SourceFile, sheet_under
+from .template import Template
+
+DELIMITERS = (",", ";", "\t", "|")
+_WIDER_ROWS = ("some rows have more cells than the header (a value with an unquoted delimiter?); "
+               "quote such values or add a header for the extra column")
+
+
+def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceFile:
+    """The file's one sheet: the first of its first lines that the template recognises is the header."""
+    raw = path.read_bytes()
+    longest = guard.check_text(path, raw, limits)
+    encoding = detect_encoding(path, raw)
+    text = raw.decode(encoding)
+    del raw
+    try:
+        delimiter = detect_delimiter(text)
+        head = list(csv.reader(io.StringIO(_head(text, template.search_rows), newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(path, f"cannot be read as CSV ({exc})") from None
+    for cells in head:
+        guard.check_columns(path, len(cells), limits)
+    found = locate(head, template)
+    if isinstance(found, str):
+        return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding)
+    data = _parse_csv_body(path, text, delimiter, found.index, found.width + found.dropped)
+    if found.dropped:
+        data = data.iloc[:, : found.width]
+    sheet = sheet_under(path.stem, found, data, head, clip=False)
+    if longest > limits.cell_chars:  # no line that long, no cell that long: skip the pass
+        sheet.problems = oversized_cells(sheet, limits.cell_chars)
+    skipped = [(path.name, sheet.unread)] if sheet.unread else []
+    return SourceFile(path, "csv", [sheet], skipped, delimiter, encoding)
+
+
+def oversized_cells(sheet: Sheet, limit: int) -> dict[int, str]:
+    """Rows holding a cell longer than Excel allows: position → message (the row becomes invalid)."""
+    found: dict[int, list[str]] = {}
+    for position, name in enumerate(sheet.header):
+        lengths = sheet.data[position].str.len()
+        for row, length in lengths[lengths > limit].items():
+            found.setdefault(row, []).append(
+                f"{name or 'a column'}: {int(length):,} characters, more than Excel's {limit:,} per cell; shorten it")
+    return {row: "; ".join(messages) for row, messages in found.items()}
+
+
+def _head(text: str, lines: int) -> str:
+    end = 0
+    for _ in range(lines):
+        end = text.find("\n", end) + 1
+        if end == 0:
+            return text
+    return text[:end]
+
+
+def detect_encoding(path: Path, raw: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text"), else cp1252."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = raw[:4096]
+    if formats.sniff(head) in ("zip", "ole"):
+        raise InputError(path, "is an Excel workbook, not text; give it its .xlsx (or .xls) name")
+    if b"\x00" in head:
+        if head[1::2].count(0) > len(head) // 4:
+            return "utf-16-le"
+        if head[0::2].count(0) > len(head) // 4:
+            return "utf-16-be"
+        raise InputError(path, "is not a text file (binary content); expected CSV text or an .xlsx workbook")
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        raw.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter among , ; tab | that splits the most of the first lines the same way."""
+    sample = _head(text, 50)
+    best, best_score = ",", (-1, -1)
+    for delimiter in DELIMITERS:
+        # newline="": the csv module's own rule, else a CR inside a quoted cell raises csv.Error
+        counts = [len(r) for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r]
+        multi = [c for c in counts if c > 1]
+        if not multi:
+            continue
+        mode = max(set(multi), key=multi.count)
+        score = (multi.count(mode), mode)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _parse_csv_body(path: Path, text: str, delimiter: str, header_index: int, width: int) -> pd.DataFrame:
+    """The rows under the header as text, one positional column per header cell.
+
+    ``index_col=False``: without it pandas silently turns the first column of
+    a file whose first data row has one cell too many into the index, shifting
+    every value one column left. Empty cells past the header's width (rows
+    ending in a delimiter) are dropped; a row with a value there is refused.
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            data = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                header=None,
+                skiprows=header_index + 1,
+                names=list(range(width)),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="c",
+            )
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({i: pd.Series([], dtype=str) for i in range(width)})
+    except pd.errors.ParserError as exc:
+        raise InputError(path, f"rows do not fit the header: {exc}") from None
+    wider = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+    if wider and _cells_past(text, delimiter, header_index + 1, width):
+        raise InputError(path, _WIDER_ROWS)
+    return data.fillna("")
+
+
+def _cells_past(text: str, delimiter: str, skip: int, width: int) -> bool:
+    """Whether any row below the header has a non-empty cell beyond ``width`` (rare: a slow pass)."""
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return any(any(c.strip() for c in row[width:]) for n, row in enumerate(rows) if n >= skip)
+    except csv.Error:
+        return True
+
+
+#: The guard bounds every line, so no field is longer than a line limit; the csv module's own
+#: default (131,072) would otherwise stop a long note with a traceback.
+csv.field_size_limit(max(csv.field_size_limit(), 4 * LIMITS.line_bytes))
+
+
+
+__all__ = ["DELIMITERS", "detect_delimiter", "detect_encoding", "oversized_cells", "read_csv"]

@@ -1,0 +1,182 @@
+"""The user's own .xlsx/.xlsm back with the results: the package patched, not rebuilt.
+
+The output is the input's zip copied part by part. Only these parts differ:
+the data sheets (streamed with their result cells appended, see
+:mod:`.sheetxml`), ``styles.xml`` (a few styles appended), the workbook, its
+relationships and the content types (the ``Summary`` and ``Removed`` sheets
+added, the Summary the open tab, each result sheet's header printed on every
+page), the document properties (which input and mode made the file), a
+table that sits on a data sheet's header (widened over the result columns, so
+sorting it keeps each status with its row), and a non-data sheet that was the
+selected tab (unselected). Charts, drawings, images, comments, VBA, pivot
+caches, defined names, external links, custom XML and the cached values of
+formulas are copied byte for byte. No workbook is loaded into memory; a
+data sheet costs a stream over its XML, whatever its size.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from ..columns import RESULT_COLUMNS
+from ..package import WorkbookFacts
+from ..reader import Sheet, SourceFile
+from . import parts
+from .cells import header_cells, result_cells
+from .newsheets import removed_sheet, summary_sheet
+from .rows import result_frame, sheet_slices
+from .sheetxml import SheetPatch, rewrite_sheet
+from .styles import AddedStyles, add_styles
+from .summary import ReportFacts, SheetNames, summary_lines
+
+_VBA = re.compile(r"xl/vbaProject.*|xl/_rels/vbaProject.*")
+_VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+_CHUNK = 1 << 20
+
+
+def write_patched(path: Path, target: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
+                  removed: pd.DataFrame | None, file_notes: list[str], properties: dict[str, str]) -> None:
+    """Write ``source``'s workbook with the results to ``path`` (``target`` is its final name)."""
+    package = source.package
+    styles, added = add_styles(package.part("xl/styles.xml"))
+    patches = {package.parts[sheet.name]: _patch(package, sheet, part, added)
+               for sheet, part in sheet_slices(source, rows)}
+    replaced = {"xl/styles.xml": styles}
+    replaced.update(_tables(package, patches))
+    new_parts = _new_sheets(package, rows, facts, removed, file_notes, added)
+    dropped = _package_parts(package, target, patches, new_parts, replaced, properties)
+    _write_zip(package, path, patches, replaced, new_parts, dropped)
+
+
+def _patch(package: WorkbookFacts, sheet: Sheet, part: pd.DataFrame, added: AddedStyles) -> SheetPatch:
+    xml_part = package.parts[sheet.name]
+    top, width = sheet.header_row, len(sheet.header)
+    clear = sheet.dropped_result_columns > 0
+    first = width + 1 if clear else _first_free_column(package, xml_part, top, width)
+    if first + len(RESULT_COLUMNS) - 1 > 16_384:  # a stray cell far right: no room in Excel's grid
+        raise ValueError(f"no room for the result columns right of column {first - 1:,} (Excel ends at 16,384)")
+    numbers = list(sheet.numbers())
+    cells = result_cells(result_frame(part), numbers, first, added.status)
+    has_tables = bool(parts.targets(package.rels_of(xml_part), xml_part.rpartition("/")[0], "/table"))
+    return SheetPatch(top, first, width, lambda style: header_cells(top, first, style), numbers, cells,
+                      clear=clear, filter=not has_tables)
+
+
+def _first_free_column(package: WorkbookFacts, part: str, top: int, width: int) -> int:
+    """The column after the header and after any cell holding something right of it, from the header down
+    (a formula without a cached value, say, that the reader did not see)."""
+    scan = package.scans.get(next(n for n, p in package.parts.items() if p == part))
+    if scan is None or scan.columns <= width:
+        return width + 1
+    from ..xlsx import content_reach
+
+    with zipfile.ZipFile(package.path) as archive, archive.open(part) as stream:
+        return max(width, content_reach(stream, top)) + 1
+
+
+def _tables(package: WorkbookFacts, patches: dict[str, SheetPatch]) -> dict[str, bytes]:
+    """Tables on a data sheet's header, ending where the results start, widened over them."""
+    widened = {}
+    for part, patch in patches.items():
+        if patch.clear:
+            continue
+        for table in parts.targets(package.rels_of(part), part.rpartition("/")[0], "/table"):
+            data = package.part(table)
+            new = parts.widen_table(data, patch.top, patch.first, [c.name for c in RESULT_COLUMNS]) if data else None
+            if new is not None:
+                widened[table] = new
+    return widened
+
+
+def _new_sheets(package, rows, facts, removed, file_notes, added) -> dict[str, tuple[str, bytes]]:
+    """Part name → (sheet name, XML) of the Summary and, for an apply, the Removed sheet."""
+    names = SheetNames([s.name for s in package.sheets])
+    for entry in package.sheets:
+        names.keep(entry.name)
+    made = {}
+    numbers = [int(n) for n in re.findall(r"xl/worksheets/sheet(\d+)\.xml", " ".join(package.members))]
+    free = iter(range(max(numbers, default=0) + 1, 1_000_000))
+    made[f"xl/worksheets/sheet{next(free)}.xml"] = (names.take("Summary"),
+                                                    summary_sheet(summary_lines(rows, facts, file_notes), added))
+    if removed is not None:
+        made[f"xl/worksheets/sheet{next(free)}.xml"] = (names.take("Removed"), removed_sheet(removed, added))
+    return made
+
+
+def _package_parts(package, target: Path, patches, new_parts, replaced, properties) -> set[str]:
+    """The workbook, relationships, content types and properties edited into ``replaced``; the parts dropped."""
+    macros_kept = target.suffix.lower() == ".xlsm"
+    dropped = {m for m in package.members if _VBA.fullmatch(m)} if not macros_kept else set()
+    rels = package.part("xl/_rels/workbook.xml.rels")
+    make_id = parts.free_id(rels)
+    added = [parts.NewSheet(name, part, make_id()) for part, (name, _) in new_parts.items()]
+    index = {entry.name: i for i, entry in enumerate(package.sheets)}
+    titles = {index[e.name]: (e.name, patches[e.part].top) for e in package.sheets if e.part in patches}
+    removed_at = len(package.sheets) + 1
+    if len(added) > 1:
+        titles[removed_at] = (added[1].name, 1)
+    replaced["xl/workbook.xml"] = parts.workbook(package.part("xl/workbook.xml"), added, titles, len(package.sheets))
+    replaced["xl/_rels/workbook.xml.rels"] = parts.relationships(
+        rels, [(s.rel_id, parts.WORKSHEET_REL, s.part.removeprefix("xl/")) for s in added],
+        (_VBA_REL,) if dropped else ())
+    types = {s.part: parts.WORKSHEET_TYPE for s in added}
+    root_rels = package.part("_rels/.rels")
+    if "docProps/custom.xml" not in package.members:
+        types["docProps/custom.xml"] = parts.CUSTOM_TYPE
+        replaced["_rels/.rels"] = parts.relationships(
+            root_rels, [(parts.free_id(root_rels)(), parts.CUSTOM_REL, "docProps/custom.xml")])
+    replaced["docProps/custom.xml"] = parts.custom_properties(package.part("docProps/custom.xml"), properties)
+    book_type = parts.MACRO_BOOK_TYPE if macros_kept else (parts.BOOK_TYPE if package.format.key == "xlsm" else None)
+    replaced["[Content_Types].xml"] = parts.content_types(package.part("[Content_Types].xml"), types, dropped,
+                                                          book_type)
+    return dropped
+
+
+def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts, dropped) -> None:
+    written = set()
+    with zipfile.ZipFile(package.path) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            name = info.filename
+            if name in dropped or name in written:
+                continue
+            written.add(name)
+            copy = _like(info)
+            if name in patches:
+                copy._compresslevel = 1  # the rewritten sheet: fast deflate (the largest part, written once)
+                with source.open(info) as read, out.open(copy, "w") as write:
+                    rewrite_sheet(read.read, write.write, patches[name])
+            elif name in replaced:
+                out.writestr(copy, replaced[name])
+            elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with source.open(info) as read, out.open(copy, "w") as write:
+                    _copy_unselected(read, write)
+            else:
+                with source.open(info) as read, out.open(copy, "w") as write:
+                    shutil.copyfileobj(read, write, _CHUNK)
+        for name, data in replaced.items():
+            if name not in written:
+                out.writestr(name, data)
+        for name, (_, data) in new_parts.items():
+            out.writestr(name, data)
+
+
+def _like(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    copy = zipfile.ZipInfo(info.filename, info.date_time)
+    copy.compress_type = info.compress_type if info.compress_type in (zipfile.ZIP_STORED,
+                                                                      zipfile.ZIP_DEFLATED) else zipfile.ZIP_DEFLATED
+    copy.external_attr = info.external_attr
+    return copy
+
+
+def _copy_unselected(read, write) -> None:
+    """A sheet that is not a data sheet, copied; if it was the selected tab, only that mark goes."""
+    head = read.read(_CHUNK)
+    if re.search(rb"<(?:\w+:)?sheetView\s[^>]*tabSelected=\"(?:1|true)\"", head[:_CHUNK]):
+        head = re.sub(rb"(<(?:\w+:)?sheetView\s[^>]*?)\s+tabSelected=\"(?:1|true)\"", rb"\1", head, count=1)
+    write.write(head)
+    shutil.copyfileobj(read, write, _CHUNK)

@@ -1,0 +1,80 @@
+"""What the reader gives the rest of the pipeline: sheets of rows as they were, and the file they came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .header import HeaderRow
+from .mapping import ColumnMapping
+from .package import WorkbookFacts
+
+
+@dataclass
+class Sheet:
+    """One sheet (or the CSV file) with a recognised header."""
+
+    name: str
+    header: list[str]
+    mapping: ColumnMapping
+    data: pd.DataFrame  # positional columns 0..n-1, values as read
+    header_row: int  # 1-based row number of the header in the sheet
+    dropped_result_columns: int = 0
+    preamble: list[list] = field(default_factory=list)  # title rows above the header, as read
+    #: Sheet row number of each data row, when rows were skipped (a sparse sheet read cell by cell).
+    row_numbers: list[int] | None = None
+    #: Data row position → why the reader finds it unusable (a cell over Excel's size); the row is invalid.
+    problems: dict[int, str] = field(default_factory=dict)
+    #: Column position → {data row position: text}: numbers as Excel shows them (their number format applied).
+    shown: dict[int, dict[int, str]] = field(default_factory=dict)
+    #: Data row position → a note for the row's message that does not make it invalid.
+    remarks: dict[int, str] = field(default_factory=dict)
+    #: Why the sheet's rows are not imported though its header was found (a needed column is
+    #: missing); "" when they are. Such a sheet's rows are reported ``skipped``, saying this.
+    unread: str = ""
+
+    @property
+    def first_row(self) -> int:
+        return self.header_row + 1
+
+    def numbers(self) -> range | list[int]:
+        """The sheet row number of every data row."""
+        if self.row_numbers is not None:
+            return self.row_numbers
+        return range(self.first_row, self.first_row + len(self.data))
+
+
+@dataclass
+class SourceFile:
+    """The input as read: its sheets and what was passed over, and why."""
+
+    path: Path
+    kind: str  # "csv" or "excel"
+    sheets: list[Sheet]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    #: What the reader noticed and the person should know (a sheet declaring far more than it holds).
+    notes: list[str] = field(default_factory=list)
+    #: A workbook's package as read once (sheets, kept parts, scans): what the writer patches.
+    package: WorkbookFacts | None = None
+    #: An .xls/.ods read whole (every sheet, formats, formulas): what the writer rewrites as .xlsx.
+    office: object | None = None
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(s.data) for s in self.sheets)
+
+
+
+def sheet_under(name: str, found: HeaderRow, data: pd.DataFrame, rows: list[list], clip: bool = True) -> Sheet:
+    """The sheet whose header ``found`` is, with ``data`` the rows under it; the title rows above
+    it kept (a workbook's within the table's width, a CSV's whole)."""
+    preamble = [list(r[: found.width] if clip else r) for r in rows[: found.index]]
+    return Sheet(name, list(found.cells), found.mapping, data, found.index + 1, found.dropped, preamble,
+                 unread=found.unread)
+
+
+__all__ = ["Sheet", "SourceFile", "sheet_under"]

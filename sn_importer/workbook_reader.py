@@ -1,0 +1,256 @@
+"""Workbooks read into sheets: .xlsx/.xlsm/.xlsb by calamine (or cell by cell where the guard found a
+sheet sparse), .xls/.ods whole by their own readers; numbers in a serial column read as the application shows them.
+
+Which row is a sheet's header is found by :func:`sn_importer.header.locate`;
+this module reads the rows under it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from . import formats, guard
+from .errors import InputError
+from .guard import Limits
+from .header import locate
+from .mapping import is_removed_sheet
+from .source import Sheet, SourceFile, sheet_under
+from .template import Template
+
+
+def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
+    """Every visible sheet with a header: by calamine, or cell by cell where the guard found it sparse."""
+    import python_calamine as calamine
+
+    facts = guard.inspect_workbook(path, formats.for_name(path), limits)
+    try:
+        workbook = calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several unrelated types
+        raise InputError(path, _excel_problem(path, exc)) from None
+    sheets, skipped = [], []
+    with _sparse_package(path, facts) as package:
+        for meta in workbook.sheets_metadata:
+            reason = _sheet_unwanted(meta, template)
+            if reason:
+                skipped.append((meta.name, reason))
+                continue
+            sheet = _read_sheet(path, workbook, package, meta.name, template)
+            if isinstance(sheet, Sheet) and is_removed_sheet(sheet.header):
+                skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
+            elif isinstance(sheet, Sheet):
+                _show_numbers(path, facts, sheet)
+                sheets.append(sheet)
+                if sheet.unread:
+                    skipped.append((meta.name, sheet.unread))
+            else:
+                skipped.append((meta.name, sheet))
+    notes = list(facts.notes)
+    if facts.format.parts == "xlsx":
+        from .package import shared_content_notes
+
+        notes += shared_content_notes(facts.external_links, facts.formulas)
+    return SourceFile(path, "excel", sheets, skipped, notes=notes, package=facts)
+
+
+@contextmanager
+def _sparse_package(path: Path, facts: guard.WorkbookFacts):
+    """The open package when some sheet is to be read cell by cell, else None."""
+    if not facts.sparse:
+        yield None
+        return
+    from .xlsx import Package
+
+    with zipfile.ZipFile(path) as archive:
+        package = Package(archive, facts.parts, set(facts.sparse))
+        yield package
+
+
+def _read_sheet(path: Path, workbook, package, name: str, template: Template) -> Sheet | str:
+    if package is not None and name in package.sparse:
+        from .xlsx import read_sparse
+
+        try:
+            rows = read_sparse(package, package.parts[name])
+        except Exception as exc:  # defusedxml and ElementTree raise several types
+            raise InputError(path, f"the sheet cannot be read ({type(exc).__name__}: {exc})", sheet=name) from None
+        return _find_sparse_sheet(name, rows, template)
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise InputError(path, _excel_problem(path, exc), sheet=name) from None
+    return _find_sheet(name, rows, template)
+
+
+def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
+    """An .xls or .ods read whole: every visible sheet with a header, numbers as the application showed them."""
+    from .package import shared_content_notes
+
+    facts = guard.inspect_workbook(path, formats.for_name(path), limits)
+    try:
+        if facts.format.key == "xls":
+            from .xls import read_xls
+
+            book = read_xls(path, limits.sheets)
+        else:
+            from .ods import read_ods
+
+            book = read_ods(path)
+    except InputError:
+        raise
+    except Exception as exc:  # xlrd and the XML parser raise several unrelated types
+        raise InputError(path, _excel_problem(path, exc)) from None
+    sheets, skipped = [], []
+    for office_sheet in book.sheets:
+        reason = "hidden sheet" if not office_sheet.visible else \
+            None if template.wants_sheet(office_sheet.name) else "left out by the template"
+        found = reason or _find_sheet(office_sheet.name, _padded(office_sheet.rows), template)
+        if isinstance(found, Sheet) and is_removed_sheet(found.header):
+            skipped.append((office_sheet.name, "the Removed sheet of a results file (serials already detached)"))
+        elif isinstance(found, Sheet):
+            _show_office_numbers(found, office_sheet)
+            sheets.append(found)
+            if found.unread:
+                skipped.append((office_sheet.name, found.unread))
+        else:
+            skipped.append((office_sheet.name, found))
+    notes = list(facts.notes) + shared_content_notes(0, book.formulas)
+    return SourceFile(path, "excel", sheets, skipped, notes=notes, office=book)
+
+
+def _padded(rows: list[list]) -> list[list]:
+    width = max((len(r) for r in rows), default=0)
+    return [r + [None] * (width - len(r)) if len(r) < width else r for r in rows]
+
+
+def _show_office_numbers(sheet: Sheet, office_sheet) -> None:
+    """Serials stored as numbers in an .xls/.ods, as the application showed them."""
+    from .numfmt import excel_text, general_text
+
+    def shown(row: int, col: int, value: float) -> str:
+        text = office_sheet.shown.get((row, col))
+        if text:
+            return text
+        code = office_sheet.codes.get((row, col))
+        return (excel_text(value, code) if code else None) or general_text(value)
+    _remark_numbers(sheet, lambda i, position, value: shown(sheet.header_row + i, position, value))
+
+
+def _remark_numbers(sheet: Sheet, text_of) -> None:
+    """Each serial stored as a number: its text as shown (``text_of(row position, column, value)``), with a note."""
+    position = sheet.mapping.columns.get("serial_number")
+    if position is None:
+        return
+    column = sheet.data[position]
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return
+    numeric = {i: v for i, v in zip(range(len(column)), column.to_numpy())
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v}
+    shown = {}
+    for i, value in numeric.items():
+        text = text_of(i, position, float(value))
+        shown[i] = text
+        sheet.remarks[i] = (f"{sheet.header[position] or 'serial_number'}: stored in the workbook as a number, "
+                            f"read as Excel shows it ('{text}'); format the column as Text to keep serials exact")
+    if shown:
+        sheet.shown[position] = shown
+
+
+def _show_numbers(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -> None:
+    """Serials stored as numbers, read as Excel shows them (``00000`` → ``00042``), each with a note.
+
+    Only .xlsx/.xlsm carry the formats we read, and only a serial column
+    holding numbers costs a pass over its sheet's XML.
+    """
+    position = sheet.mapping.columns.get("serial_number")
+    if position is None or facts.format.parts != "xlsx":
+        return
+    column = sheet.data[position]
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return
+    from .numfmt import excel_text, general_text
+    from .xlsx import column_styles
+
+    part = facts.parts.get(sheet.name)
+    codes = facts.number_formats()
+    styles: dict[int, int] | None = None
+    numbers = sheet.numbers()
+
+    def shown(i: int, _position: int, value: float) -> str:
+        nonlocal styles
+        if styles is None:  # one pass over the sheet's XML, only when a serial is a number
+            with zipfile.ZipFile(path) as archive:
+                styles = column_styles(archive, part, position + 1) if part else {}
+        style = styles.get(numbers[i], 0)
+        code = codes[style] if style < len(codes) else "General"
+        return excel_text(value, code) or general_text(value)
+    _remark_numbers(sheet, shown)
+
+
+def _excel_problem(path: Path, exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Password" in name:
+        return "is password-protected (encrypted); save a copy without a password and import that"
+    if path.suffix.lower() == ".xls":
+        return f"this old Excel 97-2003 .xls file cannot be read ({exc}); open it in Excel and save it as .xlsx"
+    return f"is not a readable workbook (corrupt or not really {path.suffix}): {exc}"
+
+
+def _sheet_unwanted(meta, template: Template) -> str | None:
+    if str(meta.visible).split(".")[-1].lower() != "visible":
+        return "hidden sheet"
+    if str(meta.typ).split(".")[-1].lower() not in {"worksheet", "work_sheet"}:
+        return "not a worksheet"
+    if not template.wants_sheet(meta.name):
+        return "left out by the template"
+    return None
+
+
+
+
+def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:
+    """The sheet under the header the template recognises, or why there is none."""
+    found = locate(rows[: template.search_rows], template)
+    if isinstance(found, str):
+        return found
+    body = [row[: found.width] for row in rows[found.index + 1 :]]
+    data = pd.DataFrame(body, columns=range(found.width), dtype=object) if body else _empty(found.width)
+    return sheet_under(name, found, data, rows)
+
+
+def _find_sparse_sheet(name: str, rows: list[tuple[int, dict]], template: Template) -> Sheet | str:
+    """As :func:`_find_sheet`, for the rows that hold something, each with its sheet row number.
+
+    Only rows holding a value within the header's width are kept: the rest of
+    the rectangle (a stray cell at XFD1048576) costs nothing.
+    """
+    head = [(number, _as_list(cells)) for number, cells in rows[: template.search_rows]]
+    found = locate([cells for _, cells in head], template)
+    if isinstance(found, str):
+        return found
+    width = found.width + found.dropped
+    body, numbers = [], []
+    for number, cells in rows[found.index + 1:]:
+        kept = [cells.get(c) for c in range(1, width + 1)]
+        if any(c not in (None, "") for c in kept):
+            body.append(kept[: found.width])
+            numbers.append(number)
+    data = pd.DataFrame(body, columns=range(found.width), dtype=object) if body else _empty(found.width)
+    sheet = sheet_under(name, found, data, [cells for _, cells in head])
+    sheet.header_row = head[found.index][0]
+    sheet.row_numbers = numbers
+    return sheet
+
+
+def _as_list(cells: dict) -> list:
+    return [cells.get(c) for c in range(1, max(cells) + 1)] if cells else []
+
+
+def _empty(width: int) -> pd.DataFrame:
+    return pd.DataFrame({i: pd.Series([], dtype=object) for i in range(width)})
+
+
+__all__ = ["read_excel", "read_office"]

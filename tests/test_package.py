@@ -1,0 +1,179 @@
+"""The results workbook is the user's package patched: every part compared with the input's.
+
+The fixtures in ``tests/fixtures`` (made by ``make_workbooks.py``) hold a
+chart, an image, a comment, conditional formatting, a drop-down, a defined
+name, merged cells, a hidden sheet and formulas with cached values; one is
+as LibreOffice Calc saves it, one an .xlsm with a VBA part.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+import sn_importer as sn
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RESULTS = ["status", "message", "serial_id", "request", "checked_at"]
+#: The parts a patched workbook may change: the data sheet, the styles, the workbook's lists, the properties.
+CHANGED = {"xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
+           "[Content_Types].xml", "docProps/custom.xml"}
+
+
+def parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def patched(tmp_path: Path, name: str, output: str | None = None) -> tuple[Path, Path]:
+    source = tmp_path / name
+    shutil.copy(FIXTURES / name, source)
+    out = sn.read(source).write(tmp_path / output if output else None)
+    return source, out
+
+
+@pytest.mark.parametrize("name, output", [("rich.xlsx", None), ("rich-libreoffice.xlsx", None),
+                                          ("macros.xlsm", "macros.results.xlsm")])
+def test_only_the_named_parts_differ_and_every_other_is_byte_identical(tmp_path, name, output):
+    source, out = patched(tmp_path, name, output)
+    before, after = parts(source), parts(out)
+    changed = CHANGED | ({"_rels/.rels"} if "docProps/custom.xml" not in before else set())
+    assert set(before) <= set(after), "no part of the input is dropped"
+    added = set(after) - set(before)
+    assert added - {"docProps/custom.xml"} == {"xl/worksheets/sheet4.xml"}, "only the Summary sheet is added"
+    differing = {n for n in before if before[n] != after[n]}
+    assert differing <= changed, differing - changed
+    assert {"xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml"} <= differing
+    kept = [n for n in before if n not in changed]
+    assert any(n.startswith("xl/charts/") for n in kept) and any(n.startswith("xl/media/") for n in kept)
+    assert any("comments" in n for n in kept) and "xl/sharedStrings.xml" in kept
+
+
+def test_cached_values_and_formulas_read_back_the_same(tmp_path):
+    source, out = patched(tmp_path, "rich-libreoffice.xlsx")
+    for data_only in (True, False):
+        old, new = load_workbook(source, data_only=data_only), load_workbook(out, data_only=data_only)
+        for ws in old.worksheets:
+            width = ws.max_column
+            mine = [r[:width] for r in new[ws.title].iter_rows(max_row=ws.max_row, values_only=True)]
+            assert mine == [r for r in ws.iter_rows(values_only=True)], ws.title
+    values = load_workbook(out, data_only=True)["Serials"]
+    assert [values.cell(r, 4).value for r in range(4, 8)] == ["ok", "ok", "check", "ok"]  # cached text results
+    assert load_workbook(out)["Serials"]["D4"].value == '=IF(ISNUMBER(B4),"ok","check")'
+
+
+def test_the_results_and_the_summary_are_where_staff_look(tmp_path):
+    _, out = patched(tmp_path, "rich.xlsx")
+    book = load_workbook(out)
+    assert book.sheetnames == ["Serials", "Old", "Notes", "Summary"] and book.active.title == "Summary"
+    assert book["Old"].sheet_state == "hidden"
+    ws = book["Serials"]
+    assert [c.value for c in ws[3]] == ["Resource type", "Resource ID", "Serial number", "Check", *RESULTS]
+    assert [ws.cell(r, 5).value for r in range(4, 8)] == ["valid", "valid", "invalid", "valid"]
+    assert ws["E3"].fill.fgColor.rgb == "FF305496"  # the header's own style continues
+    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:D1"] and ws.conditional_formatting
+    assert ws.data_validations.dataValidation[0].formula1 == '"MO,SO row,PO row"'
+    assert "Serials_list" in book.defined_names
+    assert [bool(ws.sheet_view.tabSelected) for ws in book.worksheets] == [False, False, False, True]
+
+
+def test_print_settings_fit_the_width_and_repeat_the_header(tmp_path):
+    _, out = patched(tmp_path, "rich.xlsx")
+    book = load_workbook(out)
+    for name, header in (("Serials", "$3:$3"), ("Summary", None)):
+        ws = book[name]
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, name
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), name
+        assert ws.print_title_rows == header, name
+
+
+def test_the_removed_sheet_of_an_apply_prints_its_header_on_every_page(tmp_path):
+    import pandas as pd
+
+    from sn_importer.mapping import REMOVED_COLUMNS
+    from sn_importer.report import write_report
+
+    source = tmp_path / "rich.xlsx"
+    shutil.copy(FIXTURES / "rich.xlsx", source)
+    job = sn.read(source)
+    result = job.validation()
+    removed = pd.DataFrame([[1, "SN-1", "ManufacturingOrder", 3001, 7, "2026-11-20", -1, "4"]],
+                           columns=list(REMOVED_COLUMNS))
+    out = write_report(tmp_path / "out.xlsx", job.source, result.rows, result.report_facts(), removed)
+    book = load_workbook(out)
+    assert book.sheetnames[-2:] == ["Summary", "Removed"]
+    assert book["Removed"].print_title_rows == "$1:$1" and book["Removed"]["B2"].value == "SN-1"
+
+
+def test_an_xlsm_keeps_its_macros_only_as_an_xlsm(tmp_path):
+    source, out = patched(tmp_path, "macros.xlsm", "macros.results.xlsm")
+    assert parts(out)["xl/vbaProject.bin"] == parts(source)["xl/vbaProject.bin"]
+    assert b"macroEnabled.main+xml" in parts(out)["[Content_Types].xml"]
+    plain = sn.read(source).write(tmp_path / "plain.xlsx")
+    kept = parts(plain)
+    assert "xl/vbaProject.bin" not in kept and b"vbaProject" not in kept["xl/_rels/workbook.xml.rels"]
+    assert b"macroEnabled" not in kept["[Content_Types].xml"]
+    summary = [r[0] for r in load_workbook(plain)["Summary"].iter_rows(values_only=True) if r[0]]
+    assert any("macros are not in this .xlsx copy" in str(t) for t in summary)
+
+
+def test_the_summary_warns_of_formulas_and_external_links_kept(tmp_path):
+    _, out = patched(tmp_path, "rich.xlsx")
+    notes = [r[0] for r in load_workbook(out)["Summary"].iter_rows(values_only=True) if r[0]]
+    assert "The workbook holds 5 formulas, kept in the results as they are: check them before sharing the " \
+           "results with others." in notes
+    linked = tmp_path / "linked.xlsx"
+    with zipfile.ZipFile(FIXTURES / "rich.xlsx") as src, zipfile.ZipFile(linked, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        dst.writestr("xl/externalLinks/externalLink1.xml", "<externalLink xmlns='http://schemas.openxmlformats."
+                                                          "org/spreadsheetml/2006/main'/>")
+    job = sn.read(linked)
+    assert any("links to another file (external links)" in n for n in job.notes)
+
+
+def test_a_table_on_the_header_is_widened_over_the_results(tmp_path):
+    from openpyxl import Workbook
+    from openpyxl.worksheet.table import Table
+
+    book = Workbook()
+    ws = book.active
+    ws.append(["resource_type", "resource_id", "serial_number"])
+    ws.append(["MO", 3001, "A"])
+    ws.append(["MO", 3002, "B"])
+    ws.add_table(Table(displayName="Serials", ref="A1:C3"))
+    book.save(tmp_path / "table.xlsx")
+    out = load_workbook(sn.read(tmp_path / "table.xlsx").write())["Sheet"]
+    [table] = out.tables.values()
+    assert table.ref == "A1:H3" and [c.name for c in table.tableColumns][3:] == RESULTS
+    assert out.auto_filter.ref is None  # the table's own filter serves
+
+
+def test_a_changed_input_is_rebuilt_from_what_was_read_and_says_so(tmp_path):
+    source = tmp_path / "rich.xlsx"
+    shutil.copy(FIXTURES / "rich.xlsx", source)
+    job = sn.read(source)
+    source.write_bytes(source.read_bytes() + b"\0")  # changed after reading
+    book = load_workbook(job.write())
+    assert book.sheetnames == ["Serials", "Summary"]
+    notes = [r[0] for r in book["Summary"].iter_rows(values_only=True) if r[0]]
+    assert any("changed after it was read" in str(t) for t in notes)
+
+
+def test_libreoffice_opens_the_output(tmp_path):
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed: the output was not opened in it")
+    _, out = patched(tmp_path, "rich.xlsx")
+    again = tmp_path / "again"
+    profile = (tmp_path / "profile").as_uri()
+    subprocess.run([soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "xlsx",
+                    "--outdir", str(again), str(out)], check=True, capture_output=True, timeout=110)
+    book = load_workbook(again / out.name, data_only=True)
+    assert [book["Serials"].cell(r, 5).value for r in range(4, 8)] == ["valid", "valid", "invalid", "valid"]
+    assert book["Serials"]["D4"].value == "ok" and "Summary" in book.sheetnames
