@@ -76,7 +76,7 @@ def _names_fixed_type(template: Template, name: str) -> bool:
 FIELD_HELP = {
     "resource_id": "the id of that order or row in Katana, a whole number (seen in Katana's addresses).",
     "order_no": "instead of the id, the order number as Katana shows it (MO-3001, SO-1042, PO-77); "
-                "it is looked up in Katana at preview and apply.",
+                "it is looked up in Katana when the sheet is checked.",
     "sku": "with the order number of a sales or purchase order, the item's SKU: it says which row of the order.",
     "serial_number": "the serial as printed on the label (kept as text: leading zeros are safe).",
     "serial_id": "the serial number's record id in Katana, if you know it; else leave it blank.",
@@ -96,11 +96,21 @@ def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str
     if "serial_id" in labels:
         lines.append(f"Give {labels['serial_id']} or {labels.get('serial_number', 'Serial number')} "
                      "(or both: they must then be the same serial).")
-    lines += ["Note, and any column you add, is kept as it is in the results file.", "",
-              "Check the sheet first, offline: sn-importer validate FILE",
-              "See what would be detached, changing nothing: sn-importer preview FILE",
-              "Then detach: sn-importer apply FILE"]
+    lines += ["Note, and any column you add, is kept as it is in the results file.", "", *NEXT_STEPS]
     return lines
+
+
+#: What to do with the filled sheet, for people using the web page and for the command line.
+NEXT_STEPS = (
+    "When the sheet is filled in:",
+    "On the web page: upload this file. The page checks it against Katana and shows each row's status and "
+    "what would be detached; nothing changes until you press the confirm button. Download the results "
+    "there when it is done.",
+    "Or on the command line: sn-importer validate FILE checks the sheet offline; sn-importer preview FILE "
+    "shows what would be detached, changing nothing; sn-importer apply FILE detaches and checks every row.",
+    "Either way, the results file has a status and a message on every row, and a Summary sheet that says "
+    "what to do next.",
+)
 
 
 def write_blank_sheet(path: Path, template: Template) -> Path:

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .header import needs_attention, unread_sentence
 from .status import COLOURS
 
 if TYPE_CHECKING:
@@ -24,14 +26,20 @@ err = Console(stderr=True, highlight=False)
 
 
 def show_mapping(job: Job) -> None:
+    """Sheets that may hold rows but were not read come first, then which column feeds which field."""
+    from .report.summary import shown_skipped_sheets, unread_sheets
+
+    for sentence in unread_sheets(job.source.skipped):
+        out.print(f"[bold yellow]{escape(sentence)}[/]", soft_wrap=True)
     table = Table(title="Columns read", title_justify="left", show_edge=False)
     for name in ("Sheet", "Field", "Read from"):
         table.add_column(name)
     for sheet, field, where in job.mapping():
-        table.add_row(sheet, field, where)
+        table.add_row(escape(sheet), field, escape(where))
     out.print(table)
-    for name, why in job.source.skipped:
-        out.print(f"[dim]Sheet {name!r} not read: {why}[/]")
+    for name, why in shown_skipped_sheets(job.source.skipped):
+        if not needs_attention(why):
+            out.print(f"[dim]{escape(unread_sentence(name, why))}[/]", soft_wrap=True)
 
 
 def show_plan(job: Job) -> None:

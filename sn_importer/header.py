@@ -10,12 +10,21 @@ are read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import HeaderNotFoundError
-from .mapping import ColumnMapping, expected_headers, header_problem, match_header, trailing_result_columns
+from .mapping import ColumnMapping, expected_headers, nearest, needs, read_header, trailing_result_columns
 from .template import Template
+
+#: The first cell of the blank template's own instructions sheet (see ``blank.py``): a
+#: sheet that starts with it is the template's help, not data that failed to read.
+INSTRUCTIONS_TITLE = "How to fill in the Serials sheet"
+INSTRUCTIONS_REASON = "the blank template's instructions"
+#: How every reason for "no row of this sheet is a header" begins.
+NO_HEADER = "no recognisable header"
+#: ... and how it goes on when some row names a field or two.
+NEAREST = f"{NO_HEADER}: the nearest is"
 
 
 @dataclass(frozen=True)
@@ -35,25 +44,75 @@ class HeaderRow:
         return len(self.cells)
 
 
-def locate(rows: list[list], template: Template) -> HeaderRow | str:
-    """The header among ``rows`` (the first ``template.search_rows`` of a sheet), or why there is none."""
-    for index, cells in enumerate(rows[: template.search_rows]):
-        texts = [header_text(c) for c in cells]
-        dropped = trailing_result_columns(texts)
-        kept = texts[: len(texts) - dropped]
-        mapping = match_header(kept, template)
-        if mapping is not None:
-            return HeaderRow(index, tuple(mapping.header), mapping, dropped)
-    return _why_not(rows[: template.search_rows], template)
+def locate(rows: list[list], template: Template, numbers: list[int] | None = None) -> HeaderRow | str:
+    """The header among ``rows`` (the first ``template.search_rows`` of a sheet), or why there is none.
 
-
-def _why_not(rows: list[list], template: Template) -> str:
-    """Why none of ``rows`` is a header: an empty sheet, or what the first filled row lacks."""
-    if not any(any(c not in (None, "") for c in r) for r in rows):
+    A row is the header when it names every field the template needs, alone
+    or under a group row above it. Failing that, the row that names most of
+    them is the header of a sheet that is not read (``unread`` says what it
+    lacks, and which columns come nearest) when it lacks one need only; else
+    the answer is why no row is a header, quoting the row nearest to one.
+    ``numbers`` are the sheet's row numbers of ``rows`` when some were left
+    out (a sheet read cell by cell), so the reasons name the right rows.
+    """
+    texts = [[header_text(c) for c in r] for r in rows[: template.search_rows]]
+    numbers = list(numbers) if numbers is not None else list(range(1, len(texts) + 1))
+    filled = [i for i, cells in enumerate(texts) if any(cells)]
+    if not filled:
         return "empty sheet"
-    first = next((r for r in rows if any(c not in (None, "") for c in r)), [])
-    found = ", ".join(repr(header_text(c)) for c in first if c not in (None, ""))
-    return f"{header_problem(first, template)} (first row: {found})"
+    if texts[filled[0]][0:1] == [INSTRUCTIONS_TITLE]:
+        return INSTRUCTIONS_REASON
+    best: tuple[tuple[int, int], HeaderRow] | None = None
+    for index, cells in enumerate(texts):
+        dropped = trailing_result_columns(cells)
+        kept = cells[: len(cells) - dropped]
+        for above in (None, texts[index - 1]) if index else (None,):
+            mapping = read_header(kept, template, above)
+            found = HeaderRow(index, tuple(kept), mapping, dropped)
+            if not mapping.missing:
+                return found
+            strength = (len(needs(template)) - len(mapping.missing), len(mapping.columns))
+            if mapping.columns and (best is None or strength > best[0]):
+                best = strength, found
+    return _unread(best[1], template, numbers) if best else _no_header_row(texts, filled[0], numbers)
+
+
+def _unread(found: HeaderRow, template: Template, numbers: list[int]) -> HeaderRow | str:
+    """The nearest row to a header: a sheet not read when it lacks one need only, else why none is a header."""
+    row = f"row {numbers[found.index]} ({_cells(found.cells)})"
+    lacks = _lacks(found.mapping.missing)
+    if len(found.mapping.missing) > 1:
+        return f"{NEAREST} {row}, which has {lacks}"
+    hints = "; ".join(f"{text!r} ~ {name}" for text, name in nearest(found.mapping, template))
+    why = f"its header {row} has {lacks}" + (f"; nearest: {hints}" if hints else "")
+    return replace(found, unread=why)
+
+
+def _no_header_row(texts: list[list[str]], first: int, numbers: list[int]) -> str:
+    return f"{NO_HEADER} (row {numbers[first]}: {_cells(texts[first])})"
+
+
+def _lacks(missing: tuple[str, ...]) -> str:
+    """'no serial column', 'no resource type and no serial column'."""
+    return "no " + " and no ".join(missing) + " column"
+
+
+def _cells(cells: tuple[str, ...] | list[str], most: int = 8) -> str:
+    """A header row as a person reads it: 'Resource type | Order ref | Serial'."""
+    shown = [c for c in cells if c]
+    return " | ".join(shown[:most]) + (" | …" if len(shown) > most else "")
+
+
+def needs_attention(why: str) -> bool:
+    """Whether a sheet left unread may hold rows meant to be imported (said first, before the
+    results): its header lacks a column, or some row names a field. A sheet where nothing looks
+    like a header (notes, a chart's data), hidden, empty or left out by the template is not."""
+    return why.startswith(("its header ", NEAREST))
+
+
+def unread_sentence(sheet: str, why: str) -> str:
+    """The sentence that says a sheet was not read: "Sheet 'Returns' was not read: its header row 3 (…)"."""
+    return f"Sheet {sheet!r} was not read: {why}"
 
 
 def header_text(cell) -> str:
@@ -75,4 +134,5 @@ def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) ->
         path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 
 
-__all__ = ["HeaderRow", "header_text", "locate", "no_header"]
+__all__ = ["INSTRUCTIONS_TITLE", "HeaderRow", "header_text", "locate", "needs_attention", "no_header",
+           "unread_sentence"]

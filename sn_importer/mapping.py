@@ -1,8 +1,11 @@
 """Header matching: which input column feeds which field.
 
 The template lists the spellings of each field's header; matching ignores
-case, spaces, ``_`` and ``-``. The result is shown to the user (console and
-``Summary`` sheet) so a wrong automatic match is seen before anything is sent.
+case, spaces, punctuation and symbols (``Order no.`` is ``order_no``, ``S/N``
+is ``SN``) and reads a grouped two-row header ("Resource" merged over "Type |
+ID") as "Resource Type | Resource ID". The result is shown to the user
+(console and ``Summary`` sheet) so a wrong automatic match is seen before
+anything is sent.
 """
 
 from __future__ import annotations
@@ -27,9 +30,17 @@ class ColumnMapping:
     """Field name → column position in the sheet (fixed-value fields are absent)."""
 
     columns: dict[str, int]
+    #: Each column's name as the sheet gives it ("Resource ID" under a grouped header).
     header: tuple[str, ...]
     #: Columns that would also have matched a field but were not used (field → positions).
     passed_over: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: What the header lacks to be read, in plain words ("serial"); empty when complete.
+    missing: tuple[str, ...] = ()
+
+    def label(self, name: str) -> str | None:
+        """The sheet's own header of a field's column ("Order ID"), or None when no column feeds it."""
+        position = self.columns.get(name)
+        return None if position is None else self.header[position]
 
     def warnings(self, sheet: str) -> list[str]:
         """Plain-words notes on columns that look like a field but were not read."""
@@ -48,42 +59,82 @@ class ColumnMapping:
         return out
 
 
-def match_header(cells: list[object], template: Template) -> ColumnMapping | None:
-    """Map a candidate header row, or None when it is not a recognisable header.
+#: What a header must name, in plain words, and the fields that name it (either will do).
+NEEDS = (("resource type", ("resource_type",)), ("resource id or order number", ("resource_id", "order_no")),
+         ("serial", ("serial_id", "serial_number")))
 
-    A header is recognised when it names the resource (an id or an order
-    number), a serial (id or number) and a resource type (unless the template
-    fixes the type).
+
+def read_header(cells: list[object], template: Template, above: list[object] | None = None) -> ColumnMapping:
+    """The fields a candidate header row names, complete or not (``missing`` says what it lacks).
+
+    With ``above``, the row over it is a group row ("Resource" merged over
+    "Type | ID"): a group's text carries right over the empty cells of its
+    merge, and a column is read by "Resource ID" as well as by "ID".
     """
-    header = tuple("" if c is None else str(c).strip() for c in cells)
-    keys = [normalise_key(c) for c in header]
+    labels = _column_labels(cells, above)
+    keys = [[normalise_key(text) for text in texts] for texts in labels]
     columns: dict[str, int] = {}
+    shown = [texts[0] for texts in labels]
     for name, spec in template.fields.items():
         if spec.value is not None:
             continue
-        for wanted in spec.header_keys:
-            if wanted in keys:
-                position = keys.index(wanted)
-                if position not in columns.values():
-                    columns[name] = position
-                    break
-    if not _is_complete(columns, template):
-        return None
+        found = _first_column(keys, spec.header_keys, set(columns.values()))
+        if found is not None:
+            position, choice = found
+            columns[name] = position
+            shown[position] = labels[position][choice]
     used = set(columns.values())
     passed_over = {}
-    for name, position in columns.items():
+    for name in columns:
         wanted = set(template.fields[name].header_keys)
-        others = tuple(p for p, key in enumerate(keys) if key in wanted and p not in used)
+        others = tuple(p for p, options in enumerate(keys) if wanted & set(options) and p not in used)
         if others:
             passed_over[name] = others
-    return ColumnMapping(columns=columns, header=header, passed_over=passed_over)
+    return ColumnMapping(columns, tuple(shown), passed_over, _missing(columns, template))
 
 
-def _is_complete(columns: dict[str, int], template: Template) -> bool:
-    has_type = "resource_type" in columns or template.fields["resource_type"].value is not None
-    has_id = any(name in columns or template.fields[name].value is not None for name in ("resource_id", "order_no"))
-    has_serial = "serial_id" in columns or "serial_number" in columns
-    return has_type and has_id and has_serial
+def _column_labels(cells: list[object], above: list[object] | None) -> list[tuple[str, ...]]:
+    """Each column's possible names, the most telling first: "Resource ID" then "ID"."""
+    own = ["" if c is None else str(c).strip() for c in cells]
+    if above is None:
+        return [(text,) for text in own]
+    groups, group = [], ""
+    for position in range(len(own)):
+        cell = above[position] if position < len(above) else None
+        text = "" if cell is None else str(cell).strip()
+        group = text or group  # a merged group's text sits in its first cell only
+        groups.append(group)
+    return [((f"{g} {t}", t) if g and t else (t or g,)) for g, t in zip(groups, own)]
+
+
+def _first_column(keys: list[list[str]], wanted: tuple[str, ...], used: set[int]) -> tuple[int, int] | None:
+    """The first column (and which of its names) matching the most preferred spelling."""
+    for key in wanted:
+        for position, options in enumerate(keys):
+            if position not in used and key in options:
+                return position, options.index(key)
+    return None
+
+
+def _missing(columns: dict[str, int], template: Template) -> tuple[str, ...]:
+    return tuple(need for need, names in NEEDS
+                 if not any(n in columns or template.fields[n].value is not None for n in names))
+
+
+def needs(template: Template) -> tuple[str, ...]:
+    """What a header must name under ``template`` (a fixed value names it already)."""
+    return _missing({}, template)
+
+
+def match_header(cells: list[object], template: Template, above: list[object] | None = None) -> ColumnMapping | None:
+    """Map a candidate header row, or None when it is not a complete header.
+
+    A header is complete when it names the resource (an id or an order
+    number), a serial (id or number) and a resource type (unless the template
+    fixes the type).
+    """
+    mapping = read_header(cells, template, above)
+    return None if mapping.missing else mapping
 
 
 def header_problem(cells: list[object], template: Template) -> str:
@@ -92,16 +143,46 @@ def header_problem(cells: list[object], template: Template) -> str:
     When some of the needed columns are there, the missing one is named ("no
     serial column"), so a person fixes that column instead of guessing.
     """
-    keys = {normalise_key("" if c is None else str(c).strip()) for c in cells}
-    found = {name for name, spec in template.fields.items()
-             if spec.value is None and any(key in keys for key in spec.header_keys)}
-    needed = [("serial", {"serial_id", "serial_number"}), ("resource id", {"resource_id"}),
-              ("resource type", {"resource_type"})]
-    missing = [label for label, names in needed
-               if not names & found and not any(template.fields[n].value is not None for n in names)]
-    if found and missing:
-        return f"no {' or '.join(missing)} column"
+    mapping = read_header(cells, template)
+    if mapping.columns and mapping.missing:
+        return f"no {' or '.join(mapping.missing)} column"
     return "no recognisable header"
+
+
+def nearest(mapping: ColumnMapping, template: Template, limit: int = 3) -> list[tuple[str, str]]:
+    """Columns not read that look most like a missing field: ('Order ref', 'order_no'), best first."""
+    wanted = [name for need, names in NEEDS if need in mapping.missing for name in names]
+    used = set(mapping.columns.values())
+    scored = []
+    for position, text in enumerate(mapping.header):
+        key = normalise_key(text)
+        if position in used or not key:
+            continue
+        score, name = max((_likeness(text, key, template.fields[n]), n) for n in wanted) if wanted else (0, "")
+        if score >= 0.6:
+            scored.append((-score, position, text, name))
+    return [(text, name) for _, _, text, name in sorted(scored)[:limit]]
+
+
+def _likeness(text: str, key: str, spec) -> float:
+    """How much a header looks like one of a field's spellings: a shared word (of three letters
+    or more) counts as 0.7, else the closest spelling's similarity; sharing a word with the
+    field's own name ("Order ref", order_no) tips a tie."""
+    from difflib import SequenceMatcher
+
+    words = _words(text)
+    best = 0.0
+    for alias in spec.aliases:
+        if words & _words(alias):
+            best = max(best, 0.7)
+        best = max(best, SequenceMatcher(None, key, normalise_key(alias)).ratio())
+    own = spec.name.replace("_", " ")
+    shared = 0.75 if words & _words(own) else 0.0
+    return max(best, shared, SequenceMatcher(None, key, normalise_key(own)).ratio())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in (normalise_key(part) for part in text.replace("/", " ").split()) if len(w) >= 3}
 
 
 def trailing_result_columns(header: list[str]) -> int:

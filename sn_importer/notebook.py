@@ -6,7 +6,9 @@ counted by status, which input column feeds which field, the rows that need
 attention with their messages, and the plan of requests. Inline styles only
 (notebook viewers and GitHub strip ``<style>`` blocks), every value escaped,
 long tables cut with a line saying how much is not shown and where to find
-it. Status colours are the workbook's (:data:`sn_importer.status.COLOURS`).
+it. Messages wrap in their cell rather than being cut: their advice comes
+last. The rows counted are the rows of ``job.rows``, blank ones included.
+Status colours are the workbook's (:data:`sn_importer.status.COLOURS`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .header import needs_attention, unread_sentence
+from .report.summary import shown_skipped_sheets, unread_sheets
 from .status import COLOURS, GOAL, Mode
 from .validate import shown_fields
 
@@ -25,14 +29,17 @@ if TYPE_CHECKING:
 
 #: Rows shown per table before the rest is summarised in one line.
 MAX_ROWS = 20
-#: Characters of one cell shown before it is cut (the full text is in its tooltip).
+#: Characters of one cell shown before it is cut (the full text is in its tooltip); messages are not cut.
 MAX_CELL = 160
+#: A message longer than this (one quoting a huge cell) loses its middle, never its start or its advice.
+MAX_MESSAGE = 1200
 
 PROBLEM_COLUMNS = ("sheet", "row", "resource_type", "resource_id", "serial_id", "serial_number", "status", "message")
 
 _BOX = "font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-size: 13px; line-height: 1.4"
 _TABLE = "border-collapse: collapse; margin: 4px 0 12px 0"
 _CELL = "border: 1px solid #d0d0d0; padding: 2px 8px; text-align: left; vertical-align: top"
+_WRAP = "min-width: 16em; max-width: 48em; white-space: normal; overflow-wrap: anywhere"
 _HEAD = _CELL + "; background: #f3f3f3; font-weight: 600"
 _TITLE = "font-weight: 600; margin: 10px 0 2px 0"
 _MUTED = "color: #666666"
@@ -49,8 +56,7 @@ def result_html(result: RunResult) -> str:
 
 
 def _heading(result: RunResult) -> str:
-    rows = result.row_count
-    facts = [result.mode.value, f"{rows} rows", f"template {result.template.name}", f"exit code {result.exit_code}"]
+    facts = [result.mode.value, rows_words(result), f"template {result.template.name}", f"exit code {result.exit_code}"]
     if result.base_url:
         facts.append(result.base_url)
     return (f'<div style="font-size: 15px; font-weight: 600">{_e(result.path.name)}</div>'
@@ -58,11 +64,18 @@ def _heading(result: RunResult) -> str:
 
 
 def _messages(result: RunResult) -> str:
-    lines = []
+    lines = [f'<div style="color: #9c5700; font-weight: 600">{_e(sentence)}</div>'
+             for sentence in unread_sheets(result.source.skipped)]  # said first
     if result.error:
         lines.append(f'<div style="color: #9c0006; font-weight: 600">Stopped: {_e(result.error)}</div>')
     lines += [f'<div style="{_MUTED}">{_e(note)}</div>' for note in result.notes]
     return "".join(lines)
+
+
+def rows_words(result: RunResult) -> str:
+    """How many rows ``job.rows`` holds, the blank ones (which have no status) said apart."""
+    blank = len(result.rows) - result.row_count
+    return f"{len(result.rows)} rows" + (f" ({blank} blank)" if blank else "")
 
 
 def _counts(result: RunResult) -> str:
@@ -70,13 +83,16 @@ def _counts(result: RunResult) -> str:
     if not counts:
         return f'<div style="{_TITLE}">Rows by status</div><div style="{_MUTED}">No data rows.</div>'
     body = [[_status_cell(status), _cell(count, "text-align: right")] for status, count in counts]
+    blank = len(result.rows) - result.row_count
+    if blank:
+        body.append([_cell("(blank: no status)", _MUTED), _cell(blank, "text-align: right")])
     return f'<div style="{_TITLE}">Rows by status</div>' + _table(["status", "rows"], body)
 
 
 def _mapping(result: RunResult) -> str:
     body = [[_cell(sheet), _cell(field), _cell(where)] for sheet, field, where in result.mapping()]
-    skipped = "".join(f'<div style="{_MUTED}">Sheet {_e(repr(name))} not read: {_e(why)}</div>'
-                      for name, why in result.source.skipped)
+    skipped = "".join(f'<div style="{_MUTED}">{_e(unread_sentence(name, why))}</div>'
+                      for name, why in shown_skipped_sheets(result.source.skipped) if not needs_attention(why))
     return f'<div style="{_TITLE}">Columns read</div>' + _table(["sheet", "field", "read from"], body) + skipped
 
 
@@ -89,7 +105,8 @@ def _problems(result: RunResult) -> str:
     columns = [c for c in PROBLEM_COLUMNS if c in problems.columns]
     shown = problems.head(MAX_ROWS)
     shown = shown.assign(**shown_fields(shown))  # an invalid row shows what the sheet gave
-    body = [[_status_cell(v) if c == "status" else _cell(v) for c, v in zip(columns, record)]
+    body = [[_status_cell(v) if c == "status" else _message_cell(v) if c == "message" else _cell(v)
+             for c, v in zip(columns, record)]
             for record in shown[columns].itertuples(index=False, name=None)]
     title = f'<div style="{_TITLE}">Rows that need attention ({len(problems)})</div>'
     more = _more(len(problems) - len(shown), ".rows")
@@ -139,6 +156,22 @@ def _cell(value, extra_style: str = "") -> str:
     return f'<td style="{style}">{_e(text)}</td>'
 
 
+def _message_cell(value) -> str:
+    """A message, whole and wrapped in its cell (only an enormous one loses its middle)."""
+    text = cell_text(value)
+    shown = shorten_middle(text, MAX_MESSAGE)
+    title = f' title="{_e(text)}"' if shown != text else ""
+    return f'<td style="{_CELL}; {_WRAP}"{title}>{_e(shown)}</td>'
+
+
+def shorten_middle(text: str, limit: int) -> str:
+    """At most about ``limit`` characters: the start and the end kept, " … " for the middle."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 3) // 2
+    return text[:half].rstrip() + " … " + text[-half:].lstrip()
+
+
 def cut(text: str, limit: int) -> str:
     """At most ``limit`` characters ending in "…", cut between words (a word longer than
     half the limit is cut where it must be)."""
@@ -173,4 +206,4 @@ def _e(value) -> str:
     return escape(str(value), quote=True)
 
 
-__all__ = ["MAX_ROWS", "cell_text", "result_html"]
+__all__ = ["MAX_ROWS", "cell_text", "result_html", "rows_words"]

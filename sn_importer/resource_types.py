@@ -11,10 +11,11 @@ keeps it in agreement with the project's JSON schema of the API.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_NORMALISE = re.compile(r"[\s_\-]+")
+#: Signs that mean "number" in a header ("Serial #", "Order №", "Nº"): read as the word "no",
+#: so "Order #" is "Order no" and "Resource #" an id, not the resource's type.
+_NUMBER_SIGNS = (("nº", "no"), ("n°", "no"), ("№", "no"), ("#", "no"))
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,14 @@ MINTING: tuple[str, ...] = tuple(t.name for t in TABLE if t.mints)
 
 
 def normalise_key(text: str) -> str:
-    """The forgiving form used to match headers and values: case, spaces, _ and - ignored."""
-    return _NORMALISE.sub("", str(text)).casefold()
+    """The forgiving form used to match headers and values: case, spaces, punctuation and
+    symbols ignored ("Order no.", "order-no", "ORDER NO" are one key; "S/N" is "SN"), a
+    number sign read as "no" ("Serial #" is "Serial no")."""
+    key = str(text).casefold()
+    for sign, word in _NUMBER_SIGNS:
+        if sign in key:
+            key = key.replace(sign, word)
+    return "".join(ch for ch in key if ch.isalnum())
 
 
 def standard_spellings() -> dict[str, str]:
@@ -67,11 +74,26 @@ def standard_spellings() -> dict[str, str]:
     return {normalise_key(s): t.name for t in TABLE for s in t.spellings}
 
 
-def label(name: str) -> str:
-    """How staff write a type (the API spelling for a name the table does not know)."""
+def staff_label(name: str) -> str:
+    """How staff write a type, as the blank sheet's drop-down offers it: "Manufacturing order"
+    for ``ManufacturingOrder`` (a name the table does not know stays as it is)."""
     known = BY_NAME.get(name)
     return known.label if known else name
 
 
+#: The same as :func:`staff_label` (its first name).
+label = staff_label
+
+
+def staff_resource(name: str, resource_id: object) -> str:
+    """A resource as messages shown to staff name it: "Manufacturing order 3001"."""
+    return f"{staff_label(name)} {resource_id}"
+
+
+def staff_labels() -> str:
+    """Every type as the drop-down offers it, for messages: "Manufacturing order, Production, …"."""
+    return ", ".join(t.label for t in TABLE)
+
+
 __all__ = ["BY_NAME", "CREATABLE", "MINTING", "NAMES", "TABLE", "ResourceType", "label", "normalise_key",
-           "standard_spellings"]
+           "staff_label", "staff_labels", "staff_resource", "standard_spellings"]

@@ -25,7 +25,7 @@ from .columns import RESULT_COLUMNS
 from .mapping import REMOVED_COLUMNS
 from .outcome import Stop
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
-from .status import GOAL, OPEN, Mode, Status, StopKind, count_statuses
+from .status import GOAL, OPEN, Mode, Origin, Status, StopKind, count_statuses
 from .strategy import ListingPlan
 
 if TYPE_CHECKING:
@@ -82,6 +82,8 @@ class RunResult:
     #: The plan this run carried out when it differs from the job's: rows named by
     #: order number get their resources from Katana during the run.
     resolved_plan: Plan | None = None
+    #: Where the run was started (the front end sets it before writing): the Summary's advice fits it.
+    origin: Origin = Origin.NOTEBOOK
 
     @classmethod
     def begin(cls, job: Job, mode: Mode, clock: Clock | None = None) -> RunResult:
@@ -238,7 +240,7 @@ class RunResult:
             facts.append(("How each type was listed", "; ".join(self.listing.describe())))
         if self.error:
             facts.append(("Stopped because", self.error))
-        return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes))
+        return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes), Origin(self.origin))
 
     # --- showing it ------------------------------------------------------------------
 

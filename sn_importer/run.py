@@ -38,7 +38,7 @@ from .katana.quota import open_budget
 from .result import RunResult
 from .settings import Connection, resolve_connection, resolve_quota_share
 from .strategy import ListingPlan
-from .status import UNSETTLED, Mode, StopKind
+from .status import UNSETTLED, Mode, StopKind, count_statuses
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,11 @@ class _Run:
 
 def _complete(result: RunResult) -> bool:
     """A run is finished in the journal only when every resource reached a final outcome:
-    what failed, went unverified or was skipped is tried again next time."""
-    return not result.stop and not {s.value for s in UNSETTLED} & set(result.counts())
+    what failed, went unverified or was skipped is tried again next time. Rows of a sheet
+    that was not read are skipped whatever the run does, so they do not count."""
+    unread = [sheet.name for sheet in result.source.sheets if sheet.unread]
+    rows = result.rows[~result.rows["sheet"].isin(unread)] if unread else result.rows
+    return not result.stop and not {s.value for s in UNSETTLED} & set(count_statuses(rows))
 
 
 def _open_journal(result: RunResult, stack: ExitStack, state_dir,

@@ -3,7 +3,9 @@
 Every check is vectorised over a column of stripped text and carries a message
 template; validation is lazy, so pandera gathers every failure of every row at
 once, and :func:`failure_messages` turns its failure cases into one plain-words
-message per row ("resource_id 'abc' is not a whole number").
+message per row in the sheet's own words ("Order ID 'abc' is not a whole
+number" where the column is headed "Order ID"; resource types as the blank
+sheet's drop-down names them).
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .resource_types import NAMES
-from .template import BY_ORDER_NO, Template, normalise_key
+from .resource_types import staff_label, staff_labels
+from .template import BY_ORDER_NO, FIELDS, Template, normalise_key
+
+#: How a message names a field when no column of the sheet feeds it.
+PLAIN_WORDS = {"resource_type": "resource type", "resource_id": "resource id", "order_no": "order number",
+               "sku": "SKU", "serial_id": "serial id", "serial_number": "serial number"}
 
 SERIAL_MAX_LENGTH = 32
 WHOLE = r"[+-]?\d+(?:\.0*)?"
@@ -30,28 +36,57 @@ SERIAL_CHARS = r"[A-Za-z0-9 \-_/,.]+"
 
 @dataclass(frozen=True)
 class RowCheck:
-    """One named check and the message a failing value gets."""
+    """One named check and the message a failing value gets.
+
+    The message names fields as ``{resource_id}`` (the sheet's header of that
+    column, see :func:`field_words`) and the failing value as ``{value}``.
+    """
 
     column: str | None
     name: str
-    message: str  # with {value}; a column check's message is prefixed with the column
+    message: str
 
-    def render(self, values: pd.Series) -> pd.Series:
+    def render(self, values: pd.Series, words: dict[str, str]) -> pd.Series:
         head, _, tail = self.message.partition("{value}")
+        head, tail = _worded(head, words), _worded(tail, words)
         if self.column is None:
-            return pd.Series(self.message, index=values.index)
-        return f"{head}" + values.astype(str) + tail
+            return pd.Series(head, index=values.index)
+        return head + values.astype(str) + tail
+
+
+def _worded(text: str, words: dict[str, str]) -> str:
+    for name, word in words.items():
+        text = text.replace("{" + name + "}", word)
+    return text
+
+
+def field_words(columns: dict[str, str]) -> dict[str, str]:
+    """How messages name each field for one sheet: its header there ("Order ID"), else in plain
+    words; plus the two sentences whose grammar depends on which columns the sheet has."""
+    words = {name: columns.get(name) or PLAIN_WORDS[name] for name in FIELDS}
+    serials = [words[n] for n in ("serial_id", "serial_number") if n in columns] or \
+        [words["serial_id"], words["serial_number"]]
+    words["serial_blank"] = _blank_sentence(serials)
+    resource = [words[n] for n in ("resource_id", "order_no") if n in columns] or [words["resource_id"]]
+    words["resource_blank"] = _blank_sentence(resource)
+    return words
+
+
+def _blank_sentence(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"{names[0]} is blank"
+    return f"{names[0]} and {names[1]} are both blank; give one of them"
 
 
 def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowCheck]]:
     """The schema for the field columns, and its checks by name (in message order)."""
-    types = ", ".join(NAMES)
     aliases = template.resource_type_aliases
     specs = {
         "resource_type": [
             _required("resource_type"),
             (RowCheck("resource_type", "resource_type.known",
-                      f"unknown resource type '{{value}}' — expected one of {types} (or a name like 'MO', 'Sales order row')"),
+                      f"unknown resource type '{{value}}'; pick one of: {staff_labels()} "
+                      "(or a short name such as MO or SO row)"),
              lambda s: _blank(s) | _known_types(s, aliases)),
         ],
         "resource_id": _id_checks("resource_id", required=False),
@@ -71,7 +106,7 @@ def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowC
         columns[column] = pa.Column(checks=column_checks, nullable=False, required=True)
         if column == "resource_type":  # said right after the type, before the id's own problems
             checks.update({row_check.name: row_check for row_check, _ in frame_specs})
-    either = RowCheck(None, "serial.either", "serial_id and serial_number are both blank; give one of them")
+    either = RowCheck(None, "serial.either", "{serial_blank}")
     checks[either.name] = either
     frame_checks = [pa.Check(fn, name=row_check.name) for row_check, fn in frame_specs]
     frame_checks.append(pa.Check(lambda df: (df["serial_id"] != "") | (df["serial_number"] != ""), name=either.name))
@@ -83,20 +118,21 @@ def _resource_checks(aliases: dict[str, str]):
     or ``order_no`` + ``sku`` (a SalesOrderRow or PurchaseOrderRow)."""
     by_order = list(BY_ORDER_NO)
     with_sku = [t for t, needs_sku in BY_ORDER_NO.items() if needs_sku]
+    kinds = [staff_label(t).lower() for t in by_order]
 
     def by_number(df: pd.DataFrame) -> pd.Series:
         return (df["resource_id"] == "") & (df["order_no"] != "")
 
     return [
-        (RowCheck(None, "resource.required", "resource_id is blank and no order_no is given"),
+        (RowCheck(None, "resource.required", "{resource_blank}"),
          lambda df: (df["resource_id"] != "") | (df["order_no"] != "")),
         (RowCheck(None, "order_no.type",
-                  f"an order number names only a {', '.join(by_order[:-1])} or {by_order[-1]}; "
-                  "give resource_id for other resource types"),
+                  f"{{order_no}} names only a {', '.join(kinds[:-1])} or {kinds[-1]}; "
+                  "give {resource_id} for other resource types"),
          lambda df: ~by_number(df) | ~_known_types(df["resource_type"], aliases)
          | _canonical(df["resource_type"], aliases).isin(by_order)),
-        (RowCheck(None, "sku.required", "sku is blank: a sales or purchase order row is found by its "
-                                        "order number and SKU (or give resource_id)"),
+        (RowCheck(None, "sku.required", "{sku} is blank: a sales or purchase order row is found by its "
+                                        "{order_no} and {sku} (or give {resource_id})"),
          lambda df: ~by_number(df) | (df["sku"] != "") | ~_canonical(df["resource_type"], aliases).isin(with_sku)),
     ]
 
@@ -123,17 +159,17 @@ def _canonical(s: pd.Series, aliases: dict[str, str]) -> pd.Series:
 
 
 def _required(column: str):
-    return (RowCheck(column, f"{column}.required", f"{column} is blank"), lambda s: ~_blank(s))
+    return (RowCheck(column, f"{column}.required", f"{{{column}}} is blank"), lambda s: ~_blank(s))
 
 
 def _id_checks(column: str, required: bool):
     checks = [_required(column)] if required else []
     return checks + [
-        (RowCheck(column, f"{column}.whole", f"{column} '{{value}}' is not a whole number"),
+        (RowCheck(column, f"{column}.whole", f"{{{column}}} '{{value}}' is not a whole number"),
          lambda s: _blank(s) | _matches(s, WHOLE)),
-        (RowCheck(column, f"{column}.positive", f"{column} '{{value}}' must be greater than 0"),
+        (RowCheck(column, f"{column}.positive", f"{{{column}}} '{{value}}' must be greater than 0"),
          lambda s: _blank(s) | ~_matches(s, WHOLE) | _matches(s, POSITIVE)),
-        (RowCheck(column, f"{column}.size", f"{column} '{{value}}' is too large to be an id"),
+        (RowCheck(column, f"{column}.size", f"{{{column}}} '{{value}}' is too large to be an id"),
          lambda s: _blank(s) | ~_matches(s, WHOLE) | _matches(s, SIZED)),
     ]
 
@@ -143,33 +179,42 @@ def _serial_number_checks():
     damaged = lambda s: _matches(s, SCIENTIFIC)  # noqa: E731
     return [
         (RowCheck(column, f"{column}.scientific",
-                  "serial_number '{value}' was damaged by Excel (shown in scientific notation); "
+                  "{serial_number} '{value}' was damaged by Excel (shown in scientific notation); "
                   "format the column as Text and enter the serial again"),
          lambda s: ~damaged(s)),
         (RowCheck(column, f"{column}.dot_zero",
-                  "serial_number '{value}' ends in '.0' as Excel writes numbers; "
+                  "{serial_number} '{value}' ends in '.0' as Excel writes numbers; "
                   "format the column as Text and enter the serial again"),
          lambda s: ~_matches(s, EXCEL_DOT_ZERO)),
-        (RowCheck(column, f"{column}.length", f"serial_number '{{value}}' is longer than {SERIAL_MAX_LENGTH} characters"),
+        (RowCheck(column, f"{column}.length", f"{{serial_number}} '{{value}}' is longer than {SERIAL_MAX_LENGTH} characters"),
          lambda s: s.str.len() <= SERIAL_MAX_LENGTH),
         (RowCheck(column, f"{column}.chars",
-                  "serial_number '{value}' has characters Katana does not allow "
+                  "{serial_number} '{value}' has characters Katana does not allow "
                   "(only letters, digits, spaces and - _ / , .)"),
          lambda s: _blank(s) | damaged(s) | _matches(s, SERIAL_CHARS)),
     ]
 
 
-def failure_messages(error: pa.errors.SchemaErrors, checks: dict[str, RowCheck], index: pd.Index) -> pd.Series:
-    """One message per failing row (checks joined with '; '), indexed like the rows."""
+def failure_messages(error: pa.errors.SchemaErrors, checks: dict[str, RowCheck], sheets: pd.Series,
+                     words: dict[str, dict[str, str]]) -> pd.Series:
+    """One message per failing row (checks joined with '; '), indexed like the rows.
+
+    ``sheets`` names each row's sheet and ``words`` each sheet's words for the
+    fields (:func:`field_words`), so a message speaks of the row's own columns.
+    """
     cases = error.failure_cases
     cases = cases[cases["index"].notna() & cases["check"].isin(checks.keys())]
     cases = cases.drop_duplicates(["index", "check"])
     parts = []
     for name, group in cases.groupby("check", sort=False):
-        rendered = checks[name].render(group["failure_case"])
-        parts.append(pd.DataFrame({"index": group["index"].astype("int64").to_numpy(),
-                                   "order": list(checks).index(name),
-                                   "message": rendered.to_numpy()}))
+        index = group["index"].astype("int64").to_numpy()
+        of_sheet = sheets.loc[index].astype(str).to_numpy()
+        rendered = np.empty(len(index), dtype=object)
+        for sheet in pd.unique(of_sheet):
+            mine = of_sheet == sheet
+            values = group["failure_case"][mine]
+            rendered[mine] = checks[name].render(values, words[sheet]).to_numpy()
+        parts.append(pd.DataFrame({"index": index, "order": list(checks).index(name), "message": rendered}))
     if not parts:
         return pd.Series(dtype=object)
     merged = pd.concat(parts).sort_values(["index", "order"], kind="stable")

@@ -23,6 +23,7 @@ class Status(StrEnum):
     UNVERIFIED = "unverified"
     FAILED = "failed"
     SKIPPED = "skipped"
+    IGNORED = "ignored"
 
 
 class Mode(StrEnum):
@@ -53,17 +54,27 @@ class StopKind(StrEnum):
         return self is not StopKind.INTERNAL
 
 
-#: The statuses that count as "reached the goal" for each mode (exit code 0).
+class Origin(StrEnum):
+    """Where a run was started: what the Summary's advice tells the person to do next."""
+
+    COMMAND_LINE = "command line"
+    WEB = "web page"
+    WATCH = "watch folder"
+    NOTEBOOK = "notebook"  # the Python library: a notebook or a script
+
+
+#: The statuses that count as "reached the goal" for each mode (exit code 0). An ``ignored``
+#: row (a total or note below the table) is not an import row: it never asks for attention.
 GOAL = {
-    Mode.VALIDATE: frozenset({Status.VALID, Status.DUPLICATE}),
-    Mode.PREVIEW: frozenset({Status.PLANNED, Status.DUPLICATE}),
-    Mode.APPLY: frozenset({Status.DELETED, Status.DUPLICATE}),
+    Mode.VALIDATE: frozenset({Status.VALID, Status.DUPLICATE, Status.IGNORED}),
+    Mode.PREVIEW: frozenset({Status.PLANNED, Status.DUPLICATE, Status.IGNORED}),
+    Mode.APPLY: frozenset({Status.DELETED, Status.DUPLICATE, Status.IGNORED}),
 }
 
 #: Statuses a run may still change: the row has not reached a final outcome yet.
 OPEN = frozenset({Status.VALID, Status.PLANNED})
 #: Final outcomes of rows that were never sent (a run that stops leaves them as they are).
-NEVER_SENT = frozenset({Status.NOT_ON_RESOURCE, Status.INVALID, Status.DUPLICATE})
+NEVER_SENT = frozenset({Status.NOT_ON_RESOURCE, Status.INVALID, Status.DUPLICATE, Status.IGNORED})
 #: Outcomes a later run tries again (the resource is not settled).
 UNSETTLED = frozenset({Status.FAILED, Status.UNVERIFIED, Status.SKIPPED})
 
@@ -79,6 +90,7 @@ COLOURS = {
     Status.UNVERIFIED: "FFEB9C",
     Status.FAILED: "FFC7CE",
     Status.SKIPPED: "EDEDED",
+    Status.IGNORED: "F2F2F2",
 }
 
 

@@ -13,12 +13,15 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from .footer import ignored_rows
 from .reader import Sheet, SourceFile
-from .schema import build_schema, failure_messages
+from .schema import build_schema, failure_messages, field_words
 from .status import Status
 from .template import FIELDS, Template, normalise_key
 
 _DOT_ZEROS = r"\.0*$"
+#: Rows that are not read as data: their sheet was not read, or they are a total or a note.
+_NOT_DATA = (Status.SKIPPED.value, Status.IGNORED.value)
 
 #: The fields' values as the sheet gave them (stripped text), kept for display: an invalid
 #: row's typed ``resource_id``/``serial_id`` are empty, but a person needs to see what was written.
@@ -36,20 +39,26 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     blank = fields.pop("_blank").to_numpy()
     problems = fields.pop("_problem")
     remarks = fields.pop("_remark")
+    unread = fields.pop("_unread")
+    skipped = (unread != "").to_numpy() & ~blank
     message = pd.Series("", index=fields.index, dtype=object)
-    checked = fields[~blank]
+    checked = fields[~blank & ~skipped]
     if len(checked):
         schema, checks = build_schema(template)
         try:
             schema.validate(checked[list(FIELDS)], lazy=True)
         except pa.errors.SchemaErrors as error:
-            found = failure_messages(error, checks, checked.index)
+            found = failure_messages(error, checks, fields["sheet"], sheet_words(source))
             message.loc[found.index] = found.to_numpy()
     message = _with_reader_problems(message, problems)
     status = pd.Series(Status.VALID.value, index=fields.index, dtype=object)
     status[message != ""] = Status.INVALID.value
+    status[skipped] = Status.SKIPPED.value
+    message[skipped] = unread[skipped]
     status[blank] = ""
-    message = _with_remarks(message, remarks, blank)  # notes, not problems: after the status is set
+    _mark_ignored(source, fields, blank, status, message)
+    # notes, not problems: after the status is set, and only on rows that are read as data
+    message = _with_remarks(message, remarks, blank | status.isin(_NOT_DATA).to_numpy())
     rows = _typed(fields, template, status == Status.VALID.value)
     for name, given in GIVEN_COLUMNS.items():
         rows[given] = fields[name]
@@ -59,6 +68,28 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     rows["request"] = ""
     rows["checked_at"] = ""
     return rows[list(ROW_COLUMNS)]
+
+
+def sheet_words(source: SourceFile) -> dict[str, dict[str, str]]:
+    """Each sheet's words for the fields in messages: its own headers ("Order ID")."""
+    return {sheet.name: field_words({name: label for name in FIELDS if (label := sheet.mapping.label(name))})
+            for sheet in source.sheets}
+
+
+def _mark_ignored(source: SourceFile, fields: pd.DataFrame, blank: np.ndarray, status: pd.Series,
+                  message: pd.Series) -> None:
+    """Totals, subtotals and notes under a sheet's table become ``ignored``, saying what they are."""
+    start = 0
+    for sheet in source.sheets:
+        end = start + len(sheet.data)
+        invalid = (status.iloc[start:end] == Status.INVALID.value).to_numpy()
+        if invalid.any() and not sheet.unread:
+            found = ignored_rows(sheet.data, sheet.mapping, fields.iloc[start:end], invalid, blank[start:end])
+            if found:
+                positions = [start + p for p in found]
+                status.iloc[positions] = Status.IGNORED.value
+                message.iloc[positions] = list(found.values())
+        start = end
 
 
 def _with_reader_problems(message: pd.Series, problems: pd.Series) -> pd.Series:
@@ -115,6 +146,8 @@ def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
     if sheet.remarks:
         remarks[data.index[list(sheet.remarks)]] = list(sheet.remarks.values())
     out["_remark"] = remarks
+    out["_unread"] = pd.Series(f"sheet not read: {sheet.unread}" if sheet.unread else "", index=data.index,
+                               dtype=object)
     return pd.DataFrame(out)
 
 

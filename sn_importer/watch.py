@@ -50,8 +50,9 @@ from .locks import acquire
 from .report import atomic_path, default_output_path
 from .result import RunResult, failure_summary
 from .run import NO_KEY, connect
+from .header import needs_attention, unread_sentence
 from .settings import Connection, target_facts
-from .status import Mode, StopKind
+from .status import Mode, Origin, Status, StopKind
 from .template import Template, load_template
 
 LOCK_NAME = ".sn-importer.lock"
@@ -297,6 +298,7 @@ class FileResult:
     summary: dict
     seconds: float
     stop_pass: bool = False  # a run-level problem: leave the other files for later
+    gone_before: int = 0  # rows ``deleted`` by an earlier run of the same file (still gone), not by this one
 
 
 class FileRunner:
@@ -382,12 +384,15 @@ class FileRunner:
 
     def _file(self, path: Path, result: RunResult, place: str, extras: dict, started: float) -> FileResult:
         folder = getattr(self.layout, place)
+        result.origin = Origin.WATCH
         output = result.write(folder / default_output_path(path, result.source.kind).name)
         summary = result.summary() | {"input": str(folder / path.name), "output": str(output)}
         summary |= extras | {"place": place}
         _note_same_content(summary)
         summary = self._finish(path, folder, summary)
-        return FileResult(path.name, place, result.exit_code, summary, time.monotonic() - started)
+        deleted = result.rows.loc[result.rows["status"] == Status.DELETED.value, "message"]
+        gone_before = int(deleted.str.startswith("detached on ").sum())  # by an earlier run, still gone
+        return FileResult(path.name, place, result.exit_code, summary, time.monotonic() - started, False, gone_before)
 
     def _unreadable(self, path: Path, why: str, extras: dict, started: float) -> FileResult:
         summary = unreadable_summary(self.layout.failed / path.name, self.settings, self.template, why)
@@ -481,15 +486,29 @@ def logfmt(**fields) -> str:
 
 
 def file_line(result: FileResult) -> str:
+    """One line per file. ``deleted`` counts the serials this run detached; a copy of a file already
+    done says ``recheck=yes`` and counts what its earlier run detached as ``gone_before``."""
     s = result.summary
     requests = s.get("requests") or {}
+    statuses = dict(s.get("statuses") or {})
+    if result.gone_before:
+        statuses["deleted"] = statuses.get("deleted", 0) - result.gone_before
+        statuses["gone_before"] = result.gone_before
     return logfmt(level="info" if result.exit_code == 0 else ("warn" if result.exit_code == 1 else "error"),
                   event="file", file=result.name, result=result.place, mode=s.get("mode"), exit=result.exit_code,
-                  rows=s.get("rows"), **(s.get("statuses") or {}),
+                  rows=s.get("rows"), recheck="yes" if s.get("same_content_as") or result.gone_before else None,
+                  **statuses,
                   requests=sum(requests.get(m, 0) for m in ("GET", "DELETE", "POST")),
                   seconds=f"{result.seconds:.1f}", resumed="yes" if s.get("resumed") else None,
                   same_content_as=Path((s.get("same_content_as") or {}).get("input") or "").name or None,
                   output=s.get("output"), error=s.get("error"))
+
+
+def unread_lines(result: FileResult) -> list[str]:
+    """A warning per sheet that may hold rows but was not read, with its header row and nearest fields."""
+    return [logfmt(level="warn", event="sheet-not-read", file=result.name, sheet=item["sheet"],
+                   reason=unread_sentence(item["sheet"], item["reason"]))
+            for item in result.summary.get("sheets_skipped") or [] if needs_attention(item["reason"])]
 
 
 # --------------------------------------------------------------------------- the watcher
@@ -576,6 +595,8 @@ class Watcher:
             self.files_run += 1
             self._worst = max(self._worst, result.exit_code)
             done.append(result)
+            for line in unread_lines(result):  # said before the file's own line
+                self.log(line)
             self.log(file_line(result))
             if result.stop_pass:
                 self.log(logfmt(level="error", event="pass-stopped", reason=result.summary.get("error"),

@@ -228,7 +228,7 @@ def _find_sparse_sheet(name: str, rows: list[tuple[int, dict]], template: Templa
     the rectangle (a stray cell at XFD1048576) costs nothing.
     """
     head = [(number, _as_list(cells)) for number, cells in rows[: template.search_rows]]
-    found = locate([cells for _, cells in head], template)
+    found = locate([cells for _, cells in head], template, [number for number, _ in head])
     if isinstance(found, str):
         return found
     width = found.width + found.dropped

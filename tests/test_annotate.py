@@ -119,7 +119,7 @@ def test_result_columns_in_the_headers_style_with_coloured_statuses(annotated):
     assert header == ["Resource type", "Resource ID", "Serial number", "Received", "Note", "Check", *RESULTS]
     assert ws["G3"].fill.fgColor.rgb == BLUE and ws["K3"].font.b
     assert [ws.cell(r, 7).value for r in range(4, 9)] == ["valid", "valid", "invalid", "duplicate", "valid"]
-    assert ws["I6"].value is None and "resource_id 'abc'" in ws["H6"].value
+    assert ws["I6"].value is None and "Resource ID 'abc'" in ws["H6"].value
     assert "row 4" in ws["H7"].value
     assert ws["G4"].fill.fgColor.rgb == "FFC6EFCE" and ws["G6"].fill.fgColor.rgb == "FFFFC7CE"
     assert ws.column_dimensions["H"].width == 60

@@ -9,6 +9,7 @@ import importlib
 import json
 import shutil
 import sys
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +46,7 @@ def test_job_html_shows_counts_mapping_problems_and_plan():
         assert f">{count}</td>" in html
     assert "column &#x27;Serial number&#x27;" in html  # the mapping, escaped
     assert "Rows that need attention (5)" in html
-    assert "resource_id &#x27;abc&#x27; is not a whole number" in html
+    assert "Resource ID &#x27;abc&#x27; is not a whole number" in html
     assert "Plan: " in html and "ManufacturingOrder" in html
     assert "<style" not in html and "<script" not in html
 
@@ -108,15 +109,33 @@ def test_the_plan_after_a_preview_is_the_runs():
     assert ">planned</th>" in html
 
 
-def test_a_long_message_is_cut_between_words():
-    from sn_importer.notebook import MAX_CELL, cut
+def test_a_long_message_wraps_whole_in_its_cell():
+    from sn_importer.notebook import MAX_CELL
 
-    html = sn.read(SAMPLES / "serials.csv")._repr_html_()
-    message = next(m for m in sn.read(SAMPLES / "serials.csv").rows["message"] if len(m) > MAX_CELL)
-    shown = cut(message, MAX_CELL)
-    assert len(shown) <= MAX_CELL and shown.endswith("…") and f">{shown.replace(chr(39), '&#x27;')}</td>" in html
-    assert message.startswith(shown[:-1]) and message[len(shown) - 1] in " ,"
-    assert cut("x" * 300, 10) == "x" * 9 + "…"  # one long word is cut where it must be
+    job = sn.read(SAMPLES / "serials.csv")
+    html = job._repr_html_()
+    message = next(m for m in job.rows["message"] if len(m) > MAX_CELL)
+    assert f">{escape(message, quote=True)}</td>" in html  # every word of it, the advice at its end too
+    cell = html[:html.index(f">{escape(message, quote=True)}</td>")].rsplit("<td", 1)[1]
+    assert "white-space: normal" in cell and "max-width: 48em" in cell
+
+
+def test_an_enormous_message_keeps_its_start_and_its_advice():
+    from sn_importer.notebook import MAX_MESSAGE, shorten_middle, cut
+
+    message = "serial_number '" + "9" * 5000 + "' is longer than 32 characters; shorten it"
+    shown = shorten_middle(message, MAX_MESSAGE)
+    assert len(shown) <= MAX_MESSAGE and shown.startswith("serial_number '999") and shown.endswith("; shorten it")
+    assert cut("x" * 300, 10) == "x" * 9 + "…"  # other cells (a huge serial) are still cut, with a tooltip
+
+
+def test_the_view_counts_the_rows_job_rows_holds(tmp_path):
+    path = write_csv(tmp_path, HEADER + "MO,3001,1,,a\n,,,,\n\nMO,3001,abc,,b\n")
+    job = sn.read(path)
+    html = job._repr_html_()
+    assert len(job.rows) == 4 and job.row_count == 2
+    assert "4 rows (2 blank)" in html
+    assert "(blank: no status)</td>" in html and html.count('text-align: right">2</td>') >= 1
 
 
 def test_outside_jupyter_a_job_and_a_result_print_plainly():
@@ -205,6 +224,10 @@ def test_sample_notebook_executes_top_to_bottom(tmp_path, venv_kernel):
     read_html = next(s for s in shown if "Rows by status" in s)
     assert "validate · " in read_html and "Rows that need attention" in read_html
     assert "is not a whole number" in read_html and ">invalid</td>" in read_html
+    job = sn.read(work / "serials.xlsx")
+    longest = max(job.rows["message"], key=len)
+    assert len(longest) > 160 and escape(longest, quote=True) in read_html  # wrapped whole, never cut
+    assert f"{len(job.rows)} rows" in read_html  # the rows job.rows holds
     counts = next(s for s in shown if "'planned'" in s)
     assert "'not_on_resource'" in counts
     preview_html = [s for s in shown if "Rows by status" in s][-1]

@@ -30,12 +30,12 @@ def rows_of(tmp_path, *lines, header=HEADER):
     ("MO,3001,MO-3001,,A", "valid", ""),  # both: Katana is asked whether they agree
     ("Sales order row,5001,,,A", "valid", ""),
     ("PO row,,PO-77,,A", "invalid",
-     "sku is blank: a sales or purchase order row is found by its order number and SKU (or give resource_id)"),
+     "SKU is blank: a sales or purchase order row is found by its Order number and SKU (or give Resource ID)"),
     ("Production,,P-1,,A", "invalid",
-     "an order number names only a ManufacturingOrder, SalesOrderRow or PurchaseOrderRow; "
-     "give resource_id for other resource types"),
-    ("MO,,,,A", "invalid", "resource_id is blank and no order_no is given"),
-    ("MO,abc,MO-3001,,A", "invalid", "resource_id 'abc' is not a whole number"),
+     "Order number names only a manufacturing order, sales order row or purchase order row; "
+     "give Resource ID for other resource types"),
+    ("MO,,,,A", "invalid", "Resource ID and Order number are both blank; give one of them"),
+    ("MO,abc,MO-3001,,A", "invalid", "Resource ID 'abc' is not a whole number"),  # the sheet's own header
 ])
 def test_which_combinations_name_a_resource(tmp_path, line, status, message):
     job = rows_of(tmp_path, line)

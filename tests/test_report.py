@@ -49,7 +49,7 @@ def test_xlsx_output_sheets_rows_and_columns(workbook):
     assert orders[1] == [None] * 10
     assert orders[2] == ["Resource type", "Resource ID", "Serial ID", "Serial number", "Note", *RESULTS]
     assert orders[3] == ["MO", 3001, 1001, None, "first", "valid", None, 1001, "DELETE ManufacturingOrder 3001 (1/1)", None]
-    assert orders[4] == ["MO", "abc", 1002, None, "typo", "invalid", "resource_id 'abc' is not a whole number", None, None, None]
+    assert orders[4] == ["MO", "abc", 1002, None, "typo", "invalid", "Resource ID 'abc' is not a whole number", None, None, None]
     assert orders[5] == [None] * 10
     assert orders[6] == ["MO", 3001, 1001, None, "again", "duplicate",
                          "the same serial on the same resource is already in row 4", 1001, None, None]

@@ -38,7 +38,7 @@ def test_mo_labels_template_reads_order_numbers_not_ids(tmp_path):
     assert rows["resource_id"].isna().all()  # MO-3001 is an order number: Katana says which id at preview/apply
     assert rows["status"].tolist() == ["valid", "valid", "duplicate", "invalid"]
     assert rows["message"].tolist()[2] == "the same serial on the same resource is already in row 3"
-    assert rows["message"].tolist()[3] == "resource_id is blank and no order_no is given"
+    assert rows["message"].tolist()[3] == "MO number is blank"
     assert job.plan.empty
     assert ("Labels", "order_no", "column 'MO number'") in job.mapping()
     out = read_back(job.write())

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import sn_importer as sn
-from sn_importer.resource_types import NAMES as RESOURCE_TYPES
+from sn_importer.resource_types import TABLE
 
 from conftest import read_back, write_csv, write_xlsx
 
@@ -19,6 +19,11 @@ def check(tmp_path, *lines):
     return list(zip(job.rows["status"], job.rows["message"]))
 
 
+#: The drop-down's words, as the blank sheet offers them.
+UNKNOWN_INVOICE = ("unknown resource type 'Invoice'; pick one of: " + ", ".join(t.label for t in TABLE)
+                   + " (or a short name such as MO or SO row)")
+
+
 def values(series):
     return [None if pd.isna(v) else v for v in series]
 
@@ -26,8 +31,8 @@ def values(series):
 def test_unknown_resource_type_names_the_expected_ones(tmp_path):
     [(status, message)] = check(tmp_path, "Invoice,3001,1,")
     assert status == "invalid"
-    assert message == ("unknown resource type 'Invoice' — expected one of " + ", ".join(RESOURCE_TYPES)
-                       + " (or a name like 'MO', 'Sales order row')")
+    assert message == UNKNOWN_INVOICE
+    assert "ManufacturingOrder" not in message and "Manufacturing order, Production, Stock adjustment row" in message
 
 
 @pytest.mark.parametrize(("spelling", "canonical"), [
@@ -46,7 +51,7 @@ def test_resource_type_spellings(tmp_path, spelling, canonical):
     ("3001.5", "resource_id '3001.5' is not a whole number"),
     ("-4", "resource_id '-4' must be greater than 0"),
     ("0", "resource_id '0' must be greater than 0"),
-    ("", "resource_id is blank and no order_no is given"),
+    ("", "resource_id is blank"),
     ("1234567890123456", "resource_id '1234567890123456' is too large to be an id"),
 ])
 def test_resource_id_problems(tmp_path, cell, message):
@@ -100,7 +105,7 @@ def test_several_problems_on_one_row_all_reported(tmp_path):
     [(status, message)] = check(tmp_path, "Invoice,abc,-3,1.23E+12")
     assert status == "invalid"
     assert message == "; ".join([
-        "unknown resource type 'Invoice' — expected one of " + ", ".join(RESOURCE_TYPES) + " (or a name like 'MO', 'Sales order row')",
+        UNKNOWN_INVOICE,
         "resource_id 'abc' is not a whole number",
         "serial_id '-3' must be greater than 0",
         "serial_number '1.23E+12' was damaged by Excel (shown in scientific notation); format the column as Text and enter the serial again",
@@ -110,7 +115,7 @@ def test_several_problems_on_one_row_all_reported(tmp_path):
 def test_blank_type_and_id_and_serials(tmp_path):
     [(status, message)] = check(tmp_path, " ,  ,,x")
     assert status == "invalid"
-    assert message == "resource_type is blank; resource_id is blank and no order_no is given"
+    assert message == "resource_type is blank; resource_id is blank"
 
 
 def test_duplicate_names_the_earlier_row(tmp_path):
@@ -151,9 +156,9 @@ def test_duplicate_across_sheets_names_the_sheet(tmp_path):
 def test_wholly_blank_rows_ignored_but_kept_in_order(tmp_path):
     path = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_id", "note"],
                                        ["MO", 1, 2, "a"], [None, None, None, None], [None, None, "", None],
-                                       ["MO", 1, 3, "b"], [None, None, None, 0]]})
+                                       [None, None, None, 0], ["MO", 1, 3, "b"]]})
     job = sn.read(path)
-    assert job.rows["status"].tolist() == ["valid", "", "", "valid", "invalid"]
+    assert job.rows["status"].tolist() == ["valid", "", "", "invalid", "valid"]
     assert job.counts() == {"valid": 2, "invalid": 1}
     assert job.exit_code == 1
     out = read_back(job.write())["S"]
@@ -162,8 +167,8 @@ def test_wholly_blank_rows_ignored_but_kept_in_order(tmp_path):
         ["MO", 1, 2, "a", "valid"],
         [None, None, None, None, None],
         [None, None, None, None, None],
-        ["MO", 1, 3, "b", "valid"],
         [None, None, None, 0, "invalid"],
+        ["MO", 1, 3, "b", "valid"],
     ]
 
 

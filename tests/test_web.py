@@ -129,6 +129,23 @@ def text(response: httpx.Response) -> str:
 # --------------------------------------------------------------------------- the main path
 
 
+def test_a_sheet_not_read_is_said_at_the_top_of_the_check(page):
+    url = run_url(page.upload(ROOT / "tests" / "sheets" / "skipped_sheet.xlsx"))
+    page.wait(url, "ready")
+    check = page.get(url)
+    said = check.text.index("data-unread")
+    assert said < check.text.index("<h1")  # before anything else on the page
+    words = text(check)
+    assert ("Sheet 'Returns' was not read: its header row 3 (Resource type | Order ref | Serial) has no resource id "
+            "or order number column; nearest: 'Order ref' ~ order_no Its rows are marked skipped.") in words
+    assert "3 skipped" in words
+    download = page.get(f"{url}/download")
+    book = load_workbook(io.BytesIO(download.content))
+    summary = [str(r[0]) for r in book["Summary"].iter_rows(values_only=True) if r[0]]
+    assert summary[1] == "Not read" and any("upload it again on the page" in t for t in summary)
+    assert not any("run sn-importer" in t for t in summary)
+
+
 def test_upload_check_confirm_and_download_the_annotated_workbook(page, sandbox):
     home = page.get("/")
     assert home.status_code == 200
@@ -540,10 +557,10 @@ BAD_FILES = {
     "empty file": ("empty.csv", lambda p: (p.write_bytes(b""), p)[1], "empty"),
     "a pdf": ("manual.pdf", lambda p: (p.write_bytes(b"%PDF-1.4"), p)[1], "not a sheet this page reads"),
     "no header": ("plain.csv", lambda p: (p.write_text("a,b\n1,2\n"), p)[1],
-                  "“plain.csv”: no recognisable header (first row: 'a', 'b'); expected headers like"),
+                  "“plain.csv”: no recognisable header (row 1: a | b); expected headers like"),
     "no serial column": ("Stock.xlsx", lambda p: write_xlsx(p.parent, {"Stock": [["Resource type", "Resource id"],
                                                                                 ["MO", 3001]]}, name=p.name),
-                         "“Stock.xlsx”: sheet 'Stock': no serial column (first row: 'Resource type', 'Resource id')"),
+                         "“Stock.xlsx”: sheet 'Stock': its header row 1 (Resource type | Resource id) has no serial column"),
     "header only": ("only.csv", lambda p: (p.write_text("resource_type,resource_id,serial_id\n"), p)[1],
                     "“only.csv” has the headers but no rows under them: there is nothing to check"),
 }

@@ -139,7 +139,9 @@ def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: 
     from .. import console
     from ..landing import write_landing
     from ..settings import target_facts
+    from ..status import Origin
 
+    result.origin = Origin.COMMAND_LINE
     where, refused = write_landing(result.write, output, target or output or result.path, state_dir,
                                    result.run_id)
     if as_json:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..status import Mode, Status
+from ..header import INSTRUCTIONS_REASON, INSTRUCTIONS_TITLE, needs_attention, unread_sentence
+from ..status import Mode, Origin, Status
 
-#: The first cell of the blank template's own instructions sheet (see ``blank.py``):
-#: a sheet that starts with it is the template's help, not data that failed to read.
-TEMPLATE_INSTRUCTIONS_TITLE = "How to fill in the Serials sheet"
+#: The first cell of the blank template's own instructions sheet (see ``blank.py``).
+TEMPLATE_INSTRUCTIONS_TITLE = INSTRUCTIONS_TITLE
 
 #: What each status means, in the words the legend uses.
 MEANINGS = {
@@ -30,7 +30,8 @@ MEANINGS = {
     Status.STILL_PRESENT: "sent, but still attached when checked afterwards",
     Status.UNVERIFIED: "sent, but the check afterwards could not be made",
     Status.FAILED: "the request failed; the message says why",
-    Status.SKIPPED: "not reached: the run stopped early",
+    Status.SKIPPED: "not reached: the run stopped early, or the row's sheet was not read (the message says why)",
+    Status.IGNORED: "a total, subtotal or note below the table, not a serial; no effect on the outcome",
 }
 
 #: One sentence per outcome for "What happened" ({n} rows, already worded).
@@ -44,14 +45,13 @@ _HAPPENED = {
     Status.STILL_PRESENT: "{n} sent but still attached afterwards (still_present).",
     Status.UNVERIFIED: "{n} sent but not checked afterwards (unverified).",
     Status.FAILED: "{n} whose request failed (failed).",
-    Status.SKIPPED: "{n} not reached because the run stopped early (skipped).",
+    Status.SKIPPED: "{n} not reached because the run stopped early or their sheet was not read (skipped).",
+    Status.IGNORED: "{n} below the table that are totals or notes, not serials (ignored).",
 }
 
-_OPENING = {
-    Mode.VALIDATE: "{rows} checked offline; nothing was sent to Katana.",
-    Mode.PREVIEW: "{rows} checked against Katana without changing anything.",
-    Mode.APPLY: "{rows} processed against Katana.",
-}
+#: The statuses of rows Katana was asked about (the rest never left the sheet).
+ASKED = frozenset({Status.PLANNED, Status.NOT_ON_RESOURCE, Status.DELETED, Status.STILL_PRESENT,
+                   Status.UNVERIFIED, Status.FAILED})
 
 _EXIT_MEANING = {0: "every row reached the goal", 1: "some rows need attention", 2: "the run could not be completed"}
 
@@ -64,6 +64,8 @@ class ReportFacts:
     mapping: list[tuple[str, str, str]]  # sheet, field, source
     skipped_sheets: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Where the run was started: the advice says what to do there.
+    origin: Origin = Origin.NOTEBOOK
 
     def value(self, label: str, default=None):
         return next((v for k, v in self.facts if k == label), default)
@@ -95,19 +97,24 @@ def summary_lines(rows: pd.DataFrame, facts: ReportFacts, file_notes: list[str] 
     made when that differs from the usual (rebuilt from values, macros left out)."""
     counts = status_counts(rows)
     lines = [Line("title", ("sn-importer results: " + facts.mode,)), Line("blank")]
+    unread = unread_sheets(facts.skipped_sheets)
+    if unread:
+        lines += _section("Not read", [Line("text", (s,)) for s in unread])
     lines += _section("What happened", [Line("text", (s,)) for s in what_happened(facts, counts)])
-    lines += _section("What to do next", [Line("text", (s,)) for s in what_next(facts.mode, counts)])
+    lines += _section("What to do next", [Line("text", (s,)) for s in what_next(facts.mode, counts, facts.origin,
+                                                                                  bool(unread))])
     if file_notes or facts.notes:
         lines += _section("Notes", [Line("text", (n,)) for n in [*file_notes, *facts.notes]])
     lines += _section("Statuses", [Line("header", ("Status", "Rows", "What it means"))]
                       + [Line("status", (s.value, n, MEANINGS[s])) for s, n in counts.items()])
     lines += _section("Columns read", [Line("header", ("Sheet", "Field", "Read from"))]
                       + [Line("row", m) for m in facts.mapping])
-    others = shown_skipped_sheets(facts.skipped_sheets)
+    others = [(name, why) for name, why in shown_skipped_sheets(facts.skipped_sheets) if not needs_attention(why)]
     if others:
         lines += _section("Sheets with no rows read (kept as they are)", [Line("header", ("Sheet", "Why"))]
                           + [Line("row", s) for s in others])
-    lines += _section("Technical details", [Line("fact", _technical(label, value)) for label, value in facts.facts])
+    technical = [*facts.facts[:2], ("Started from", str(facts.origin)), *facts.facts[2:]]
+    lines += _section("Technical details", [Line("fact", _technical(label, value)) for label, value in technical])
     return lines
 
 
@@ -125,8 +132,7 @@ def what_happened(facts: ReportFacts, counts: dict[Status, int]) -> list[str]:
     total = sum(counts.values())
     if not total:
         return ["The sheet has a header but no rows to import."]
-    opening = _OPENING.get(facts.mode, "{rows} read.").format(rows=plural(total, "row"))
-    sentences = [opening[0].upper() + opening[1:]]
+    sentences = [opening(facts.mode, counts)]
     sentences += ["• " + _HAPPENED[s].format(n=f"{n:,}") for s, n in counts.items()]
     stopped = facts.value("Stopped because")
     if stopped:
@@ -134,34 +140,83 @@ def what_happened(facts: ReportFacts, counts: dict[Status, int]) -> list[str]:
     return sentences
 
 
-def what_next(mode: str, counts: dict[Status, int]) -> list[str]:
-    """Advice in the order staff would act on it; one line when all is well."""
+def opening(mode: str, counts: dict[Status, int]) -> str:
+    """What the run did with the rows, counting only what it says: rows Katana was asked about
+    are told apart from rows that never left the sheet."""
+    total = plural(sum(counts.values()), "row")
+    if mode == Mode.VALIDATE:
+        return f"{total} checked offline; nothing was sent to Katana."
+    asked = sum(n for s, n in counts.items() if s in ASKED)
+    verb = "checked against Katana without changing anything" if mode == Mode.PREVIEW else "checked against Katana"
+    if asked == sum(counts.values()):
+        return f"{total[0].upper()}{total[1:]} read; all of them {verb}."
+    kept = sum(counts.values()) - asked
+    return (f"{total[0].upper()}{total[1:]} read; {asked:,} of them {verb}, "
+            f"{kept:,} never sent (they are counted below).")
+
+
+#: How each front end says "check the file again" and "finish what is left".
+_AGAIN = {
+    Origin.COMMAND_LINE: ("then run sn-importer {mode} on it again", "Run sn-importer apply on the same file again"),
+    Origin.WEB: ("then upload it again on the page", "Upload the same file on the page again and detach"),
+    Origin.WATCH: ("then drop it into the watched folder again", "Drop the same file into the watched folder again"),
+    Origin.NOTEBOOK: ("then read it again (sn.read) and run {mode}", "Call apply() on the job again"),
+}
+
+#: What to do when every row reached its goal, by where the run was started and its mode.
+_NEXT = {
+    (Origin.COMMAND_LINE, Mode.VALIDATE): "Next: sn-importer preview shows what apply would detach, without changing "
+                                          "anything.",
+    (Origin.COMMAND_LINE, Mode.PREVIEW): "Next: sn-importer apply detaches the planned serial numbers and checks each "
+                                         "one.",
+    (Origin.WEB, Mode.VALIDATE): "Next: the page checks the sheet against Katana and shows what would be detached.",
+    (Origin.WEB, Mode.PREVIEW): "Next: press the confirm button on the page to detach the planned serial numbers; "
+                                "each one is checked afterwards.",
+    (Origin.WATCH, Mode.VALIDATE): "Next: a watcher run with --apply (or sn-importer apply) detaches them.",
+    (Origin.WATCH, Mode.PREVIEW): "Next: a watcher run with --apply (or sn-importer apply) detaches the planned "
+                                  "serial numbers.",
+    (Origin.NOTEBOOK, Mode.VALIDATE): "Next: job.preview() shows what apply would detach, without changing anything.",
+    (Origin.NOTEBOOK, Mode.PREVIEW): "Next: job.apply() detaches the planned serial numbers and checks each one.",
+}
+
+
+def what_next(mode: str, counts: dict[Status, int], origin: Origin = Origin.COMMAND_LINE,
+              unread: bool = False) -> list[str]:
+    """Advice in the order staff would act on it, in the words of where the run was started
+    (the command line, the web page, the watched folder, a notebook); one line when all is well."""
+    again, finish = _AGAIN[Origin(origin)]
+    again = again.format(mode=mode)
     advice = []
+    if unread:
+        advice.append(f"Name the columns of the sheets not read (above) as the Columns read table shows, {again}.")
     if Status.INVALID in counts:
-        advice.append("Fix the rows marked invalid (the message column says what is wrong), then run validate again.")
+        advice.append(f"Fix the rows marked invalid (the message column says what is wrong), {again}.")
     if Status.NOT_ON_RESOURCE in counts:
         advice.append("Check the rows marked not_on_resource: the resource type or id may be wrong, "
                       "or the serial was detached already.")
     if counts.keys() & {Status.STILL_PRESENT, Status.UNVERIFIED, Status.FAILED} or \
-            (Status.SKIPPED in counts and mode == Mode.APPLY):
-        advice.append("Run apply again on the same file: it checks Katana again and finishes what is left.")
-    elif Status.SKIPPED in counts:
-        advice.append(f"Run {mode} again once the cause above is fixed.")
+            (Status.SKIPPED in counts and mode == Mode.APPLY and not unread):
+        advice.append(f"{finish}: it checks Katana again and finishes what is left.")
+    elif Status.SKIPPED in counts and not unread:
+        advice.append(f"Once the cause above is fixed, {again.removeprefix('then ')}.")
     if advice:
         return advice
     if not counts:
-        return ["Add rows under the header and run validate again."]
-    return {
-        Mode.VALIDATE: ["All rows are ready. Next: preview shows what apply would detach, without changing anything."],
-        Mode.PREVIEW: ["All rows are ready. Next: apply detaches the planned serial numbers and checks each one."],
-        Mode.APPLY: ["Nothing left to do. The Removed sheet lists every detached serial as it was before."],
-    }.get(mode, [])
+        return [f"Add rows under the header, {again}."]
+    if mode == Mode.APPLY:
+        return ["Nothing left to do. The Removed sheet lists every detached serial as it was before."]
+    return ["All rows are ready. " + _NEXT.get((Origin(origin), Mode(mode)), "")]
+
+
+def unread_sheets(skipped: list[tuple[str, str]]) -> list[str]:
+    """The sentences that say which sheets that may hold rows were not read, and why (said first)."""
+    return [unread_sentence(name, why) for name, why in skipped if needs_attention(why)]
 
 
 def shown_skipped_sheets(skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Sheets worth naming as not read: not the blank template's own instructions."""
     return [(name, why) for name, why in skipped
-            if TEMPLATE_INSTRUCTIONS_TITLE not in why
+            if why != INSTRUCTIONS_REASON and TEMPLATE_INSTRUCTIONS_TITLE not in why
             and not (name == "Instructions" and why == "left out by the template")]
 
 

@@ -42,7 +42,7 @@ from ..journal import Journal, run_key
 from ..template import available_templates, load_template
 from . import present
 from .present import plural
-from ..status import Mode
+from ..status import Mode, Origin
 from .parse_worker import parse_upload
 from .quota import QuotaWatch
 from .retention import Retention
@@ -126,6 +126,7 @@ class Server:
             return
         run.result = result
         run.count_now()
+        result.origin = Origin.WEB
         run.output = result.write(self.results / f"{run.id}-{mode.value}.xlsx")
         if mode == Mode.PREVIEW:
             self._previewed(run, result)

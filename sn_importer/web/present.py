@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Union
 from ..notebook import cell_text as text
 from ..run import describe_wait
 from ..resource_types import label as type_label
+from ..report.summary import unread_sheets
 from ..validate import shown_fields
 from ..status import COLOURS, Mode, Status
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 ATTENTION = (Status.INVALID, Status.NOT_ON_RESOURCE, Status.STILL_PRESENT, Status.FAILED,
              Status.UNVERIFIED, Status.SKIPPED, Status.DUPLICATE)
 NEEDS_FIX = tuple(s for s in ATTENTION if s != Status.DUPLICATE)
-ORDER = (Status.VALID, Status.PLANNED, Status.DELETED) + ATTENTION
+ORDER = (Status.VALID, Status.PLANNED, Status.DELETED) + ATTENTION + (Status.IGNORED,)
 #: At most this many rows in a table; the workbook has them all.
 ROW_LIMIT = 500
 
@@ -44,7 +45,8 @@ MEANING = {
     Status.STILL_PRESENT: "was sent but is still on the resource",
     Status.UNVERIFIED: "was sent, but the check afterwards could not be made",
     Status.FAILED: "the request failed; the message says why",
-    Status.SKIPPED: "not reached: the run stopped early",
+    Status.SKIPPED: "not reached: the run stopped early, or its sheet was not read",
+    Status.IGNORED: "a total or note below the table, not a serial; changes nothing",
 }
 
 
@@ -138,7 +140,7 @@ def facts(job: RunResult) -> list[tuple[str, str]]:
 def read_view(job: Shown, filename: str) -> dict:
     """After the offline read: what the sheet holds before Katana is asked."""
     return {"filename": filename, "template": job.template.name, "statuses": statuses(job.counts()),
-            "mapping": mapping(job), "rows": job.source.row_count,
+            "mapping": mapping(job), "rows": job.source.row_count, "unread": unread_sheets(job.source.skipped),
             "plan_totals": _plan_totals(job)}
 
 
