@@ -79,7 +79,7 @@ def locate(rows: list[list], template: Template, numbers: list[int] | None = Non
 
 def _unread(found: HeaderRow, template: Template, numbers: list[int]) -> HeaderRow | str:
     """The nearest row to a header: a sheet not read when it lacks one need only, else why none is a header."""
-    row = f"row {numbers[found.index]} ({_cells(found.cells)})"
+    row = f"row {numbers[found.index]} ({_cells(found.cells, set(found.mapping.columns.values()))})"
     lacks = _lacks(found.mapping.missing)
     if len(found.mapping.missing) > 1:
         return f"{NEAREST} {row}, which has {lacks}"
@@ -89,7 +89,7 @@ def _unread(found: HeaderRow, template: Template, numbers: list[int]) -> HeaderR
 
 
 def _no_header_row(texts: list[list[str]], first: int, numbers: list[int]) -> str:
-    return f"{NO_HEADER} (row {numbers[first]}: {_cells(texts[first])})"
+    return f"{NO_HEADER} (row {numbers[first]}: {_cells(texts[first], set())})"
 
 
 def _lacks(missing: tuple[str, ...]) -> str:
@@ -97,9 +97,11 @@ def _lacks(missing: tuple[str, ...]) -> str:
     return "no " + " and no ".join(missing) + " column"
 
 
-def _cells(cells: tuple[str, ...] | list[str], most: int = 8) -> str:
-    """A header row as a person reads it: 'Resource type | Order ref | Serial'."""
-    shown = [c for c in cells if c]
+def _cells(cells: tuple[str, ...] | list[str], read: set[int], most: int = 8) -> str:
+    """A header row as a person reads it: "Resource type | 'Order ref' | Serial". A cell read as a
+    field is a name the template knows; any other is the file's content, so it is quoted (and
+    front ends that show only a glimpse of a file's content can cut it)."""
+    shown = [text if position in read else repr(text) for position, text in enumerate(cells) if text]
     return " | ".join(shown[:most]) + (" | …" if len(shown) > most else "")
 
 

@@ -161,7 +161,7 @@ def test_xlsx_several_sheets_hidden_and_headerless(tmp_path):
     job = sn.read(path)
     assert [s.name for s in job.source.sheets] == ["Orders", "Sales"]
     assert job.source.skipped == [("Old", "hidden sheet"),
-                                  ("Notes", "no recognisable header (row 1: Fill one row per serial.)")]
+                                  ("Notes", "no recognisable header (row 1: 'Fill one row per serial.')")]
     assert job.rows[["sheet", "row", "status"]].astype(str).values.tolist() == [
         ["Orders", "4", "valid"], ["Sales", "2", "valid"], ["Sales", "3", "valid"]]
     out = read_back(job.write())
@@ -316,9 +316,9 @@ def test_no_recognisable_header_names_found_and_expected(tmp_path):
     with pytest.raises(HeaderNotFoundError) as caught:
         sn.read(path)
     message = str(caught.value)
-    assert "(row 1: name | qty)" in message
+    assert "(row 1: 'name' | 'qty')" in message
     assert "resource_type" in message and "resource_id" in message and "serial_number" in message
-    assert_refused(path, "no recognisable header", "(row 1: name | qty)", "expected headers like")
+    assert_refused(path, "no recognisable header", "(row 1: 'name' | 'qty')", "expected headers like")
 
 
 def test_corrupt_xlsx(tmp_path):

@@ -24,7 +24,7 @@ from conftest import run_cli, write_csv
 
 SHEETS = Path(__file__).resolve().parent / "sheets"
 ROOT = SHEETS.parent.parent
-RETURNS_WHY = ("its header row 3 (Resource type | Order ref | Serial) has no resource id or order number column; "
+RETURNS_WHY = ("its header row 3 (Resource type | 'Order ref' | Serial) has no resource id or order number column; "
                "nearest: 'Order ref' ~ order_no")
 RETURNS_SENTENCE = f"Sheet 'Returns' was not read: {RETURNS_WHY}"
 
@@ -119,7 +119,7 @@ def test_an_error_quotes_the_header_row_not_the_title(tmp_path):
     with pytest.raises(HeaderNotFoundError) as caught:
         sn.read(copy("no_serial_column.xlsx", tmp_path))
     message = str(caught.value)
-    assert "its header row 3 (Resource type | Resource id | Qty) has no serial column" in message
+    assert "its header row 3 (Resource type | Resource id | 'Qty') has no serial column" in message
     assert "Stock count March" not in message
 
 

@@ -115,7 +115,7 @@ def test_cron_twice_good_bad_and_half_written_files(folder, state):
     garbage, headers = summary(folder, "failed", "garbage"), summary(folder, "failed", "headers")
     assert garbage["exit_code"] == headers["exit_code"] == 2
     assert "not a readable workbook" in garbage["error"]
-    assert "no recognisable header" in headers["error"] and "name | colour" in headers["error"]
+    assert "no recognisable header" in headers["error"] and "'name' | 'colour'" in headers["error"]
     lines = {m[2]: (m[3], m[4]) for m in file_lines(first.stderr)}
     assert lines == {"good.csv": ("done", "0"), "garbage.xlsx": ("failed", "2"), "headers.csv": ("failed", "2")}
     assert "event=waiting file=growing.csv" in first.stderr

@@ -97,7 +97,7 @@ def test_what_a_file_holds_is_only_glimpsed_in_messages(drops, tmp_path):
     done = watch_once(drops, tmp_path)
 
     summary = json.loads((drops / "failed" / "dotenv.summary.json").read_text())
-    assert f"no recognisable header (first row: 'KATA…' ({len('KATANA_API_KEY=' + CANARY)} characters))" \
+    assert f"no recognisable header (row 1: 'KATA…' ({len('KATANA_API_KEY=' + CANARY)} characters))" \
         in summary["error"]
     assert "event=file file=dotenv.csv result=failed" in done.stderr
     for text in (done.stdout, done.stderr, everything_written(drops)):

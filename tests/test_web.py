@@ -136,7 +136,7 @@ def test_a_sheet_not_read_is_said_at_the_top_of_the_check(page):
     said = check.text.index("data-unread")
     assert said < check.text.index("<h1")  # before anything else on the page
     words = text(check)
-    assert ("Sheet 'Returns' was not read: its header row 3 (Resource type | Order ref | Serial) has no resource id "
+    assert ("Sheet 'Returns' was not read: its header row 3 (Resource type | 'Order ref' | Serial) has no resource id "
             "or order number column; nearest: 'Order ref' ~ order_no Its rows are marked skipped.") in words
     assert "3 skipped" in words
     download = page.get(f"{url}/download")
@@ -557,7 +557,7 @@ BAD_FILES = {
     "empty file": ("empty.csv", lambda p: (p.write_bytes(b""), p)[1], "empty"),
     "a pdf": ("manual.pdf", lambda p: (p.write_bytes(b"%PDF-1.4"), p)[1], "not a sheet this page reads"),
     "no header": ("plain.csv", lambda p: (p.write_text("a,b\n1,2\n"), p)[1],
-                  "“plain.csv”: no recognisable header (row 1: a | b); expected headers like"),
+                  "“plain.csv”: no recognisable header (row 1: 'a' | 'b'); expected headers like"),
     "no serial column": ("Stock.xlsx", lambda p: write_xlsx(p.parent, {"Stock": [["Resource type", "Resource id"],
                                                                                 ["MO", 3001]]}, name=p.name),
                          "“Stock.xlsx”: sheet 'Stock': its header row 1 (Resource type | Resource id) has no serial column"),
