@@ -27,12 +27,13 @@ from .errors import (
     RunInProgress,
     SnImporterError,
     StalledError,
+    StorageError,
     TemplateError,
     UntrustedListError,
     UsageError,
     WaitTooLongError,
 )
-from .outcome import Outcome, Stop
+from .outcome import Cause, Outcome, Stop
 from .status import Mode, Status, StopKind
 from .template import Template, load_template
 
@@ -64,6 +65,7 @@ __all__ = [
     "ApiRequestError",
     "ApiUnavailableError",
     "AuthError",
+    "Cause",
     "FolderBusy",
     "HeaderNotFoundError",
     "InputError",
@@ -82,6 +84,7 @@ __all__ = [
     "Status",
     "Stop",
     "StopKind",
+    "StorageError",
     "Template",
     "TemplateError",
     "UntrustedListError",

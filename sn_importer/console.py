@@ -71,7 +71,7 @@ def show_counts(result: RunResult) -> None:
 
 def tell_wait(seconds: float, reason: str) -> None:
     """Why nothing moves for a while: one line on stderr (above the progress bar)."""
-    from .run import describe_wait
+    from .estimate import describe_wait
 
     err.print(f"[dim]Waiting {describe_wait(seconds).removeprefix('about ')}: {reason}[/]", soft_wrap=True)
 

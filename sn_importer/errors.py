@@ -2,10 +2,12 @@
 
 Every error a user can meet is one of these, so the command line can print a
 single clear line and pick the exit code, and a notebook can catch the family
-it cares about::
+it cares about. An error that stops a run carries its :class:`StopKind`
+(``stop_kind``), so no caller maps exceptions to stops by hand::
 
     SnImporterError                 base: exit code 2 on the command line
     ├── UsageError                  options that do not fit together
+    ├── StorageError                the state or output folder cannot take a file (full, gone, refused)
     ├── InputError                  the file cannot be read as a serial-number sheet
     │   └── HeaderNotFoundError     no sheet has a recognisable header
     ├── TemplateError               a template file is broken (file, key, problem)
@@ -28,9 +30,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .status import StopKind
+
 
 class SnImporterError(Exception):
     """Base of every error sn-importer raises on purpose."""
+
+    #: What this error means for a run it stops (None: it concerns a row or a resource, not the run).
+    stop_kind: StopKind | None = StopKind.INTERNAL
+
+
+class StorageError(SnImporterError):
+    """A folder sn-importer writes to (the state directory, the output's) cannot take a file:
+    the disk is full, the folder is gone or refuses writing. Resumable once there is room."""
+
+    stop_kind = StopKind.STORAGE
+
+    def __init__(self, where: str, reason: str):
+        self.where, self.reason = where, reason
+        super().__init__(f"cannot write {where}: {reason}")
 
 
 class UsageError(SnImporterError):
@@ -66,10 +84,14 @@ class TemplateError(SnImporterError):
 class JournalError(SnImporterError):
     """The journal file cannot be used (corrupt, locked by something else, not SQLite)."""
 
+    stop_kind = StopKind.JOURNAL
+
 
 class LockUnavailable(SnImporterError):
     """A lock cannot be taken here (no lock on this system, or the lock file cannot be
     opened); sn-importer refuses to run unlocked."""
+
+    stop_kind = StopKind.JOURNAL
 
     def __init__(self, path: str | Path, reason: str):
         self.path = Path(path)
@@ -88,6 +110,8 @@ class LockHeld(SnImporterError):
 
 class RunInProgress(LockHeld):
     """Another process is applying the same file to the same Katana right now."""
+
+    stop_kind = StopKind.BUSY
 
     def __init__(self, path: str | Path, holder: str = ""):
         super().__init__(path, holder, f"another apply of this file against this Katana is running{_pid(holder)}; "
@@ -114,6 +138,8 @@ class KatanaError(SnImporterError):
 class AuthError(KatanaError):
     """401/403: the key is wrong, missing or revoked. Retrying cannot help."""
 
+    stop_kind = StopKind.AUTH
+
     def __init__(self, status_code: int, api_message: str = ""):
         self.status_code = status_code
         self.api_message = api_message
@@ -126,9 +152,14 @@ class AuthError(KatanaError):
 class ApiUnavailableError(KatanaError):
     """The API could not be reached or kept failing after every retry."""
 
+    stop_kind = StopKind.UNREACHABLE
+
 
 class ApiRequestError(KatanaError):
-    """The API answered a 4xx other than 401/403/429; carries its message."""
+    """The API answered a 4xx other than 401/403/429; carries its message. A run it stops (a 404
+    on the list endpoint) is talking to something that is not Katana's API."""
+
+    stop_kind = StopKind.BASE_URL
 
     def __init__(self, status_code: int, api_message: str, method: str = "", path: str = ""):
         self.status_code = status_code
@@ -142,6 +173,8 @@ class UntrustedListError(KatanaError):
     """A list of serials could not be read so that it can be trusted (it kept changing,
     repeated a page, or would not end). Only that resource (or type) is given up."""
 
+    stop_kind = None
+
     def __init__(self, resource_type: str | None, resource_id: int | None, reason: str):
         self.resource_type = resource_type
         self.resource_id = resource_id
@@ -151,6 +184,8 @@ class UntrustedListError(KatanaError):
 
 class ResumeLaterError(KatanaError):
     """The run has to stop now; running the same command again resumes it."""
+
+    stop_kind = StopKind.WAIT
 
     resume = "nothing more was sent; run the same command again to resume"
 

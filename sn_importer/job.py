@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .clock import Clock, now_iso
+from .fold import fold
 from .plan import Plan, build_plan
 from .reader import SourceFile, read_file
 from .result import RunResult
@@ -36,8 +37,10 @@ class Job:
         self.display_name = display_name or str(self.path)
         self.clock = clock
         self.source: SourceFile = read_file(self.path, self.template)
-        self.rows: pd.DataFrame = validate(self.source, self.template)
-        self.plan_detail: Plan = build_plan(self.rows, self.template.ids_per_request)
+        checked = validate(self.source, self.template)
+        self.plan_detail: Plan = build_plan(checked, self.template.ids_per_request)
+        #: Every input row with its validation status and message, and its request once planned.
+        self.rows: pd.DataFrame = fold(checked, requests=self.plan_detail.labels)
         #: When the file was read (the validation result's time).
         self.read_at = now_iso(clock)
         #: What reading noticed (a second column that looks like a field, ...); every result repeats them.

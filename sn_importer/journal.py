@@ -22,7 +22,14 @@ import platformdirs
 
 from .errors import JournalError, RunInProgress
 from .locks import acquire
-from .outcome import Outcome, Outcomes
+from .outcome import Cause, Outcome, Outcomes
+from .status import Status
+from .truth import Earlier
+
+#: Columns the ``earlier`` table gained after its first release (added to older journals on open).
+_EARLIER_COLUMNS = {"cause": "TEXT NOT NULL DEFAULT 'verified'", "record": "TEXT"}
+#: What an earlier run did to a row that a re-run needs to know: detached it, or sent it and saw it stay.
+_KEPT = {Cause.VERIFIED, Cause.RESUMED, Cause.NONE, Cause.SENT_STILL_THERE}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -49,8 +56,8 @@ CREATE TABLE IF NOT EXISTS earlier (
     run_key TEXT NOT NULL,
     position INTEGER NOT NULL,    -- the row's position in the file (same content, same positions)
     serial_id INTEGER,
-    checked_at TEXT NOT NULL,     -- when that run verified it gone
-    run_id TEXT NOT NULL,         -- the run that detached it
+    checked_at TEXT NOT NULL,     -- when that run checked it
+    run_id TEXT NOT NULL,         -- the run that sent its DELETE
     PRIMARY KEY (run_key, position)
 );
 CREATE TABLE IF NOT EXISTS past_runs (
@@ -96,15 +103,6 @@ class PastRun:
     statuses: dict | None
 
 
-@dataclass(frozen=True)
-class Detached:
-    """A row an earlier, finished run of the same file detached and verified gone."""
-
-    serial_id: int | None
-    checked_at: str
-    run_id: str
-
-
 @dataclass
 class ResourceRecord:
     phase: str
@@ -125,6 +123,10 @@ class Journal:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            have = {row[1] for row in self.db.execute("PRAGMA table_info(earlier)")}
+            for name, kind in _EARLIER_COLUMNS.items():
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE earlier ADD COLUMN {name} {kind}")
         except sqlite3.Error as exc:
             self.db.close()
             raise JournalError(f"{self.path} is not a usable journal ({exc}); move it away to start a new one") \
@@ -193,25 +195,36 @@ class Journal:
                             (finished_at, json.dumps(statuses), key))
 
     def _keep_detached(self, key: str) -> None:
-        """Carry the rows the finished run of ``key`` detached into ``earlier`` (the latest detachment
-        wins; a row it only found still gone keeps the run that detached it)."""
+        """Carry what the finished run of ``key`` did to its rows into ``earlier``: the rows it detached
+        (the latest detachment wins; a row it only found still gone keeps the run that detached it),
+        and the rows it sent and saw stay, with their records (a DELETE may land after its check)."""
         run = self.db.execute("SELECT run_id FROM runs WHERE run_key=? AND finished_at IS NOT NULL",
                               (key,)).fetchone()
         if run is None:
             return
-        for (outcome,) in self.db.execute("SELECT outcome FROM resources WHERE run_key=? AND outcome IS NOT NULL",
-                                          (key,)).fetchall():
+        for before, outcome in self.db.execute("SELECT before, outcome FROM resources WHERE run_key=? AND "
+                                               "outcome IS NOT NULL", (key,)).fetchall():
+            records = {int(r["id"]): r for r in json.loads(before)}
             for position, value in json.loads(outcome).items():
-                status, _message, serial_id, checked_at = value
-                if status == "deleted" and not _message.startswith("detached on "):
-                    self.db.execute("INSERT OR REPLACE INTO earlier VALUES (?,?,?,?,?)",
-                                    (key, int(position), serial_id, checked_at or "", run[0]))
+                found = Outcome.from_json(value)
+                if found.cause == Cause.LANDED_LATE:  # the earlier run's DELETE did it: now known gone
+                    self.db.execute("UPDATE earlier SET cause=? WHERE run_key=? AND position=?",
+                                    (Cause.VERIFIED.value, key, int(position)))
+                    continue
+                if found.cause not in _KEPT or found.status not in (Status.DELETED, Status.STILL_PRESENT):
+                    continue
+                cause = Cause.SENT_STILL_THERE if found.status == Status.STILL_PRESENT else Cause.VERIFIED
+                record = records.get(found.serial_id)
+                self.db.execute("INSERT OR REPLACE INTO earlier VALUES (?,?,?,?,?,?,?)",
+                                (key, int(position), found.serial_id, found.checked_at or "", run[0], cause.value,
+                                 json.dumps(record) if record else None))
 
-    def detached(self, key: str) -> dict[int, Detached]:
-        """Row position → the earlier run that detached it, for a re-run of a finished file."""
-        rows = self.db.execute("SELECT position, serial_id, checked_at, run_id FROM earlier WHERE run_key=?",
-                               (key,)).fetchall()
-        return {int(p): Detached(s, c, r) for p, s, c, r in rows}
+    def detached(self, key: str) -> dict[int, Earlier]:
+        """Row position → what the earlier run did to it, for a re-run of a finished file."""
+        rows = self.db.execute("SELECT position, serial_id, checked_at, run_id, cause, record FROM earlier "
+                               "WHERE run_key=?", (key,)).fetchall()
+        return {int(p): Earlier(s, c, r, Cause(cause), json.loads(record) if record else None)
+                for p, s, c, r, cause, record in rows}
 
     def history(self, limit: int = 50) -> list[dict]:
         rows = self.db.execute("SELECT run_id, input, template, base_url, started_at, finished_at, statuses "

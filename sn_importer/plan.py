@@ -4,7 +4,9 @@ Valid rows are grouped by (resource_type, resource_id) in the order the
 resources first appear, their serials kept in first-seen order and cut into
 chunks of the template's ``ids_per_request``. The plan is a plain DataFrame so
 the command line, the notebook and the web page all show the same thing, and
-the API stage walks it resource by resource.
+the API stage walks it resource by resource. Each planned row's request
+label ("DELETE ManufacturingOrder 3001 (1/2)") is a value of the plan
+(:attr:`Plan.labels`); the fold writes it into the rows.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .status import Status
-from .strategy import worth_probing
+from .status import Mode, Status
+from .strategy import upfront_requests
 
 PLAN_COLUMNS = ("resource_type", "resource_id", "serials", "requests")
-PAGE_SIZE = 250
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Plan:
     resources: pd.DataFrame  # PLAN_COLUMNS, one row per resource
     members: dict[tuple[str, int], np.ndarray]  # resource → row labels in the rows frame
     ids_per_request: int
+    #: Each planned row's request label, by row label.
+    labels: pd.Series = None
 
     @property
     def resource_count(self) -> int:
@@ -42,21 +45,23 @@ class Plan:
         return int(self.resources["requests"].sum()) if len(self.resources) else 0
 
     def api_requests(self, with_delete: bool = True) -> int:
-        """Requests a run needs at most before Katana is asked anything: each resource listed
-        on its own (before; and after, with the DELETE chunks) plus one probe per type that
-        has several resources (see :mod:`.strategy`; a run that lists a type whole needs fewer)."""
-        if not len(self.resources):
-            return 0
-        pages = np.maximum(1, np.ceil(self.resources["serials"].to_numpy() / PAGE_SIZE)).astype(int)
-        per_type = pd.Series(pages).groupby(self.resources["resource_type"].to_numpy()).sum()
-        probes = int(sum(worth_probing(int(n)) for n in per_type))
-        if not with_delete:
-            return int(pages.sum()) + probes
-        return int((2 * pages).sum() + self.delete_requests) + probes
+        """Requests a run needs at most before Katana is asked anything (see :mod:`.strategy`,
+        the one cost model: a run that lists a type whole needs fewer)."""
+        mode = Mode.APPLY if with_delete else Mode.PREVIEW
+        return upfront_requests(self.sizes(), self.ids_per_request, mode)
+
+    def sizes(self) -> list[tuple[str, int]]:
+        """(resource type, serials named on it) for every resource, in plan order."""
+        return list(zip(self.resources["resource_type"].astype(str).tolist(),
+                        self.resources["serials"].astype(int).tolist()))
 
 
-def build_plan(rows: pd.DataFrame, ids_per_request: int) -> Plan:
-    """Group the valid rows of ``rows`` into per-resource requests (and label each row).
+def build_plan(rows: pd.DataFrame, ids_per_request: int, resource_ids: pd.Series | None = None) -> Plan:
+    """Group the valid rows of ``rows`` into per-resource requests, with each row's request label.
+
+    ``resource_ids`` (by row label) are the resources rows named by order number
+    turned out to be, once Katana was asked; rows it leaves out that have no
+    ``resource_id`` of their own are not planned.
 
     Resources are numbered in first-seen order by factorizing the
     (type, id) pair; a stable sort by that number gives each resource's rows
@@ -64,11 +69,13 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int) -> Plan:
     and only the (few) resources, not the rows, are visited in Python.
     """
     # rows named by order number get their resource_id from Katana before a run: not planned until then
-    valid_mask = ((rows["status"] == Status.VALID.value) & rows["resource_id"].notna()).to_numpy()
+    ids = rows["resource_id"] if resource_ids is None else rows["resource_id"].where(
+        ~rows.index.isin(resource_ids.index), resource_ids.reindex(rows.index))
+    valid_mask = ((rows["status"] == Status.VALID.value) & ids.notna()).to_numpy()
     if not valid_mask.any():
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PLAN_COLUMNS})
-        return Plan(empty, {}, ids_per_request)
-    valid = rows.loc[valid_mask]
+        return Plan(empty, {}, ids_per_request, pd.Series([], dtype=object))
+    valid = rows.loc[valid_mask, ["resource_type"]].assign(resource_id=ids[valid_mask])
     group = _resource_numbers(valid)
     sizes = np.bincount(group)
     first = np.unique(group, return_index=True)[1]  # first row of each resource, in resource order
@@ -86,11 +93,8 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int) -> Plan:
                resources["resource_id"].tolist(), starts.tolist(), ends.tolist())}
     rank = np.empty(len(group), dtype=np.int64)
     rank[order] = np.arange(len(group)) - np.repeat(starts, sizes)
-    request = _labels(resources, group, rank // ids_per_request)
-    column = rows["request"].to_numpy(dtype=object).copy()
-    column[valid_mask] = request
-    rows["request"] = pd.Series(column, index=rows.index, dtype=object)  # object: no 1M-string conversion
-    return Plan(resources[list(PLAN_COLUMNS)], members, ids_per_request)
+    labels_ = pd.Series(_labels(resources, group, rank // ids_per_request), index=valid.index, dtype=object)
+    return Plan(resources[list(PLAN_COLUMNS)], members, ids_per_request, labels_)
 
 
 def _resource_numbers(valid: pd.DataFrame) -> np.ndarray:

@@ -3,8 +3,10 @@
 Each type says how the API spells it (the read and delete side,
 ``SerialNumberResourceType``), how staff write it (the blank sheet's
 drop-down, the web page), the other spellings read as it, whether ``POST
-/serial_numbers`` accepts it (``CreateSerialNumberResourceType``) and whether
-a POST there mints new serials or moves existing ones. Validation, templates,
+/serial_numbers`` accepts it (``CreateSerialNumberResourceType``), whether
+a POST there mints new serials or moves existing ones, and how staff may name
+one by order number (and SKU) instead of its id. Adding a type named by order
+number is one entry here. Validation, templates,
 the blank sheet, the sandbox and the web page all read this table; a test
 keeps it in agreement with the project's JSON schema of the API.
 """
@@ -19,6 +21,18 @@ _NUMBER_SIGNS = (("nº", "no"), ("n°", "no"), ("№", "no"), ("#", "no"))
 
 
 @dataclass(frozen=True)
+class OrderLookup:
+    """How a resource of a type is found from an order number (and, for order rows, a SKU)
+    through Katana's list endpoints (API-NOTES: "Looking resources up by the numbers staff know")."""
+
+    order_words: str            # "manufacturing order", as messages say it
+    orders: str                 # list endpoint of the orders
+    rows: str | None = None     # list endpoint of the order's rows (None: the order is the resource)
+    order_filter: str = ""      # the rows endpoint's filter naming the order
+    order_field: str = ""       # the row field holding its order's id
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """One Katana resource type."""
 
@@ -27,6 +41,7 @@ class ResourceType:
     aliases: tuple[str, ...]    # other spellings read as this type
     creatable: bool             # POST /serial_numbers accepts it
     mints: bool = False         # a POST onto it mints new serials (else it transfers existing ones)
+    by_order: OrderLookup | None = None  # staff may name it by order number (None: by id only)
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -36,15 +51,19 @@ class ResourceType:
 
 TABLE: tuple[ResourceType, ...] = (
     ResourceType("ManufacturingOrder", "Manufacturing order", ("MO", "Make order", "Manufacturing"),
-                 creatable=True, mints=True),
+                 creatable=True, mints=True, by_order=OrderLookup("manufacturing order", "/manufacturing_orders")),
     ResourceType("Production", "Production", ("MO production", "Production run"), creatable=True),
     ResourceType("StockAdjustmentRow", "Stock adjustment row", ("Stock adjustment", "SA row", "Adjustment row"),
                  creatable=True),
     ResourceType("StockTransferRow", "Stock transfer row", ("Stock transfer", "ST row", "Transfer row"),
                  creatable=True),
     ResourceType("PurchaseOrderRow", "Purchase order row", ("PO row", "Purchase order", "PO"),
-                 creatable=True, mints=True),
-    ResourceType("SalesOrderRow", "Sales order row", ("SO row", "Sales order", "SO"), creatable=True),
+                 creatable=True, mints=True,
+                 by_order=OrderLookup("purchase order", "/purchase_orders", "/purchase_order_rows",
+                                      "purchase_order_id", "purchase_order_id")),
+    ResourceType("SalesOrderRow", "Sales order row", ("SO row", "Sales order", "SO"), creatable=True,
+                 by_order=OrderLookup("sales order", "/sales_orders", "/sales_order_rows", "sales_order_ids",
+                                      "sales_order_id")),
     ResourceType("SalesOrderFulfillmentRow", "Sales order fulfillment row",
                  ("Sales order fulfilment row", "Fulfillment row", "Fulfilment row", "SOF row"), creatable=False),
 )
@@ -56,6 +75,8 @@ NAMES: tuple[str, ...] = tuple(t.name for t in TABLE)
 CREATABLE: tuple[str, ...] = tuple(t.name for t in TABLE if t.creatable)
 #: POST onto these mints new serials; onto the other creatable types it transfers.
 MINTING: tuple[str, ...] = tuple(t.name for t in TABLE if t.mints)
+#: The types staff may name by order number, and how each is looked up.
+BY_ORDER: dict[str, OrderLookup] = {t.name: t.by_order for t in TABLE if t.by_order}
 
 
 def normalise_key(text: str) -> str:
@@ -95,5 +116,5 @@ def staff_labels() -> str:
     return ", ".join(t.label for t in TABLE)
 
 
-__all__ = ["BY_NAME", "CREATABLE", "MINTING", "NAMES", "TABLE", "ResourceType", "label", "normalise_key",
-           "staff_label", "staff_labels", "staff_resource", "standard_spellings"]
+__all__ = ["BY_NAME", "BY_ORDER", "CREATABLE", "MINTING", "NAMES", "TABLE", "OrderLookup", "ResourceType", "label",
+           "normalise_key", "staff_label", "staff_labels", "staff_resource", "standard_spellings"]

@@ -23,13 +23,15 @@ import pandas as pd
 from .clock import Clock, now_iso
 from .columns import RESULT_COLUMNS
 from .mapping import REMOVED_COLUMNS
-from .outcome import Stop
+from .fold import fold
+from .outcome import Findings, Outcomes, Stop
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
 from .status import GOAL, OPEN, Mode, Origin, Status, StopKind, count_statuses
 from .strategy import ListingPlan
 
 if TYPE_CHECKING:
     from .job import Job
+    from .katana.lookups import Resolution
     from .plan import Plan
     from .reader import SourceFile
     from .template import Template
@@ -60,11 +62,15 @@ def waits_text(requests: dict) -> str:
 
 @dataclass(eq=False, repr=False)
 class RunResult:
-    """One run of a job. Built by the runner; front ends read it and write it out."""
+    """One run of a job. Built by the runner; front ends read it and write it out.
+
+    Its rows are not written row by row: the run keeps what it found as values
+    (the lookups' :attr:`resolution`, the engine's :attr:`outcomes`, the
+    :attr:`stop`) and :attr:`rows` folds them into a copy of the job's rows,
+    once (:func:`sn_importer.fold.fold`)."""
 
     job: Job
     mode: Mode
-    rows: pd.DataFrame
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started_at: str = ""
     finished_at: str = ""
@@ -84,13 +90,27 @@ class RunResult:
     resolved_plan: Plan | None = None
     #: Where the run was started (the front end sets it before writing): the Summary's advice fits it.
     origin: Origin = Origin.NOTEBOOK
+    #: What Katana said about the rows named by order number (None: the sheet has none, or not asked yet).
+    resolution: Resolution | None = None
+    #: The engine's outcome of each row it settled, by row position.
+    outcomes: Outcomes = field(default_factory=dict)
+    _rows: pd.DataFrame | None = None
 
     @classmethod
     def begin(cls, job: Job, mode: Mode, clock: Clock | None = None) -> RunResult:
-        """A run of ``job`` about to start: rows as validation left them (a copy of its own), its read notes."""
+        """A run of ``job`` about to start: rows as validation left them, its read notes."""
         stamp = now_iso(clock)
-        return cls(job=job, mode=Mode(mode), rows=job.rows.copy(deep=True), started_at=stamp, finished_at=stamp,
-                   notes=list(job.notes))
+        return cls(job=job, mode=Mode(mode), started_at=stamp, finished_at=stamp, notes=list(job.notes))
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every input row with this run's status, message, serial id, request and check time: the
+        job's rows with what the run found folded in (computed once, when first asked)."""
+        if self._rows is None:
+            labels = self.resolved_plan.labels if self.resolved_plan is not None else None
+            self._rows = fold(self.job.rows, requests=labels, resolution=self.resolution, outcomes=self.outcomes,
+                              stop=self.stop)
+        return self._rows
 
     # --- what it holds ---------------------------------------------------------
 
@@ -156,14 +176,21 @@ class RunResult:
             return 2
         return 0 if set(self.counts()) <= set(GOAL[self.mode]) else 1
 
-    # --- changes the runner makes --------------------------------------------------
+    # --- what the runner records ----------------------------------------------------
 
     def halt(self, kind: StopKind, reason: str) -> None:
         """Stop before (or instead of) running: rows still open become ``skipped``, saying why."""
-        open_rows = self.rows["status"].isin(list(OPEN))
-        self.rows.loc[open_rows, "status"] = Status.SKIPPED.value
-        self.rows.loc[open_rows, "message"] = f"not reached: {reason}"
         self.stop = Stop(StopKind(kind), reason)
+        self._rows = None
+
+    def record(self, findings: Findings, listing: ListingPlan | None) -> None:
+        """What the engine found: outcomes, removed records, notes, how it listed, why it stopped."""
+        self.outcomes = dict(findings.outcomes)
+        self.removed = pd.DataFrame(findings.removed, columns=list(REMOVED_COLUMNS))
+        self.stop = findings.stop or self.stop
+        self.listing = listing
+        self.notes.extend(findings.notes)
+        self._rows = None
 
     # --- writing it out ----------------------------------------------------------
 

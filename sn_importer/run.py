@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import logging
 import sqlite3
+from collections import Counter
 from contextlib import ExitStack, closing
 from functools import partial
 from pathlib import Path
@@ -27,23 +28,27 @@ import pandas as pd
 from .katana.client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
-from .errors import AuthError, JournalError, LockUnavailable, ResumeLaterError, RunInProgress
+from .estimate import lookup_estimate, run_estimate
+from .errors import JournalError, KatanaError, LockUnavailable, RunInProgress
 from .interrupt import Interrupt
-from .journal import Detached, Journal, PastRun, run_key
-from .katana.lookups import (Lookups, Resolution, annotate, apply_resolution, by_order_mask, lookup_requests, references,
-                      resolve, unresolved_requests)
-from .mapping import REMOVED_COLUMNS
+from .journal import Journal, PastRun, run_key
+from .katana.lookups import Lookups, by_order_mask, lookup_requests, references, resolve
 from .plan import build_plan
-from .katana.quota import open_budget
+from .katana.ledger import Ledger
+from .katana.quota import open_ledger
 from .result import RunResult
 from .settings import Connection, resolve_connection, resolve_quota_share
-from .strategy import ListingPlan
+from .strategy import ListingPlan, upfront_requests
+from .truth import Ask, Earlier
 from .status import UNSETTLED, Mode, StopKind, count_statuses
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .job import Job
+
+#: Seconds a serial still listed after its DELETE is checked again before it is ``still_present``.
+RECHECK = 15.0
 
 NO_KEY = ("no API key: set KATANA_API_KEY in the environment or in the env file (--env-file, else .env in "
           "the user's config folder), or try the built-in sandbox with --sandbox")
@@ -104,7 +109,8 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
                fresh: bool = False, progress: Callable[[Progress], None] | None = None,
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
                concurrency: int = 4, listing: str = "auto", interrupt: Interrupt | None = None,
-               quota_share: float | str | None = None, env_file: str | Path | None = None) -> RunResult:
+               quota_share: float | str | None = None, env_file: str | Path | None = None,
+               recheck: float = RECHECK) -> RunResult:
     """Preview or apply ``job``: a new result; the job itself is left as it was read.
 
     ``listing`` is ``"auto"`` (list a resource type whole where that is
@@ -114,7 +120,9 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
     flight settles, every row keeps a true status.
     ``quota_share`` is the share of the tenant's window the run may use
     (else ``KATANA_QUOTA_SHARE``, else 80 %); the budget is shared with every
-    sn-importer process on this host through ``state_dir``."""
+    sn-importer process on this host through ``state_dir``. ``recheck`` is
+    how long a serial still listed after its DELETE is checked again before
+    it is called ``still_present`` (a DELETE may take effect late)."""
     mode = Mode(mode)
     share = resolve_quota_share(quota_share, env_file=env_file)
     clock = (client_options or {}).get("clock")
@@ -127,49 +135,49 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             result.halt(StopKind.NO_KEY, NO_KEY)
             return result
         if mode == Mode.APPLY:
-            journal, key, detached = _open_journal(result, stack, state_dir, fresh)
+            journal, key, earlier = _open_journal(result, stack, state_dir, fresh)
         else:
-            journal, key, detached = None, None, {}
+            journal, key, earlier = None, None, {}
             _note_applied_before(result, state_dir)
         if result.stop:
             return result
-        options = _with_budget(result, stack, state_dir, connection, share, client_options)
+        options = _with_ledger(result, stack, state_dir, connection, share, client_options)
         client = KatanaClient(connection.base_url, connection.api_key, **options)
 
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
-            if client.pacer.shared:
-                client.pacer.shared.expect(plan.requests)  # the other runs on the tenant count it in their estimates
+            client.ledger.expect(plan.requests)  # the other runs on the tenant count it in their estimates
             if announce and plan.requests:
-                announce(_estimate(mode, client, plan))
+                announce(run_estimate(mode, client.ledger, plan))
 
         start = partial(Engine, client=client, mode=mode, ids_per_request=job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency,
-                        listing=listing, on_plan=planned, interrupt=interrupt, detached=detached)
-        lookups = lookup_requests(result.rows)
+                        listing=listing, on_plan=planned, interrupt=interrupt, earlier=earlier, recheck=recheck)
+        lookups, named = lookup_requests(job.rows), references(job.rows)
         if announce and lookups:
-            announce(_lookup_estimate(result, client, lookups))
-        total = job.plan_detail.api_requests(with_delete=mode == Mode.APPLY) + lookups + unresolved_requests(
-            result.rows, job.template.ids_per_request, with_delete=mode == Mode.APPLY)
+            announce(lookup_estimate(client.ledger, lookups, len(named)))
+        resources = job.plan_detail.sizes() + [(ref.resource_type, len(rows)) for ref, rows in named.items()]
+        total = lookups + upfront_requests(resources, job.template.ids_per_request, mode)
         _run_engine(result, start, client, total)
         if journal and key and _complete(result):
             journal.finish_run(key, result.finished_at, result.counts())
     return result
 
 
-def _with_budget(result: RunResult, stack: ExitStack, state_dir, connection: Connection, share: float,
+def _with_ledger(result: RunResult, stack: ExitStack, state_dir, connection: Connection, share: float,
                  client_options: dict | None) -> dict:
-    """The client's options plus the tenant's budget shared through the state directory;
-    if that directory cannot hold it, the run paces itself alone and says so."""
+    """The client's options plus the tenant's window, shared through the state directory; if that
+    directory cannot hold it, the run paces itself alone (at the same share) and says so."""
     options = dict(client_options or {})
+    clock, initial = options.get("clock"), options.get("initial_quota", (60, 60.0))
     try:
-        budget = open_budget(state_dir, connection.base_url, connection.api_key, share=share,
-                             clock=options.get("clock"), initial_quota=options.get("initial_quota", (60, 60.0)))
+        ledger = open_ledger(state_dir, connection.base_url, connection.api_key, share=share, clock=clock,
+                             initial_quota=initial)
     except (OSError, sqlite3.Error) as exc:
         result.notes.append(f"The shared quota in {state_dir or 'the state directory'} cannot be used ({exc}); "
-                         "this run paced itself alone, blind to other sn-importer runs on this tenant.")
-        return options
-    stack.callback(budget.close)
-    return options | {"budget": budget}
+                            "this run paced itself alone, blind to other sn-importer runs on this tenant.")
+        ledger = Ledger(share=share, clock=clock, initial_quota=initial)
+    stack.callback(ledger.close)
+    return options | {"ledger": ledger}
 
 
 def _run_engine(result: RunResult, start: Callable[..., Engine], client: KatanaClient, total: int) -> None:
@@ -195,21 +203,23 @@ class _Run:
     def __init__(self, result: RunResult, start: Callable[..., Engine]):
         self.result, self.start = result, start
         self.engine: Engine | None = None
-        self.resolution = Resolution()
 
     async def go(self, client: KatanaClient, total: int) -> None:
         async with client:
-            plan = self.result.job.plan_detail
-            if by_order_mask(self.result.rows).any():
+            job, plan = self.result.job, self.result.job.plan_detail
+            if by_order_mask(job.rows).any():
                 try:
-                    self.resolution = await resolve(self.result.rows, Lookups(client))
-                except AuthError as exc:
-                    return self.stop(StopKind.AUTH, str(exc))
-                except ResumeLaterError as exc:  # a wait beyond --max-wait, or a stall: resumable
-                    return self.stop(StopKind.WAIT, str(exc))
-                self.result.rows = apply_resolution(self.result.rows, self.resolution)
-                plan = self.result.resolved_plan = build_plan(self.result.rows, self.result.template.ids_per_request)
-            self.engine = self.start(self.result.rows, plan.members)
+                    resolution = await resolve(job.rows, Lookups(client))
+                except KatanaError as exc:
+                    if exc.stop_kind is None:
+                        raise
+                    return self.stop(exc.stop_kind, str(exc))
+                self.result.resolution = resolution
+                plannable = job.rows.drop(index=list(resolution.problems))
+                plan = self.result.resolved_plan = build_plan(plannable, job.template.ids_per_request,
+                                                              resolution.resource_ids())
+            counts = Counter(self.result.counts())
+            self.engine = self.start(asks_for(job.rows, plan.members), counts=counts)
             await self.engine.run(total)
 
     def stop(self, kind: StopKind, reason: str) -> None:
@@ -218,17 +228,23 @@ class _Run:
         if self.engine is None:
             self.result.halt(kind, reason)
             return
-        self.engine.state.stop(kind, reason)
+        self.engine.findings.stopped(kind, reason)
         self.engine.finalise()
 
     def finish(self) -> None:
         if self.engine is not None:
-            state = self.engine.state
-            self.result.removed = pd.DataFrame(state.removed, columns=list(REMOVED_COLUMNS))
-            self.result.stop = state.stop_cause
-            self.result.listing = state.listing
-            self.result.notes.extend(state.notes)
-        annotate(self.result.rows, self.resolution)
+            self.result.record(self.engine.findings, self.engine.listing)
+
+
+def asks_for(rows: pd.DataFrame, members: dict) -> dict[tuple[str, int], list[Ask]]:
+    """What each planned row asks of its resource: the engine's input, read from the rows frame."""
+    part = rows[["sheet", "row", "serial_id", "serial_number"]]
+    asks = {}
+    for res, positions in members.items():
+        asks[res] = [Ask(int(p), int(row), str(sheet), None if pd.isna(sid) else int(sid),
+                         serial if isinstance(serial, str) and serial else None)
+                     for p, (sheet, row, sid, serial) in zip(positions, part.loc[positions].itertuples(index=False))]
+    return asks
 
 
 def _complete(result: RunResult) -> bool:
@@ -241,9 +257,9 @@ def _complete(result: RunResult) -> bool:
 
 
 def _open_journal(result: RunResult, stack: ExitStack, state_dir,
-                  fresh: bool) -> tuple[Journal | None, str | None, dict[int, Detached]]:
-    """The journal, locked for this run, its key, and the rows an earlier finished run of the
-    file detached. On failure the result is stopped with the reason."""
+                  fresh: bool) -> tuple[Journal | None, str | None, dict[int, Earlier]]:
+    """The journal, locked for this run, its key, and what an earlier finished run of the file did
+    to its rows. On failure the result is stopped with the reason."""
     try:
         journal = stack.enter_context(closing(Journal(state_dir)))
         key = run_key(result.path, result.template.path, result.base_url or "")
@@ -254,7 +270,7 @@ def _open_journal(result: RunResult, stack: ExitStack, state_dir,
                                       f"{reason}; choose another --state-dir")
         return None, None, {}
     except RunInProgress as exc:
-        result.halt(StopKind.BUSY, str(exc))
+        result.halt(exc.stop_kind, str(exc))
         return None, None, {}
     _prepare_journal(result, journal, key, fresh)
     return journal, key, ({} if fresh else journal.detached(key))
@@ -291,50 +307,4 @@ def _note_applied_before(result: RunResult, state_dir) -> None:
                             "this check shows what is on each resource today.")
 
 
-def _estimate(mode: Mode, client: KatanaClient, plan: ListingPlan) -> str:
-    """What the run will cost and how each resource type is listed, said before any DELETE
-    (after at most one probe per type, the read-only first page of its type-wide list)."""
-    wait = describe_wait(client.estimate_seconds(plan.requests))
-    per = plan.requests / plan.resources if plan.resources else 0.0
-    lines = [f"{mode.value.capitalize()}: {plan.requests} requests at most for {plan.resources} resources "
-             f"({per:.2f} per resource); {wait} at {_quota_words(client)} "
-             "(the quota Katana reports is followed once it answers)."]
-    return "\n".join(lines + [f"  {line}" for line in plan.describe()])
-
-
-def _lookup_estimate(result: RunResult, client: KatanaClient, lookups: int) -> str:
-    """What looking up order numbers and SKUs costs, said before the first lookup."""
-    wait = describe_wait(client.estimate_seconds(lookups))
-    return (f"First {lookups} requests at most to look up {len(references(result.rows))} resources "
-            f"named by order number and SKU in Katana; {wait}.")
-
-
-def _quota_words(client: KatanaClient) -> str:
-    """The quota a run paces by: its share of the tenant's window, and the other runs drawing from it now."""
-    shared = client.pacer.shared
-    limit, window = client.pacer.limit, client.pacer.window
-    if not shared:
-        return f"{limit} requests per {_seconds(window)} s"
-    limit, cap, window = shared.quota()
-    words = f"{cap} of {limit} requests per {_seconds(window)} s ({shared.share:.0%} of the tenant's quota)"
-    running = shared.others_active()
-    if running:
-        words += (f", shared with {running} other sn-importer run{'s' if running > 1 else ''} "
-                  "on this tenant drawing from the same budget now")
-    return words
-
-
-def _seconds(window: float) -> str:
-    return f"{round(window) if window >= 2 else window:g}"
-
-
-def describe_wait(seconds: float) -> str:
-    """How long the quota makes a run wait, in the words the command line and the page use."""
-    if seconds < 1:
-        return "no waiting"
-    if seconds < 90:
-        return f"about {seconds:.0f} s"
-    return f"about {seconds / 60:.0f} min"
-
-
-__all__ = ["NO_KEY", "connect", "describe_wait", "run_remote", "run_sync"]
+__all__ = ["NO_KEY", "connect", "run_remote", "run_sync"]

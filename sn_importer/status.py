@@ -46,6 +46,7 @@ class StopKind(StrEnum):
     JOURNAL = "journal"          # the crash-safety journal cannot be used
     BUSY = "busy"                # another apply of the same file is running
     WAIT = "wait"                # a wait beyond --max-wait, or a stall: resume later
+    STORAGE = "storage"          # the state or output folder is full or refuses files: resume with room
     INTERNAL = "internal"        # a bug
 
     @property

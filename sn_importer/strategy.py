@@ -13,7 +13,13 @@ first page, so when the type-wide list is chosen it is not spent twice.
 This module is the arithmetic only, the same for ``preview`` (one pass: the
 list before) and ``apply`` (two passes: before and after): whether a type is
 worth probing, which listing a probe's answer chooses, and what each costs.
-The engine does the probing and the listing.
+It is the one cost model: the plan, the run's estimate and its result all ask
+it (:func:`upfront_requests` before Katana has answered, :class:`ListingPlan`
+after). The engine does the probing and the listing.
+
+A list of more than one page is read twice (two reads must agree before it
+is trusted), so a type-wide list of several pages costs its pages twice per
+pass; a single page is one read.
 """
 
 from __future__ import annotations
@@ -23,9 +29,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable
 
+from .katana.answers import PAGE_LIMIT
 from .status import Mode
-
-PAGE_SIZE = 250
 
 
 class Listing(str, Enum):
@@ -42,7 +47,13 @@ def passes(mode: str) -> int:
 
 def pages_for(serials: int) -> int:
     """Pages a list of ``serials`` records takes (an empty list is still one request)."""
-    return max(1, math.ceil(serials / PAGE_SIZE))
+    return max(1, math.ceil(serials / PAGE_LIMIT))
+
+
+def read_cost(pages: int) -> int:
+    """Requests one trusted read of a list of ``pages`` pages takes: one page is one read; several
+    pages are read twice, and the two reads must agree."""
+    return pages if pages <= 1 else 2 * pages
 
 
 def worth_probing(list_pages: int) -> bool:
@@ -58,12 +69,13 @@ def worth_probing(list_pages: int) -> bool:
 def type_wide_wins(type_pages: int, list_pages: int) -> bool:
     """With the probe already made, is the type-wide list the cheaper one?
 
-    Type-wide costs ``type_pages`` per pass, the probe being the first page
-    of the first pass; per-resource lists cost ``list_pages`` per pass on top
-    of the probe. For both modes that comes to: type-wide when
-    ``type_pages <= list_pages``.
+    Type-wide costs one trusted read of ``type_pages`` per pass, the probe
+    being the first page of the first pass; per-resource lists cost
+    ``list_pages`` per pass on top of the probe (a resource's own list is a
+    page or a few). For both modes that comes to: type-wide when its read
+    costs no more than the resources' lists.
     """
-    return type_pages <= list_pages
+    return read_cost(type_pages) <= list_pages
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ class TypeChoice:
     def list_requests(self, mode: str) -> int:
         """GETs this type needs at most in ``mode``, the probe included."""
         if self.listing is Listing.TYPE_WIDE:
-            return passes(mode) * max(1, self.type_pages or 0)
+            return passes(mode) * read_cost(max(1, self.type_pages or 0))
         return passes(mode) * self.list_pages + (1 if self.probed else 0)
 
     def requests(self, mode: str) -> int:
@@ -117,7 +129,7 @@ def per_type(resources: Iterable[tuple[str, int, int]]) -> dict[str, TypeChoice]
     for resource_type, serials, deletes in resources:
         known = choices.get(resource_type) or TypeChoice(resource_type, 0, 0, 0)
         choices[resource_type] = TypeChoice(resource_type, known.resources + 1,
-                                            known.list_pages + pages_for(serials),
+                                            known.list_pages + read_cost(pages_for(serials)),
                                             known.delete_requests + deletes)
     return choices
 
@@ -160,6 +172,15 @@ class ListingPlan:
         return {t.resource_type: {"listing": t.listing.value, "resources": t.resources,
                                   "type_records": t.type_records, "type_pages": t.type_pages,
                                   "requests": t.requests(self.mode)} for t in self.types}
+
+
+def upfront_requests(resources: Iterable[tuple[str, int]], chunk: int, mode: str) -> int:
+    """Requests a run needs at most before Katana has answered anything: ``resources`` are
+    (type, serials the sheet names on it); each listed on its own (before, and after with its
+    DELETE chunks for apply), plus a probe for each type worth probing."""
+    choices = per_type((t, n, max(1, -(-n // chunk))) for t, n in resources).values()
+    plan = ListingPlan(str(mode), tuple(choices))
+    return plan.requests + sum(worth_probing(t.list_pages) for t in plan.types)
 
 
 def per_resource_cost(choice: TypeChoice, mode: str) -> int:

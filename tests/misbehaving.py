@@ -26,6 +26,7 @@ import json
 import math
 import threading
 import time
+from email.utils import formatdate
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -90,6 +91,8 @@ class MisbehavingKatana:
     api_key: str = KEY
     rules: list[Rule] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    #: The server's clock: every answer's ``Date`` (set it to a test's fake clock's ``now`` to share it).
+    now: Callable[[], float] = time.time
 
     def __post_init__(self):
         self.records = [dict(r) for r in self.records]
@@ -154,10 +157,14 @@ class MisbehavingKatana:
         self.calls.append(call)
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return await unauthorized()(call, self)
-        for rule in self.rules:
-            if rule.takes(call):
-                return await rule.answer(call, self)
-        return await honest()(call, self)
+        return await self._answer(call)
+
+    async def _answer(self, call: Call) -> Response:
+        rule = next((rule for rule in self.rules if rule.takes(call)), None)
+        response = await (rule.answer if rule else honest())(call, self)
+        if "date" not in response.headers:
+            response.headers["Date"] = formatdate(self.now(), usegmt=True)
+        return response
 
 
 # --------------------------------------------------------------------------- answers
@@ -269,7 +276,8 @@ def quota_spent(reset_in: float, now: Callable[[], float] = time.time) -> Answer
     async def answer(call: Call, katana: MisbehavingKatana) -> Response:
         response = await honest()(call, katana)
         response.headers.update({"X-Ratelimit-Limit": "60", "X-Ratelimit-Remaining": "0",
-                                 "X-Ratelimit-Reset": str(int((now() + reset_in) * 1000))})
+                                 "X-Ratelimit-Reset": str(int((now() + reset_in) * 1000)),
+                                 "Date": formatdate(now(), usegmt=True)})
         return response
 
     return answer

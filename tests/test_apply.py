@@ -89,8 +89,9 @@ def test_resource_with_300_serials_pages_and_chunks(tmp_path, state):
         result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         assert statuses(result) == ["deleted"] * 300
         assert server.store.find("ManufacturingOrder", 3001) == []
-        # before: 2 pages of 250; DELETE: 3 chunks of 100; after: 1 (empty) page
-        assert server.store.stats()["requests"] == {"GET": 3, "DELETE": 3, "POST": 0}
+        # before: 2 pages of 250, read twice (two reads must agree); DELETE: 3 chunks of 100; after: 1 page,
+        # empty, read twice (an empty list after a DELETE is believed only when a second read agrees)
+        assert server.store.stats()["requests"] == {"GET": 2 * 2 + 2, "DELETE": 3, "POST": 0}
 
 
 def test_rides_through_failures_and_a_tight_quota(tmp_path, state):
@@ -211,7 +212,8 @@ def test_the_same_file_again_is_checked_again_and_reports_todays_truth(tmp_path,
         assert again.rows.at[0, "message"].startswith(f"detached on {first.rows.at[0, 'checked_at']} by run "
                                                       f"{first.run_id}; still absent now")
         assert again.rows.at[1, "message"] == ""  # detached again, today
-        assert again.run_id != first.run_id and again.requests["GET"] == 2 and again.requests["DELETE"] == 1
+        # the list after came back empty: read twice before the row is deleted
+        assert again.run_id != first.run_id and again.requests["GET"] == 3 and again.requests["DELETE"] == 1
         assert f"Applied before on {first.finished_at} (run {first.run_id})" in " ".join(again.notes)
         assert on(server.store, "ManufacturingOrder", 3001) == set()
         assert list(again.removed["id"]) == [2]  # only what this run detached
@@ -373,7 +375,8 @@ def test_a_re_run_keeps_the_earlier_run_in_the_history(tmp_path, state):
     journal.close()
     assert set(history) == {first.run_id, again.run_id}
     assert history[first.run_id]["finished_at"] == first.finished_at
-    assert again.requests["GET"] == 1 and statuses(again) == ["deleted"]
+    # the resource's list is empty now: read twice (two reads must agree) before anything is concluded
+    assert again.requests["GET"] == 2 and statuses(again) == ["deleted"]
 
 
 def test_a_corrupt_journal_is_one_clear_stop(tmp_path, state):

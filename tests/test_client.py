@@ -21,18 +21,19 @@ from sandbox_fixtures import AUTH, KEY, RecordingTransport, assert_valid, grid, 
 from sn_importer.katana.client import KatanaClient
 from sn_importer.clock import FakeClock
 from sn_importer.errors import ApiRequestError, ApiUnavailableError, AuthError
-from sn_importer.katana.pacing import Pacer, Ticket
+from sn_importer.katana.ledger import Ledger
+from sn_importer.katana.window import Grant, Window
 from sn_importer.sandbox import create_app, running_sandbox
 
 BASE = "http://sandbox/v1"
 FAST = {"backoff": (0.01, 0.05)}
 
 
-def in_process(records, *, clock=None, key=KEY, **options):
+def in_process(records, *, clock=None, key=KEY, max_in_flight=4, **options):
     """A client wired to an in-process sandbox; returns (client, app, recorder)."""
     app = create_app(records, clock=clock, **options)
     recorder = RecordingTransport(httpx.ASGITransport(app=app))
-    client = KatanaClient(BASE, key, transport=recorder, clock=clock, **FAST)
+    client = KatanaClient(BASE, key, transport=recorder, clock=clock, max_in_flight=max_in_flight, **FAST)
     return client, app, recorder
 
 
@@ -62,8 +63,9 @@ def test_list_fetches_every_page_of_250():
 
     records, sent, stats = asyncio.run(scenario())
     assert len(records) == 300 and len({r["id"] for r in records}) == 300
-    assert [(method, body) for method, _, body in sent] == [("GET", None), ("GET", None)]
-    assert stats.as_dict() == {"GET": 2, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
+    # two pages, read twice: a list of several pages is trusted when two complete reads agree
+    assert [(method, body) for method, _, body in sent] == [("GET", None)] * 4
+    assert stats.as_dict() == {"GET": 4, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
                                "waited_s": 0.0, "waited_for_other_runs_s": 0.0}
 
 
@@ -72,7 +74,8 @@ def test_list_stops_on_the_last_page_header():
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(dict(request.url.params))
-        data = [{"id": i} for i in range(250)]
+        data = [{"id": i, "serial_number": f"SN{i:05d}", "resource_type": "Production", "resource_id": 7}
+                for i in range(250)]
         pages = {"total_records": "250", "total_pages": "1", "offset": "0", "page": "1", "first_page": "true", "last_page": "true"}
         return httpx.Response(200, json={"data": data}, headers={**quota_headers(), "X-Pagination": json.dumps(pages)})
 
@@ -240,18 +243,19 @@ def test_rides_through_faults_on_a_tight_quota():
 def test_pacing_with_fake_clock_never_exceeds_the_quota():
     async def scenario():
         clock = FakeClock()
-        client, app, _ = in_process(grid(8, 2), clock=clock, rate_limit=(5, 10.0))
-        client.pacer = Pacer(clock, max_in_flight=8)  # more in flight than the window holds
+        client, app, _ = in_process(grid(8, 2), clock=clock, rate_limit=(5, 10.0), max_in_flight=8)
+        # more in flight than the window holds
         start, real = clock.now(), time.monotonic()
         async with client:
             await asyncio.gather(*(client.list_serials("ManufacturingOrder", 6000 + n % 8) for n in range(40)))
-        return app.state.store.stats(), clock.now() - start, time.monotonic() - real, client.pacer
+        return app.state.store.stats(), clock.now() - start, time.monotonic() - real, client.ledger
 
-    served, fake_seconds, real_seconds, pacer = asyncio.run(scenario())
+    served, fake_seconds, real_seconds, ledger = asyncio.run(scenario())
     assert served["status"] == {"200": 40}
     assert 70 <= fake_seconds < 72  # 8 windows of 10 s: the last opens 70 s after the first
     assert real_seconds < 2
-    assert (pacer.limit, round(pacer.window)) == (5, 10)
+    limit, _cap, window = ledger.quota()
+    assert (limit, round(window)) == (5, 10)
 
 
 def test_alone_on_a_real_window_meets_no_429():
@@ -272,26 +276,39 @@ def test_alone_on_a_real_window_meets_no_429():
     assert 2.0 <= time.monotonic() - started < 6
 
 
+def observe(window: Window, grant: Grant, limit: int, remaining: int, reset_ms: int) -> None:
+    window.observe(limit, remaining, reset_ms, reset_ms / 1000, grant, 1.0)
+
+
 def test_out_of_order_and_stale_answers():
-    pacer = Pacer(FakeClock())
-    a, b = Ticket(sent_at=0, done_before=0), Ticket(sent_at=0, done_before=0)
-    pacer._sent = 2
-    pacer.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "1700000060000"}, b)
-    pacer.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "4", "x-ratelimit-reset": "1700000060000"}, a)
-    assert pacer.available == 3  # 4 left after a; b, sent alongside, may be counted after it: 3
-    pacer.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9", "x-ratelimit-reset": "1700000030000"}, a)
-    assert pacer.available == 3  # an answer about an older window changes nothing
+    window = Window.fresh(0.0)
+    a, b = window.grant(0.0), window.grant(0.0)
+    observe(window, b, 10, 3, 1_700_000_060_000)
+    observe(window, a, 10, 4, 1_700_000_060_000)  # the older request's answer, arriving late, knows less
+    assert window.available() == 2  # 3 left after b; both were granted with none done: up to number 4
+    observe(window, a, 10, 9, 1_700_000_030_000)
+    assert window.available() == 2  # an answer about an older window changes nothing
+
+
+def test_the_newest_answer_of_a_window_sets_the_budget_even_when_it_is_lower():
+    """Another integration spent quota meanwhile: the newest answer's Remaining is the truth."""
+    window = Window.fresh(0.0)
+    first = window.grant(0.0)
+    observe(window, first, 60, 50, 1_700_000_060_000)
+    second = window.grant(1.0)
+    observe(window, second, 60, 0, 1_700_000_060_000)  # the others took the rest of the window
+    assert window.available() <= 0
 
 
 def test_estimate_follows_the_known_quota():
-    pacer = Pacer(FakeClock(start=1_700_000_000.0))
-    assert (pacer.estimate_seconds(60), pacer.estimate_seconds(61), pacer.estimate_seconds(180)) == (0.0, 60.0, 120.0)
-    ticket = Ticket(sent_at=1_700_000_000.0)
-    pacer._sent = 1
-    pacer.observe({"x-ratelimit-limit": "20", "x-ratelimit-remaining": "19", "x-ratelimit-reset": "1700000001000"}, ticket)
-    assert (pacer.limit, pacer.window) == (20, 1.0)
-    assert pacer.estimate_seconds(19) == 0.0
-    assert pacer.estimate_seconds(19 + 40) == pytest.approx(2.0)  # reset in 1 s, then one more window
+    clock = FakeClock(start=1_700_000_000.0)
+    ledger = Ledger(share=1.0, clock=clock)
+    assert (ledger.estimate_seconds(60), ledger.estimate_seconds(61), ledger.estimate_seconds(180)) == (0.0, 60.0, 120.0)
+    grant = ledger.try_reserve()
+    ledger.finish(grant, (20, 19, 1_700_000_001_000), 1_700_000_001.0)
+    assert ledger.quota() == (20, 20, 1.0)
+    assert ledger.estimate_seconds(19) == 0.0
+    assert ledger.estimate_seconds(19 + 40) == pytest.approx(2.0)  # reset in 1 s, then one more window
 
 
 # --------------------------------------------------------------------------- the key stays secret

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 import sn_importer as sn
 from sn_importer.clock import FakeClock, iso
 from sn_importer.sandbox import running_sandbox
 from sn_importer.watch import Layout, free_name
-from sn_importer.web.quota import QuotaWatch
+from sn_importer.katana.quota import SharedLedger
 from sn_importer.web.security import Sessions
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "serials.csv"
@@ -41,15 +39,15 @@ def test_sessions_expire_on_the_injected_clock():
     assert not sessions.valid(session)
 
 
-def test_the_quota_estimate_reads_the_injected_clock():
+def test_the_quota_estimate_reads_the_injected_clock(tmp_path):
     clock = FakeClock(START)
-    watch = QuotaWatch(clock)
-    assert watch.estimate_seconds(27) == 0  # the library's starting 60 per 60 s
-    watch.seen(httpx.Headers({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0",
-                              "x-ratelimit-reset": str(int((START + 30) * 1000))}))
-    assert 25 <= watch.estimate_seconds(27) <= 31
+    ledger = SharedLedger(tmp_path, "http://katana.test/v1", "key", share=1.0, clock=clock)
+    assert ledger.estimate_seconds(27) == 0  # the library's starting 60 per 60 s
+    ledger.finish(ledger.try_reserve(), (60, 0, int((START + 30) * 1000)), START + 30)
+    assert 29 <= ledger.estimate_seconds(27) <= 31
     clock.advance(31)  # that window is over
-    assert watch.estimate_seconds(27) == 0
+    assert ledger.estimate_seconds(27) == 0
+    ledger.close()
 
 
 def test_a_kept_drops_name_carries_the_injected_time(tmp_path):

@@ -11,8 +11,8 @@ from sandbox_fixtures import KEY, orders_seed
 
 from sn_importer.katana.client import KatanaClient
 from sn_importer.errors import AuthError
-from sn_importer.katana.lookups import (Found, Lookups, Reference, annotate, apply_resolution, lookup_requests, resolve,
-                                 unresolved_requests)
+from sn_importer.fold import fold
+from sn_importer.katana.lookups import Found, Lookups, Reference, lookup_requests, references, resolve
 from sn_importer.sandbox import create_app, seed_from
 from sn_importer.status import Status
 
@@ -146,13 +146,12 @@ def test_each_distinct_order_and_sku_is_asked_once_per_run():
 def test_resolution_fills_ids_marks_problems_and_notes_beside_the_row():
     rows = sheet()
     resolution, _ = run_resolve(app_for(), rows)
-    out = apply_resolution(rows, resolution)
+    out = fold(rows, resolution=resolution)
     assert rows["resource_id"].isna().sum() == 8  # the input frame is left as it was
     assert out["resource_id"].tolist()[:8] == [8123, 8123, pd.NA, 5001, 5001, pd.NA, 7001, pd.NA]
     assert out["status"].tolist() == ["valid", "valid", "invalid", "valid", "valid", "invalid", "valid", "invalid", "valid"]
     assert out.at[2, "message"] == "Katana has no manufacturing order MO-404"
     assert "row ids 5002, 5003" in out.at[5, "message"]
-    annotate(out, resolution)
     assert out.at[0, "message"] == "MO-3001 is ManufacturingOrder 8123"
     assert out.at[3, "message"] == "SO-1042 / SKU KNF-01 is SalesOrderRow 5001"
     assert out.at[8, "message"] == ""
@@ -162,21 +161,25 @@ def test_an_order_row_with_its_id_but_no_sku_is_not_looked_up():
     rows = rows_frame(("SalesOrderRow", 5001, "SO-1042", "", "A"))
     assert lookup_requests(rows) == 0
     app = app_for()
-    out = apply_resolution(rows, run_resolve(app, rows)[0])
+    out = fold(rows, resolution=run_resolve(app, rows)[0])
     assert out["status"].tolist() == ["valid"] and out["resource_id"].tolist() == [5001]
     assert endpoints(app) == {}
 
 
 def test_a_given_id_must_agree_with_the_order_number():
     rows = rows_frame(("ManufacturingOrder", 3001, "MO-3001", "", "A"), ("ManufacturingOrder", 8123, "MO-3001", "", "B"))
-    out = apply_resolution(rows, run_resolve(app_for(), rows)[0])
+    out = fold(rows, resolution=run_resolve(app_for(), rows)[0])
     assert out["status"].tolist() == ["invalid", "valid"]
     assert out.at[0, "message"] == "resource_id 3001 is not MO-3001, which is ManufacturingOrder 8123 in Katana"
 
 
-def test_unresolved_requests_count_each_reference_as_one_resource():
+def test_the_cost_model_counts_each_reference_as_one_resource():
+    from sn_importer.strategy import upfront_requests
+
     rows = sheet()
-    # 6 references (8 rows): list before + after and one DELETE each
-    assert unresolved_requests(rows, ids_per_request=100, with_delete=True) == 6 * 3
-    assert unresolved_requests(rows, ids_per_request=100, with_delete=False) == 6
-    assert unresolved_requests(rows, ids_per_request=1, with_delete=True) == 6 * 2 + 8
+    named = [(ref.resource_type, len(labels)) for ref, labels in references(rows).items()]
+    # 6 references (8 rows) of 3 types: list before + after and one DELETE each, and a probe for the
+    # type with several resources (ManufacturingOrder has 2, SalesOrderRow 2, PurchaseOrderRow 2)
+    assert upfront_requests(named, 100, "apply") == 6 * 3 + 3
+    assert upfront_requests(named, 100, "preview") == 6 + 3
+    assert upfront_requests(named, 1, "apply") == 6 * 2 + 8 + 3

@@ -53,7 +53,7 @@ def test_chunks_follow_input_order_when_resources_interleave(tmp_path):
     rows = sn.read(write_csv(tmp_path, HEADER + lines)).rows
     plan = build_plan(rows, 2)
     assert plan.resources.values.tolist() == [["ManufacturingOrder", 3001, 3, 2], ["ManufacturingOrder", 3002, 3, 2]]
-    assert rows["request"].tolist() == [
+    assert plan.labels.tolist() == [
         "DELETE ManufacturingOrder 3001 (1/2)", "DELETE ManufacturingOrder 3002 (1/2)",
         "DELETE ManufacturingOrder 3001 (1/2)", "DELETE ManufacturingOrder 3002 (1/2)",
         "DELETE ManufacturingOrder 3001 (2/2)", "DELETE ManufacturingOrder 3002 (2/2)"]

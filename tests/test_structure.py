@@ -165,6 +165,8 @@ def test_a_run_that_stops_says_why_in_kind_and_words(tmp_path, monkeypatch):
 
 
 def test_an_outcome_keeps_the_journal_format():
-    outcome = sn.Outcome(sn.Status.DELETED, "", 7, "2026-11-27T10:00:00Z")
-    assert outcome.to_json() == ["deleted", "", 7, "2026-11-27T10:00:00Z"]
+    outcome = sn.Outcome(sn.Status.DELETED, "", 7, "2026-11-27T10:00:00Z", sn.Cause.VERIFIED)
+    assert outcome.to_json() == ["deleted", "", 7, "2026-11-27T10:00:00Z", "verified"]
     assert sn.Outcome.from_json(json.loads(json.dumps(outcome.to_json()))) == outcome
+    # a journal written before outcomes carried their cause still reads
+    assert sn.Outcome.from_json(["deleted", "", 7, "2026-11-27T10:00:00Z"]).cause == sn.Cause.NONE

@@ -74,8 +74,9 @@ def test_many_resources_in_a_small_tenant_list_the_type_whole(tmp_path):
     result = run(app, sheet(tmp_path, first_two_of(range(1, 31))), state=tmp_path / "state")
     assert result.counts() == {"deleted": 60}
     stats = app.state.store.stats()["requests"]
-    # 4 pages before (the first is the probe), 4 after (840 serials left); 30 lists would be 60 requests
-    assert stats == {"GET": 4 + 4, "DELETE": 30, "POST": 0}
+    # 4 pages before (the first is the probe), 4 after (840 serials left), each list of several pages
+    # read twice (two reads must agree); 30 lists would be 60 requests
+    assert stats == {"GET": 2 * 4 + 2 * 4, "DELETE": 30, "POST": 0}
     assert all(left(app, mo) == {f"S{mo:05d}-002"} for mo in range(1, 31))
     assert all(len(left(app, mo)) == 3 for mo in range(31, 301))
 
@@ -100,8 +101,9 @@ def test_a_mixed_sheet_decides_type_by_type(tmp_path):
     rows = first_two_of(range(1, 11)) + [("SalesOrderRow", 501, "SO-1")]
     result = run(app, sheet(tmp_path, rows), state=tmp_path / "state")
     assert result.counts() == {"deleted": 21}
-    # MOs: 1 page before (the probe), 1 after; the one SalesOrderRow: its own list before and after
-    assert app.state.store.stats()["requests"] == {"GET": 2 + 2, "DELETE": 11, "POST": 0}
+    # MOs: 1 page before (the probe), 1 after; the one SalesOrderRow: its own list before and after, the
+    # list after read twice (it came back empty, so a second read must agree before any row is deleted)
+    assert app.state.store.stats()["requests"] == {"GET": 2 + 3, "DELETE": 11, "POST": 0}
     assert left(app, 1) == {"S00001-002"} and {r["id"] for r in app.state.store.find("SalesOrderRow")} == {90_000, 90_002}
 
 
@@ -110,7 +112,7 @@ def test_preview_uses_the_same_plan_and_reads_the_type_once(tmp_path):
     rows = first_two_of(range(1, 51)) + [("MO", 7, "NOT-THERE")]
     result = run(app, sheet(tmp_path, rows), mode="preview")
     assert result.counts() == {"planned": 100, "not_on_resource": 1}
-    assert app.state.store.stats()["requests"] == {"GET": 4, "DELETE": 0, "POST": 0}
+    assert app.state.store.stats()["requests"] == {"GET": 2 * 4, "DELETE": 0, "POST": 0}  # 4 pages, read twice
 
 
 # --------------------------------------------------------------------------- lists that change while paged
@@ -122,7 +124,8 @@ def test_a_type_list_that_changes_once_while_paged_is_read_again(tmp_path):
     result = run(busy, sheet(tmp_path, first_two_of(range(1, 31))), state=tmp_path / "state")
     assert busy.changes == 1
     assert result.counts() == {"deleted": 60}
-    assert gets(app) == 4 + 4 + 4  # read twice before (the first from the probe), once after
+    # before: the first read (from the probe) changed, the next two agree; after: two reads that agree
+    assert gets(app) == 3 * 4 + 2 * 4
 
 
 def test_a_type_list_that_never_holds_still_before_falls_back_to_one_list_per_resource(tmp_path):
@@ -132,8 +135,8 @@ def test_a_type_list_that_never_holds_still_before_falls_back_to_one_list_per_re
     result = run(busy, path, state=tmp_path / "state")
     assert result.counts() == {"deleted": 40, "not_on_resource": 1}
     assert all(left(app, mo) == {f"S{mo:05d}-002"} for mo in range(1, 21))
-    # three reads of the type's 4 pages (the first from the probe), then 20 lists before and 20 after
-    assert gets(app) == 3 * 4 + 20 + 20
+    # four reads of the type's 4 pages (the first from the probe), then 20 lists before and 20 after
+    assert gets(app) == 4 * 4 + 20 + 20
     assert any("could not be used" in note and "before any delete" in note for note in result.notes)
 
 
@@ -147,8 +150,9 @@ def test_a_type_list_that_never_holds_still_after_falls_back_to_one_list_per_res
     busy = BusyTenant(app, when=after_the_deletes, then=attach_in_front([500_000], resource_id=900), times=99)
     result = run(busy, sheet(tmp_path, first_two_of(range(1, 21))), state=tmp_path / "state")
     assert result.counts() == {"deleted": 40}
-    assert busy.changes == 3 and after["deletes"] == 0
-    assert gets(app) == 4 + 3 * 4 + 20  # before: 4 pages; after (860 left): three reads of 4 pages, then 20 lists
+    assert busy.changes == 4 and after["deletes"] == 0
+    # before: 4 pages read twice; after (860 left): four reads of 4 pages, then 20 lists
+    assert gets(app) == 2 * 4 + 4 * 4 + 20
     assert any("could not be used" in note and "after the DELETEs" in note for note in result.notes)
 
 
@@ -229,8 +233,9 @@ def test_the_estimate_json_and_summary_name_the_listing_and_the_cost_per_resourc
                                     "-o", str(tmp_path / "out.xlsx")], env=env)
     summary = json.loads(done.stdout)
     assert summary["statuses"] == {"deleted": 21}
-    assert summary["requests"]["GET"] + summary["requests"]["DELETE"] == 2 + 2 + 11
-    assert summary["requests_per_resource"] == round(15 / 11, 2)
+    # the SalesOrderRow's list after came back empty: read a second time before its row is deleted
+    assert summary["requests"]["GET"] + summary["requests"]["DELETE"] == 2 + 3 + 11
+    assert summary["requests_per_resource"] == round(16 / 11, 2)
     assert summary["plan"]["listing"] == {
         "ManufacturingOrder": {"listing": "type_wide", "resources": 10, "type_records": 30, "type_pages": 1,
                                "requests": 12},
@@ -238,5 +243,5 @@ def test_the_estimate_json_and_summary_name_the_listing_and_the_cost_per_resourc
                           "requests": 3}}
     facts = {row[0]: row[1] for row in load_workbook(tmp_path / "out.xlsx")["Summary"].iter_rows(values_only=True)
              if row and row[0]}
-    assert facts["Requests per resource"] == "1.36"
+    assert facts["Requests per resource"] == "1.45"
     assert facts["How each type was listed"].startswith("ManufacturingOrder: 10 resources, listed whole (1 page")

@@ -3,22 +3,30 @@
 Katana's DELETE answers 204 whatever happens, so a row's status is only as
 true as the lists read before and after it. A list is paged (offsets into a
 list sorted by serial string), and paging can go wrong in ways that look
-like success: a proxy or a gateway that serves 100 records a page whatever
-``limit`` asks, a server that repeats the same page forever, another
-integration that detaches serials between page 1 and page 2 so that a record
-slides across the page boundary unseen. Hence:
+like success: a gateway that caps pages at 100 whatever ``limit`` asks, a
+server that repeats a page forever or ignores a filter, another integration
+that detaches a serial between page 1 and page 2 so that a record slides
+across the page boundary unseen while another attached later keeps the count.
+Hence the rules of a trusted read:
 
-* Paging follows ``X-Pagination`` (``last_page``, ``total_pages``,
-  ``total_records``). A short page ends a list only when that header is absent.
+* **A record counts only if it is what was asked for**: the list's
+  ``resource_type`` and ``resource_id`` (per resource) or type (type-wide),
+  an integer ``id``, a non-empty ``serial_number`` string. Any other record
+  makes the read untrusted.
+* Paging follows ``X-Pagination`` (``last_page``, ``total_pages``). Without
+  it, a page shorter than the limit proves nothing (servers cap page sizes):
+  pages are asked for until an empty one.
 * Guards cut a list off with a clear reason: a page made only of records
   already read, more pages than ``total_records`` can fill, more records than
   it announced, or a hard cap on pages.
-* A list is **trusted** only when ``total_records`` was the same on its first
+* One read is **consistent** when ``total_records`` was the same on its first
   and its last page and the distinct records read match it, none twice.
-  Otherwise it is read again (``attempts`` in all) and then given up with
-  :class:`~sn_importer.errors.UntrustedListError`. The caller decides what that
-  means for its rows (before the DELETE: ``failed``; after it: ``unverified``),
-  never ``deleted`` or ``not_on_resource``.
+* A list of **more than one page** is trusted when two consistent complete
+  reads agree (the same records); a single page is one read. Otherwise it is
+  read again (``attempts`` reads in all) and given up with
+  :class:`~sn_importer.errors.UntrustedListError`. The caller decides what
+  that means for its rows (before the DELETE: ``failed``; after it:
+  ``unverified``), never ``deleted`` or ``not_on_resource``.
 
 Two kinds of list share this code: one resource (``resource_type`` and
 ``resource_id``) and a whole type (``resource_type`` only; each record carries
@@ -42,11 +50,10 @@ from dataclasses import dataclass
 from typing import Mapping, Protocol
 
 from ..errors import UntrustedListError
+from .answers import PAGE_LIMIT
 
-#: The API's largest page (``limit``).
-PAGE_LIMIT = 250
-#: Reads of one list before it is given up as changing under us.
-ATTEMPTS = 3
+#: Reads of one list before it is given up (a list of several pages needs two that agree).
+ATTEMPTS = 4
 #: No list is read past this many pages (250 × 4,000 = a million records).
 MAX_PAGES = 4_000
 
@@ -116,25 +123,32 @@ class _Changed(Exception):
 
 async def read_list(source: PageSource, resource_type: str | None, resource_id: int | None = None, *,
                     attempts: int = ATTEMPTS, max_pages: int = MAX_PAGES, limit: int = PAGE_LIMIT) -> TrustedList:
-    """Every record on the resource (or of the type), read until one read is consistent.
+    """Every record on the resource (or of the type), read until it can be trusted: one consistent
+    read of a single page, or two consistent reads of several pages that agree.
 
-    Raises :class:`UntrustedListError` when ``attempts`` reads all changed
-    under us, or at once when a guard cuts the list off (a repeated page, more
-    pages or records than announced, ``max_pages``). Errors of the requests
-    themselves (:class:`ApiUnavailableError`, :class:`AuthError`, ...) pass through.
+    Raises :class:`UntrustedListError` when ``attempts`` reads did not make a
+    trusted list, or at once when a guard cuts the list off (a repeated page,
+    more pages or records than announced, ``max_pages``). Errors of the
+    requests themselves (:class:`ApiUnavailableError`, :class:`AuthError`, ...) pass through.
     """
     where = describe(resource_type, resource_id)
-    why = ""
+    why, previous = "", None
     for read in range(1, max(1, attempts) + 1):
         try:
             records, total, pages = await _read_once(source, resource_type, resource_id, where, max_pages, limit)
         except _Changed as exc:
-            why = str(exc)
+            why, previous = str(exc), None
             continue
-        return TrustedList(resource_type, resource_id, records, total, pages, read)
+        listed = TrustedList(resource_type, resource_id, records, total, pages, read)
+        if pages == 1 or (previous is not None and previous.ids == listed.ids):
+            return listed
+        if previous is not None:
+            why = f"two reads of its {pages} pages disagreed on {len(previous.ids ^ listed.ids)} records"
+        previous = listed
     raise UntrustedListError(resource_type, resource_id,
-                             f"the list of serials on {where} changed while it was read, {attempts} times "
-                             f"(last: {why}); nothing was concluded from it")
+                             f"the list of serials on {where} could not be read the same way twice in {attempts} "
+                             f"reads (last: {why or 'it spans several pages and changed'}); nothing was "
+                             "concluded from it")
 
 
 async def _read_once(source: PageSource, resource_type, resource_id, where: str, max_pages: int,
@@ -149,6 +163,7 @@ async def _read_once(source: PageSource, resource_type, resource_id, where: str,
     page = 1
     while True:
         got = await source.get_page(resource_type, resource_id, page, limit)
+        _check_records(got.records, resource_type, resource_id, where)
         if page == 1:
             first, first_size = got.pagination, len(got.records)
         keys = [_key(r) for r in got.records]
@@ -158,7 +173,7 @@ async def _read_once(source: PageSource, resource_type, resource_id, where: str,
         repeats += len(keys) - len(fresh)
         seen |= fresh
         records.extend(got.records)
-        if is_last_page(got, limit):
+        if is_last_page(got):
             break
         _guard(cut, first, first_size, len(seen), page, max_pages)
         page += 1
@@ -192,8 +207,9 @@ def _guard(cut: _CutOff, first: Pagination | None, first_size: int, distinct: in
         raise cut(f"it announced {total} records on {can_fill} pages and page {page} is still not the last")
 
 
-def is_last_page(got: Page, limit: int) -> bool:
-    """The end of the list: the header's last_page (or its page count); a short page only without it.
+def is_last_page(got: Page) -> bool:
+    """The end of the list: the header's last_page (or its page count); without the header only
+    an empty page (a short page proves nothing: servers cap page sizes).
 
     An empty page is the end whatever the header says: a page past the end is
     empty, and nothing can follow it.
@@ -202,10 +218,39 @@ def is_last_page(got: Page, limit: int) -> bool:
         return True
     meta = got.pagination
     if meta is None or (meta.last_page is None and meta.total_pages is None):
-        return len(got.records) < limit
+        return False
     if meta.last_page is not None:
         return meta.last_page
     return got.number >= meta.total_pages
+
+
+def _check_records(records: list[dict], resource_type: str | None, resource_id: int | None, where: str) -> None:
+    """Every record is what was asked for, or the list is not to be trusted. A record of another
+    resource, or one without a serial, is not a list changing under us: the server does not apply
+    the filter or does not send whole records, and reading again would only spend the quota."""
+    for record in records:
+        problem = record_problem(record, resource_type, resource_id)
+        if problem:
+            raise UntrustedListError(resource_type, resource_id, f"the list of serials on {where} held {problem}; "
+                                                                 "nothing was concluded from it")
+
+
+def record_problem(record: dict, resource_type: str | None, resource_id: int | None) -> str:
+    """Why ``record`` does not belong in the list asked for ('' when it does)."""
+    rid = record.get("id")
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        return "a record without an integer id"
+    serial = record.get("serial_number")
+    if not isinstance(serial, str) or not serial.strip():
+        return f"record {rid} without a serial number"
+    if resource_type is not None and record.get("resource_type") != resource_type:
+        return f"record {rid} of {record.get('resource_type')!r}, not {resource_type} (the filter was not applied)"
+    on = record.get("resource_id")
+    if resource_id is not None and on != resource_id:
+        return f"record {rid} on resource {on!r}, not {resource_id} (the filter was not applied)"
+    if on is not None and (not isinstance(on, int) or isinstance(on, bool)):
+        return f"record {rid} with a resource id that is not a whole number"
+    return ""
 
 
 def _check_consistent(first: Pagination | None, last: Pagination | None, distinct: int, repeats: int,
@@ -253,4 +298,4 @@ def _int(value) -> int | None:
 
 
 __all__ = ["ATTEMPTS", "MAX_PAGES", "PAGE_LIMIT", "Page", "PageSource", "Pagination", "TrustedList",
-           "by_resource", "describe", "read_list"]
+           "by_resource", "describe", "is_last_page", "read_list", "record_problem"]

@@ -20,33 +20,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from .client import KatanaClient
 from ..errors import ApiRequestError, ApiUnavailableError
-from ..plan import PAGE_SIZE
+from ..resource_types import BY_ORDER, OrderLookup
 from ..status import Status
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How one resource type is found from an order number (and a SKU)."""
-
-    order_words: str  # "manufacturing order", as the messages say it
-    orders: str  # list endpoint of the orders
-    rows: str | None = None  # list endpoint of the order's rows (None: the order is the resource)
-    order_filter: str = ""  # the rows endpoint's filter naming the order
-    order_field: str = ""  # the row field holding its order's id
-
-
-#: The resource types that can be named by order number, and how.
-BY_ORDER: dict[str, Kind] = {
-    "ManufacturingOrder": Kind("manufacturing order", "/manufacturing_orders"),
-    "SalesOrderRow": Kind("sales order", "/sales_orders", "/sales_order_rows", "sales_order_ids", "sales_order_id"),
-    "PurchaseOrderRow": Kind("purchase order", "/purchase_orders", "/purchase_order_rows", "purchase_order_id",
-                             "purchase_order_id"),
-}
 
 
 @dataclass(frozen=True)
@@ -77,6 +56,10 @@ class Resolution:
     ids: dict[object, int] = field(default_factory=dict)  # row → resolved resource id
     problems: dict[object, tuple[str, str]] = field(default_factory=dict)  # row → (status, message)
     notes: dict[object, str] = field(default_factory=dict)  # row → "MO-3001 is ManufacturingOrder 8301"
+
+    def resource_ids(self) -> pd.Series:
+        """The resolved resource ids by row label (what the plan of the run is built from)."""
+        return pd.Series(self.ids, dtype="Int64")
 
 
 def _same(a: object, b: str) -> bool:
@@ -110,7 +93,7 @@ class Lookups:
         except (ApiRequestError, ApiUnavailableError) as exc:
             return Found(None, f"could not look up {ref} in Katana: {exc}", Status.FAILED)
 
-    async def _one_order(self, kind: Kind, order_no: str) -> int | Found:
+    async def _one_order(self, kind: OrderLookup, order_no: str) -> int | Found:
         records = await self._ask(kind.orders, {"order_no": order_no})
         ids = sorted({int(r["id"]) for r in records if _same(r.get("order_no"), order_no) and "id" in r})
         if not ids:
@@ -125,7 +108,7 @@ class Lookups:
         ids = {int(r["id"]) for r in records if _same(r.get("sku"), sku) and "id" in r}
         return ids or Found(None, f"Katana has no item with SKU {sku}")
 
-    async def _row(self, kind: Kind, ref: Reference, order_id: int, variants: set[int]) -> Found:
+    async def _row(self, kind: OrderLookup, ref: Reference, order_id: int, variants: set[int]) -> Found:
         rows: set[int] = set()
         for variant_id in sorted(variants):
             records = await self._ask(kind.rows, {kind.order_filter: order_id, "variant_id": variant_id})
@@ -192,18 +175,6 @@ def lookup_requests(rows: pd.DataFrame) -> int:
     return len(orders) + len(skus) + len(row_searches)
 
 
-def unresolved_requests(rows: pd.DataFrame, ids_per_request: int, with_delete: bool) -> int:
-    """What the engine spends on the resources named by order number, counting each
-    distinct reference as one resource (as the plan counts resources named by id)."""
-    sizes = np.array([len(labels) for labels in references(rows).values()], dtype=int)
-    if not len(sizes):
-        return 0
-    pages = np.maximum(1, np.ceil(sizes / PAGE_SIZE)).astype(int)
-    if not with_delete:
-        return int(pages.sum())
-    return int((2 * pages).sum() + (-(-sizes // ids_per_request)).sum())
-
-
 async def resolve(rows: pd.DataFrame, lookups: Lookups) -> Resolution:
     """Resolve every row named by order number; the rows frame is only read."""
     refs = references(rows)
@@ -230,30 +201,5 @@ def _settle(resolution: Resolution, label, ref: Reference, answer: Found, given)
     resolution.notes[label] = f"{ref} is {ref.resource_type} {answer.resource_id}"
 
 
-def apply_resolution(rows: pd.DataFrame, resolution: Resolution) -> pd.DataFrame:
-    """A copy of ``rows`` with resolved ids filled in and unresolvable rows marked (never sent)."""
-    out = rows.copy()
-    if resolution.ids:
-        labels = list(resolution.ids)
-        out.loc[labels, "resource_id"] = pd.array(list(resolution.ids.values()), dtype="Int64")
-    if resolution.problems:
-        labels = list(resolution.problems)
-        out.loc[labels, "status"] = [p[0] for p in resolution.problems.values()]
-        out.loc[labels, "message"] = [p[1] for p in resolution.problems.values()]
-        out.loc[labels, "request"] = ""
-    return out
-
-
-def annotate(rows: pd.DataFrame, resolution: Resolution) -> None:
-    """Put "MO-3001 is ManufacturingOrder 8301" before each resolved row's message, in place,
-    so the output shows beside every row which resource its order number named."""
-    if not resolution.notes:
-        return
-    labels = list(resolution.notes)
-    notes = pd.Series(resolution.notes)
-    current = rows.loc[labels, "message"].astype(str)
-    rows.loc[labels, "message"] = np.where(current == "", notes.to_numpy(), notes.to_numpy() + "; " + current.to_numpy())
-
-
-__all__ = ["BY_ORDER", "Found", "Lookups", "Reference", "Resolution", "annotate", "apply_resolution",
-           "by_order_mask", "lookup_requests", "references", "resolve", "unresolved_requests"]
+__all__ = ["Found", "Lookups", "Reference", "Resolution", "by_order_mask", "lookup_requests", "references",
+           "resolve"]

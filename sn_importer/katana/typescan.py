@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ApiRequestError, ApiUnavailableError, UntrustedListError
-from .lists import PAGE_LIMIT, Page, PageSource, by_resource, read_list
+from .answers import PAGE_LIMIT
+from .lists import Page, PageSource, by_resource, read_list
 from ..strategy import Listing, ListingPlan, choose, per_type, worth_probing
 
 if TYPE_CHECKING:
@@ -43,6 +44,17 @@ class TypeList:
     def on(self, resource_id: int) -> list[dict]:
         """The records on one resource of this type (a resource with none has an empty list)."""
         return list(self.by_resource.get(resource_id, []))
+
+    def ids_on(self, resource_id: int) -> set[int]:
+        return {int(r["id"]) for r in self.by_resource.get(resource_id, [])}
+
+    @property
+    def records(self) -> list[dict]:
+        return [r for group in self.by_resource.values() for r in group]
+
+    @property
+    def ids(self) -> set[int]:
+        return {int(r["id"]) for r in self.records}
 
 
 class _ProbeFirst:
@@ -71,14 +83,11 @@ async def read_type(source: PageSource, resource_type: str, first: Page | None =
     """Every serial of ``resource_type`` in the tenant, trusted (see :func:`sn_importer.katana.lists.read_list`).
 
     ``first`` is a page 1 already in hand (the probe): the first read starts
-    from it. Raises :class:`UntrustedListError` when the list would not hold
-    still, or held serials of other types (a filter the server ignored).
+    from it. Raises :class:`UntrustedListError` when the list could not be
+    trusted (it would not hold still, or held serials of other types: a
+    filter the server ignored).
     """
     listed = await read_list(_ProbeFirst(source, first) if first is not None else source, resource_type)
-    strays = {str(r.get("resource_type")) for r in listed.records} - {resource_type}
-    if strays:
-        raise UntrustedListError(resource_type, None, f"the list of every {resource_type} held serials of "
-                                                      f"{', '.join(sorted(strays))}: the filter was not applied")
     return TypeList(resource_type, listed.total_records or 0, listed.pages, by_resource(listed.records))
 
 
@@ -127,6 +136,11 @@ class TypeScans:
         """The records on ``res`` from its type's trusted list, or None when it is listed on its own."""
         listed = self._before.get(res[0])
         return listed.on(res[1]) if listed is not None else None
+
+    def before_records(self, resource_type: str) -> list[dict]:
+        """Every record of a type read whole before (empty when it was not)."""
+        listed = self._before.get(resource_type)
+        return listed.records if listed is not None else []
 
     def scanned(self, resource_type: str) -> bool:
         """Whether ``resource_type`` was read whole before (so its check after may be too)."""

@@ -15,6 +15,7 @@ import json
 import math
 import random
 import uuid
+from email.utils import formatdate
 from typing import Any, Callable
 
 import httpx
@@ -313,9 +314,12 @@ class Gateway:
         await response(scope, receive, self._stamping(send, headers, scope))
 
     def _stamping(self, send: Callable, headers: dict, scope: dict) -> Callable:
+        """Every answer carries the window's X-Ratelimit-* and a ``Date`` on the tenant's own clock
+        (the same clock its resets are stamped with, as a real server's are)."""
         async def stamped(message: dict) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(headers)
+                MutableHeaders(scope=message).update({**headers, "Date": formatdate(self.store.clock.now(),
+                                                                                    usegmt=True)})
                 self.store.count(scope["method"], message["status"], scope["path"])
             await send(message)
 

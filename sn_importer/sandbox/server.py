@@ -64,7 +64,7 @@ class SandboxServer:
         self.host = host
         self._socket = _bind(host, port)
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, date_header=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="sn-sandbox")
         self._startup_timeout = startup_timeout
@@ -148,6 +148,7 @@ def serve_forever(
     )
     _quiet_uvicorn()
     try:
-        uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                      date_header=False)).run(sockets=[sock])
     finally:
         sock.close()

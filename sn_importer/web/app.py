@@ -44,7 +44,6 @@ from . import present
 from .present import plural
 from ..status import Mode, Origin
 from .parse_worker import parse_upload
-from .quota import QuotaWatch
 from .retention import Retention
 from .runs import Live, Phase, Registry, Run, RunQueue, new_id
 from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, LoginThrottle, Sessions, UploadRefused,
@@ -97,7 +96,6 @@ class Server:
         self.queue = RunQueue(self.execute)
         #: Requested when the server stops: a run in progress stops sending, settles and is reported.
         self.interrupt = Interrupt(grace=5.0)
-        self.quota = QuotaWatch(settings.clock)
         self.sessions = Sessions(settings.password, clock=settings.clock)
         self.logins = LoginThrottle(settings.clock)
         self.resuming: set[str] = set()
@@ -120,7 +118,7 @@ class Server:
         try:
             result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
                             state_dir=self.settings.state_dir, progress=run.progress, interrupt=self.interrupt,
-                            client_options={"transport": self.quota.transport(), "clock": self.settings.clock})
+                            client_options={"clock": self.settings.clock})
         except SnImporterError as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
@@ -133,9 +131,21 @@ class Server:
         else:
             self._applied(run, result)
 
+    def estimate(self, requests: int) -> str:
+        """About how long ``requests`` take on the tenant: the one estimate the command line shows too."""
+        from ..estimate import tenant_ledger, wait_text
+        from ..settings import resolve_quota_share
+
+        ledger = tenant_ledger(self.settings.state_dir, self.settings.base_url, self.settings.api_key,
+                               resolve_quota_share(), self.settings.clock)
+        try:
+            return wait_text(ledger, requests)
+        finally:
+            ledger.close()
+
     def _previewed(self, run: Run, result) -> None:
         requests = result.requests_needed(Mode.APPLY)
-        estimate = present.wait_words(self.quota.estimate(requests))
+        estimate = self.estimate(requests)
         run.view = present.preview_view(result, run.filename, estimate)
         run.error = result.error
         run.phase = Phase.BROKEN if result.error else Phase.READY

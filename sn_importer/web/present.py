@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Union
 
 from ..notebook import cell_text as text
-from ..run import describe_wait
 from ..resource_types import label as type_label
 from ..report.summary import unread_sheets
 from ..validate import shown_fields
@@ -154,19 +153,6 @@ def figures(live) -> str:
                 else f"requests {done} ({planned} planned; retries and lists read again add more)")
     return (f"Resources {live.resources_done} of {live.resources_total} · rows {live.rows_done} of "
             f"{live.rows_total} · {requests}")
-
-
-def wait_words(estimate) -> str:
-    """What the quota makes the run wait, and which quota that is: a figure, or a range."""
-    low, high, quota = describe_wait(estimate.low), describe_wait(estimate.high), estimate.quota
-    if quota is None:
-        return f"{low} at 60 requests per minute, Katana's usual quota (this tenant's was not seen yet)"
-    if quota.window is not None:
-        window = f"{quota.window:.2g}" if quota.window < 10 else f"{quota.window:.0f}"  # whole seconds
-        return f"{low} at this tenant's quota of {quota.limit} requests per {window} s"
-    span = low if low == high else f"{low} to {high}"
-    return (f"{span} at this tenant's quota of {quota.limit} requests per window "
-            "(how long a window lasts was not seen yet)")
 
 
 def preview_view(job: RunResult, filename: str, estimate: str) -> dict:

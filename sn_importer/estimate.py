@@ -1,0 +1,76 @@
+"""The one estimate: how many requests a run needs and about how long the quota makes them take.
+
+The command line says it before sending, the web page beside its confirm
+button, and the Summary after; all three ask the tenant's
+:class:`~sn_importer.katana.ledger.Ledger` (:meth:`~sn_importer.katana.ledger.Ledger.estimate_seconds`)
+and word it here, so the same plan on the same tenant reads the same
+everywhere. The ledger is the one every run on the host draws from (in the
+state directory), so the page estimates from the window the last run learnt
+and from what the other runs on the tenant still plan.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .clock import Clock
+from .katana.ledger import Ledger
+from .katana.quota import open_ledger
+from .strategy import ListingPlan
+
+
+def tenant_ledger(state_dir: str | Path | None, base_url: str, api_key: str, share: float,
+                  clock: Clock | None = None) -> Ledger:
+    """The tenant's shared ledger, or one in memory (at the same share) when the state directory
+    cannot hold it. The caller closes it."""
+    try:
+        return open_ledger(state_dir, base_url, api_key, share=share, clock=clock)
+    except (OSError, sqlite3.Error):
+        return Ledger(share=share, clock=clock)
+
+
+def describe_wait(seconds: float) -> str:
+    """How long the quota makes a run wait, in the words every front end uses."""
+    if seconds < 1:
+        return "no waiting"
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    return f"about {seconds / 60:.0f} min"
+
+
+def quota_words(ledger: Ledger) -> str:
+    """The quota a run paces by: its share of the tenant's window, and the other runs drawing from it now."""
+    limit, cap, window = ledger.quota()
+    seconds = f"{round(window) if window >= 2 else window:g}"
+    if ledger.share >= 1 and not ledger.shared:
+        return f"{limit} requests per {seconds} s"
+    words = f"{cap} of {limit} requests per {seconds} s ({ledger.share:.0%} of the tenant's quota)"
+    running = ledger.others_active()
+    if running:
+        words += (f", shared with {running} other sn-importer run{'s' if running > 1 else ''} "
+                  "on this tenant drawing from the same budget now")
+    return words
+
+
+def wait_text(ledger: Ledger, requests: int) -> str:
+    """'about 4 min at 48 of 60 requests per 60 s (80% of the tenant's quota)'."""
+    return f"{describe_wait(ledger.estimate_seconds(requests))} at {quota_words(ledger)}"
+
+
+def run_estimate(mode: str, ledger: Ledger, plan: ListingPlan) -> str:
+    """What a run will cost and how each resource type is listed, said before any write."""
+    per = plan.requests / plan.resources if plan.resources else 0.0
+    lines = [f"{str(mode).capitalize()}: {plan.requests} requests at most for {plan.resources} resources "
+             f"({per:.2f} per resource); {wait_text(ledger, plan.requests)} "
+             "(the quota Katana reports is followed once it answers)."]
+    return "\n".join(lines + [f"  {line}" for line in plan.describe()])
+
+
+def lookup_estimate(ledger: Ledger, lookups: int, references: int) -> str:
+    """What looking up order numbers and SKUs costs, said before the first lookup."""
+    return (f"First {lookups} requests at most to look up {references} resources named by order number and SKU "
+            f"in Katana; {describe_wait(ledger.estimate_seconds(lookups))}.")
+
+
+__all__ = ["describe_wait", "lookup_estimate", "quota_words", "run_estimate", "tenant_ledger", "wait_text"]
