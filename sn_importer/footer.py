@@ -29,6 +29,9 @@ _FORMULA = re.compile(r"\s*=\s*[A-Za-z][A-Za-z0-9._]*\s*\(")
 #: Fields whose cells may hold anything (a serial "SUM-001"): never read as a label.
 _VALUE_FIELDS = ("serial_id", "serial_number", "order_no", "sku")
 _SHOWN = 40
+#: At most this many rows below a table are totals and notes; a longer block is part of the sheet.
+MOST_BELOW = 50
+_KEYS_BLANK = "a note below the table"
 
 
 def ignored_rows(data: pd.DataFrame, mapping: ColumnMapping, fields: pd.DataFrame,
@@ -56,18 +59,25 @@ def _value_columns(mapping: ColumnMapping) -> set[int]:
 
 def _below_table(data: pd.DataFrame, labelled: list[int], invalid: np.ndarray, blank: np.ndarray,
                  keys_blank: np.ndarray) -> dict[int, str]:
-    """The block at the bottom: from the last row up, while each row is a total, a note or a formula."""
+    """The block at the bottom: from the last row up, while each row is a total, a note or a formula.
+
+    A block of more than :data:`MOST_BELOW` rows is no footer, and a row whose only sign is its
+    blank key cells counts only under a table: a sheet of such rows alone is a sheet whose
+    columns are not where its header says, and its rows stay ``invalid``.
+    """
     found: dict[int, str] = {}
+    table = False
     for position in range(len(data) - 1, -1, -1):
         if blank[position]:
             continue
-        if not invalid[position]:
-            break
-        message = _what(data.iloc[position], labelled, keys_blank[position])
+        message = _what(data.iloc[position], labelled, keys_blank[position]) if invalid[position] else None
         if message is None:
+            table = True
             break
+        if len(found) == MOST_BELOW:
+            return {}
         found[position] = message
-    return found
+    return found if table else {p: m for p, m in found.items() if not m.startswith(_KEYS_BLANK)}
 
 
 def _what(cells: pd.Series, labelled: list[int], keys_blank: bool) -> str | None:
@@ -84,7 +94,7 @@ def _what(cells: pd.Series, labelled: list[int], keys_blank: bool) -> str | None
         return f"a formula row below the table ({_quoted(formula)}), not a serial to import"
     if keys_blank:
         shown = f" ({_quoted(texts[0][1])})" if texts else ""
-        return f"a note below the table{shown}, not a serial to import: its key cells are blank"
+        return f"{_KEYS_BLANK}{shown}, not a serial to import: its key cells are blank"
     return None
 
 

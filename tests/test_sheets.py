@@ -332,3 +332,34 @@ def test_watch_says_a_sheet_not_read_before_the_files_line(tmp_path):
     assert "event=sheet-not-read" in events[0] and "event=file" in events[1]
     assert "level=warn" in events[0] and "sheet=Returns" in events[0]
     assert json.dumps(RETURNS_SENTENCE) in events[0]
+
+
+def test_rows_with_blank_key_cells_and_no_table_above_stay_invalid(tmp_path):
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_number,note\n,,,moved\n,,,to column D\n")
+    job = sn.read(path)
+    assert job.rows["status"].tolist() == ["invalid", "invalid"] and job.exit_code == 1
+
+
+def test_a_long_block_of_notes_is_not_a_footer(tmp_path):
+    notes = "".join(f",,,note {n}\n" for n in range(60))
+    job = sn.read(write_csv(tmp_path, "resource_type,resource_id,serial_number,note\nMO,3001,A,\n" + notes))
+    assert job.counts() == {"valid": 1, "invalid": 60}
+
+
+def test_a_stopped_apply_with_a_sheet_not_read_still_says_to_finish():
+    counts = {Status.DELETED: 2, Status.SKIPPED: 4}
+    advice = what_next(Mode.APPLY, counts, Origin.COMMAND_LINE, unread=True, stopped=True)
+    assert advice[0].startswith("Name the columns of the sheets not read")
+    assert advice[1] == "Run sn-importer apply on the same file again: it checks Katana again and finishes what is left."
+    assert what_next(Mode.APPLY, counts, Origin.COMMAND_LINE, unread=True, stopped=False)[1:] == []
+
+
+def test_the_blank_sheets_instructions_speak_to_the_page_and_the_command_line(tmp_path):
+    from sn_importer.blank import write_blank_sheet
+    from sn_importer.template import load_template
+
+    book = load_workbook(write_blank_sheet(tmp_path / "blank.xlsx", load_template()))
+    lines = [str(c.value) for c in book["Instructions"]["A"] if c.value]
+    assert any(line.startswith("On the web page: upload this file.") and "confirm button" in line for line in lines)
+    assert any(line.startswith("Or on the command line: sn-importer validate FILE") for line in lines)
+    assert not any("at preview and apply" in line for line in lines)

@@ -101,8 +101,8 @@ def summary_lines(rows: pd.DataFrame, facts: ReportFacts, file_notes: list[str] 
     if unread:
         lines += _section("Not read", [Line("text", (s,)) for s in unread])
     lines += _section("What happened", [Line("text", (s,)) for s in what_happened(facts, counts)])
-    lines += _section("What to do next", [Line("text", (s,)) for s in what_next(facts.mode, counts, facts.origin,
-                                                                                  bool(unread))])
+    advice = what_next(facts.mode, counts, facts.origin, bool(unread), bool(facts.value("Stopped because")))
+    lines += _section("What to do next", [Line("text", (s,)) for s in advice])
     if file_notes or facts.notes:
         lines += _section("Notes", [Line("text", (n,)) for n in [*file_notes, *facts.notes]])
     lines += _section("Statuses", [Line("header", ("Status", "Rows", "What it means"))]
@@ -181,11 +181,15 @@ _NEXT = {
 
 
 def what_next(mode: str, counts: dict[Status, int], origin: Origin = Origin.COMMAND_LINE,
-              unread: bool = False) -> list[str]:
+              unread: bool = False, stopped: bool | None = None) -> list[str]:
     """Advice in the order staff would act on it, in the words of where the run was started
-    (the command line, the web page, the watched folder, a notebook); one line when all is well."""
+    (the command line, the web page, the watched folder, a notebook); one line when all is well.
+    ``unread``: some sheet was not read (its rows are ``skipped`` for that); ``stopped``: the run
+    stopped early (by default, when rows are ``skipped`` and no sheet was left unread)."""
     again, finish = _AGAIN[Origin(origin)]
     again = again.format(mode=mode)
+    if stopped is None:
+        stopped = Status.SKIPPED in counts and not unread
     advice = []
     if unread:
         advice.append(f"Name the columns of the sheets not read (above) as the Columns read table shows, {again}.")
@@ -194,10 +198,9 @@ def what_next(mode: str, counts: dict[Status, int], origin: Origin = Origin.COMM
     if Status.NOT_ON_RESOURCE in counts:
         advice.append("Check the rows marked not_on_resource: the resource type or id may be wrong, "
                       "or the serial was detached already.")
-    if counts.keys() & {Status.STILL_PRESENT, Status.UNVERIFIED, Status.FAILED} or \
-            (Status.SKIPPED in counts and mode == Mode.APPLY and not unread):
+    if counts.keys() & {Status.STILL_PRESENT, Status.UNVERIFIED, Status.FAILED} or (stopped and mode == Mode.APPLY):
         advice.append(f"{finish}: it checks Katana again and finishes what is left.")
-    elif Status.SKIPPED in counts and not unread:
+    elif stopped:
         advice.append(f"Once the cause above is fixed, {again.removeprefix('then ')}.")
     if advice:
         return advice
