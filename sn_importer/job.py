@@ -20,7 +20,6 @@ from .fold import fold
 from .plan import Plan, build_plan
 from .reader import SourceFile, read_file
 from .result import RunResult
-from .run import run_remote
 from .status import GOAL, Mode, count_statuses
 from .template import Template, load_template
 from .validate import validate
@@ -93,12 +92,16 @@ class Job:
     def preview(self, base_url: str | None = None, api_key: str | None = None, sandbox: bool = False,
                 sandbox_seed: str | Path | None = None, **options) -> RunResult:
         """Read-only against Katana: a result whose rows are ``planned`` or ``not_on_resource``."""
+        from .run import run_remote  # the Katana side loads only for a run that talks to Katana
+
         return run_remote(self, Mode.PREVIEW, base_url=base_url, api_key=api_key, sandbox=sandbox,
                           sandbox_seed=sandbox_seed, **options)
 
     def apply(self, base_url: str | None = None, api_key: str | None = None, sandbox: bool = False,
               sandbox_seed: str | Path | None = None, **options) -> RunResult:
         """Detach the serials and verify every row: a result with ``deleted``, ``still_present``, ..."""
+        from .run import run_remote
+
         return run_remote(self, Mode.APPLY, base_url=base_url, api_key=api_key, sandbox=sandbox,
                           sandbox_seed=sandbox_seed, **options)
 

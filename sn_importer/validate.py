@@ -42,7 +42,8 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     unread = fields.pop("_unread")
     skipped = (unread != "").to_numpy() & ~blank
     message = pd.Series("", index=fields.index, dtype=object)
-    checked = fields[~blank & ~skipped]
+    passed_over = blank | skipped
+    checked = fields[~passed_over] if passed_over.any() else fields  # no copy of every row when none is passed over
     if len(checked):
         schema, checks = build_schema(template)
         try:
@@ -224,10 +225,10 @@ def _typed(fields: pd.DataFrame, template: Template, valid: pd.Series) -> pd.Dat
     canonical = [template.resource_type_aliases.get(normalise_key(u), u) for u in uniques]
     rows["resource_type"] = pd.Series(np.asarray(canonical, dtype=object)[codes], index=fields.index)
     rows["resource_id"] = _ids(fields["resource_id"], valid)
-    rows["order_no"] = fields["order_no"].astype(object)
-    rows["sku"] = fields["sku"].astype(object)
+    rows["order_no"] = fields["order_no"]  # text columns stay text (no million Python strings)
+    rows["sku"] = fields["sku"]
     rows["serial_id"] = _ids(fields["serial_id"], valid)
-    rows["serial_number"] = fields["serial_number"].astype(object)
+    rows["serial_number"] = fields["serial_number"]
     return rows
 
 
@@ -238,6 +239,8 @@ def _ids(text: pd.Series, valid: pd.Series) -> pd.Series:
     '.0' and casting is exact and far cheaper than ``to_numeric`` on text.
     """
     usable = text.where(valid & (text != ""), None)
+    if usable.isna().all():  # a column the sheet leaves blank
+        return pd.Series(pd.NA, index=text.index, dtype="Int64")
     try:
         return usable.str.replace(_DOT_ZEROS, "", regex=True).astype("int64[pyarrow]").astype("Int64")
     except (ValueError, TypeError, ArithmeticError, ImportError):  # a form the cast rejects
@@ -272,8 +275,8 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     if not valid.any():
         return
     subset = rows.loc[valid, ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]]
-    code = _combined_codes(subset["resource_type"], subset["resource_id"], subset["order_no"], subset["sku"],
-                           _serial_codes(subset))
+    keys = [subset[c] for c in ("resource_type", "resource_id", "order_no", "sku") if not _constant(subset[c])]
+    code = _combined_codes(*keys, _serial_codes(subset))
     repeated = code.duplicated(keep=False).to_numpy()
     if not repeated.any():
         return
@@ -290,8 +293,18 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     rows.loc[repeats.index, "message"] = "the same serial on the same resource is already in " + text
 
 
+def _constant(column: pd.Series) -> bool:
+    """All one value (order_no and sku on a sheet that names resources by id): nothing to tell rows apart by."""
+    first = column.iloc[0]
+    if first is None or first is pd.NA or (isinstance(first, float) and first != first):
+        return bool(column.isna().all())
+    return bool((column == first).all())
+
+
 def _serial_codes(rows: pd.DataFrame) -> np.ndarray:
     """An integer per row naming its serial: by id where given, else by its string (as :func:`serial_keys`)."""
+    if rows["serial_id"].isna().all():  # serials named by their string only
+        return pd.factorize(rows["serial_number"])[0]
     by_id, ids = pd.factorize(rows["serial_id"])
     by_text, _ = pd.factorize(rows["serial_number"])
     return np.where(by_id >= 0, by_id, len(ids) + by_text)

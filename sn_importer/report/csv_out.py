@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import re
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +31,7 @@ def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
     many = len(source.sheets) > 1
     ours = [f"{name}\x00result" for name in RESULT_NAMES]
     for sheet, part in sheet_slices(source, rows):
-        data = sheet.data.copy()
-        data.columns = _unique(sheet.header)
+        data = sheet.data.set_axis(_unique(sheet.header), axis=1)  # copy-on-write: no copy made
         if many:
             data.insert(0, "sheet\x00result", sheet.name)
         results = result_frame(part)
@@ -43,16 +41,17 @@ def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
     if many:
         out = out[[c for c in out.columns if c not in ours] + ours]
     header = [n.split("\x00")[0] for n in out.columns]
-    columns = [defuse_formulas(cells_as_text(out.iloc[:, position])) for position in range(out.shape[1])]
-    del out, frames
+    del frames
     delimiter = source.delimiter if source.kind == "csv" else ","
     with path.open("wb") as handle:
         handle.write(codecs.BOM_UTF8)
         if not many:
             _write_preamble(handle, source.sheets[0].preamble, delimiter)
         handle.write(csv_lines([defuse_formulas(pd.Series([name], dtype="str")) for name in header], delimiter))
-        for start in range(0, len(columns[0]), _CSV_CHUNK):
-            handle.write(csv_lines([c.iloc[start : start + _CSV_CHUNK] for c in columns], delimiter))
+        for start in range(0, len(out), _CSV_CHUNK):  # a block at a time: the text of one block in memory
+            block = out.iloc[start : start + _CSV_CHUNK]
+            handle.write(csv_lines([defuse_formulas(cells_as_text(block.iloc[:, position]))
+                                    for position in range(block.shape[1])], delimiter))
 
 
 def write_removed_csv(path: Path, removed: pd.DataFrame) -> None:
@@ -85,7 +84,6 @@ def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:
     def scalar(text: str):
         return pa.scalar(text, type=pa.large_string())
 
-    special = "[" + re.escape(delimiter) + '"\r\n]'
     quote, empty = scalar('"'), scalar("")
     cells = []
     for column in columns:
@@ -93,7 +91,10 @@ def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:
         if isinstance(text, pa.ChunkedArray):
             text = text.combine_chunks()
         text = text.fill_null(empty)
-        needs_quotes = pc.match_substring_regex(text, special)
+        needs_quotes = None
+        for special in {delimiter, '"', "\r", "\n"}:  # literal searches: far cheaper than one regex
+            found = pc.match_substring(text, special)
+            needs_quotes = found if needs_quotes is None else pc.or_(needs_quotes, found)
         if pc.any(needs_quotes).as_py():
             quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
             text = pc.if_else(needs_quotes, quoted, text)
