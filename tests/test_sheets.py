@@ -147,7 +147,7 @@ def test_a_sheet_not_read_is_said_and_its_rows_are_skipped(tmp_path):
     assert [ws.cell(r, 4).value for r in range(4, 8)] == ["skipped", "skipped", None, "skipped"]
     texts = summary_texts(output)
     assert texts[1:3] == ["Not read", RETURNS_SENTENCE]  # the top of the Summary
-    assert any(t.startswith("Name the columns of the sheets not read") for t in texts)
+    assert any(t.startswith("Add or rename the missing column of each sheet not read") for t in texts)
 
 
 def test_the_console_says_a_sheet_not_read_first(tmp_path):
@@ -349,7 +349,7 @@ def test_a_long_block_of_notes_is_not_a_footer(tmp_path):
 def test_a_stopped_apply_with_a_sheet_not_read_still_says_to_finish():
     counts = {Status.DELETED: 2, Status.SKIPPED: 4}
     advice = what_next(Mode.APPLY, counts, Origin.COMMAND_LINE, unread=True, stopped=True)
-    assert advice[0].startswith("Name the columns of the sheets not read")
+    assert advice[0].startswith("Add or rename the missing column of each sheet not read")
     assert advice[1] == "Run sn-importer apply on the same file again: it checks Katana again and finishes what is left."
     assert what_next(Mode.APPLY, counts, Origin.COMMAND_LINE, unread=True, stopped=False)[1:] == []
 

@@ -192,7 +192,7 @@ def what_next(mode: str, counts: dict[Status, int], origin: Origin = Origin.COMM
         stopped = Status.SKIPPED in counts and not unread
     advice = []
     if unread:
-        advice.append(f"Name the columns of the sheets not read (above) as the Columns read table shows, {again}.")
+        advice.append(f"Add or rename the missing column of each sheet not read (named above), {again}.")
     if Status.INVALID in counts:
         advice.append(f"Fix the rows marked invalid (the message column says what is wrong), {again}.")
     if Status.NOT_ON_RESOURCE in counts:
