@@ -24,7 +24,7 @@ from typing import Callable
 
 from . import truth
 from .clock import iso
-from .errors import ApiRequestError, ApiUnavailableError, KatanaError, UntrustedListError
+from .errors import ApiRequestError, ApiUnavailableError, KatanaError, StorageError, UntrustedListError
 from .interrupt import GRACE, Interrupt
 from .journal import Journal, ResourceRecord
 from .katana.client import KatanaClient, RequestNotSent
@@ -167,7 +167,7 @@ class Engine:
             open_rows = [a.position for a in asks if a.position not in self.findings.outcomes]
             self._record(truth.stopped(open_rows, self._confirmed.get(res, {}), self._sent.get(res, set()), reason))
 
-    def _stopped_by(self, exc: KatanaError) -> None:
+    def _stopped_by(self, exc: KatanaError | StorageError) -> None:
         """What a failure means for the run: a stop of its kind, or (Katana unreachable) one more strike."""
         if isinstance(exc, ApiUnavailableError):
             self._unreachable += 1
@@ -188,7 +188,7 @@ class Engine:
             try:
                 await (work or self._resource)(res)
                 self._unreachable = 0
-            except KatanaError as exc:
+            except (KatanaError, StorageError) as exc:
                 self._stopped_by(exc)
             finally:
                 if work is None:
@@ -198,7 +198,7 @@ class Engine:
         """A step that concerns the whole run; a failure that stops runs stops it (False)."""
         try:
             await work
-        except KatanaError as exc:
+        except (KatanaError, StorageError) as exc:
             if exc.stop_kind is None or isinstance(exc, ApiUnavailableError):
                 raise
             self._stopped_by(exc)
@@ -314,7 +314,8 @@ class Engine:
         """List one resource after its DELETE, as often as the rules ask, and mark its rows; a list
         that cannot be had or believed leaves them unverified."""
         try:
-            after, checks = await self.reads.after(item.res, item.before, set(item.sending.sent))
+            after, checks = await self.reads.after(item.res, item.before, set(item.sending.sent),
+                                                   set(item.sending.errors))
         except (ApiRequestError, ApiUnavailableError, UntrustedListError, Unbelieved) as exc:
             outcomes = truth.unsettled(item.found.confirmed, item.sending, str(exc), self._stamp())
             self._commit(item.res, item.before, item.ids, {**item.found.outcomes, **outcomes})
@@ -372,8 +373,8 @@ class Engine:
 
 
 def _still(item: _Pending, listed: set[int]) -> bool:
-    """A serial whose DELETE went out is still listed."""
-    return bool(item.sending.sent & listed)
+    """A serial whose DELETE went out (and was not refused) is still listed."""
+    return bool((item.sending.sent - set(item.sending.errors)) & listed)
 
 
 def _failed(asks: list[Ask], message: str) -> Outcomes:

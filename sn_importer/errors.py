@@ -48,7 +48,7 @@ class StorageError(SnImporterError):
 
     def __init__(self, where: str, reason: str):
         self.where, self.reason = where, reason
-        super().__init__(f"cannot write {where}: {reason}")
+        super().__init__(f"cannot write {where}: {reason}; make room there and run the same command again to resume")
 
 
 class UsageError(SnImporterError):

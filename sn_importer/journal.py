@@ -20,10 +20,11 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import JournalError, RunInProgress
+from .errors import JournalError, RunInProgress, StorageError
 from .locks import acquire
 from .outcome import Cause, Outcome, Outcomes
 from .status import Status
+from .storage import storage_problem, writing
 from .truth import Earlier
 
 #: Columns the ``earlier`` table gained after its first release (added to older journals on open).
@@ -116,9 +117,11 @@ class Journal:
 
     def __init__(self, state_dir: Path | None = None):
         self.dir = Path(state_dir) if state_dir else default_state_dir()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / "journal.sqlite3"
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.where = f"the journal in {self.dir}"
+        with writing(self.where):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.path = self.dir / "journal.sqlite3"
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -129,6 +132,8 @@ class Journal:
                     self.db.execute(f"ALTER TABLE earlier ADD COLUMN {name} {kind}")
         except sqlite3.Error as exc:
             self.db.close()
+            if storage_problem(exc):
+                raise StorageError(self.where, storage_problem(exc)) from None
             raise JournalError(f"{self.path} is not a usable journal ({exc}); move it away to start a new one") \
                 from None
 
@@ -178,7 +183,7 @@ class Journal:
                   fresh: bool = False) -> None:
         """Start a run for ``key``. A finished run it replaces goes to the history, and the rows it
         detached are kept as :meth:`detached` (a re-run reports them truthfully); ``fresh`` forgets them."""
-        with self.db:
+        with writing(self.where), self.db:
             self.db.execute("INSERT OR IGNORE INTO past_runs SELECT * FROM runs WHERE run_key=? "
                             "AND finished_at IS NOT NULL", (key,))
             if fresh:
@@ -190,7 +195,7 @@ class Journal:
                             (key, run_id, input_path, template, base_url, started_at))
 
     def finish_run(self, key: str, finished_at: str, statuses: dict) -> None:
-        with self.db:
+        with writing(self.where), self.db:
             self.db.execute("UPDATE runs SET finished_at=?, statuses=? WHERE run_key=?",
                             (finished_at, json.dumps(statuses), key))
 
@@ -244,14 +249,14 @@ class Journal:
 
     def before_delete(self, key: str, resource: tuple[str, int], before: list[dict], planned: list[int]) -> None:
         """Commit the plan and the 'before' records of a resource ahead of its first DELETE."""
-        with self.db:
+        with writing(self.where), self.db:
             self.db.execute("INSERT OR IGNORE INTO resources VALUES (?,?,?,?,?,?,NULL)",
                             (key, resource[0], resource[1], "sending", json.dumps(before), json.dumps(planned)))
 
     def outcome(self, key: str, resource: tuple[str, int], before: list[dict], planned: list[int],
                 outcome: Outcomes) -> None:
         """Commit what happened to a resource's rows."""
-        with self.db:
+        with writing(self.where), self.db:
             self.db.execute(
                 "INSERT INTO resources VALUES (?,?,?,?,?,?,?) ON CONFLICT(run_key, resource_type, resource_id) "
                 "DO UPDATE SET phase='done', outcome=excluded.outcome",

@@ -68,9 +68,12 @@ class Reads:
         raise UntrustedListError(res[0], res[1], f"the list of serials on {_name(res)} was empty, then not, "
                                                  f"in {SUSPECT_READS} reads; nothing was concluded from it")
 
-    async def after(self, res: Resource, before: list[dict], sent: set[int]) -> tuple[list[dict], str]:
+    async def after(self, res: Resource, before: list[dict], sent: set[int],
+                    failed: set[int] = frozenset()) -> tuple[list[dict], str]:
         """A list after the DELETE that can be believed: read again while suspect (until two reads
-        agree), and while a sent serial is still listed (with backoff, ``recheck`` seconds at most)."""
+        agree), and while a serial sent is still listed (with backoff, ``recheck`` seconds at most;
+        not for ``failed`` ones, whose DELETE was refused)."""
+        awaited = set(sent) - set(failed)
         previous, reads, suspect, waited, pause = None, 0, 0, 0.0, PAUSE
         while True:
             after = await self.client.list_serials(*res)
@@ -81,7 +84,7 @@ class Reads:
                 if suspect >= SUSPECT_READS:
                     raise Unbelieved(f"{why}, and {reads} reads did not agree")
                 nap = PAUSE
-            elif sent & ids_of(after) and waited + pause <= self.recheck and not self.stopping():
+            elif awaited & ids_of(after) and waited + pause <= self.recheck and not self.stopping():
                 self.tell(f"{_name(res)}: a serial sent is still listed; checking again in {pause:.0f} s "
                           "(a DELETE may take effect late)")
                 nap, waited, pause = pause, waited + pause, pause * 2

@@ -29,7 +29,7 @@ from .katana.client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
 from .estimate import lookup_estimate, run_estimate
-from .errors import JournalError, KatanaError, LockUnavailable, RunInProgress
+from .errors import JournalError, KatanaError, LockUnavailable, RunInProgress, StorageError
 from .interrupt import Interrupt
 from .journal import Journal, PastRun, run_key
 from .katana.lookups import Lookups, by_order_mask, lookup_requests, references, resolve
@@ -41,6 +41,7 @@ from .settings import Connection, resolve_connection, resolve_quota_share
 from .strategy import ListingPlan, upfront_requests
 from .truth import Ask, Earlier
 from .status import UNSETTLED, Mode, StopKind, count_statuses
+from .storage import reserve, writing
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 #: Seconds a serial still listed after its DELETE is checked again before it is ``still_present``.
 RECHECK = 15.0
+#: Room the state folder must have before an apply sends anything (the journal grows by the run's records).
+STATE_ROOM = 1 << 20
 
 NO_KEY = ("no API key: set KATANA_API_KEY in the environment or in the env file (--env-file, else .env in "
           "the user's config folder), or try the built-in sandbox with --sandbox")
@@ -158,8 +161,12 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         resources = job.plan_detail.sizes() + [(ref.resource_type, len(rows)) for ref, rows in named.items()]
         total = lookups + upfront_requests(resources, job.template.ids_per_request, mode)
         _run_engine(result, start, client, total)
+        result.notes.extend(getattr(client.ledger, "notes", []))
         if journal and key and _complete(result):
-            journal.finish_run(key, result.finished_at, result.counts())
+            try:
+                journal.finish_run(key, result.finished_at, result.counts())
+            except StorageError as exc:  # every row is settled: the next run re-checks them
+                result.halt(exc.stop_kind, str(exc))
     return result
 
 
@@ -187,6 +194,8 @@ def _run_engine(result: RunResult, start: Callable[..., Engine], client: KatanaC
         run_sync(run.go(client, total))
     except KeyboardInterrupt:
         run.stop(StopKind.INTERRUPTED, "interrupted (Ctrl-C)")
+    except StorageError as exc:
+        run.stop(exc.stop_kind, str(exc))
     except Exception as exc:  # a bug must not leave rows with a false status
         run.stop(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
         log.exception("run stopped by an internal error")
@@ -210,7 +219,7 @@ class _Run:
             if by_order_mask(job.rows).any():
                 try:
                     resolution = await resolve(job.rows, Lookups(client))
-                except KatanaError as exc:
+                except (KatanaError, StorageError) as exc:
                     if exc.stop_kind is None:
                         raise
                     return self.stop(exc.stop_kind, str(exc))
@@ -263,7 +272,13 @@ def _open_journal(result: RunResult, stack: ExitStack, state_dir,
     try:
         journal = stack.enter_context(closing(Journal(state_dir)))
         key = run_key(result.path, result.template.path, result.base_url or "")
-        stack.enter_context(journal.exclusive(key))
+        with writing(journal.where):
+            stack.enter_context(journal.exclusive(key))
+        reserve(journal.dir, STATE_ROOM, journal.where)
+        _prepare_journal(result, journal, key, fresh)
+    except StorageError as exc:
+        result.halt(exc.stop_kind, str(exc))
+        return None, None, {}
     except (OSError, JournalError, LockUnavailable) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         result.halt(StopKind.JOURNAL, f"cannot use the journal in {state_dir or 'the state directory'}: "
@@ -272,7 +287,6 @@ def _open_journal(result: RunResult, stack: ExitStack, state_dir,
     except RunInProgress as exc:
         result.halt(exc.stop_kind, str(exc))
         return None, None, {}
-    _prepare_journal(result, journal, key, fresh)
     return journal, key, ({} if fresh else journal.detached(key))
 
 

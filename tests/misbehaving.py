@@ -335,6 +335,56 @@ def unauthorized() -> Answer:
     return answer
 
 
+def ignoring(*filters: str) -> Answer:
+    """A gateway that drops query filters (``resource_id``, ``resource_type``) before the API sees them."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        kept = {k: v for k, v in call.params.items() if k not in filters}
+        return await honest()(Call(call.method, kept, call.body), katana)
+
+    return answer
+
+
+def without_serial_number(record_id: int) -> Answer:
+    """An honest list in which one record comes without its ``serial_number``."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        found = [dict(r) for r in katana.find(*call.resource)]
+        for r in found:
+            if r["id"] == record_id:
+                del r["serial_number"]
+        return page_answer(found, call.page, call.limit)
+
+    return answer
+
+
+def empty_list() -> Answer:
+    """``{"data": []}`` with a header that agrees: a cache or gateway that lost the list."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        return page_answer([], call.page, call.limit)
+
+    return answer
+
+
+def lands_late(seconds: float) -> Answer:
+    """A DELETE answered 204 at once and carried out ``seconds`` later (a queue behind the gateway)."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        body = dict(call.body)
+        timer = threading.Timer(seconds, katana.detach, (body["resource_type"], body["resource_id"], body["ids"]))
+        timer.daemon = True
+        timer.start()
+        return Response(status_code=204, headers=quota_headers())
+
+    return answer
+
+
+def after_a_delete(katana: MisbehavingKatana) -> Callable[[Call], bool]:
+    """A ``when`` for rules: requests once a DELETE has been received."""
+    return lambda call: katana.count("DELETE") > 0
+
+
 def on_resource(resource_type: str, resource_id: int | None = None) -> Callable[[Call], bool]:
     """A ``when`` for rules: requests about that resource (or type)."""
     return lambda call: call.resource == (resource_type, resource_id) if resource_id is not None \

@@ -171,7 +171,7 @@ def test_untrustworthy_answers_are_reported_as_they_are(tmp_path, state, transpo
     with running_sandbox(records=[rec(1, "A")]) as server:
         job = sn.read(path)
         result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
-                  client_options={**FAST, "transport": transport()})
+                           client_options={**FAST, "transport": transport()}, recheck=0.5)
         assert statuses(result) == [status]
         assert words in result.rows.at[0, "message"]
         expected_left = set() if status == "unverified" else {1}

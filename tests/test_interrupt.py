@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sn_importer.interrupt import Interrupt, stop_signals
-from sn_importer.landing import fallback_target, write_landing
+from sn_importer.landing import Landing, fallback_targets, write_landing
 
 
 def unwritable_folder(tmp_path: Path) -> Path:
@@ -59,15 +59,27 @@ def test_listeners_hear_every_request_until_they_stop_listening():
     assert interrupt.describe().startswith("interrupted (web page); nothing more was sent")
 
 
-def test_a_report_that_cannot_land_goes_to_the_state_directory(tmp_path):
+def test_a_report_that_cannot_land_goes_to_the_state_directory_then_beside_the_input(tmp_path):
     def write(path: Path) -> Path:
         path.write_text("report")
         return path
 
     gone = tmp_path / "removed-meanwhile" / "in.results.csv"
-    where, why = write_landing(lambda p: write(p or gone), None, gone, tmp_path / "state", "abc123")
-    assert where == fallback_target(tmp_path / "state", gone, "abc123")
-    assert where.parent == tmp_path / "state" / "reports" and where.read_text() == "report"
-    assert "No such file or directory" in why
+    source = tmp_path / "input" / "in.csv"
+    landed = write_landing(lambda p: write(p or gone), None, gone, tmp_path / "state", "abc123", source)
+    assert landed.where == fallback_targets(tmp_path / "state", gone, "abc123", source)[0]
+    assert landed.where.parent == tmp_path / "state" / "reports" and landed.where.read_text() == "report"
+    assert "No such file or directory" in landed.refused
     here = tmp_path / "in.results.csv"
-    assert write_landing(write, here, here, tmp_path / "state", "x") == (here, None)
+    assert write_landing(write, here, here, tmp_path / "state", "x", source) == Landing(here, None)
+
+    (tmp_path / "not-a-folder").write_text("a file where the state folder should be")
+    source.parent.mkdir()
+    beside = write_landing(lambda p: write(p or gone), None, gone, tmp_path / "not-a-folder", "abc123", source)
+    assert beside.where == source.parent / "abc123-in.results.csv" and beside.refused
+
+    def refuse(path):
+        raise RuntimeError("nothing takes a file today")
+
+    assert write_landing(refuse, None, gone, tmp_path / "state", "x", source) == Landing(
+        None, "RuntimeError: nothing takes a file today")

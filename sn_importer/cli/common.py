@@ -133,28 +133,33 @@ def prove_output(job, output: Optional[Path]) -> Path:
 
 def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: Optional[Path] = None,
            state_dir: Optional[Path] = None, interrupted: bool = False) -> None:
-    """Write the output (into the state directory when its place refuses it), show or print
-    the result, exit with the result's code (2 when the report is not where it should be, or a
-    stop signal came)."""
+    """Write the output (where there is room when its place refuses it), show or print the result,
+    exit with the result's code: 2 when the report is not where it should be, or a stop signal came.
+    ``--json``'s ``exit_code`` is always the process's."""
     from .. import console
-    from ..landing import write_landing
+    from ..landing import row_statuses, write_landing
     from ..settings import target_facts
     from ..status import Origin
 
     result.origin = Origin.COMMAND_LINE
-    where, refused = write_landing(result.write, output, target or output or result.path, state_dir,
-                                   result.run_id)
-    if as_json:
-        summary = result.summary()
+    aim = target or output or result.path
+    landed = write_landing(result.write, output, aim, state_dir, result.run_id, result.path)
+    code = 2 if landed.refused or interrupted else result.exit_code
+    if as_json or landed.where is None:
+        summary = result.summary() | {"exit_code": code}
         if result.base_url:
             summary["katana"] = target_facts(result.base_url)
+        if landed.where is None:  # nowhere took the report: every row's status goes to stdout instead
+            summary["rows_status"] = row_statuses(result.rows)
         sys.stdout.write(json.dumps(summary) + "\n")
-    else:
+    if not as_json:
         console.show_counts(result)
-    if refused:
-        console.err.print(f"[bold red]error:[/] could not write the report to {target or output}: {refused}; "
-                          f"it was written to {where} instead", soft_wrap=True)
-    raise typer.Exit(2 if refused or interrupted else result.exit_code)
+    if landed.refused:
+        went = f"it was written to {landed.where} instead" if landed.where else \
+            "no folder would take it (the state folder and the input's were tried): every row's status is on stdout"
+        console.err.print(f"[bold red]error:[/] could not write the report to {aim}: {landed.refused}; {went}",
+                          soft_wrap=True)
+    raise typer.Exit(code)
 
 
 def say_target(sandbox: bool, base_url: Optional[str], env_file: Optional[Path]) -> None:
@@ -172,7 +177,7 @@ def say_target(sandbox: bool, base_url: Optional[str], env_file: Optional[Path])
 
 def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_seed, base_url, state_dir=None,
            fresh=False, max_wait: Optional[float] = None, stall: float = 120.0, quota_share=None,
-           env_file: Optional[Path] = None) -> None:
+           env_file: Optional[Path] = None, recheck: Optional[float] = None) -> None:
     """``preview`` and ``apply``: read, show what was read, prove the report's place writable, say
     where the key goes, run against Katana (SIGINT, SIGTERM and SIGHUP stop it gracefully), finish."""
     from .. import console
@@ -193,7 +198,7 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
         console.show_mapping(job)
         console.show_plan(job)
     announce = None if as_json else console.out.print
-    extra = {"fresh": fresh} if mode == Mode.APPLY else {}
+    extra = {"fresh": fresh, **({"recheck": recheck} if recheck is not None else {})} if mode == Mode.APPLY else {}
     options = {"max_wait": max_wait, "stall_limit": stall, "on_wait": console.tell_wait}
     with stop_signals(on_signal=console.tell_stopping) as interrupt:
         with console.progress_bar(enabled=not as_json) as progress:

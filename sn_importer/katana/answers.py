@@ -14,8 +14,8 @@ a refusal means. The facts they all need are here:
   clock; a client clock 90 s ahead would read every reset as long past.
   :class:`ServerClock` learns the offset between the two from the ``Date``
   header of each answer (a whole second, so each answer bounds the offset to
-  an interval) and uses the smallest offset every answer allows: zero when
-  the clocks agree, the real offset (to within a second) when they do not.
+  an interval): zero when the clocks agree, else the offset (to within a
+  second, erring towards waiting longer).
 """
 
 from __future__ import annotations
@@ -206,10 +206,12 @@ class ServerClock:
 
     @property
     def offset(self) -> float:
-        """Server minus local seconds: the smallest offset the answers allow (0 when they allow it)."""
+        """Server minus local seconds: 0 when the answers allow it (the clocks agree to a second), else
+        the lowest offset they allow, which reads every reset as late as it can be: waiting a moment
+        too long costs a moment, a moment too short a 429."""
         if self.low is None or self.low <= 0 <= self.high:
             return 0.0
-        return self.low if self.low > 0 else self.high
+        return self.low
 
     def local(self, server_moment: float) -> float:
         """A moment on the server's clock, on ours."""

@@ -31,11 +31,13 @@ import socket
 import sqlite3
 import uuid
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Iterator
 
 from ..clock import Clock
+from ..errors import StorageError
+from ..storage import storage_problem
 from .ledger import Ledger
 from .window import DEFAULT_SHARE, INITIAL_QUOTA, Grant, Window
 
@@ -72,6 +74,23 @@ def tenant_key(base_url: str, api_key: str) -> str:
     return f"{base_url.rstrip('/')} {digest}"
 
 
+def _bookkeeping(method):
+    """A hook that writes the members' and grants' tables: a no-op once the file refuses writes,
+    and a refusal (a full disk) turns the ledger to memory instead of failing the request."""
+
+    def guarded(self, *args, **kwargs):
+        if self.degraded:
+            return getattr(Ledger, method.__name__)(self, *args, **kwargs)
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            self._degrade(exc)
+            return getattr(Ledger, method.__name__)(self, *args, **kwargs)
+
+    guarded.__doc__ = method.__doc__
+    return guarded
+
+
 class SharedLedger(Ledger):
     """The tenant's window in ``state_dir/quota.sqlite3``, shared by every process of the host."""
 
@@ -82,6 +101,9 @@ class SharedLedger(Ledger):
                  margin: float = 0.05, ticket_ttl: float = 120.0, poll: float = 0.05):
         super().__init__(share=share, clock=clock, initial_quota=initial_quota, margin=margin, poll=poll)
         self.tenant, self.ticket_ttl = tenant_key(base_url, api_key), ticket_ttl
+        #: Why the shared file stopped taking writes (None while it takes them).
+        self.degraded: str | None = None
+        self.notes: list[str] = []
         self.member, self.host, self.pid = uuid.uuid4().hex, socket.gethostname(), os.getpid()
         directory = Path(state_dir)
         directory.mkdir(parents=True, exist_ok=True)
@@ -99,7 +121,7 @@ class SharedLedger(Ledger):
         try:
             with self._tx():
                 self.db.execute("DELETE FROM members WHERE tenant=? AND member=?", (self.tenant, self.member))
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             pass  # a full disk at the end of a run must not cost its report
         finally:
             self.db.close()
@@ -110,18 +132,50 @@ class SharedLedger(Ledger):
     # -- the window row
     @contextmanager
     def _tx(self) -> Iterator[tuple[Window, float]]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """The shared window, in one ``BEGIN IMMEDIATE`` transaction. Once the state folder refuses
+        writes (a full disk), the window as last known is kept in memory instead: the run paces itself
+        alone rather than stop (the journal decides whether it may go on), and says so in :attr:`notes`."""
+        if self.degraded:
+            with super()._tx() as state:
+                yield state
+            return
         try:
+            self.db.execute("BEGIN IMMEDIATE")
             now = self.clock.now()
             window = self._load(now)
+        except sqlite3.Error as exc:
+            self._degrade(exc)
+            with super()._tx() as state:
+                yield state
+            return
+        try:
             yield window, now
+        except BaseException:
+            self._rollback()
+            raise
+        try:
             window.seen_at = now
             self.db.execute(f"UPDATE windows SET {', '.join(f'{n}=?' for n in _COLUMNS)} WHERE tenant=?",
                             (*(getattr(window, n) for n in _COLUMNS), self.tenant))
-        except BaseException:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            self._degrade(exc)
+        self._window = replace(window)  # what this step learnt is kept, in memory too
+
+    def _degrade(self, exc: sqlite3.Error) -> None:
+        reason = storage_problem(exc)
+        if reason is None:
+            raise exc
+        self.degraded = reason
+        self.notes.append(f"The shared quota in {self.path.parent} could not be written ({reason}); from then on "
+                          "this run paced itself alone, blind to other sn-importer runs on this tenant.")
+
+    def _rollback(self) -> None:
+        try:
             self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        except sqlite3.Error:
+            pass
 
     def _load(self, now: float) -> Window:
         row = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM windows WHERE tenant=?", (self.tenant,)).fetchone()
@@ -133,6 +187,7 @@ class SharedLedger(Ledger):
         return window
 
     # -- the hooks
+    @_bookkeeping
     def _note(self, window: Window, now: float, grant: Grant | None = None) -> None:
         """Note this process as alive, how many of its requests wait, and its grant this window."""
         granted = 1 if grant else 0
@@ -146,10 +201,12 @@ class SharedLedger(Ledger):
             self.db.execute("INSERT INTO tickets VALUES (?,?,?,?,?,?)",
                             (self.tenant, grant.seq, self.member, self.host, self.pid, now))
 
+    @_bookkeeping
     def _forget_grant(self, grant: Grant) -> bool:
         gone = self.db.execute("DELETE FROM tickets WHERE tenant=? AND seq=?", (self.tenant, grant.seq))
         return bool(gone.rowcount)  # not reaped meanwhile
 
+    @_bookkeeping
     def _reap(self, window: Window, now: float) -> None:
         rows = self.db.execute("SELECT seq, host, pid, sent_at FROM tickets WHERE tenant=?", (self.tenant,)).fetchall()
         for seq, host, pid, sent_at in rows:
@@ -157,12 +214,14 @@ class SharedLedger(Ledger):
                 self.db.execute("DELETE FROM tickets WHERE tenant=? AND seq=?", (self.tenant, seq))
                 window.finish_one(now, self.margin)
 
+    @_bookkeeping
     def _others(self, window: Window, now: float) -> list[tuple[int, int, int, int]]:
         return self.db.execute(
             "SELECT waiting, CASE WHEN epoch=? THEN granted ELSE 0 END, total, demand FROM members "
             "WHERE tenant=? AND member<>? AND seen_at>=?",
             (window.epoch, self.tenant, self.member, now - LIVE)).fetchall()
 
+    @_bookkeeping
     def _mine(self, window: Window) -> int:
         row = self.db.execute("SELECT CASE WHEN epoch=? THEN granted ELSE 0 END FROM members WHERE tenant=? "
                               "AND member=?", (window.epoch, self.tenant, self.member)).fetchone()
@@ -171,6 +230,8 @@ class SharedLedger(Ledger):
     def expect(self, requests: int) -> None:
         with self._tx() as (window, now):
             self._note(window, now)
+            if self.degraded:
+                return
             self.db.execute("UPDATE members SET demand=total+? WHERE tenant=? AND member=?",
                             (max(0, requests), self.tenant, self.member))
 

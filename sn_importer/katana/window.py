@@ -24,7 +24,8 @@ Of a window of ``L`` requests, sn-importer uses at most ``floor(share × L)``
 and keeps the rest for the tenant's other integrations: every budget an
 answer gives is lowered by that reserve. Until an answer has shown the real
 window, one request at a time goes out: the assumed 60/60 serves estimates,
-never a burst. A 429, or ``Remaining: 0``, means nothing more until the
+never a burst; and at the start of each window one request goes first, so
+its answer tells how much another integration's burst has left. A 429, or ``Remaining: 0``, means nothing more until the
 reset (the 429's ``Retry-After``, else the reset its headers give, else one
 whole window). Resets are moments on the server's clock, turned into ours
 by the caller (:class:`~sn_importer.katana.answers.ServerClock`). A learnt
@@ -106,8 +107,16 @@ class Window:
         return self.sent - self.done
 
     def available(self) -> int:
-        """Grants that may go out now; one at a time until an answer has shown the window."""
-        return self.budget - self.sent if self.learned else 1 - self.in_flight
+        """Grants that may go out now: one at a time until an answer has shown the window, and
+        again at the start of each new window until its first answer (another integration may have
+        spent most of it already: a burst at the reset would meet 429s)."""
+        if not self.learned or self.reset_at is None:
+            return 1 - self.in_flight
+        return self.budget - self.sent
+
+    def room(self, cap: int) -> int:
+        """Requests the window is believed to hold still (for estimates)."""
+        return max(0, self.budget - self.sent) if self.learned else cap
 
     # -- granting
     def roll(self, now: float, cap: int, margin: float) -> None:
@@ -141,7 +150,7 @@ class Window:
         if reset_ms > self.newest_reset_ms:  # the first word from a newer window
             rolled = self.reset_at is None
             self.newest_reset_ms, self.newest_seq, self.reset_at = reset_ms, grant.seq, reset_at
-            self.budget = max(self.budget, budget) if rolled else budget
+            self.budget = budget
             self.epoch += 0 if rolled else 1
             if remaining == self.quota_limit - 1 and reset_at > grant.sent_at:  # this request opened the window
                 self.window = bounded_window(reset_at - grant.sent_at)
@@ -163,7 +172,7 @@ class Window:
     def estimate_seconds(self, requests: int, now: float, cap: int) -> float:
         """About how long ``requests`` take: those that fit in what is left of this window cost
         nothing; the rest need ``ceil(rest / cap)`` more windows, the first opening at the reset."""
-        available = max(0, self.available()) if self.learned else cap
+        available = self.room(cap)
         if requests <= available:
             return 0.0
         windows = math.ceil((requests - available) / cap)

@@ -16,8 +16,6 @@ results (``paths.py``).
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import replace
 from pathlib import Path
 
@@ -81,17 +79,22 @@ def check_output_path(path: Path, input_path: Path) -> None:
 
 
 def prove_writable(path: Path, input_path: Path) -> None:
-    """Before anything is sent to Katana: the output's name is usable and its
-    folder takes a new file, so a run never ends with results nowhere to go."""
+    """Before anything is sent to Katana: the output's name is usable and its folder has room
+    for it (real blocks reserved, about twice the input's size: an empty probe file passes on a
+    full disk), so a run never ends with results nowhere to go."""
+    from ..errors import StorageError
+    from ..storage import reserve
+
     path = Path(path)
     check_output_path(path, input_path)
-    probe = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.probe")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe.touch(exist_ok=False)
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write the output {path}: {exc.strerror or exc}") from None
+        size = Path(input_path).stat().st_size
+    except OSError:
+        size = 0
+    try:
+        reserve(path.parent, 2 * size + (1 << 20), f"the output {path}")
+    except StorageError as exc:
+        raise UsageError(f"cannot write the output {path}: {exc.reason}") from None
 
 
 def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
