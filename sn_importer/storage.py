@@ -26,7 +26,7 @@ from .errors import StorageError
 
 #: OS errors that mean "this folder cannot take the file now" rather than a bug.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOENT, errno.EACCES,
-                            errno.EPERM, errno.ENOTDIR})
+                            errno.EPERM, errno.ENOTDIR, errno.EEXIST})
 #: What SQLite says when its file's folder cannot take a write.
 _SQLITE_WORDS = ("disk is full", "disk i/o error", "unable to open database file", "readonly database",
                  "out of memory")
