@@ -8,15 +8,14 @@ fresh child process:
 1. **floor**: a plain openpyxl round trip of the same file: ``load_workbook(read_only=True)``,
    every row appended to a ``Workbook(write_only=True)``, saved;
 2. **annotate**: ``job.write(out.xlsx)`` of a job read beforehand (the read is
-   not timed): the user's workbook loaded whole with openpyxl, the result
-   columns and the Summary added, saved — what sn-importer does up to
-   ``ANNOTATE_MAX_CELLS``;
-3. **rebuild**: the same write forced through the XlsxWriter rebuild that
-   takes over above that line.
+   not timed): the user's package copied part by part, its data sheet streamed
+   with the result cells appended, the Summary added (``report/patch.py``);
+3. **rebuild**: the same write forced through the XlsxWriter rebuild from
+   values (what .xlsb, CSV written as .xlsx, and a package that cannot be
+   patched get).
 
-With ``--sweep`` it repeats 1 and 2 over several sizes, to show where
-annotating in place stops being fast enough (time and peak memory grow with
-the cells). Each figure is the best of ``--repeat`` children by CPU time
+With ``--sweep`` it repeats 1 and 2 over several sizes (time and peak memory
+as the cells grow). Each figure is the best of ``--repeat`` children by CPU time
 (the machine is shared, so CPU time is steadier than wall time; both are
 printed, each with its ratio to the round trip). Peak memory is the child's
 ``ru_maxrss``.
