@@ -94,6 +94,8 @@ class RunResult:
     resolution: Resolution | None = None
     #: The engine's outcome of each row it settled, by row position.
     outcomes: Outcomes = field(default_factory=dict)
+    #: What the run was expected to cost and take, said before anything was sent (the one estimate).
+    estimate: str = ""
     _rows: pd.DataFrame | None = None
 
     @classmethod
@@ -263,6 +265,8 @@ class RunResult:
             ("Waited for the quota", waits_text(self.requests)),
             ("Exit code", self.exit_code),
         ]
+        if self.estimate:
+            facts.append(("Estimated before sending", self.estimate))
         if self.listing and self.listing.types:
             facts.append(("How each type was listed", "; ".join(self.listing.describe())))
         if self.error:

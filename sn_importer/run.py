@@ -28,7 +28,7 @@ import pandas as pd
 from .katana.client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
-from .estimate import lookup_estimate, run_estimate
+from .estimate import lookup_estimate, run_estimate, wait_text
 from .errors import JournalError, KatanaError, LockUnavailable, RunInProgress, StorageError
 from .interrupt import Interrupt
 from .journal import Journal, PastRun, run_key
@@ -149,6 +149,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
 
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
             client.ledger.expect(plan.requests)  # the other runs on the tenant count it in their estimates
+            result.estimate = f"{plan.requests} requests; {wait_text(client.ledger, plan.requests)}"
             if announce and plan.requests:
                 announce(run_estimate(mode, client.ledger, plan))
 

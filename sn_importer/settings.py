@@ -34,9 +34,9 @@ import platformdirs
 from dotenv import dotenv_values
 
 from .errors import UsageError
+from .katana.window import DEFAULT_SHARE
 
 DEFAULT_BASE_URL = "https://api.katanamrp.com/v1"
-DEFAULT_QUOTA_SHARE = 0.8
 #: The env file's name in the user's config folder.
 ENV_FILE_NAME = ".env"
 #: An env file holds a few settings; anything larger is not one.
@@ -143,7 +143,7 @@ def resolve_quota_share(share: str | float | None = None, env: Mapping[str, str]
                            read_env_file(env_file).get("KATANA_QUOTA_SHARE"))):
         if value is not None and str(value).strip():
             return parse_share(value, source)
-    return DEFAULT_QUOTA_SHARE
+    return DEFAULT_SHARE
 
 
 def parse_share(value: str | float, source: str = "--quota-share") -> float:

