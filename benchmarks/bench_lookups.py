@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import sn_importer as sn
-from sn_importer.katana.lookups import lookup_requests
+from sn_importer.references import lookup_requests
 from sn_importer.sandbox import parse_rate_limit, running_sandbox, seed_from
 
 

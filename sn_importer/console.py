@@ -43,7 +43,7 @@ def show_mapping(job: Job) -> None:
 
 
 def show_plan(job: Job) -> None:
-    from .katana.lookups import references
+    from .references import references
 
     plan = job.plan_detail
     out.print(f"Plan: {plan.serial_count} serials on {plan.resource_count} resources, "

@@ -25,7 +25,7 @@ from .outcome import Outcomes, Stop
 from .status import NEVER_SENT, OPEN, Status
 
 if TYPE_CHECKING:
-    from .katana.lookups import Resolution
+    from .references import Resolution
 
 
 def fold(base: pd.DataFrame, *, requests: pd.Series | None = None, resolution: "Resolution | None" = None,

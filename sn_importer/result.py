@@ -31,7 +31,7 @@ from .strategy import ListingPlan
 
 if TYPE_CHECKING:
     from .job import Job
-    from .katana.lookups import Resolution
+    from .references import Resolution
     from .plan import Plan
     from .reader import SourceFile
     from .template import Template

@@ -32,7 +32,8 @@ from .estimate import lookup_estimate, run_estimate, wait_text
 from .errors import JournalError, KatanaError, LockUnavailable, RunInProgress, StorageError
 from .interrupt import Interrupt
 from .journal import Journal, PastRun, run_key
-from .katana.lookups import Lookups, by_order_mask, lookup_requests, references, resolve
+from .katana.lookups import Lookups, resolve
+from .references import by_order_mask, lookup_requests, references
 from .plan import build_plan
 from .katana.ledger import Ledger
 from .katana.quota import open_ledger

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import httpx
 import platformdirs
 from dotenv import dotenv_values
 
@@ -174,6 +173,8 @@ def check_base_url(url: str, *, explicit: bool = True, source: str | None = None
     """Refuse a base URL that cannot be Katana's, or that would carry the key in clear,
     before any request is tried. ``explicit``: given as an argument or in the environment."""
     try:
+        import httpx  # loaded only where a URL is checked: validate never needs it
+
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise UsageError(f"the base URL {url!r} is not a URL ({exc}); e.g. {DEFAULT_BASE_URL}") from None
@@ -189,6 +190,8 @@ def check_base_url(url: str, *, explicit: bool = True, source: str | None = None
 
 def describe_target(base_url: str, sandbox: bool = False) -> str:
     """The line said before anything is sent: ``Katana: api.katanamrp.com (https)``."""
+    import httpx
+
     parsed = httpx.URL(base_url)
     host = f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
     return f"Katana: {'the built-in sandbox on ' if sandbox else ''}{host} ({parsed.scheme})"
@@ -198,5 +201,7 @@ def target_facts(base_url: str | None) -> dict | None:
     """The target for ``--json``: host (with a port when one is given) and scheme."""
     if not base_url:
         return None
+    import httpx
+
     parsed = httpx.URL(base_url)
     return {"host": f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host, "scheme": parsed.scheme}

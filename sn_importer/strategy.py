@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable
 
-from .katana.answers import PAGE_LIMIT
+from .katana import PAGE_LIMIT
 from .status import Mode
 
 

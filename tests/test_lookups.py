@@ -12,7 +12,8 @@ from sandbox_fixtures import KEY, orders_seed
 from sn_importer.katana.client import KatanaClient
 from sn_importer.errors import AuthError
 from sn_importer.fold import fold
-from sn_importer.katana.lookups import Found, Lookups, Reference, lookup_requests, references, resolve
+from sn_importer.katana.lookups import Found, Lookups, resolve
+from sn_importer.references import Reference, lookup_requests, references
 from sn_importer.sandbox import create_app, seed_from
 from sn_importer.status import Status
 

@@ -29,8 +29,7 @@ from typing import Any, Mapping
 
 import httpx
 
-#: The API's largest page (``limit``): every list the client reads asks for pages of this size.
-PAGE_LIMIT = 250
+from . import PAGE_LIMIT
 
 
 # --------------------------------------------------------------------------- bodies

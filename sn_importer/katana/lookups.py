@@ -18,26 +18,15 @@ its rows ``invalid`` and nothing is sent for them.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from .client import KatanaClient
 from ..errors import ApiRequestError, ApiUnavailableError
 from ..resource_types import BY_ORDER, OrderLookup
+from ..references import Reference, Resolution, references
 from ..status import Status
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A resource as a row names it: its type, order number and (for order rows) SKU."""
-
-    resource_type: str
-    order_no: str
-    sku: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.order_no} / SKU {self.sku}" if self.sku else self.order_no
 
 
 @dataclass(frozen=True)
@@ -47,19 +36,6 @@ class Found:
     resource_id: int | None
     problem: str = ""
     status: Status = Status.INVALID  # of the rows, when there is a problem
-
-
-@dataclass
-class Resolution:
-    """The outcome of resolving a rows frame, by row label."""
-
-    ids: dict[object, int] = field(default_factory=dict)  # row → resolved resource id
-    problems: dict[object, tuple[str, str]] = field(default_factory=dict)  # row → (status, message)
-    notes: dict[object, str] = field(default_factory=dict)  # row → "MO-3001 is ManufacturingOrder 8301"
-
-    def resource_ids(self) -> pd.Series:
-        """The resolved resource ids by row label (what the plan of the run is built from)."""
-        return pd.Series(self.ids, dtype="Int64")
 
 
 def _same(a: object, b: str) -> bool:
@@ -138,43 +114,6 @@ def _listed(ids: list[int]) -> str:
     return ", ".join(str(i) for i in ids)
 
 
-# --------------------------------------------------------------------------- rows
-
-
-def by_order_mask(rows: pd.DataFrame) -> pd.Series:
-    """Rows still open (``valid``) that name their resource by order number: a
-    ManufacturingOrder by ``order_no``, an order row by ``order_no`` and ``sku``.
-
-    An order row with a ``resource_id`` but no SKU is not looked up: its id says it all.
-    """
-    if "order_no" not in rows:
-        return pd.Series(False, index=rows.index)
-    rtype = rows["resource_type"]
-    has_sku = rows["sku"].astype(str) != ""
-    return ((rows["status"] == Status.VALID.value) & (rows["order_no"].astype(str) != "")
-            & ((rtype == "ManufacturingOrder") | (rtype.isin(list(BY_ORDER)) & has_sku)))
-
-
-def references(rows: pd.DataFrame) -> dict[Reference, list]:
-    """Each distinct reference in ``rows`` and the labels of the rows naming it, in first-seen order."""
-    part = rows.loc[by_order_mask(rows), ["resource_type", "order_no", "sku"]]
-    found: dict[Reference, list] = {}
-    for label, rtype, order_no, sku in part.itertuples(name=None):
-        ref = Reference(rtype, str(order_no).strip(), str(sku).strip() if rtype != "ManufacturingOrder" else "")
-        found.setdefault(ref, []).append(label)
-    return found
-
-
-def lookup_requests(rows: pd.DataFrame) -> int:
-    """The most lookups resolving ``rows`` needs: one per distinct order, per distinct
-    SKU, and per distinct (order, SKU) row search (fewer when an order is unknown)."""
-    refs = references(rows)
-    orders = {(r.resource_type, r.order_no) for r in refs}
-    skus = {r.sku for r in refs if r.sku}
-    row_searches = {r for r in refs if r.sku}
-    return len(orders) + len(skus) + len(row_searches)
-
-
 async def resolve(rows: pd.DataFrame, lookups: Lookups) -> Resolution:
     """Resolve every row named by order number; the rows frame is only read."""
     refs = references(rows)
@@ -201,5 +140,4 @@ def _settle(resolution: Resolution, label, ref: Reference, answer: Found, given)
     resolution.notes[label] = f"{ref} is {ref.resource_type} {answer.resource_id}"
 
 
-__all__ = ["Found", "Lookups", "Reference", "Resolution", "by_order_mask", "lookup_requests", "references",
-           "resolve"]
+__all__ = ["Found", "Lookups", "resolve"]
