@@ -8,6 +8,10 @@ symbolic or hard link to a secret elsewhere), and a folder it writes into
 must be a real folder of its own user, never a link another user planted.
 Checks are made on what was opened (``fstat``), not on a name that could be
 swapped between a check and a use.
+
+What the importer keeps for itself (the state directory: the journal with
+every removed record, the quota ledger, the page's uploads and run records)
+is private: folders 0700, files 0600 (:func:`private_dir`, :func:`private_file`).
 """
 
 from __future__ import annotations
@@ -75,6 +79,19 @@ def open_regular(path: str | Path, expected: os.stat_result | None = None) -> in
     return fd
 
 
+def operator_file_problem(info: os.stat_result) -> str | None:
+    """Why a file that steers the key (an env file, a users file) cannot be trusted, or None:
+    not a regular file, another user's, or writable by others."""
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file"
+    uid = my_uid()
+    if uid is not None and info.st_uid != uid:
+        return f"belongs to another user (uid {info.st_uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"can be written by others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
 def own_folder(path: str | Path, create: bool = True) -> Path:
     """``path`` as a real folder of this user (created when missing). Raises
     :class:`NotOwnFolder` for a link, a file or another user's folder."""
@@ -97,4 +114,39 @@ def own_folder(path: str | Path, create: bool = True) -> Path:
     return path
 
 
-__all__ = ["NotOwnFolder", "NotRegular", "kind_of", "my_uid", "open_regular", "own_folder"]
+def private_dir(path: str | Path) -> Path:
+    """``path`` as a folder only its user can enter (0700): created so, or narrowed when it
+    is this user's and others may look in. Its parents are made as usual."""
+    path = Path(path)
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+    _narrow(path, 0o700)
+    return path
+
+
+def private_file(path: str | Path) -> Path:
+    """``path`` as a file only its user can read (0600): created empty so when missing (before
+    SQLite opens it: its WAL and shared-memory files take the database's mode), narrowed when
+    it is this user's and others may read it. A link is never followed."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o600)
+    except OSError:
+        return path  # the caller's own open says why, in its words
+    os.close(fd)
+    _narrow(path, 0o600)
+    return path
+
+
+def _narrow(path: Path, mode: int) -> None:
+    try:
+        info = os.stat(path)
+        if my_uid() is not None and info.st_uid == my_uid() and stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(path, mode)
+    except OSError:
+        pass  # not ours to change: it stays as it is
+
+
+__all__ = ["NotOwnFolder", "NotRegular", "kind_of", "my_uid", "open_regular", "operator_file_problem", "own_folder",
+           "private_dir", "private_file"]

@@ -21,6 +21,7 @@ from pathlib import Path
 import platformdirs
 
 from .errors import JournalError, RunInProgress, StorageError
+from .filesafety import private_dir, private_file
 from .locks import acquire
 from .outcome import Cause, Outcome, Outcomes
 from .status import Status
@@ -119,8 +120,8 @@ class Journal:
         self.dir = Path(state_dir) if state_dir else default_state_dir()
         self.where = f"the journal in {self.dir}"
         with writing(self.where):
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self.path = self.dir / "journal.sqlite3"
+            private_dir(self.dir)  # the journal keeps every removed record: the user's alone (0700, 0600)
+            self.path = private_file(self.dir / "journal.sqlite3")
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             self.db.execute("PRAGMA journal_mode=WAL")

@@ -97,6 +97,8 @@ class RunResult:
     #: What the run was expected to cost and take, said before anything was sent (the one estimate).
     estimate: str = ""
     _rows: pd.DataFrame | None = None
+    #: Who confirmed the run, when a front end knows (the web page's login or its proxy's user header).
+    confirmed_by: str | None = None
 
     @classmethod
     def begin(cls, job: Job, mode: Mode, clock: Clock | None = None) -> RunResult:
@@ -267,6 +269,8 @@ class RunResult:
         ]
         if self.estimate:
             facts.append(("Estimated before sending", self.estimate))
+        if self.confirmed_by:
+            facts.insert(2, ("Confirmed by", self.confirmed_by))
         if self.listing and self.listing.types:
             facts.append(("How each type was listed", "; ".join(self.listing.describe())))
         if self.error:

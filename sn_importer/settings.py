@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 import ipaddress
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -33,6 +32,7 @@ import platformdirs
 from dotenv import dotenv_values
 
 from .errors import UsageError
+from .filesafety import operator_file_problem
 from .katana.window import DEFAULT_SHARE
 
 DEFAULT_BASE_URL = "https://api.katanamrp.com/v1"
@@ -109,7 +109,7 @@ def read_env_file(env_file: str | Path | None = None) -> dict[str, str]:
     except OSError as exc:
         raise UsageError(f"cannot read the env file {path}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "rb") as handle:
-        _check_env_file(path, os.fstat(handle.fileno()))
+        check_operator_file(path, os.fstat(handle.fileno()))
         text = handle.read(ENV_FILE_LIMIT + 1)
     if len(text) > ENV_FILE_LIMIT:
         raise UsageError(f"the env file {path} is larger than {ENV_FILE_LIMIT // 1024} KB; it is not an env file")
@@ -117,15 +117,12 @@ def read_env_file(env_file: str | Path | None = None) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def _check_env_file(path: Path, info: os.stat_result) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"the env file {path} is not a regular file; refusing to read the key from it")
-    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-        raise UsageError(f"the env file {path} belongs to another user (uid {info.st_uid}); refusing to read the "
-                         "key from it: keep it in a file of your own (chmod 600)")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UsageError(f"the env file {path} can be written by others (mode {stat.S_IMODE(info.st_mode):04o}); "
-                         f"refusing to read the key from it: chmod 600 {path}")
+def check_operator_file(path: Path, info: os.stat_result, what: str = "env file") -> None:
+    """Refuse (one line) a file others could have written: the key would go where they say."""
+    problem = operator_file_problem(info)
+    if problem is not None:
+        raise UsageError(f"the {what} {path} {problem}; refusing to read it"
+                         + (f": chmod 600 {path}" if "written by others" in problem else ""))
 
 
 def resolve_quota_share(share: str | float | None = None, env: Mapping[str, str] | None = None,

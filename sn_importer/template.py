@@ -80,20 +80,25 @@ def available_templates() -> dict[str, Path]:
 
 
 def load_template(name_or_path: str | Path | None = None) -> Template:
-    """Load a template by shipped name ("default", "mo-labels") or by file path."""
+    """Load a template by shipped name ("default", "mo-labels") or by file path.
+
+    A bare name is always a shipped template, whatever lies in the current
+    folder: a file named ``default`` there never replaces it. A file of one's
+    own is given as a path (``./mine.toml``, ``templates/x.toml``, ``x.toml``)."""
     if name_or_path is None:
         name_or_path = "default"
     text = str(name_or_path)
-    path = Path(text).expanduser()
-    if not path.is_file():
-        shipped = available_templates()
-        if text in shipped:
-            path = shipped[text]
-        elif text.endswith(".toml") or "/" in text or "\\" in text:
+    if isinstance(name_or_path, Path) or looks_like_path(text):
+        path = Path(text).expanduser()
+        if not path.is_file():
             raise TemplateError(path, None, "file not found")
-        else:
+    else:
+        shipped = available_templates()
+        if text not in shipped:
             names = ", ".join(shipped) or "none"
-            raise TemplateError(path, None, f"no template named {text!r}; shipped templates: {names}")
+            raise TemplateError(Path(text), None, f"no template named {text!r}; shipped templates: {names} "
+                                                  f"(a file of your own is given as a path, e.g. ./{text}.toml)")
+        path = shipped[text]
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -101,6 +106,11 @@ def load_template(name_or_path: str | Path | None = None) -> Template:
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(path, None, f"cannot be read: {exc}") from None
     return _build(path, raw)
+
+
+def looks_like_path(text: str) -> bool:
+    """A template named as a file: a folder in it, a ``.toml`` ending, or ``~``/``.`` in front."""
+    return "/" in text or "\\" in text or text.lower().endswith(".toml") or text.startswith(("~", "."))
 
 
 def _build(path: Path, raw: dict[str, Any]) -> Template:

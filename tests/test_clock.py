@@ -10,7 +10,7 @@ from sn_importer.clock import FakeClock, iso
 from sn_importer.sandbox import running_sandbox
 from sn_importer.watch import Layout, free_name
 from sn_importer.katana.quota import SharedLedger
-from sn_importer.web.security import Sessions
+from sn_importer.web.sessions import Sessions
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "serials.csv"
 START = 1_800_000_000.0
@@ -30,8 +30,8 @@ def test_a_job_and_its_runs_are_stamped_by_the_injected_clock(tmp_path, monkeypa
 
 def test_sessions_expire_on_the_injected_clock():
     clock = FakeClock(START)
-    sessions = Sessions("secret", seconds=60, clock=clock)
-    session = sessions.open()
+    sessions = Sessions(seconds=60, clock=clock)
+    session = sessions.open("ann")
     assert sessions.valid(session)
     clock.advance(59)
     assert sessions.valid(session)

@@ -59,8 +59,9 @@ def test_the_page_offers_the_web_formats(tmp_path):
     from sn_importer.web import WebSettings, create_app
 
     settings = WebSettings(base_url="http://127.0.0.1:9", api_key="k", state_dir=tmp_path)
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
-        page = client.get("/").text
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        page = client.get(f"/login?token={app.state.server.logins.token}").text  # logged in, on the upload page
     assert f'accept="{formats.web_accept()}"' in page
     assert formats.describe(web_only=True) in page.replace("&#39;", "'")
 

@@ -223,8 +223,9 @@ def page(tmp_path):
 
     with running_sandbox(api_key="k", rate_limit=(100_000, 60.0)) as sandbox:
         settings = WebSettings(base_url=sandbox.base_url, api_key="k", state_dir=tmp_path / "state", sandbox=True)
-        with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
-            client.get("/")
+        app = create_app(settings)
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            client.get(f"/login?token={app.state.server.logins.token}")  # the page's one-time link
             yield client
 
 

@@ -88,7 +88,7 @@ def test_sighup_stops_serve_gracefully_with_exit_2(tmp_path):
                                 str(tmp_path / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env)
     try:
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/"), what="the web page")
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/login"), what="the web page")
         process.send_signal(signal.SIGHUP)
         _, stderr = process.communicate(timeout=20)
     finally:

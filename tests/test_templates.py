@@ -65,7 +65,8 @@ def test_template_by_path(tmp_path):
 def test_unknown_template_name_lists_shipped_ones(tmp_path):
     with pytest.raises(TemplateError) as caught:
         load_template("nope")
-    assert str(caught.value) == "template nope: no template named 'nope'; shipped templates: default, mo-labels"
+    assert str(caught.value) == ("template nope: no template named 'nope'; shipped templates: default, mo-labels "
+                                 "(a file of your own is given as a path, e.g. ./nope.toml)")
     path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n")
     result = run_cli("validate", path, "--template", "nope")
     assert result.returncode == 2

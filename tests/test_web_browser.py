@@ -62,10 +62,21 @@ def browser():
 
 
 class Site:
-    def __init__(self, sandbox, server):
+    def __init__(self, sandbox, server, token: str):
         self.sandbox = sandbox
         self.server = server
         self.url = f"http://127.0.0.1:{server.port}"
+        self.token = token
+
+    def open(self, page) -> None:
+        """Log the browser in with the one-time link ``serve`` would print; it lands on the upload page."""
+        page.goto(f"{self.url}/login?token={self.token}")
+        assert page.url == self.url + "/"
+
+    def status(self, page, run: str) -> dict:
+        """A run's status JSON, asked with the browser's session."""
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        return httpx.get(f"{run}/status", cookies=cookies).json()
 
     def deletes(self) -> int:
         stats = httpx.get(self.sandbox.base_url.replace("/v1", "/_sandbox/stats")).json()
@@ -80,7 +91,7 @@ def site(tmp_path):
                                      sandbox=True))
         server = SandboxServer(app).start()
         try:
-            yield Site(sandbox, server)
+            yield Site(sandbox, server, app.state.server.logins.token)
         finally:
             server.stop()
             app.state.server.queue.stop(wait=5)
@@ -133,6 +144,8 @@ def fits_the_phone(page, locator) -> None:
 
 
 def upload_sample(page, site: Site) -> None:
+    if not page.url.startswith(site.url):
+        site.open(page)
     page.goto(site.url + "/")
     page.set_input_files("#file", str(SAMPLE))
     assert page.locator("[data-filename]").inner_text().startswith("Selected: serials.xlsx")
@@ -141,7 +154,7 @@ def upload_sample(page, site: Site) -> None:
 
 
 def test_a_person_detaches_the_sample_and_downloads_a_truthful_workbook(page, site, tmp_path):
-    page.goto(site.url + "/")
+    site.open(page)
     assert page.get_by_label("Template").input_value() == "default"
     shoot(page, "1-upload.png")
     upload_sample(page, site)
@@ -192,7 +205,7 @@ def test_a_person_detaches_the_sample_and_downloads_a_truthful_workbook(page, si
 
 
 def test_a_bad_file_dropped_on_the_page_is_refused_with_a_message(page, site):
-    page.goto(site.url + "/")
+    site.open(page)
     dropped = page.evaluate_handle(
         "() => { const t = new DataTransfer(); t.items.add(new File(['just some notes'], 'notes.xlsx')); return t; }")
     page.dispatch_event("[data-dropzone]", "drop", {"dataTransfer": dropped})
@@ -220,7 +233,7 @@ def test_a_cross_site_post_is_refused_and_deletes_nothing(page, site):
     finally:
         evil_server.shutdown()
     assert site.deletes() == 0
-    assert httpx.get(f"{run}/status").json()["phase"] == "ready"
+    assert site.status(page, run)["phase"] == "ready"
 
 
 def _serve_once(html: str) -> tuple[str, http.server.ThreadingHTTPServer]:

@@ -15,6 +15,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Detach serial numbers from Katana MRP resources listed in a spreadsheet, and verify every row.",
     context_settings={"help_option_names": ["-h", "--help"]},
+    # An uncaught error must never print local variables: they may hold the key or the password.
+    pretty_exceptions_show_locals=False,
 )
 
 

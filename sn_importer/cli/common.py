@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 FileArg = Annotated[Path, typer.Argument(help=f"The sheet to import ({formats.short_list()}).", show_default=False,
                                          readable=False, metavar="FILE")]
 TemplateOpt = Annotated[Optional[str], typer.Option("--template", "-t",
-                                                    help="Template name (see templates/) or path to a .toml file.")]
+                                                    help="A shipped template's name (see templates/), or the path of a .toml file of "
+                                                         "your own (./mine.toml).")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Where to write the annotated copy (.xlsx or .csv). Default: beside the input.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object with the run's figures on stdout.")]

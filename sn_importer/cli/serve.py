@@ -1,8 +1,9 @@
 """``sn-importer serve``: the web page for operations staff.
 
 Parses the options, checks that the server may start (a key, a template, a
-password when it listens beyond loopback), starts one sandbox for the
-server's lifetime with ``--sandbox`` (so preview and apply see the same
+secret always: a one-time link on loopback, else a password or per-person
+logins, and TLS or an HTTPS proxy beyond loopback), starts one sandbox for
+the server's lifetime with ``--sandbox`` (so preview and apply see the same
 tenant and share its quota), and serves :func:`sn_importer.web.create_app`
 with uvicorn until Ctrl+C.
 """
@@ -10,6 +11,7 @@ with uvicorn until Ctrl+C.
 from __future__ import annotations
 
 import os
+import secrets
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
@@ -20,13 +22,35 @@ from ..errors import UsageError
 from .common import BaseUrlOpt, EnvFileOpt, SeedOpt, StateOpt, TemplateOpt, friendly
 
 HostOpt = Annotated[str, typer.Option(
-    "--host", help="Address to listen on. Anything but loopback needs --password-env.")]
+    "--host", help="Address to listen on. Anything but loopback needs a password (--password-env or --users-file) "
+                   "and TLS (--ssl-certfile, or --behind-https-proxy).")]
 PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
 PasswordOpt = Annotated[Optional[str], typer.Option(
-    "--password-env", metavar="VAR", help="Name of the environment variable that holds the shared login password.")]
+    "--password-env", metavar="VAR", help="Name of the environment variable that holds the shared login password. "
+                                          "Without it (or --users-file), a one-time login link is printed.")]
+UsersOpt = Annotated[Optional[Path], typer.Option(
+    "--users-file", metavar="PATH", help="A login each: lines of name:hash made with "
+                                          "'python -m sn_importer.web.users NAME'. Your own file, chmod 600.")]
 SandboxOpt = Annotated[bool, typer.Option(
     "--sandbox", help="Start the built-in simulated Katana for the server's lifetime and send every run there.")]
 UploadOpt = Annotated[int, typer.Option("--max-upload-mb", min=1, max=1024, help="Largest sheet accepted, in MB.")]
+CertOpt = Annotated[Optional[Path], typer.Option(
+    "--ssl-certfile", metavar="PATH", help="Serve HTTPS with this certificate (PEM; may hold the key too).")]
+KeyFileOpt = Annotated[Optional[Path], typer.Option(
+    "--ssl-keyfile", metavar="PATH", help="The certificate's private key (PEM), when not in --ssl-certfile.")]
+ProxyOpt = Annotated[bool, typer.Option(
+    "--behind-https-proxy", envvar="SN_IMPORTER_BEHIND_HTTPS_PROXY",
+    help="An HTTPS proxy in front speaks to the browsers: cookies Secure, answers with HSTS; lets a non-loopback "
+         "--host go without --ssl-certfile.")]
+UserHeaderOpt = Annotated[Optional[str], typer.Option(
+    "--trusted-user-header", metavar="NAME",
+    help="The header in which the proxy names the logged-in person (e.g. X-Remote-User), recorded with each "
+         "confirmed run. Only with --behind-https-proxy.")]
+AllowedHostOpt = Annotated[Optional[list[str]], typer.Option(
+    "--allowed-host", metavar="NAME", help="A host name the page answers to (the proxy's public name); repeatable. "
+                                           "localhost, IP addresses and the bound name always are.")]
+IdleOpt = Annotated[float, typer.Option(
+    "--idle-minutes", min=1, help="Log a browser out after this many minutes without a request.")]
 SecureOpt = Annotated[bool, typer.Option(
     "--secure-cookies", envvar="SN_IMPORTER_SECURE_COOKIES",
     help="Mark cookies Secure: the page is reached over HTTPS through a proxy (HTTPS seen directly does it anyway).")]
@@ -41,9 +65,11 @@ KeepHistoryOpt = Annotated[int, typer.Option(
 @friendly
 def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateOpt = None,
           sandbox: SandboxOpt = False, sandbox_seed: SeedOpt = None, base_url: BaseUrlOpt = None,
-          state_dir: StateOpt = None, password_env: PasswordOpt = None, max_upload_mb: UploadOpt = 20,
-          secure_cookies: SecureOpt = False, keep_days: KeepOpt = 30, keep_history_days: KeepHistoryOpt = 365,
-          env_file: EnvFileOpt = None) -> None:
+          state_dir: StateOpt = None, password_env: PasswordOpt = None, users_file: UsersOpt = None,
+          max_upload_mb: UploadOpt = 20, ssl_certfile: CertOpt = None, ssl_keyfile: KeyFileOpt = None,
+          behind_https_proxy: ProxyOpt = False, trusted_user_header: UserHeaderOpt = None,
+          allowed_host: AllowedHostOpt = None, idle_minutes: IdleOpt = 30, secure_cookies: SecureOpt = False,
+          keep_days: KeepOpt = 30, keep_history_days: KeepHistoryOpt = 365, env_file: EnvFileOpt = None) -> None:
     """Serve the web page: upload a sheet, review the check, confirm, download the annotated workbook.
 
     The key comes from KATANA_API_KEY or the env file, as for apply; it never reaches the browser.
@@ -54,23 +80,64 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
     from ..journal import default_state_dir
     from ..web import WebSettings, create_app
     from ..web.address import announce
+    from ..web.security import allowed_hosts
 
-    password = _password(host, password_env)
+    tls = _tls(ssl_certfile, ssl_keyfile)
+    access = _access(host, password_env, users_file, tls, behind_https_proxy, trusted_user_header)
     templates, chosen = _templates(template)
     with ExitStack() as stack:
         base_url, api_key = _connection(stack, sandbox, sandbox_seed, base_url, env_file)
         settings = WebSettings(base_url=base_url, api_key=api_key, state_dir=Path(state_dir or default_state_dir()),
                                template=chosen, templates=templates, max_upload_bytes=max_upload_mb * 2**20,
-                               password=password, sandbox=sandbox, secure_cookies=secure_cookies,
-                               keep_days=keep_days, keep_history_days=max(keep_history_days, keep_days))
+                               sandbox=sandbox, secure_cookies=secure_cookies or bool(tls),
+                               behind_https_proxy=behind_https_proxy, trusted_user_header=trusted_user_header,
+                               allowed_hosts=tuple(allowed_hosts(host, tuple(allowed_host or ()))),
+                               idle_seconds=idle_minutes * 60, keep_days=keep_days,
+                               keep_history_days=max(keep_history_days, keep_days), **access)
         app = create_app(settings)
-        console.out.print(f"sn-importer serve: {announce(host, port)}. Runs go to {settings.target}."
-                          " Ctrl+C stops the server.", soft_wrap=True, markup=False)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        link = f"login?token={settings.token}" if settings.token else ""
+        console.out.print(f"sn-importer serve: {announce(host, port, 'https' if tls else 'http', link)}. Runs go "
+                          f"to {settings.target}. Ctrl+C stops the server.", soft_wrap=True, markup=False)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                               **tls))
         stopped_by = _serve(server)
     if stopped_by:
         console.err.print(f"{stopped_by}: the server stopped; a run in progress stopped sending and was reported.")
         raise typer.Exit(2)
+
+
+def _tls(certfile: Path | None, keyfile: Path | None) -> dict:
+    """uvicorn's TLS options, the files checked now (a typo should not wait for the first browser)."""
+    if keyfile and not certfile:
+        raise UsageError("--ssl-keyfile needs --ssl-certfile (the certificate it belongs to)")
+    if not certfile:
+        return {}
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use the certificate {certfile}{f' and key {keyfile}' if keyfile else ''}: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
+    return {"ssl_certfile": str(certfile), **({"ssl_keyfile": str(keyfile)} if keyfile else {})}
+
+
+def _access(host: str, password_env: str | None, users_file: Path | None, tls: dict, behind_proxy: bool,
+            trusted_user_header: str | None) -> dict:
+    """Who may log in: the shared password, per-person logins, or (neither) a one-time link."""
+    from ..web.security import check_binding
+    from ..web.users import Users
+
+    if password_env and users_file:
+        raise UsageError("--password-env and --users-file do not go together: give one way to log in")
+    users = Users.load(users_file) if users_file else None
+    try:
+        password = check_binding(host, password_env, os.environ, users=users is not None, tls=bool(tls),
+                                 behind_proxy=behind_proxy, trusted_user_header=trusted_user_header)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    token = None if password or users else secrets.token_urlsafe(32)
+    return {"password": password, "users": users, "token": token}
 
 
 def _serve(server) -> str | None:
@@ -93,15 +160,6 @@ def _serve(server) -> str | None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return got[0] if got else None
-
-
-def _password(host: str, password_env: str | None) -> str | None:
-    from ..web.security import check_binding
-
-    try:
-        return check_binding(host, password_env, os.environ)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _templates(template: str | None) -> tuple[dict[str, Path], str]:

@@ -40,6 +40,7 @@ from ..errors import StorageError
 from ..storage import storage_problem
 from .ledger import Ledger
 from .window import DEFAULT_SHARE, INITIAL_QUOTA, Grant, Window
+from ..filesafety import private_dir, private_file
 
 FILE_NAME = "quota.sqlite3"
 #: A waiting process not heard from for this long is gone (it would have polled).
@@ -106,8 +107,8 @@ class SharedLedger(Ledger):
         self.notes: list[str] = []
         self.member, self.host, self.pid = uuid.uuid4().hex, socket.gethostname(), os.getpid()
         directory = Path(state_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / FILE_NAME
+        private_dir(directory)
+        self.path = private_file(directory / FILE_NAME)
         self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         try:
             self.db.execute("PRAGMA journal_mode=WAL")

@@ -14,20 +14,20 @@ import socket
 ANY = {"0.0.0.0", "::", "[::]", ""}
 
 
-def url(host: str, port: int) -> str:
+def url(host: str, port: int, scheme: str = "http", path: str = "") -> str:
     shown = f"[{host.strip('[]')}]" if ":" in host else host
-    return f"http://{shown}:{port}/"
+    return f"{scheme}://{shown}:{port}/{path}"
 
 
-def open_urls(host: str, port: int) -> list[str]:
+def open_urls(host: str, port: int, scheme: str = "http", path: str = "") -> list[str]:
     """The addresses to open, best first: the bound one, or for "every interface" what others reach."""
     if host not in ANY:
-        return [url(host, port)]
-    found = [url(a, port) for a in _network_addresses(ipv6=":" in host)]
+        return [url(host, port, scheme, path)]
+    found = [url(a, port, scheme, path) for a in _network_addresses(ipv6=":" in host)]
     name = socket.gethostname()
     if name and name != "localhost":
-        found.append(url(name, port))
-    found.append(url("127.0.0.1", port))
+        found.append(url(name, port, scheme, path))
+    found.append(url("127.0.0.1", port, scheme, path))
     return list(dict.fromkeys(found))
 
 
@@ -51,9 +51,11 @@ def _network_addresses(ipv6: bool) -> list[str]:
     return found
 
 
-def announce(host: str, port: int) -> str:
-    """One line: where to open the page."""
-    urls = open_urls(host, port)
+def announce(host: str, port: int, scheme: str = "http", path: str = "") -> str:
+    """One line: where to open the page (``path``: the one-time login link's, which logs in once)."""
+    urls = open_urls(host, port, scheme, path)
+    if path.startswith("login?token="):
+        return f"open {urls[-1]} in a browser (the link logs one browser in, once)"
     if len(urls) == 1:
         return f"open {urls[0]} in a browser"
     others, local = urls[:-1], urls[-1]

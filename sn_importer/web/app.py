@@ -14,6 +14,7 @@ JavaScript (``static/app.js``) adds drag-and-drop and live progress.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import math
 import shutil
@@ -37,18 +38,21 @@ from starlette.staticfiles import StaticFiles
 from .. import formats
 from ..clock import SYSTEM, Clock
 from ..errors import InputError, SnImporterError
+from ..filesafety import private_dir, private_file
 from ..interrupt import Interrupt
 from ..journal import Journal, run_key
 from ..template import available_templates, load_template
 from . import present
 from .present import plural
 from ..status import Mode, Origin
-from .parse_worker import parse_upload
+from .parse_worker import parse_upload, write_result
 from .retention import Retention
 from .runs import Live, Phase, Registry, Run, RunQueue, new_id
-from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, LoginThrottle, Sessions, UploadRefused,
-                       UploadTooLarge, check_upload, csrf_token, display_name, posted, secure_cookies, stored_name,
-                       stored_suffix, too_large)
+from .security import (SESSION_COOKIE, BodyTooLarge, CsrfRefused, Guard, UploadRefused, UploadTooLarge, check_upload,
+                       csrf_token, display_name, posted, secure_cookies, stored_name, stored_suffix, too_large,
+                       user_from_header)
+from .sessions import IDLE_SECONDS, LoginThrottle, Logins, Sessions
+from .users import Users
 
 HERE = Path(__file__).resolve().parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -65,10 +69,25 @@ class WebSettings:
     template: str = "default"                       # preselected on the upload page
     templates: dict[str, Path] = field(default_factory=available_templates)
     max_upload_bytes: int = 20 * 2**20
+    #: The team's shared password; without it (and without ``users``) the page opens with a one-time link.
     password: str | None = field(default=None, repr=False)
+    #: Per-person logins (``--users-file``).
+    users: Users | None = field(default=None, repr=False)
+    #: The one-time link's token (made at random when not given); ``serve`` prints the link.
+    token: str | None = field(default=None, repr=False)
+    #: Who the one-time link logs in: the user the server runs as.
+    operator: str = field(default_factory=lambda: _operator())
+    #: A session ends after this many seconds without a request (and 12 hours after login in any case).
+    idle_seconds: float = IDLE_SECONDS
     sandbox: bool = False
     #: Mark cookies ``Secure`` although requests arrive as plain HTTP (behind an HTTPS proxy).
     secure_cookies: bool = False
+    #: An HTTPS proxy in front speaks to the browsers: cookies ``Secure``, answers with HSTS.
+    behind_https_proxy: bool = False
+    #: The header in which that proxy names the person (who confirmed a run); only behind a proxy.
+    trusted_user_header: str | None = None
+    #: Host names the page answers to besides ``localhost`` and IP literals (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     keep_days: float = 30                           # uploads and workbooks
     keep_history_days: float = 365                  # a finished run's record: its page and History line
     #: Where the server's time comes from: sessions, logins, the quota estimate, retention, runs and their stamps.
@@ -87,17 +106,17 @@ class Server:
 
     def __init__(self, settings: WebSettings):
         self.settings = settings
-        web = Path(settings.state_dir) / "web"
-        self.uploads, self.results = web / "uploads", web / "results"
-        for folder in (self.uploads, self.results):
-            folder.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.state_dir)
+        web = private_dir(Path(settings.state_dir) / "web")  # uploads, workbooks and records: the operator's alone
+        self.uploads, self.results = private_dir(web / "uploads"), private_dir(web / "results")
         self.registry = Registry(web / "runs")
         self.retention = Retention(web, settings.keep_days, settings.keep_history_days, settings.clock)
         self.queue = RunQueue(self.execute)
         #: Requested when the server stops: a run in progress stops sending, settles and is reported.
         self.interrupt = Interrupt(grace=5.0)
-        self.sessions = Sessions(settings.password, clock=settings.clock)
-        self.logins = LoginThrottle(settings.clock)
+        self.sessions = Sessions(idle=settings.idle_seconds, clock=settings.clock)
+        self.logins = Logins(settings.password, settings.users, settings.token, settings.operator)
+        self.throttle = LoginThrottle(settings.clock)
         self.resuming: set[str] = set()
         self.pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -123,9 +142,11 @@ class Server:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
         run.result = result
+        if mode == Mode.APPLY:
+            result.confirmed_by = run.confirmed_by
         run.count_now()
         result.origin = Origin.WEB
-        run.output = result.write(self.results / f"{run.id}-{mode.value}.xlsx")
+        run.output = self._write(result, self.results / f"{run.id}-{mode.value}.xlsx")
         if mode == Mode.PREVIEW:
             self._previewed(run, result)
         else:
@@ -143,6 +164,15 @@ class Server:
         finally:
             ledger.close()
 
+    def _write(self, result, target: Path) -> Path | None:
+        """The annotated workbook, written by the worker (within its limits); None, with a note
+        on the result, when the worker could not write it."""
+        try:
+            return write_result(result, target)
+        except (SnImporterError, UploadRefused) as exc:
+            result.notes.append(f"The annotated workbook could not be written: {exc}")
+            return None
+
     def _previewed(self, run: Run, result) -> None:
         requests = result.requests_needed(Mode.APPLY)
         estimate = self.estimate(requests)
@@ -153,7 +183,8 @@ class Server:
     def _applied(self, run: Run, result) -> None:
         run.view = present.result_view(result, run.filename)
         self.registry.save(run, {"run_id": result.run_id, "filename": run.filename, "template": run.template,
-                                 "output": run.output.name, "view": run.view, "finished_at": result.finished_at})
+                                 "output": run.output.name if run.output else None, "view": run.view,
+                                 "finished_at": result.finished_at, "confirmed_by": run.confirmed_by})
         run.phase = Phase.DONE
 
     def tidy(self) -> None:
@@ -167,9 +198,10 @@ class Server:
 
     def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         current, waiting = self.queue.lineup()
+        session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
         page = self.pages.get_template(name).render(
             csrf=csrf_token(request), target=self.settings.target, sandbox=self.settings.sandbox,
-            login=self.sessions.required, path=request.url.path,
+            login=session is not None, user=self.who(request) if session else None, path=request.url.path,
             lineup={"current": current, "waiting": waiting}, **context)
         return HTMLResponse(page, status_code=status)
 
@@ -199,20 +231,40 @@ class Server:
         if "view" not in record:  # confirmed, never finished: the server stopped during the run
             return Run(id=run_id, filename=record["filename"], template=record["template"],
                        upload=self.uploads / record["upload"], phase=Phase.INTERRUPTED,
-                       view={"filename": record["filename"], "template": record["template"]})
+                       view={"filename": record["filename"], "template": record["template"]},
+                       confirmed_by=record.get("confirmed_by"))
+        output = self.results / Path(record["output"]).name if record.get("output") else None
         return Run(id=run_id, filename=record["filename"], template=record["template"], upload=Path(),
-                   phase=Phase.DONE, view=record["view"], output=self.results / Path(record["output"]).name)
+                   phase=Phase.DONE, view=record["view"], output=output, confirmed_by=record.get("confirmed_by"))
 
     def journal_key(self, run: Run) -> str:
         """The key the journal will file this run's apply under (same file, template and Katana)."""
         return run_key(run.upload, self.settings.templates[run.template], self.settings.base_url)
 
-    def confirmed(self, run: Run, key: str) -> None:
+    def confirmed(self, run: Run, key: str, who: str) -> None:
         """Keep a record as soon as a run is confirmed (before it is queued, so the finished run's
         record always comes after it): a restart in the middle can then offer to resume it, and the
-        journal key ties it to the journal's entry, which History lists."""
+        journal key ties it to the journal's entry, which History lists, with who confirmed it."""
+        run.confirmed_by = who
         self.registry.save(run, {"filename": run.filename, "template": run.template, "journal_key": key,
-                                 "upload": run.upload.relative_to(self.uploads).as_posix()})
+                                 "upload": run.upload.relative_to(self.uploads).as_posix(), "confirmed_by": who})
+
+    def who(self, request: Request) -> str:
+        """The person behind a request: the name the proxy gives (``--trusted-user-header``), else
+        the session's login."""
+        header = self.settings.trusted_user_header
+        named = user_from_header(request, header) if header else None
+        if named:
+            return named
+        session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        return session.who if session else "unknown"
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "the operator"
 
 
 def _describe(templates: dict[str, Path]) -> list[tuple[str, str]]:
@@ -270,7 +322,9 @@ def create_app(settings: WebSettings) -> Starlette:
     app.state.render_error = server.render_error
     # The form around the file adds a little: the Guard allows for it, _store holds the file to the limit.
     app.add_middleware(Guard, sessions=server.sessions, max_body=settings.max_upload_bytes + 64 * 1024,
-                       limit=settings.max_upload_bytes, secure_cookies=settings.secure_cookies)
+                       limit=settings.max_upload_bytes, secure_cookies=settings.secure_cookies,
+                       hosts=frozenset({"localhost", *(h.lower() for h in settings.allowed_hosts)}),
+                       behind_proxy=settings.behind_https_proxy, trusted_user_header=settings.trusted_user_header)
     return app
 
 
@@ -314,7 +368,7 @@ def _accept(server: Server, file: UploadFile, template: str) -> Run:
     run_id = new_id()
     folder = server.uploads / run_id
     target = folder / stored_name(file.filename, suffix)
-    folder.mkdir()
+    folder.mkdir(mode=0o700)
     try:
         _store(file, target, server.settings.max_upload_bytes)
         check_upload(target, suffix)
@@ -346,7 +400,7 @@ def _check_rows(job: "Job", filename: str) -> None:
 
 def _store(file: UploadFile, target: Path, limit: int) -> None:
     file.file.seek(0)
-    with open(target, "wb") as out:
+    with open(private_file(target), "wb") as out:
         shutil.copyfileobj(file.file, out, 1 << 20)
     if target.stat().st_size > limit:
         target.unlink()
@@ -430,9 +484,10 @@ def _confirm(server: Server):
         if run.phase != Phase.READY:
             return RedirectResponse(f"/runs/{run.id}", status_code=303)
         key = await run_in_threadpool(server.journal_key, run)  # reads the whole sheet: not on the event loop
+        who = server.who(request)
         _submit_if(server, run, Mode.APPLY, Phase.WAITING,
                    lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0,
-                   before=lambda: server.confirmed(run, key))
+                   before=lambda: server.confirmed(run, key, who))
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return confirm
@@ -459,6 +514,7 @@ def _resume(server: Server):
             except (SnImporterError, UploadRefused) as exc:
                 raise HTTPException(400, f"“{run.filename}” could not be read again: {exc}") from None
             run.view = {**present.read_view(run.job, run.filename), "confirm": {"label": "Resume the run"}}
+            run.confirmed_by = server.who(request)
             server.registry.add(run)
             _submit_if(server, run, Mode.APPLY, Phase.WAITING, lambda: run.phase == Phase.INTERRUPTED)
         finally:
@@ -542,12 +598,13 @@ def _history_entry(server: Server, past: dict, record: dict | None) -> dict:
         "download": f"/runs/{record['id']}/download" if record and _kept(server, record) else None,
         "page": f"/runs/{record['id']}" if record else None,
         "from_page": record is not None,
+        "confirmed_by": record.get("confirmed_by") if record else None,
         "interrupted": record is not None and "view" not in record and not past["finished_at"],
     }
 
 
 def _kept(server: Server, record: dict) -> bool:
-    return "output" in record and (server.results / Path(record["output"]).name).is_file()
+    return bool(record.get("output")) and (server.results / Path(record["output"]).name).is_file()
 
 
 def _blank(server: Server):
@@ -574,10 +631,18 @@ def _blank_bytes(template_path: Path) -> bytes:
 
 
 def _login_page(server: Server):
+    """The login form; with ``?token=``, the one-time link ``serve`` printed."""
+
     async def page(request: Request) -> Response:
-        if not server.sessions.required:
+        given = request.query_params.get("token")
+        if given is not None:
+            verdict, seconds, who = server.throttle.attempt(_address(request), lambda: server.logins.redeem(given))
+            if verdict == "in":
+                return _logged_in(server, request, who)
+            return _login_refused(server, request, verdict, seconds)
+        if server.sessions.valid(request.cookies.get(SESSION_COOKIE)):
             return RedirectResponse("/", status_code=303)
-        return server.render(request, "login.html", problem=None)
+        return server.render(request, "login.html", problem=None, kind=server.logins.kind)
 
     return page
 
@@ -585,30 +650,43 @@ def _login_page(server: Server):
 def _login(server: Server):
     @posted()
     async def login(request: Request, form) -> Response:
-        given = form.get("password")
-        if not server.sessions.required:
-            return RedirectResponse("/", status_code=303)
-        correct = isinstance(given, str) and server.sessions.check_password(given)
-        verdict, seconds = server.logins.attempt(correct)
+        name, given = form.get("name", ""), form.get("password", "")
+        if server.logins.kind == "link" or not isinstance(given, str) or not isinstance(name, str):
+            return _login_refused(server, request, "wrong", 0.0)
+        verdict, seconds, who = await run_in_threadpool(
+            server.throttle.attempt, _address(request), lambda: server.logins.check(name, given))
         if verdict != "in":
             return _login_refused(server, request, verdict, seconds)
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, server.sessions.open(), httponly=True, samesite="lax",
-                            max_age=int(server.sessions.seconds), secure=secure_cookies(request))
-        return response
+        return _logged_in(server, request, who)
 
     return login
 
 
+def _address(request: Request) -> str:
+    """The client's address (behind a proxy on this computer, the one the proxy names)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _logged_in(server: Server, request: Request, who: str) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, server.sessions.open(who), httponly=True, samesite="lax",
+                        max_age=int(server.sessions.seconds), secure=secure_cookies(request))
+    return response
+
+
 def _login_refused(server: Server, request: Request, verdict: str, seconds: float) -> Response:
-    """A wrong password (403), or a try inside the pause after one (429, the password not looked at)."""
+    """A wrong password or a spent link (403), or a try inside a pause (429, the password not looked at)."""
     wait = f"Wait {plural(math.ceil(seconds), 'second')}, then try again."
-    if verdict == "wrong":
+    if verdict == "wrong" and server.logins.kind == "link":
+        status, problem = 403, ("This link is spent or wrong: the link sn-importer serve printed logs in once. "
+                                "Restart the server for a new one, or serve with --password-env or --users-file.")
+    elif verdict == "wrong":
         status, problem = 403, "That is not the password." + (f" {wait}" if seconds >= 2 else "")
     else:
         status, problem = 429, f"Too many wrong passwords were tried. {wait}"
-    response = server.render(request, "login.html", status=status, problem=problem)
-    response.headers["retry-after"] = str(math.ceil(seconds))
+    response = server.render(request, "login.html", status=status, problem=problem, kind=server.logins.kind)
+    if seconds:
+        response.headers["retry-after"] = str(math.ceil(seconds))
     return response
 
 
@@ -616,7 +694,7 @@ def _logout(server: Server):
     @posted()
     async def logout(request: Request, form) -> Response:
         server.sessions.close(request.cookies.get(SESSION_COOKIE))
-        response = RedirectResponse("/login" if server.sessions.required else "/", status_code=303)
+        response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
 

@@ -1,14 +1,21 @@
-"""Reading an upload in a worker process with its own memory and time limits.
+"""Reading an upload, and writing its annotated workbook, in a worker process with its own limits.
 
-The page serves everyone from one process, so an upload is never parsed in
-it. A small server process (:func:`main`, started at the first upload, with the library already imported) forks one
-child per upload: the child limits itself with ``resource.setrlimit``
-(address space, CPU seconds) and an alarm (wall time), runs the same library
-call as the command line (``Job``: the input guard, the reader, validation,
-the plan) and leaves the job, pickled, in a file beside the upload. A refusal
-comes back as the guard's own sentence; a child that runs out of memory or
-time, or dies any other way, becomes a plain refusal of that one upload, and
-the page goes on serving everyone else.
+The page serves everyone from one process, so an uploaded file is never
+parsed, and never annotated, in it. A small server process (:func:`main`,
+started at the first upload, with the library already imported) forks one
+child per task: the child limits itself with ``resource.setrlimit`` (address
+space, CPU seconds) and an alarm (wall time), runs the same library call as
+the command line (``Job`` to read: the input guard, the reader, validation,
+the plan; ``RunResult.write`` to annotate) and sends its outcome back through
+a pipe. A refusal comes back as the guard's own sentence; a child that runs
+out of memory or time, or dies any other way, becomes a plain refusal of that
+one file, and the page goes on serving everyone else.
+
+Least privilege: the server process starts with a minimal environment (no
+Katana key, no password: :data:`KEPT_ENVIRONMENT`), its children write files
+only the server's user can read (``umask 077``), and outcomes travel through
+pipes, never through a file in a folder someone else could write (a pickle
+planted there would be code run by the server).
 
 Forking from that single-threaded process, not from the threaded web server,
 is what makes the fork safe; it is also why multiprocessing is not used (its
@@ -27,10 +34,19 @@ import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ..errors import InputError, SnImporterError
 from .. import guard
+from ..errors import InputError, SnImporterError
 from ..guard import Limits, size
 from .security import UploadRefused
+
+#: The only variables the worker's environment keeps: enough to find Python, its packages and a locale.
+KEPT_ENVIRONMENT = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHOME",
+                    "VIRTUAL_ENV", "SYSTEMROOT")
+
+
+def minimal_environment(environ=None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    return {name: environ[name] for name in KEPT_ENVIRONMENT if name in environ}
 
 
 class _Server:
@@ -42,7 +58,8 @@ class _Server:
         self.requests: Connection | None = None
         self.answers: Connection | None = None
 
-    def ask(self, request: tuple) -> tuple:
+    def ask(self, request: tuple) -> tuple[int, bytes]:
+        """(the child's exit status, the pickled outcome it sent back)."""
         with self.lock:
             for attempt in (1, 2):
                 if self.process is None or self.process.poll() is not None:
@@ -62,7 +79,8 @@ class _Server:
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from sn_importer.web.parse_worker import main; main()",
              str(child_reads), str(child_writes)],
-            pass_fds=(child_reads, child_writes), stdin=subprocess.DEVNULL, close_fds=True)
+            pass_fds=(child_reads, child_writes), stdin=subprocess.DEVNULL, close_fds=True,
+            env=minimal_environment())
         os.close(child_reads)
         os.close(child_writes)
         self.requests = Connection(parent_writes, readable=False)
@@ -88,32 +106,51 @@ def parse_upload(path: Path, template, display_name: str, limits: Limits | None 
     :class:`UploadRefused` when the worker ran out of memory or time.
     """
     limits = limits or guard.LIMITS
-    result = Path(f"{path}.job")
-    try:
-        status = _server.ask((str(path), pickle.dumps(template), display_name, limits, str(result)))
-        if status != 0 or not result.is_file():
-            raise UploadRefused(_death(display_name, status, limits))
-        kind, payload = pickle.loads(result.read_bytes())
-    finally:
-        result.unlink(missing_ok=True)
+    status, outcome = _ask(("parse", str(path), template, display_name), limits)
+    if outcome is None:
+        raise UploadRefused(_death(f"Reading “{display_name}”", status, limits))
+    kind, payload = outcome
     if kind == "job":
         return payload
     if kind == "refused":
         raise InputError(path, payload)
     if kind == "memory":
-        raise UploadRefused(_death(display_name, -signal.SIGKILL, limits))
+        raise UploadRefused(_death(f"Reading “{display_name}”", -signal.SIGKILL, limits))
     raise SnImporterError(payload)
 
 
-def _death(name: str, status: int, limits: Limits) -> str:
+def write_result(result, target: Path, limits: Limits | None = None) -> Path:
+    """Write ``result``'s annotated workbook to ``target`` in a limited worker; where it went.
+
+    Raises :class:`SnImporterError` when it could not be written, :class:`UploadRefused`
+    when the worker ran out of memory or time."""
+    limits = limits or guard.LIMITS
+    status, outcome = _ask(("write", result, str(target)), limits)
+    name = result.display_name
+    if outcome is None or outcome[0] == "memory":
+        raise UploadRefused(_death(f"Writing the workbook of “{name}”", status if outcome is None else -9, limits))
+    kind, payload = outcome
+    if kind != "written":
+        raise SnImporterError(payload)
+    result.output = Path(payload)
+    return result.output
+
+
+def _ask(task: tuple, limits: Limits) -> tuple[int, tuple | None]:
+    status, payload = _server.ask((task, limits))
+    if status != 0 or not payload:
+        return status, None
+    return status, pickle.loads(payload)  # sent by our own child, through a pipe
+
+
+def _death(what: str, status: int, limits: Limits) -> str:
     """Why the worker died, in words (``status``: its exit code, or minus the signal that ended it)."""
     advice = "Split the sheet into smaller files and upload them one by one."
     if status in (-signal.SIGXCPU, -signal.SIGALRM):
-        return f"Reading “{name}” took longer than the {_seconds(status, limits)} s allowed and was stopped. {advice}"
+        return f"{what} took longer than the {_seconds(status, limits)} s allowed and was stopped. {advice}"
     if status in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL, -signal.SIGBUS, 3):
-        return (f"Reading “{name}” needed more than {size(limits.worker_memory_bytes)} of memory and was "
-                f"stopped. {advice}")
-    return f"Reading “{name}” stopped unexpectedly (code {status}). Open it in Excel, save it again and upload it."
+        return f"{what} needed more than {size(limits.worker_memory_bytes)} of memory and was stopped. {advice}"
+    return f"{what} stopped unexpectedly (code {status}). Open it in Excel, save it again and upload it."
 
 
 def _seconds(status: int, limits: Limits) -> int:
@@ -124,45 +161,75 @@ def _seconds(status: int, limits: Limits) -> int:
 
 
 def serve(requests: Connection, answers: Connection) -> None:
-    """The forking server: one child per request, its exit status as the answer."""
+    """The forking server: one child per request; its exit status and what it sent back as the answer."""
     from .. import job  # noqa: F401  imported once here, so every child starts with it
+    from .. import result  # noqa: F401
 
+    os.umask(0o077)
     while True:
         try:
-            request = requests.recv()
+            request = requests.recv_bytes()
         except (EOFError, OSError):
             return  # the web server is gone
+        reads, writes = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(reads)
             requests.close()
             answers.close()
-            os._exit(_child(*request))
+            os._exit(_child(request, writes))
+        os.close(writes)
+        payload = _read_all(reads)
         _, code = os.waitpid(pid, 0)
-        answers.send(os.waitstatus_to_exitcode(code))
+        answers.send((os.waitstatus_to_exitcode(code), payload))
 
 
-def _child(path: str, template: bytes, display_name: str, limits: Limits, result: str) -> int:
-    """Limit this process, read the upload, leave the outcome pickled in ``result``."""
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    with os.fdopen(fd, "rb") as pipe:
+        for chunk in iter(lambda: pipe.read(1 << 20), b""):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _child(request: bytes, out: int) -> int:
+    """Limit this process, do the task, send the outcome (pickled) through ``out``."""
+    (kind, *args), limits = pickle.loads(request)
     _limit_self(limits)
+    try:
+        outcome = _parse(*args) if kind == "parse" else _write(*args)
+        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        return 3
+    with os.fdopen(out, "wb") as pipe:
+        pipe.write(data)
+    return 0
+
+
+def _parse(path: str, template, display_name: str) -> tuple[str, object]:
     from ..job import Job
 
     try:
-        outcome = ("job", Job(Path(path), pickle.loads(template), display_name=display_name))
+        return "job", Job(Path(path), template, display_name=display_name)
     except InputError as exc:
-        outcome = ("refused", exc.problem + (f" (sheet {exc.sheet!r})" if exc.sheet else ""))
+        return "refused", exc.problem + (f" (sheet {exc.sheet!r})" if exc.sheet else "")
     except SnImporterError as exc:
-        outcome = ("failed", str(exc))
-    except MemoryError:
-        return 3
+        return "failed", str(exc)
     except Exception as exc:  # the reader met something no check foresaw
         if _out_of_memory(exc):
-            return 3
-        outcome = ("failed", f"the file could not be read ({type(exc).__name__})")
+            return "memory", ""
+        return "failed", f"the file could not be read ({type(exc).__name__})"
+
+
+def _write(result, target: str) -> tuple[str, str]:
     try:
-        Path(result).write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
-    except MemoryError:
-        return 3
-    return 0
+        return "written", str(result.write(Path(target)))
+    except (SnImporterError, OSError) as exc:
+        return "failed", f"the annotated workbook could not be written: {exc}"
+    except Exception as exc:  # noqa: BLE001 - reported, never a dead page
+        if _out_of_memory(exc):
+            return "memory", ""
+        return "failed", f"the annotated workbook could not be written ({type(exc).__name__})"
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -189,4 +256,4 @@ def main() -> None:
     serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
 
 
-__all__ = ["parse_upload"]
+__all__ = ["KEPT_ENVIRONMENT", "minimal_environment", "parse_upload", "write_result"]

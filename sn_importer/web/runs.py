@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..clock import SYSTEM
+from ..filesafety import private_dir, private_file
 from ..report import atomic_path
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class Run:
     error: str | None = None
     output: Path | None = None       # the latest annotated workbook
     view: dict | None = None         # what the page shows, kept once the phase is over
+    confirmed_by: str | None = None  # who pressed the button (a login, or the proxy's user header)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def progress(self, report: "Progress") -> None:
@@ -187,8 +189,7 @@ class Registry:
     """Runs by id: the live ones in memory, finished ones also as JSON records on disk."""
 
     def __init__(self, folder: Path, keep: int = 200, keep_gone: int = 10_000):
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = private_dir(folder)
         self._runs: dict[str, Run] = {}
         self._records: dict[str, dict] = self._load()
         #: Runs dropped from memory without a record (checks that broke): id → file name.
@@ -236,7 +237,7 @@ class Registry:
         """Keep what the history page needs of a finished run."""
         record = {**record, "id": run.id}
         with atomic_path(self.folder / f"{run.id}.json") as tmp:
-            tmp.write_text(json.dumps(record, default=str), encoding="utf-8")
+            private_file(tmp).write_text(json.dumps(record, default=str), encoding="utf-8")
         with self._lock:
             self._records[run.id] = record
 

@@ -1,16 +1,21 @@
 """What makes a page that holds a Katana key safe to open on the office network.
 
-- **Binding**: a server on anything but loopback needs a shared password
-  (:func:`check_binding`, used by ``sn-importer serve`` before it starts).
-- **Host names**: without a password only loopback names and IP literals are
-  answered, so a web page whose own domain is pointed at 127.0.0.1 (DNS
-  rebinding) cannot drive the server.
-- **Login**: the password is compared in constant time; failed logins are
-  throttled for the whole server (:class:`LoginThrottle`: growing pauses, shared
-  by every connection, short enough never to lock the team out); a session is
-  a random id in an ``HttpOnly``, ``SameSite=Lax`` cookie, kept in memory (the
-  CSRF token cookie is ``SameSite=Strict``); both are ``Secure`` when the page
-  is served over HTTPS or the server is told it sits behind it.
+- **Binding**: the page always needs a secret (a one-time link on loopback,
+  else a password or per-person logins: :mod:`.sessions`); beyond loopback
+  it needs a password and TLS, its own (``--ssl-certfile``) or a proxy's
+  (``--behind-https-proxy``) (:func:`check_binding`, used by ``sn-importer
+  serve`` before it starts).
+- **Host names**: only names on an allow-list (and IP literals) are
+  answered, so a web page whose own domain is pointed at this server (DNS
+  rebinding) cannot reach it, not even its login form.
+- **Login** (:mod:`.sessions`): constant-time checks, pauses per client
+  address with a ceiling for the whole server; a session is a random id in an
+  ``HttpOnly``, ``SameSite=Lax`` cookie (the CSRF token cookie is
+  ``SameSite=Strict``); both are ``Secure`` when the page is served over
+  HTTPS or the server is told it sits behind it. Over HTTPS the answers
+  carry HSTS.
+- **Who**: with ``--trusted-user-header`` (only behind a proxy) the proxy
+  names the person on every request; a request without the name is refused.
 - **CSRF**: every POST must name this server in ``Origin`` (or ``Referer``)
   and carry the form token that equals the token cookie (double submit). POST
   routes are only made through :func:`posted`, which checks the token before
@@ -32,7 +37,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-import threading
 from functools import wraps
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -43,14 +47,16 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import formats
-from ..clock import SYSTEM, Clock
+from ..settings import is_loopback
+from .sessions import Sessions
 
 CSRF_COOKIE = "sn_csrf"
 SESSION_COOKIE = "sn_session"
 CSRF_FIELD = "csrf"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_PATHS = ("/login", "/static/")
-SESSION_SECONDS = 12 * 3600
+#: How long a browser remembers to use HTTPS only (HSTS).
+HSTS = "max-age=31536000"
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -67,115 +73,63 @@ SECURITY_HEADERS = {
 # --------------------------------------------------------------------------- binding
 
 
-def is_loopback(host: str) -> bool:
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def check_binding(host: str, password_env: str | None, environ, *, users: bool = False, tls: bool = False,
+                  behind_proxy: bool = False, trusted_user_header: str | None = None) -> str | None:
+    """The shared password (None when there is none). ValueError says why the server cannot start.
 
-
-def check_binding(host: str, password_env: str | None, environ) -> str | None:
-    """The shared password, or None on loopback without one. ValueError says why it cannot start."""
-    if password_env:
-        password = environ.get(password_env, "")
-        if not password:
-            raise ValueError(f"--password-env {password_env}: the environment variable {password_env} is not set "
-                             "or empty; put the shared password in it")
-        if len(password) < 8:
-            raise ValueError(f"the password in {password_env} is shorter than 8 characters; choose a longer one")
+    On loopback without a password or users the page is opened with a one-time
+    link. Beyond loopback it needs a password (or per-person logins) and TLS:
+    its own certificate, or an HTTPS proxy in front."""
+    password = _password(password_env, environ) if password_env else None
+    if trusted_user_header and not behind_proxy:
+        raise ValueError("--trusted-user-header is trusted only from an HTTPS proxy in front of this server: "
+                         "add --behind-https-proxy (and let only the proxy reach the server)")
+    if is_loopback(host):
         return password
-    if not is_loopback(host):
+    if password is None and not users:
         raise ValueError(f"refusing to listen on {host} without a password: anyone who can reach it could detach "
                          "serial numbers with the Katana key this server holds. Put a shared password in an "
-                         "environment variable and pass --password-env VAR, or bind to 127.0.0.1")
-    return None
+                         "environment variable and pass --password-env VAR (or give each person a login with "
+                         "--users-file PATH), or bind to 127.0.0.1")
+    if not tls and not behind_proxy:
+        raise ValueError(f"refusing to listen on {host} without TLS: the password and the session cookie would "
+                         "cross the network in clear. Give --ssl-certfile and --ssl-keyfile, or --behind-https-proxy "
+                         "when an HTTPS proxy in front of this server speaks to the browsers")
+    return password
 
 
-# --------------------------------------------------------------------------- sessions
+def _password(password_env: str, environ) -> str:
+    password = environ.get(password_env, "")
+    if not password:
+        raise ValueError(f"--password-env {password_env}: the environment variable {password_env} is not set "
+                         "or empty; put the shared password in it")
+    if len(password) < 8:
+        raise ValueError(f"the password in {password_env} is shorter than 8 characters; choose a longer one")
+    return password
 
 
-class Sessions:
-    """Logged-in browsers: random ids with an expiry, in memory (a restart logs everyone out)."""
+def allowed_hosts(host: str, extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """The names the page answers to: localhost, the bound name, this computer's names when it
+    listens on every interface, and the operator's own (``--allowed-host``). IP literals are
+    always answered (they cannot be rebound)."""
+    import socket
 
-    def __init__(self, password: str | None, seconds: float = SESSION_SECONDS, clock: Clock = SYSTEM):
-        self.password = password
-        self.seconds = seconds
-        self.clock = clock
-        self._ids: dict[str, float] = {}
-        self._lock = threading.Lock()
+    from .address import ANY
 
-    @property
-    def required(self) -> bool:
-        return self.password is not None
-
-    def check_password(self, given: str) -> bool:
-        return self.password is not None and hmac.compare_digest(given.encode(), self.password.encode())
-
-    def open(self) -> str:
-        session = secrets.token_urlsafe(32)
-        now = self.clock.now()
-        with self._lock:
-            self._ids = {k: v for k, v in self._ids.items() if v > now}
-            self._ids[session] = now + self.seconds
-        return session
-
-    def valid(self, session: str | None) -> bool:
-        if not session:
-            return False
-        with self._lock:
-            expiry = self._ids.get(session)
-        return expiry is not None and expiry > self.clock.now()
-
-    def close(self, session: str | None) -> None:
-        with self._lock:
-            self._ids.pop(session or "", None)
+    names = {"localhost", *(name.lower() for name in extra)}
+    if host in ANY:
+        names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
+    elif not _is_ip(host):
+        names.add(host.lower())
+    return frozenset(n for n in names if n)
 
 
-class LoginThrottle:
-    """Failed logins counted for the whole server, so guessing cannot go faster in parallel.
-
-    After the n-th wrong password in a row no password is checked for
-    ``BASE * 2**(n-1)`` seconds, at most ``CAP``. An attempt inside that pause
-    is answered at once with the seconds left and is *not* checked (checking
-    it would tell a guesser which password is right), so a thousand
-    concurrent guesses cost one check each pause. The pause never grows past
-    ``CAP``, so the right password gets in at most ``CAP`` seconds after the
-    guessing stops; ``FORGET`` quiet seconds wipe the count.
-    """
-
-    BASE = 1.0
-    CAP = 15.0
-    FORGET = 900.0
-
-    def __init__(self, clock: Clock | None = None):
-        self.clock = clock or SYSTEM
-        self.failures = 0
-        self._last_failure = float("-inf")
-        self._open_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def attempt(self, correct: bool) -> tuple[str, float]:
-        """One login attempt, judged atomically: ("in", 0), ("wrong", pause) or ("wait", seconds left).
-
-        "wait" means the password was not looked at: the pause after the last
-        wrong one is still running.
-        """
-        now = self.clock.now()
-        with self._lock:
-            if now < self._open_at:
-                return "wait", self._open_at - now
-            if now - self._last_failure >= self.FORGET:
-                self.failures = 0
-            if correct:
-                self.failures = 0
-                return "in", 0.0
-            self.failures += 1
-            self._last_failure = now
-            pause = min(self.CAP, self.BASE * 2 ** min(self.failures - 1, 32))
-            self._open_at = now + pause
-            return "wrong", pause
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- the guard
@@ -186,15 +140,20 @@ class BodyTooLarge(Exception):
 
 
 class Guard:
-    """ASGI middleware: host names, origin of POSTs, login, body size, security headers, token cookie."""
+    """ASGI middleware: host names, origin of POSTs, login, the proxy's user header, body size,
+    security headers (HSTS over HTTPS), token cookie."""
 
     def __init__(self, app: ASGIApp, *, sessions: Sessions, max_body: int, limit: int | None = None,
-                 secure_cookies: bool = False):
+                 secure_cookies: bool = False, hosts: frozenset[str] = frozenset({"localhost"}),
+                 behind_proxy: bool = False, trusted_user_header: str | None = None):
         self.app = app
         self.sessions = sessions
-        self.secure_cookies = secure_cookies
+        self.secure_cookies = secure_cookies or behind_proxy
         self.max_body = max_body       # the whole request body: the file plus the form around it
         self.limit = limit or max_body  # the file alone, as the refusal names it
+        self.hosts = hosts
+        self.behind_proxy = behind_proxy
+        self.user_header = trusted_user_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -204,32 +163,49 @@ class Guard:
         token = request.cookies.get(CSRF_COOKIE, "")
         fresh = None if _looks_like_token(token) else secrets.token_urlsafe(32)
         scope.setdefault("state", {})
-        secure = self.secure_cookies or scope.get("scheme") == "https"
+        https = scope.get("scheme") == "https" or self.behind_proxy
+        secure = self.secure_cookies or https
         scope["state"].update(csrf=fresh or token, secure_cookies=secure)
         cookie = _token_cookie(fresh, secure) if fresh else None
         refusal = self._refusal(request)
         if refusal is not None:
-            await _with_headers(refusal, cookie)(scope, receive, send)
+            await _with_headers(refusal, cookie, https)(scope, receive, send)
             return
         if request.method not in SAFE_METHODS:
             receive = _limited(receive, self.max_body)
-        await self.app(scope, receive, _headers_sender(send, cookie, scope["path"]))
+        await self.app(scope, receive, _headers_sender(send, cookie, scope["path"], https))
 
     def _refusal(self, request: Request) -> Response | None:
-        if not self.sessions.required and not _local_host(request):
-            return PlainTextResponse("This server answers only to its loopback address.", status_code=421)
+        if not self._known_host(request):
+            return PlainTextResponse("This server answers only to its own names (see serve --allowed-host).",
+                                     status_code=421)
         if request.method not in SAFE_METHODS:
             if not same_origin(request):
                 return refuse_page(request, 403, "Refused: this request came from another site.")
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > self.max_body:
                 return refuse_page(request, 413, too_large(self.limit))
-        if self.sessions.required and not request.url.path.startswith(PUBLIC_PATHS):
-            if not self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
-                if request.method in SAFE_METHODS:
-                    return RedirectResponse("/login", status_code=303)
-                return refuse_page(request, 403, "Refused: log in first.")
+        if request.url.path.startswith(PUBLIC_PATHS):
+            return None
+        if self.user_header and not user_from_header(request, self.user_header):
+            return refuse_page(request, 403, f"Refused: the proxy in front of this server did not name you "
+                                             f"({self.user_header}). Open the page through the proxy.")
+        if not self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
+            if request.method in SAFE_METHODS:
+                return RedirectResponse("/login", status_code=303)
+            return refuse_page(request, 403, "Refused: log in first.")
         return None
+
+    def _known_host(self, request: Request) -> bool:
+        """A name on the allow-list, or an IP literal: a domain name could be rebound to this machine."""
+        host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
+        return host.lower() in self.hosts or _is_ip(host)
+
+
+def user_from_header(request: Request, header: str) -> str | None:
+    """The person the proxy names in ``header`` (printable, at most 100 characters), or None."""
+    value = request.headers.get(header, "").strip()
+    return value if value and len(value) <= 100 and value.isprintable() else None
 
 
 def refuse_page(request: Request, status: int, message: str) -> Response:
@@ -247,14 +223,14 @@ def _token_cookie(token: str, secure: bool) -> str:
     return f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
 
 
-def _with_headers(response: Response, cookie: str | None) -> ASGIApp:
+def _with_headers(response: Response, cookie: str | None, https: bool) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await response(scope, receive, _headers_sender(send, cookie, scope["path"]))
+        await response(scope, receive, _headers_sender(send, cookie, scope["path"], https))
 
     return app
 
 
-def _headers_sender(send: Send, cookie: str | None, path: str) -> Send:
+def _headers_sender(send: Send, cookie: str | None, path: str, https: bool = False) -> Send:
     """Security headers on every answer; nothing but the static files may be kept in a cache
     (a downloaded workbook lists a tenant's serial numbers)."""
     cacheable = path.startswith("/static/")
@@ -266,6 +242,8 @@ def _headers_sender(send: Send, cookie: str | None, path: str) -> Send:
                 headers.setdefault(name, value)
             if not cacheable:
                 headers["cache-control"] = "no-store"
+            if https:
+                headers["strict-transport-security"] = HSTS
             if cookie:
                 headers.append("set-cookie", cookie)
         await send(message)
@@ -290,18 +268,6 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 def _looks_like_token(token: str) -> bool:
     return 32 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
-
-
-def _local_host(request: Request) -> bool:
-    """Loopback names and IP literals only: a domain name could be rebound to this machine."""
-    host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def same_origin(request: Request) -> bool:
@@ -448,7 +414,7 @@ def check_text(head: bytes) -> None:
 
 
 __all__ = [
-    "BodyTooLarge", "CsrfRefused", "Guard", "LoginThrottle", "Sessions", "UploadRefused", "UploadTooLarge",
-    "check_binding", "check_upload", "csrf_token", "display_name", "posted", "read_form", "same_origin",
-    "secure_cookies", "stored_name", "stored_suffix", "too_large",
+    "BodyTooLarge", "CsrfRefused", "Guard", "UploadRefused", "UploadTooLarge", "allowed_hosts", "check_binding",
+    "check_upload", "csrf_token", "display_name", "posted", "read_form", "same_origin", "secure_cookies",
+    "stored_name", "stored_suffix", "too_large", "user_from_header",
 ]
