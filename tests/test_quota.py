@@ -166,6 +166,7 @@ AT_THE_SIGNAL = """
 import os, sys, time
 from pathlib import Path
 from sn_importer.cli import main
+import sn_importer.job, sn_importer.run  # the command's heavy imports, before the start line: a loaded machine skews less
 go = Path(sys.argv[1])
 Path(f"{go}.{os.getpid()}").touch()
 while not go.exists():
