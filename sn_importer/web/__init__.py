@@ -11,7 +11,6 @@ page is a thin layer over the same library calls as the command line:
     sessions.py  sessions, the ways to log in (one-time link, password, users), login pauses
     users.py     per-person logins: the users file and its password hashes
     parse_worker.py  reading uploads and writing workbooks in a limited worker
-    quota.py     the estimate shown beside the confirm button
     retention.py how long uploads, workbooks and run records are kept
     address.py   the address ``serve`` tells people to open
     templates/   the pages;  static/  the stylesheet and a little JavaScript
