@@ -53,8 +53,10 @@ def by_order_mask(rows: pd.DataFrame) -> pd.Series:
         return pd.Series(False, index=rows.index)
     rtype = rows["resource_type"]
     has_sku = rows["sku"].astype(str) != ""
+    whole = [name for name, lookup in BY_ORDER.items() if not lookup.needs_sku]
+    with_rows = [name for name, lookup in BY_ORDER.items() if lookup.needs_sku]
     return ((rows["status"] == Status.VALID.value) & (rows["order_no"].astype(str) != "")
-            & ((rtype == "ManufacturingOrder") | (rtype.isin(list(BY_ORDER)) & has_sku)))
+            & (rtype.isin(whole) | (rtype.isin(with_rows) & has_sku)))
 
 
 def references(rows: pd.DataFrame) -> dict[Reference, list]:
@@ -62,7 +64,7 @@ def references(rows: pd.DataFrame) -> dict[Reference, list]:
     part = rows.loc[by_order_mask(rows), ["resource_type", "order_no", "sku"]]
     found: dict[Reference, list] = {}
     for label, rtype, order_no, sku in part.itertuples(name=None):
-        ref = Reference(rtype, str(order_no).strip(), str(sku).strip() if rtype != "ManufacturingOrder" else "")
+        ref = Reference(rtype, str(order_no).strip(), str(sku).strip() if BY_ORDER[rtype].needs_sku else "")
         found.setdefault(ref, []).append(label)
     return found
 

@@ -31,6 +31,11 @@ class OrderLookup:
     order_filter: str = ""      # the rows endpoint's filter naming the order
     order_field: str = ""       # the row field holding its order's id
 
+    @property
+    def needs_sku(self) -> bool:
+        """An order's rows are found by SKU; an order that is the resource itself needs none."""
+        return self.rows is not None
+
 
 @dataclass(frozen=True)
 class ResourceType:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TemplateError
-from .resource_types import NAMES, normalise_key, standard_spellings
+from .resource_types import BY_ORDER, NAMES, normalise_key, standard_spellings
 from .resources import data_dir
 
 #: The fields a row can carry, in the order they are shown to users. A row names
@@ -24,8 +24,8 @@ from .resources import data_dir
 #: ``order_no`` + ``sku`` (a SalesOrderRow or PurchaseOrderRow), resolved through Katana.
 FIELDS = ("resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number")
 
-#: The resource types an order number can name, and whether a SKU must say which row.
-BY_ORDER_NO = {"ManufacturingOrder": False, "SalesOrderRow": True, "PurchaseOrderRow": True}
+#: The resource types an order number can name, and whether a SKU must say which row (from the one table).
+BY_ORDER_NO = {name: lookup.needs_sku for name, lookup in BY_ORDER.items()}
 
 _TOP_KEYS = {"name", "description", "header", "sheets", "fields", "resource_types", "requests"}
 _FIELD_KEYS = {"aliases", "value", "strip_prefixes"}

@@ -32,7 +32,7 @@ def rows_of(tmp_path, *lines, header=HEADER):
     ("PO row,,PO-77,,A", "invalid",
      "SKU is blank: a sales or purchase order row is found by its Order number and SKU (or give Resource ID)"),
     ("Production,,P-1,,A", "invalid",
-     "Order number names only a manufacturing order, sales order row or purchase order row; "
+     "Order number names only a manufacturing order, purchase order row or sales order row; "
      "give Resource ID for other resource types"),
     ("MO,,,,A", "invalid", "Resource ID and Order number are both blank; give one of them"),
     ("MO,abc,MO-3001,,A", "invalid", "Resource ID 'abc' is not a whole number"),  # the sheet's own header

@@ -227,7 +227,7 @@ def test_staff_labels_of_types():
 def test_an_order_number_message_names_types_in_staff_words(tmp_path):
     path = write_csv(tmp_path, "Resource type,Order no.,Serial\nProduction,P-1,A\n")
     [message] = sn.read(path).rows["message"]
-    assert message == ("Order no. names only a manufacturing order, sales order row or purchase order row; "
+    assert message == ("Order no. names only a manufacturing order, purchase order row or sales order row; "
                        "give resource id for other resource types")
 
 
