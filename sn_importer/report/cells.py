@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..columns import RESULT_COLUMNS, STATUS_COLUMN
-from .xmledit import column_letters, text
+from ..xlsx import column_letters
+from .xmledit import text
 
 _ILLEGAL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 

@@ -15,7 +15,8 @@ import pandas as pd
 from ..mapping import REMOVED_COLUMNS
 from .styles import AddedStyles
 from .summary import Line
-from .xmledit import column_letters, text
+from ..xlsx import column_letters
+from .xmledit import text
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -13,7 +13,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .xmledit import (attr, attribute, column_letters, element, insert_before, prefix_of, quote_sheet, set_attribute,
+from ..xlsx import column_letters
+from .xmledit import (attr, attribute, element, insert_before, prefix_of, quote_sheet, set_attribute,
                       split_ref, start_tag, text)
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

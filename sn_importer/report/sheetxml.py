@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..columns import RESULT_COLUMNS
-from .xmledit import (attribute, column_letters, column_number, drop_attribute, element, insert_before, set_attribute, split_ref,
+from ..xlsx import column_letters, column_number
+from .xmledit import (attribute, drop_attribute, element, insert_before, set_attribute, split_ref,
                       start_tag)
 
 _CHUNK = 1 << 20

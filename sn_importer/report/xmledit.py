@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape, quoteattr
 
+from ..xlsx import column_number
+
 _ROOT = re.compile(rb"<(?:(\w+):)?(worksheet|workbook|styleSheet|Types|Relationships|Properties|table)[\s>]")
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -77,23 +79,6 @@ def text(value: str) -> bytes:
 def attr(value: str) -> bytes:
     """A quoted attribute value."""
     return quoteattr(_ILLEGAL.sub("", value)).encode("utf-8")
-
-
-def column_letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def column_number(letters: bytes | str) -> int:
-    if isinstance(letters, bytes):
-        letters = letters.decode("ascii")
-    number = 0
-    for letter in letters:
-        number = number * 26 + ord(letter) - 64
-    return number
 
 
 def split_ref(ref: bytes) -> tuple[int, int]:
