@@ -25,6 +25,7 @@ import pytest
 from conftest import _command, run_cli, wait_for
 from sandbox_fixtures import grid
 
+from sn_importer.clock import FakeClock, iso
 from sn_importer.errors import UsageError
 from sn_importer.sandbox import running_sandbox
 from sn_importer.watch import FolderBusy, Settling, folder_lock, is_ignored, watch
@@ -199,18 +200,20 @@ def test_a_file_is_still_once_neither_content_nor_metadata_changed_for_settle_se
     path = tmp_path / "x.csv"
     path.write_text(GOOD)
     stat = path.stat()
-    now = [max(stat.st_mtime, stat.st_ctime) + 1.0]
-    ticks = [100.0]
-    settling = Settling(5.0, clock=lambda: now[0], monotonic=lambda: ticks[0])
+    clock = FakeClock(max(stat.st_mtime, stat.st_ctime) + 1.0)
+    settling = Settling(5.0, clock=clock)
     assert not settling.still(path, stat)  # changed 1 s ago
-    now[0] += 4.0
+    clock.advance(4.0)
     assert settling.still(path, stat)  # 5 s ago
     # A share whose clock runs ahead: its times look fresh for ever, but polls see no change.
-    now[0] -= 3600
+    ahead = clock.now() + 3600
+    os.utime(path, (ahead, ahead))
+    stat = path.stat()
     assert not settling.still(path, stat)
-    ticks[0] += 5.0
+    clock.advance(5.0)
     assert settling.still(path, stat)
     path.write_text(GOOD + "ManufacturingOrder,3001,1003\n")  # it changed: the count starts again
+    os.utime(path, (ahead, ahead))
     assert not settling.still(path, path.stat())
 
 
@@ -320,6 +323,30 @@ def test_a_polling_watcher_keeps_a_bounded_history_and_the_worst_code(folder, mo
     assert watcher.files_run == 5 and len(watcher.results) == 3
     assert [r.name for r in watcher.results] == ["good1.csv", "good2.csv", "good3.csv"]
     assert watcher.exit_code == 2  # the failed file's code outlives its FileResult
+
+
+def test_a_polling_watcher_waits_on_its_injected_clock(folder):
+    """Settling and the pause between polls both read the watcher's clock: on a fake one a file
+    dropped just now is claimed one interval later, and nothing really waits."""
+    from sn_importer.watch import Settings, Watcher
+
+    drop(folder, "good.csv", GOOD)
+    path = folder / "inbox" / "good.csv"
+    clock = FakeClock(max(path.stat().st_mtime, path.stat().st_ctime))
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if "event=file " in line:
+            watcher.stop("the file is done")
+
+    watcher = Watcher(folder, Settings(mode="validate", settle=5, interval=10, clock=clock), log=log)
+    assert watcher.run(once=False) == 0
+    assert [line.split()[2] for line in lines][:3] == ["event=watching", "event=waiting", "event=file"]
+    assert names(folder, "done") >= {"good.csv", "good.summary.json"}
+    assert sum(clock.sleeps) == pytest.approx(10.0, abs=1e-3)  # one interval, on the fake clock
+    stamp = re.search(r"ts=(\S+)", lines[-1]).group(1)  # the log's time is the clock's too
+    assert stamp == iso(clock.now())
 
 
 def test_usage_problems_are_refused_before_any_file_is_touched(folder, state, monkeypatch, tmp_path):
