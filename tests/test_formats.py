@@ -10,7 +10,7 @@ import pytest
 
 import sn_importer as sn
 from sn_importer import formats
-from sn_importer.web import security
+from sn_importer.web import uploads
 
 from conftest import write_csv, write_xlsx
 
@@ -36,13 +36,13 @@ def test_sniff_tells_what_the_bytes_are(head, kind):
 
 def test_the_upload_checks_accept_exactly_the_web_formats():
     web = {s for f in formats.FORMATS if f.web for s in f.suffixes}
-    assert set(security.ACCEPTED) == web
-    for suffix, stored in security.ACCEPTED.items():
+    assert set(uploads.ACCEPTED) == web
+    for suffix, stored in uploads.ACCEPTED.items():
         assert formats.for_name("x" + stored) is formats.for_name("x" + suffix)
     for fmt in formats.FORMATS:
         if not fmt.web:
-            with pytest.raises(security.UploadRefused, match=re.escape(fmt.suffix) + "|not a sheet"):
-                security.stored_suffix("x" + fmt.suffix)
+            with pytest.raises(uploads.UploadRefused, match=re.escape(fmt.suffix) + "|not a sheet"):
+                uploads.stored_suffix("x" + fmt.suffix)
 
 
 def test_page_template_and_script_hold_no_list_of_their_own():

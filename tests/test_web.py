@@ -37,7 +37,7 @@ from sn_importer.web import WebSettings, create_app
 from sn_importer.web.address import announce, open_urls
 from sn_importer.web.present import figures
 from sn_importer.web.runs import Live, Phase, Place, Registry, Run, RunQueue
-from sn_importer.web.security import check_binding
+from sn_importer.web.guard import check_binding
 from sn_importer.web.sessions import LoginThrottle
 
 ROOT = Path(__file__).resolve().parent.parent

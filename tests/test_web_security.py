@@ -346,7 +346,6 @@ def test_the_worker_starts_with_a_minimal_environment_and_writes_the_workbook_wi
         sandbox, tmp_path, monkeypatch):
     from sn_importer.guard import Limits
     from sn_importer.web import parse_worker
-    from sn_importer.web.security import UploadRefused
 
     canary = "canary-worker-env-0f9e8d7c"
     monkeypatch.setenv("KATANA_API_KEY", canary)
@@ -365,7 +364,7 @@ def test_the_worker_starts_with_a_minimal_environment_and_writes_the_workbook_wi
         target = tmp_path / "again.xlsx"
         assert parse_worker.write_result(run.result, target) == target and mode(target) == 0o600
         starved = Limits(worker_memory_bytes=0)  # not one byte more than it holds
-        with pytest.raises(UploadRefused, match="Writing the workbook of “serials.xlsx” needed more than"):
+        with pytest.raises(parse_worker.WorkerStopped, match="Writing the workbook of “serials.xlsx” needed more than"):
             parse_worker.write_result(run.result, tmp_path / "starved.xlsx", limits=starved)
         assert not (tmp_path / "starved.xlsx").exists()
     parse_worker._server._stop()  # the next test's worker starts without the canary

@@ -80,7 +80,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
     from ..journal import default_state_dir
     from ..web import WebSettings, create_app
     from ..web.address import announce
-    from ..web.security import allowed_hosts
+    from ..web.guard import allowed_hosts
 
     tls = _tls(ssl_certfile, ssl_keyfile)
     access = _access(host, password_env, users_file, tls, behind_https_proxy, trusted_user_header)
@@ -125,7 +125,7 @@ def _tls(certfile: Path | None, keyfile: Path | None) -> dict:
 def _access(host: str, password_env: str | None, users_file: Path | None, tls: dict, behind_proxy: bool,
             trusted_user_header: str | None) -> dict:
     """Who may log in: the shared password, per-person logins, or (neither) a one-time link."""
-    from ..web.security import check_binding
+    from ..web.guard import check_binding
     from ..web.users import Users
 
     if password_env and users_file:

@@ -4,12 +4,18 @@ Upload a sheet, see the read-only check against Katana, confirm, watch the
 run and download the annotated workbook; a history page lists past runs. The
 page is a thin layer over the same library calls as the command line:
 
-    app.py       routes and pages (Starlette + Jinja2), the server's parts
+    app.py       puts the parts together: routes, the guard in front, error pages
+    server.py    what the server is started with (WebSettings) and its moving parts
+    routes.py    upload, check, confirm, progress, resume, download, the blank sheet
+    history.py   the History page (the journal read through sn_importer.history)
+    login.py     logging in and out
     runs.py      runs by id, and the one queue that sends them to Katana in turn
     present.py   what a page shows of a job (plain dictionaries, never the key)
-    security.py  binding rules, host names, CSRF, upload checks, security headers
+    guard.py     binding rules, host names, sessions required, security headers
+    csrf.py      the form token and the origin of every POST
     sessions.py  sessions, the ways to log in (one-time link, password, users), login pauses
     users.py     per-person logins: the users file and its password hashes
+    uploads.py   what the page takes (asked of the formats table), where it keeps it
     parse_worker.py  reading uploads and writing workbooks in a limited worker
     retention.py how long uploads, workbooks and run records are kept
     address.py   the address ``serve`` tells people to open

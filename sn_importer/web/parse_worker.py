@@ -37,11 +37,14 @@ from pathlib import Path
 from .. import guard
 from ..errors import InputError, SnImporterError
 from ..guard import Limits, size
-from .security import UploadRefused
 
 #: The only variables the worker's environment keeps: enough to find Python, its packages and a locale.
 KEPT_ENVIRONMENT = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHOME",
                     "VIRTUAL_ENV", "SYSTEMROOT")
+
+
+class WorkerStopped(Exception):
+    """The worker ran out of memory or time, or died: the message says so in plain words."""
 
 
 def minimal_environment(environ=None) -> dict[str, str]:
@@ -103,32 +106,32 @@ def parse_upload(path: Path, template, display_name: str, limits: Limits | None 
     """The :class:`~sn_importer.job.Job` of ``path``, read in a limited worker.
 
     Raises :class:`InputError` with the guard's or the reader's sentence, or
-    :class:`UploadRefused` when the worker ran out of memory or time.
+    :class:`WorkerStopped` when the worker ran out of memory or time.
     """
     limits = limits or guard.LIMITS
     status, outcome = _ask(("parse", str(path), template, display_name), limits)
     if outcome is None:
-        raise UploadRefused(_death(f"Reading “{display_name}”", status, limits))
+        raise WorkerStopped(_death(f"Reading “{display_name}”", status, limits))
     kind, payload = outcome
     if kind == "job":
         return payload
     if kind == "refused":
         raise InputError(path, payload)
     if kind == "memory":
-        raise UploadRefused(_death(f"Reading “{display_name}”", -signal.SIGKILL, limits))
+        raise WorkerStopped(_death(f"Reading “{display_name}”", -signal.SIGKILL, limits))
     raise SnImporterError(payload)
 
 
 def write_result(result, target: Path, limits: Limits | None = None) -> Path:
     """Write ``result``'s annotated workbook to ``target`` in a limited worker; where it went.
 
-    Raises :class:`SnImporterError` when it could not be written, :class:`UploadRefused`
+    Raises :class:`SnImporterError` when it could not be written, :class:`WorkerStopped`
     when the worker ran out of memory or time."""
     limits = limits or guard.LIMITS
     status, outcome = _ask(("write", result, str(target)), limits)
     name = result.display_name
     if outcome is None or outcome[0] == "memory":
-        raise UploadRefused(_death(f"Writing the workbook of “{name}”", status if outcome is None else -9, limits))
+        raise WorkerStopped(_death(f"Writing the workbook of “{name}”", status if outcome is None else -9, limits))
     kind, payload = outcome
     if kind != "written":
         raise SnImporterError(payload)
@@ -256,4 +259,4 @@ def main() -> None:
     serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
 
 
-__all__ = ["KEPT_ENVIRONMENT", "minimal_environment", "parse_upload", "write_result"]
+__all__ = ["KEPT_ENVIRONMENT", "WorkerStopped", "minimal_environment", "parse_upload", "write_result"]

@@ -33,6 +33,7 @@ from typing import Callable
 from ..clock import SYSTEM, Clock
 from .users import Users
 
+SESSION_COOKIE = "sn_session"
 SESSION_SECONDS = 12 * 3600
 IDLE_SECONDS = 30 * 60
 
@@ -193,4 +194,4 @@ class LoginThrottle:
                 del self._addresses[address]
 
 
-__all__ = ["IDLE_SECONDS", "LoginThrottle", "Logins", "SESSION_SECONDS", "Session", "Sessions"]
+__all__ = ["IDLE_SECONDS", "LoginThrottle", "Logins", "SESSION_COOKIE", "SESSION_SECONDS", "Session", "Sessions"]

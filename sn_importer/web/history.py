@@ -1,0 +1,61 @@
+"""The History page: past applies, from the journal through the library, with what this server kept.
+
+The journal is read through :func:`sn_importer.history.read_history` (no SQL
+here); each run is joined with the record this server kept of it (its page,
+its workbook while kept, who confirmed it), found by run id, or by the
+journal key of a run confirmed here but cut off before its end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..history import read_history
+from . import present
+from .server import Server
+
+
+def history_page(server: Server):
+    async def history(request: Request) -> Response:
+        await run_in_threadpool(server.tidy)
+        entries = await run_in_threadpool(_history_entries, server)
+        return server.render(request, "history.html", entries=entries,
+                             keep_days=f"{server.settings.keep_days:g}")
+
+    return history
+
+
+def _history_entries(server: Server) -> list[dict]:
+    """Past applies from the journal, joined with the records (and workbooks) this server kept."""
+    records = sorted(server.registry.records(), key=lambda r: r.get("finished_at") or "")
+    cut_off = {r["journal_key"]: r for r in records if "view" not in r and "journal_key" in r}
+    history = read_history(server.settings.state_dir, limit=200, keys=cut_off)
+    kept = {r.get("run_id"): r for r in records if r.get("run_id")}
+    for key, past in history.by_key.items():  # confirmed but never finished: found by the journal's key
+        kept.setdefault(past.run_id, cut_off[key])
+    return [_history_entry(server, past, kept.get(past["run_id"])) for past in history.runs]
+
+
+def _history_entry(server: Server, past: dict, record: dict | None) -> dict:
+    return {
+        "run_id": past["run_id"], "started_at": past["started_at"], "finished_at": past["finished_at"],
+        "file": record["filename"] if record else Path(past["input"]).name,
+        "template": past["template"], "target": past["base_url"],
+        "statuses": present.statuses(past["statuses"] or {}),
+        "download": f"/runs/{record['id']}/download" if record and _kept(server, record) else None,
+        "page": f"/runs/{record['id']}" if record else None,
+        "from_page": record is not None,
+        "confirmed_by": record.get("confirmed_by") if record else None,
+        "interrupted": record is not None and "view" not in record and not past["finished_at"],
+    }
+
+
+def _kept(server: Server, record: dict) -> bool:
+    return bool(record.get("output")) and (server.results / Path(record["output"]).name).is_file()
+
+
+__all__ = ["history_page"]
