@@ -5,6 +5,8 @@
     job.rows                           # every input row with its validation status and message
     result = job.preview(sandbox=True) # a run returns its own result (rows, counts, requests, ...)
     result.write()                     # the annotated copy beside the input
+    undone = result.undo()             # on an apply's result: put back what it removed
+    sn.undo("serials.results.xlsx")    # the same from an apply's results file
 
 ``read``, ``Job`` and ``RunResult`` are loaded on first use, so importing the
 package (and starting the command line) does not load pandas.
@@ -39,12 +41,13 @@ from .template import Template, load_template
 
 if typing.TYPE_CHECKING:
     from .job import Job, read
+    from .restore import UndoResult, undo
     from .result import RunResult
 
 __version__ = "0.1.0"
 
 #: Public names loaded on first use, and the module each lives in.
-_LAZY = {"Job": "job", "read": "job", "RunResult": "result"}
+_LAZY = {"Job": "job", "read": "job", "RunResult": "result", "UndoResult": "restore", "undo": "restore"}
 
 
 def __getattr__(name: str):
@@ -87,9 +90,11 @@ __all__ = [
     "StorageError",
     "Template",
     "TemplateError",
+    "UndoResult",
     "UntrustedListError",
     "UsageError",
     "WaitTooLongError",
     "load_template",
     "read",
+    "undo",
 ]

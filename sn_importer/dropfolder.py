@@ -39,6 +39,7 @@ from .errors import FolderBusy, LockUnavailable, UsageError
 from .filesafety import NotOwnFolder, kind_of, own_folder
 from .locks import acquire
 from .report import atomic_path
+from .report.paths import is_undo_report
 
 LOCK_NAME = ".sn-importer.lock"
 #: Names that are still being written, or belong to someone else: never claimed.
@@ -124,7 +125,8 @@ def is_ignored(name: str) -> bool:
 def scan(folder: Path) -> list[tuple[Path, os.stat_result]]:
     """The entries of ``folder`` worth looking at, oldest first, each with what ``lstat`` saw
     (nothing is followed). Sub-folders are left alone; links and other entries that only
-    claim to be files are listed too, to be refused (see :func:`kind_of`)."""
+    claim to be files are listed too, to be refused (see :func:`kind_of`). Undo reports (named
+    ``*.undo.*``, or recording the undo mode in their document properties) are left where they are."""
     found = []
     for path in folder.iterdir():
         if is_ignored(path.name):
@@ -133,6 +135,8 @@ def scan(folder: Path) -> list[tuple[Path, os.stat_result]]:
             info = os.lstat(path)
         except OSError:
             continue  # vanished meanwhile
+        if kind_of(info) is None and is_undo_report(path):
+            continue  # an undo's report: not a sheet to run (it would undo nothing and detach nothing)
         if kind_of(info) != "a folder":
             found.append((info.st_mtime, path.name, path, info))
     return [(path, info) for _, _, path, info in sorted(found)]

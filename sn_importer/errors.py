@@ -109,12 +109,12 @@ class LockHeld(SnImporterError):
 
 
 class RunInProgress(LockHeld):
-    """Another process is applying the same file to the same Katana right now."""
+    """Another process is applying the same file (or undoing the same apply) against the same Katana now."""
 
     stop_kind = StopKind.BUSY
 
-    def __init__(self, path: str | Path, holder: str = ""):
-        super().__init__(path, holder, f"another apply of this file against this Katana is running{_pid(holder)}; "
+    def __init__(self, path: str | Path, holder: str = "", what: str = "apply of this file"):
+        super().__init__(path, holder, f"another {what} against this Katana is running{_pid(holder)}; "
                                        "wait for it to finish")
 
 

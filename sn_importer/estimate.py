@@ -39,6 +39,17 @@ def describe_wait(seconds: float) -> str:
     return f"about {seconds / 60:.0f} min"
 
 
+def waits_text(requests: dict) -> str:
+    """A run's waits for the tenant's quota (its ``requests`` counters), in words for the Summary sheet."""
+    waited, for_others = requests.get("waited_s", 0.0), requests.get("waited_for_other_runs_s", 0.0)
+    if not waited:
+        return "no waiting"
+    text = f"{waited:g} s"
+    if for_others:
+        text += f", of which {for_others:g} s while another sn-importer run on this tenant drew from the shared budget"
+    return text
+
+
 def quota_words(ledger: Ledger) -> str:
     """The quota a run paces by: its share of the tenant's window, and the other runs drawing from it now."""
     limit, cap, window = ledger.quota()
@@ -73,4 +84,13 @@ def lookup_estimate(ledger: Ledger, lookups: int, references: int) -> str:
             f"in Katana; {describe_wait(ledger.estimate_seconds(lookups))}.")
 
 
-__all__ = ["describe_wait", "lookup_estimate", "quota_words", "run_estimate", "tenant_ledger", "wait_text"]
+def undo_estimate(ledger: Ledger, requests: int, resources: int, records: int, preview: bool = False) -> str:
+    """What an undo will cost, said before anything is listed or sent: a list per resource, and for
+    the serials to put back a POST per chunk and a list after."""
+    what = "Undo preview" if preview else "Undo"
+    return (f"{what}: {requests} requests at most for {records} removed records on {resources} resources; "
+            f"{wait_text(ledger, requests)} (the quota Katana reports is followed once it answers).")
+
+
+__all__ = ["describe_wait", "lookup_estimate", "quota_words", "run_estimate", "tenant_ledger", "undo_estimate",
+           "wait_text", "waits_text"]

@@ -159,8 +159,9 @@ class Journal:
         return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None) if row else None
 
     @contextmanager
-    def exclusive(self, key: str):
-        """Hold an OS lock for one run key, so two applies of one file never both send.
+    def exclusive(self, key: str, what: str = "apply of this file"):
+        """Hold an OS lock for one run key, so two applies of one file (two undos of one apply) never
+        both send. ``what`` names the run for the message of :class:`RunInProgress`.
 
         Raises :class:`RunInProgress` when another process holds it (see :mod:`sn_importer.locks`:
         the lock dies with its holder, so a crash never leaves a stale one).
@@ -168,7 +169,7 @@ class Journal:
         locks = self.dir / "locks"
         locks.mkdir(exist_ok=True)
         path = locks / f"{key[:32]}.lock"
-        with acquire(path, lambda holder: RunInProgress(path, holder)):
+        with acquire(path, lambda holder: RunInProgress(path, holder, what)):
             yield
 
     # --- runs ----------------------------------------------------------------

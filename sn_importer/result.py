@@ -23,7 +23,9 @@ import pandas as pd
 from .clock import Clock, now_iso
 from .columns import RESULT_COLUMNS
 from .mapping import REMOVED_COLUMNS
+from .estimate import waits_text
 from .fold import fold
+from .katana.stats import no_requests
 from .outcome import Findings, Outcomes, Stop
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
 from .status import GOAL, OPEN, Mode, Origin, Status, StopKind, count_statuses
@@ -41,23 +43,6 @@ GOAL_STATUS = {Mode.VALIDATE: Status.VALID, Mode.PREVIEW: Status.PLANNED, Mode.A
 
 #: The columns a run writes; the rest of the rows frame is what was read.
 RUN_COLUMNS = tuple(c.source for c in RESULT_COLUMNS)
-
-
-def no_requests() -> dict[str, int]:
-    """The request counters of a run that sent nothing."""
-    return {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
-            "waited_s": 0.0, "waited_for_other_runs_s": 0.0}
-
-
-def waits_text(requests: dict) -> str:
-    """The run's waits for the tenant's quota, in words for the Summary sheet."""
-    waited, for_others = requests.get("waited_s", 0.0), requests.get("waited_for_other_runs_s", 0.0)
-    if not waited:
-        return "no waiting"
-    text = f"{waited:g} s"
-    if for_others:
-        text += f", of which {for_others:g} s while another sn-importer run on this tenant drew from the shared budget"
-    return text
 
 
 @dataclass(eq=False, repr=False)
@@ -208,6 +193,13 @@ class RunResult:
         removed = self.removed if self.mode == Mode.APPLY else None
         self.output = write_report(target, self.source, self.rows, self.report_facts(), removed)
         return self.output
+
+    def undo(self, **options):
+        """Put back what this apply removed (:func:`sn_importer.restore.undo_result`): an undo result
+        of its own. By default against the Katana the apply ran on; ``preview=True`` sends no POST."""
+        from .restore import undo_result
+
+        return undo_result(self, **options)
 
     def summary(self) -> dict:
         """The ``--json`` object of this run."""

@@ -8,17 +8,15 @@ about how long the quota makes that take, resolves order numbers and SKUs
 through Katana (:mod:`sn_importer.katana.lookups`), runs the engine over the result's
 own rows and leaves every row with a true status, even when the key is
 refused, Katana goes away or the user presses Ctrl-C. The job is never
-written to.
+written to. What it shares with an undo (connecting, the shared quota, the
+locked journal, running async from sync code) is in :mod:`sn_importer.remote`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
-import sqlite3
 from collections import Counter
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -29,20 +27,18 @@ from .katana.client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
 from .estimate import lookup_estimate, run_estimate, wait_text
-from .errors import JournalError, KatanaError, LockUnavailable, RunInProgress, StorageError
+from .errors import KatanaError, StorageError
 from .interrupt import Interrupt
 from .journal import Journal, PastRun, run_key
 from .katana.lookups import Lookups, resolve
 from .references import by_order_mask, lookup_requests, references
 from .plan import build_plan
-from .katana.ledger import Ledger
-from .katana.quota import open_ledger
+from .remote import NO_KEY, connect, open_journal, run_sync, with_ledger
 from .result import RunResult
-from .settings import Connection, resolve_connection, resolve_quota_share
+from .settings import resolve_quota_share
 from .strategy import ListingPlan, upfront_requests
 from .truth import Ask, Earlier
 from .status import UNSETTLED, Mode, StopKind, count_statuses
-from .storage import reserve, writing
 
 log = logging.getLogger(__name__)
 
@@ -51,61 +47,6 @@ if TYPE_CHECKING:
 
 #: Seconds a serial still listed after its DELETE is checked again before it is ``still_present``.
 RECHECK = 15.0
-#: Room the state folder must have before an apply sends anything (the journal grows by the run's records).
-STATE_ROOM = 1 << 20
-
-NO_KEY = ("no API key: set KATANA_API_KEY in the environment or in the env file (--env-file, else .env in "
-          "the user's config folder), or try the built-in sandbox with --sandbox")
-
-
-def run_sync(coro):
-    """Run a coroutine from sync code, also inside Jupyter's running event loop.
-
-    Inside a running loop the coroutine gets a loop of its own in a worker
-    thread; Ctrl-C (KeyboardInterrupt in the caller's thread) cancels it there
-    and waits for it to wind down, so the run is reported as interrupted
-    rather than left running behind the user's back.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(coro)
-
-    def work():
-        try:
-            return loop.run_until_complete(task)
-        finally:
-            loop.close()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(work)
-        try:
-            while True:  # wake up now and then, so a pending Ctrl-C is raised here promptly
-                try:
-                    return future.result(timeout=0.2)
-                except concurrent.futures.TimeoutError:
-                    continue
-        except KeyboardInterrupt:
-            try:
-                loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:  # the loop already finished and closed
-                pass
-            concurrent.futures.wait([future])
-            raise
-
-
-def connect(stack: ExitStack, *, sandbox: bool = False, sandbox_seed: str | Path | None = None,
-            base_url: str | None = None, api_key: str | None = None, env_file: str | Path | None = None) -> Connection:
-    """The Katana to talk to: a built-in sandbox that lives as long as ``stack``,
-    or the configured one (whose key may be missing: the caller decides)."""
-    if sandbox:
-        from .sandbox import running_sandbox
-
-        server = stack.enter_context(running_sandbox(seed_path=sandbox_seed))
-        return Connection(server.base_url, "sandbox")
-    return resolve_connection(base_url, api_key, env_file=env_file)
 
 
 def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: str | None = None,
@@ -145,7 +86,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             _note_applied_before(result, state_dir)
         if result.stop:
             return result
-        options = _with_ledger(result, stack, state_dir, connection, share, client_options)
+        options = with_ledger(result, stack, state_dir, connection, share, client_options)
         client = KatanaClient(connection.base_url, connection.api_key, **options)
 
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
@@ -170,23 +111,6 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             except StorageError as exc:  # every row is settled: the next run re-checks them
                 result.halt(exc.stop_kind, str(exc))
     return result
-
-
-def _with_ledger(result: RunResult, stack: ExitStack, state_dir, connection: Connection, share: float,
-                 client_options: dict | None) -> dict:
-    """The client's options plus the tenant's window, shared through the state directory; if that
-    directory cannot hold it, the run paces itself alone (at the same share) and says so."""
-    options = dict(client_options or {})
-    clock, initial = options.get("clock"), options.get("initial_quota", (60, 60.0))
-    try:
-        ledger = open_ledger(state_dir, connection.base_url, connection.api_key, share=share, clock=clock,
-                             initial_quota=initial)
-    except (OSError, sqlite3.Error) as exc:
-        result.notes.append(f"The shared quota in {state_dir or 'the state directory'} cannot be used ({exc}); "
-                            "this run paced itself alone, blind to other sn-importer runs on this tenant.")
-        ledger = Ledger(share=share, clock=clock, initial_quota=initial)
-    stack.callback(ledger.close)
-    return options | {"ledger": ledger}
 
 
 def _run_engine(result: RunResult, start: Callable[..., Engine], client: KatanaClient, total: int) -> None:
@@ -271,23 +195,9 @@ def _open_journal(result: RunResult, stack: ExitStack, state_dir,
                   fresh: bool) -> tuple[Journal | None, str | None, dict[int, Earlier]]:
     """The journal, locked for this run, its key, and what an earlier finished run of the file did
     to its rows. On failure the result is stopped with the reason."""
-    try:
-        journal = stack.enter_context(closing(Journal(state_dir)))
-        key = run_key(result.path, result.template.path, result.base_url or "")
-        with writing(journal.where):
-            stack.enter_context(journal.exclusive(key))
-        reserve(journal.dir, STATE_ROOM, journal.where)
-        _prepare_journal(result, journal, key, fresh)
-    except StorageError as exc:
-        result.halt(exc.stop_kind, str(exc))
-        return None, None, {}
-    except (OSError, JournalError, LockUnavailable) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        result.halt(StopKind.JOURNAL, f"cannot use the journal in {state_dir or 'the state directory'}: "
-                                      f"{reason}; choose another --state-dir")
-        return None, None, {}
-    except RunInProgress as exc:
-        result.halt(exc.stop_kind, str(exc))
+    key = run_key(result.path, result.template.path, result.base_url or "")
+    journal = open_journal(result, stack, state_dir, key, lambda j: _prepare_journal(result, j, key, fresh))
+    if journal is None:
         return None, None, {}
     return journal, key, ({} if fresh else journal.detached(key))
 
@@ -323,4 +233,4 @@ def _note_applied_before(result: RunResult, state_dir) -> None:
                             "this check shows what is on each resource today.")
 
 
-__all__ = ["NO_KEY", "connect", "run_remote", "run_sync"]
+__all__ = ["NO_KEY", "RECHECK", "connect", "run_remote", "run_sync"]

@@ -24,6 +24,11 @@ class Status(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     IGNORED = "ignored"
+    # what ``undo`` found for each removed record (see sn_importer.restore)
+    RESTORED = "restored"
+    ALREADY_THERE = "already_there"
+    NOT_RESTORED = "not_restored"
+    CANNOT_RESTORE = "cannot_restore"
 
 
 class Mode(StrEnum):
@@ -92,6 +97,10 @@ COLOURS = {
     Status.FAILED: "FFC7CE",
     Status.SKIPPED: "EDEDED",
     Status.IGNORED: "F2F2F2",
+    Status.RESTORED: "C6EFCE",
+    Status.ALREADY_THERE: "E2EFDA",
+    Status.NOT_RESTORED: "FFC7CE",
+    Status.CANNOT_RESTORE: "FFEB9C",
 }
 
 

@@ -6,7 +6,9 @@ API's filters, sorting by serial string, ``X-Pagination``, DELETE's silent
 204) until a test scripts it to misbehave: a proxy's HTML page, truncated
 JSON, pages shorter than ``limit`` asks, the same page forever, a 429 with an
 hour's ``Retry-After``, a DELETE that never answers, a 401 on one resource, a
-list that another integration changes between page 1 and page 2.
+list that another integration changes between page 1 and page 2, a POST
+that answers ``failed``, one that lands seconds after its answer, one whose
+answer is lost after it landed.
 
 Nothing in the client is patched: the client talks HTTP to this server as it
 would to Katana, so what a test sees is what a user would see. Every request
@@ -59,7 +61,7 @@ class Call:
 
     @property
     def resource(self) -> tuple[str | None, int | None]:
-        source = self.body if self.method == "DELETE" and self.body else self.params
+        source = self.body if self.method in ("DELETE", "POST") and self.body else self.params
         rid = source.get("resource_id")
         return source.get("resource_type"), int(rid) if rid not in (None, "") else None
 
@@ -98,6 +100,7 @@ class MisbehavingKatana:
         self.records = [dict(r) for r in self.records]
         self.stopping = threading.Event()
         self._lock = threading.Lock()
+        self.minted = 0
         self._server: SandboxServer | None = None
 
     # -- scripting
@@ -128,6 +131,26 @@ class MisbehavingKatana:
     def attach(self, records: list[dict]) -> None:
         with self._lock:
             self.records.extend(dict(r) for r in records)
+
+    def put(self, resource_type: str, resource_id: int, serials) -> tuple[list[dict], list[dict]]:
+        """POST as Katana does it: each string not on the resource gets a record (a new id), one
+        already on it is ``failed`` with ``DUPLICATE``. Returns (successful, failed)."""
+        done, failed = [], []
+        with self._lock:
+            for serial in serials:
+                if any(r["serial_number"] == serial and r["resource_type"] == resource_type
+                       and r["resource_id"] == resource_id for r in self.records):
+                    failed.append({"serial_number": serial, "reason": "DUPLICATE"})
+                    continue
+                self.minted += 1
+                made = record(10 ** 8 + self.minted, serial, resource_type, resource_id)
+                self.records.append(made)
+                done.append(made)
+        return done, failed
+
+    def strings(self, resource_type: str, resource_id: int) -> list[str]:
+        """Serial strings on a resource now, in order (a serial twice would show twice)."""
+        return [r["serial_number"] for r in self.find(resource_type, resource_id)]
 
     def on(self, resource_type: str, resource_id: int) -> set[int]:
         """Ids on a resource now (for assertions against what the server really holds)."""
@@ -199,6 +222,9 @@ def honest(page_size: int | None = None, header: bool = True) -> Answer:
         if call.method == "DELETE":
             katana.detach(call.body["resource_type"], call.body["resource_id"], call.body["ids"])
             return Response(status_code=204, headers=quota_headers())
+        if call.method == "POST":
+            done, failed = katana.put(call.body["resource_type"], call.body["resource_id"], call.body["serial_numbers"])
+            return JSONResponse({"successful": done, "failed": failed}, headers=quota_headers())
         found = katana.find(*call.resource)
         return page_answer(found, call.page, page_size or call.limit, header=header)
 
@@ -378,6 +404,45 @@ def lands_late(seconds: float) -> Answer:
         return Response(status_code=204, headers=quota_headers())
 
     return answer
+
+
+def post_fails(reason: str = "MISSING") -> Answer:
+    """A POST answered 200 with every string in ``failed`` (``reason``), nothing put on."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        failed = [{"serial_number": s, "reason": reason} for s in call.body["serial_numbers"]]
+        return JSONResponse({"successful": [], "failed": failed}, headers=quota_headers())
+
+    return answer
+
+
+def post_lands_late(seconds: float) -> Answer:
+    """A POST answered ``successful`` at once and carried out ``seconds`` later (a queue behind the gateway)."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        body = dict(call.body)
+        timer = threading.Timer(seconds, katana.put, (body["resource_type"], body["resource_id"], body["serial_numbers"]))
+        timer.daemon = True
+        timer.start()
+        promised = [record(0, s, body["resource_type"], body["resource_id"]) for s in body["serial_numbers"]]
+        return JSONResponse({"successful": promised, "failed": []}, headers=quota_headers())
+
+    return answer
+
+
+def lost_answer(status: int = 502) -> Answer:
+    """A POST carried out, whose answer is lost on the way back: a proxy's ``status`` page instead."""
+
+    async def answer(call: Call, katana: MisbehavingKatana) -> Response:
+        katana.put(call.body["resource_type"], call.body["resource_id"], call.body["serial_numbers"])
+        return await html(status)(call, katana)
+
+    return answer
+
+
+def after_a_post(katana: MisbehavingKatana) -> Callable[[Call], bool]:
+    """A ``when`` for rules: requests once a POST has been received."""
+    return lambda call: katana.count("POST") > 0
 
 
 def after_a_delete(katana: MisbehavingKatana) -> Callable[[Call], bool]:

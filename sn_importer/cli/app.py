@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import apply, preview, sandbox, serve, template, validate, watch
+from . import apply, preview, sandbox, serve, template, undo, validate, watch
 from .common import PlainCommand, PlainGroup
 
 app = typer.Typer(
@@ -35,8 +35,8 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_show_vers
 
 
 for _name, _command in (("validate", validate.validate), ("preview", preview.preview), ("apply", apply.apply),
-                        ("sandbox", sandbox.sandbox), ("template", template.template_sheet),
-                        ("watch", watch.watch), ("serve", serve.serve)):
+                        ("undo", undo.undo), ("sandbox", sandbox.sandbox),
+                        ("template", template.template_sheet), ("watch", watch.watch), ("serve", serve.serve)):
     app.command(_name, cls=PlainCommand)(_command)
 
 

@@ -12,7 +12,10 @@ Bounds, so a run never hangs silently: ``max_tries`` tries of one request
 request for ``stall_limit`` seconds (:class:`~sn_importer.errors.StalledError`,
 which stops the run resumably). Backoff is exponential with jitter, on the
 injected clock. A write that failed is not tried again once the run is
-stopping: its first try may have landed, and the check after tells.
+stopping: its first try may have landed, and the check after tells. A POST
+is never tried again once a try may have landed (anything but a refused
+connection or a 429): sent twice, it could put a serial on twice; the caller
+lists the resource, waits for a late landing, and decides.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from .stats import ClientStats, Teller
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: Methods not tried again once a try may have reached the API.
+ONCE = frozenset({"POST"})
 
 #: (request, response) → why the answer is worth trying again, or None when it is an answer.
 Judge = Callable[[httpx.Request, httpx.Response], "str | None"]
@@ -98,6 +103,9 @@ class RetryingTransport(httpx.AsyncBaseTransport):
                     return response
                 landed = landed or not limited
             previous = why
+            if landed and request.method in ONCE:
+                raise ApiUnavailableError(f"Katana {failing} {self.base_url}: {why}; a {request.method} is not sent "
+                                          "again once it may have reached Katana")
             delay = 0.0 if limited else self.policy.delay(attempt)
             self._check_bounds(request.method, f"{failing} {self.base_url}: {why}", delay, started, attempt,
                                patient=limited)
@@ -140,4 +148,4 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             raise ApiUnavailableError(f"Katana {why}; {method} gave up after {attempt} tries in {now - started:.0f} s")
 
 
-__all__ = ["RETRY_STATUSES", "RetryPolicy", "RetryingTransport"]
+__all__ = ["ONCE", "RETRY_STATUSES", "RetryPolicy", "RetryingTransport"]

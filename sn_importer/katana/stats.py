@@ -65,6 +65,12 @@ class ClientStats:
                 "waited_s": round(self.waited, 1), "waited_for_other_runs_s": round(self.waited_for_others(), 1)}
 
 
+def no_requests() -> dict[str, int]:
+    """The request counters of a run that sent nothing (the keys of :meth:`ClientStats.as_dict`)."""
+    return {"GET": 0, "DELETE": 0, "POST": 0, "retries": 0, "rate_limited": 0,
+            "waited_s": 0.0, "waited_for_other_runs_s": 0.0}
+
+
 class Teller:
     """Tells ``on_wait(seconds, reason)`` why nothing moves, once per wait of a second or more."""
 
@@ -80,4 +86,4 @@ class Teller:
         self.on_wait(seconds, reason)
 
 
-__all__ = ["ClientStats", "NOTICE_AFTER", "Teller", "WaitCallback", "WaitMeter"]
+__all__ = ["ClientStats", "NOTICE_AFTER", "Teller", "WaitCallback", "WaitMeter", "no_requests"]

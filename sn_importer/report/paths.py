@@ -24,6 +24,10 @@ from ..status import Mode
 #: The document properties a results workbook carries (read back by :func:`recorded`).
 PROPERTY_MODE = "sn-importer mode"
 PROPERTY_INPUT = "sn-importer input"
+#: The mode an undo report records (``sn-importer undo``; not a run mode of a sheet: see :mod:`sn_importer.restore`).
+UNDO_MODE = "undo"
+#: What an undo report records besides the mode: "yes" when it was a preview (nothing sent).
+PROPERTY_PREVIEW = "sn-importer preview"
 
 #: The suffix whose results drop it from the name: ``x.csv`` → ``x.results.csv``.
 _NATURAL = {"csv": ".csv", "excel": ".xlsx"}
@@ -49,6 +53,21 @@ def default_output_path(input_path: Path, kind: str) -> Path:
     else:
         stem = f"{input_path.name}.noext"
     return input_path.with_name(f"{stem}.results{natural}")
+
+
+def undo_output_path(path: Path) -> Path:
+    """An undo report's default name beside what it undoes: ``.undo`` before the extension
+    (``x.results.xlsx`` → ``x.results.undo.xlsx``, ``x.results.removed.csv`` → ``x.results.removed.undo.csv``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.undo{path.suffix}")
+
+
+def is_undo_report(path: Path) -> bool:
+    """An undo's report: named ``*.undo.*``, or a workbook whose document properties record the undo mode."""
+    path = Path(path)
+    if ".undo." in path.name.lower():
+        return True
+    return path.suffix.lower() in {".xlsx", ".xlsm"} and recorded(path).get(PROPERTY_MODE) == UNDO_MODE
 
 
 def removed_path(path: Path) -> Path:

@@ -57,6 +57,10 @@ class _Styles:
         self.bold = book.add_format({"bold": True})
 
 
+#: The styles of a workbook written here (the undo report uses them too).
+Styles = _Styles
+
+
 def _write_data_sheet(ws, sheet, part: pd.DataFrame, styles: _Styles) -> None:
     header = list(sheet.header)
     top = len(sheet.preamble)

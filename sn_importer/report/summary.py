@@ -32,6 +32,12 @@ MEANINGS = {
     Status.FAILED: "the request failed; the message says why",
     Status.SKIPPED: "not reached: the run stopped early, or the row's sheet was not read (the message says why)",
     Status.IGNORED: "a total, subtotal or note below the table, not a serial; no effect on the outcome",
+    Status.RESTORED: "put back on its resource by undo, and checked there afterwards",
+    Status.ALREADY_THERE: "on its resource already when undo looked; nothing was sent",
+    Status.NOT_RESTORED: "not put back: Katana refused it, it was not on the resource afterwards, or the resource "
+                         "could not be listed (the message says which)",
+    Status.CANNOT_RESTORE: "its resource type does not accept POST (e.g. a sales order fulfillment row), or the "
+                           "record is incomplete; nothing was sent: re-attach it in Katana's screens",
 }
 
 #: One sentence per outcome for "What happened" ({n} rows, already worded).
@@ -47,7 +53,15 @@ _HAPPENED = {
     Status.FAILED: "{n} whose request failed (failed).",
     Status.SKIPPED: "{n} not reached because the run stopped early or their sheet was not read (skipped).",
     Status.IGNORED: "{n} below the table that are totals or notes, not serials (ignored).",
+    Status.RESTORED: "{n} put back and checked on their resource afterwards (restored).",
+    Status.ALREADY_THERE: "{n} on their resource already, so nothing was sent for them (already_there).",
+    Status.NOT_RESTORED: "{n} not put back (not_restored): the message says why.",
+    Status.CANNOT_RESTORE: "{n} that undo cannot put back: Katana's POST does not take their resource type "
+                           "(cannot_restore).",
 }
+
+#: The same sentences, for other reports that count by status (the undo's).
+HAPPENED = _HAPPENED
 
 #: The statuses of rows Katana was asked about (the rest never left the sheet).
 ASKED = frozenset({Status.PLANNED, Status.NOT_ON_RESOURCE, Status.DELETED, Status.STILL_PRESENT,

@@ -213,7 +213,7 @@ async def create_serials(request: Request) -> Response:
     target = (body["resource_type"], body["resource_id"])
     if body["resource_type"] in MINT_TYPES:
         return JSONResponse(_mint(store, target, body["serial_numbers"], request.app.state.rng))
-    missing = [s for s in body["serial_numbers"] if store.id_of(s) is None]
+    missing = [s for s in body["serial_numbers"] if store.known_id(s) is None]
     if missing:
         message = "UnknownSerialNumber" if body["resource_type"] == "Production" else "serial numbers not found"
         return error(422, "UnprocessableEntityError", message)
@@ -227,27 +227,31 @@ def _record(store: SandboxStore, string: str, target: tuple[str, int], id_: int,
 
 
 def _mint(store: SandboxStore, target: tuple[str, int], strings: list[str], rng: random.Random) -> dict:
-    """New records on the target; a string already known keeps its id (one string, one id)."""
+    """New records on the target: a new id, unless the string is on another resource now (one string,
+    one id); ``failed`` with ``DUPLICATE`` when the string is on the target already."""
     successful, failed = [], []
     for string in strings:
+        if store.holds(target, string):
+            failed.append({"serial_number": string, "reason": "DUPLICATE"})
+            continue
         transaction = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         record = _record(store, string, target, store.id_of(string) or store.next_id(), transaction)
-        if store.add(record):
-            successful.append(record)
-        else:
-            failed.append({"serial_number": string, "reason": "DUPLICATE"})
+        store.add(record)
+        successful.append(record)
     return {"successful": successful, "failed": failed}
 
 
 def _transfer(store: SandboxStore, target: tuple[str, int], strings: list[str]) -> dict:
-    """Attach known serials to the target too; the answer shows the API's transfer quirks."""
+    """Attach known serials to the target too (a serial detached from every resource is still known,
+    with its id); the answer shows the API's transfer quirks."""
     successful, failed = [], []
     for string in strings:
-        record = _record(store, string, target, store.id_of(string), "undefined")
-        if store.add(record):
-            successful.append({**record, "resource_id": None})
-        else:
+        if store.holds(target, string):
             failed.append({"serial_number": string, "reason": "DUPLICATE"})
+            continue
+        record = _record(store, string, target, store.known_id(string), "undefined")
+        store.add(record)
+        successful.append({**record, "resource_id": None})
     return {"successful": successful, "failed": failed}
 
 

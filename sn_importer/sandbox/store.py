@@ -227,6 +227,9 @@ class SandboxStore:
         self._records: dict[Key, dict] = {record_key(r): dict(r) for r in check_records(records)}
         self._lock = threading.RLock()
         self._last_id = max((r["id"] for r in self._records.values()), default=0)
+        #: Every serial string the tenant has known, with its latest id: a serial detached from
+        #: every resource still exists (in stock, as in Katana) and can be transferred back.
+        self._known: dict[str, int] = {r["serial_number"]: r["id"] for r in self._records.values()}
         self.requests: Counter[str] = Counter({"GET": 0, "DELETE": 0, "POST": 0})
         self.statuses: Counter[str] = Counter()
         self.endpoints: Counter[str] = Counter()
@@ -263,11 +266,24 @@ class SandboxStore:
                 return False
             self._records[key] = dict(record)
             self._last_id = max(self._last_id, record["id"])
+            self._known[record["serial_number"]] = record["id"]
             return True
 
+    def holds(self, resource: tuple[str, int], serial_number: str) -> bool:
+        """The serial string is on that resource now."""
+        with self._lock:
+            return any(r["serial_number"] == serial_number and (r["resource_type"], r["resource_id"]) == resource
+                       for r in self._records.values())
+
     def id_of(self, serial_number: str) -> int | None:
+        """The id of a serial on some resource now (None: on none)."""
         with self._lock:
             return next((r["id"] for r in self._records.values() if r["serial_number"] == serial_number), None)
+
+    def known_id(self, serial_number: str) -> int | None:
+        """The id of a serial the tenant knows, on a resource now or detached from every one (None: never seen)."""
+        with self._lock:
+            return self.id_of(serial_number) or self._known.get(serial_number)
 
     def next_id(self) -> int:
         """A new id, never one a deleted record had (Katana does not reuse ids)."""
