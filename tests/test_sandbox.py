@@ -191,6 +191,23 @@ def test_post_transfer_of_an_unknown_string_is_422(resource_type, message):
     assert_valid(response.json(), "ErrorResponse")
 
 
+def test_a_serial_detached_from_every_resource_is_transferred_back_with_its_id_and_minted_anew():
+    client = sandbox()
+    for resource_type, resource_id in (("ManufacturingOrder", 3001), ("SalesOrderRow", 5001), ("Production", 7001)):
+        delete(client, {"resource_type": resource_type, "resource_id": resource_id, "ids": [904179]})
+    moved = client.post(URL, json={"resource_type": "SalesOrderRow", "resource_id": 5001,
+                                   "serial_numbers": ["KNF000904179"]})
+    assert moved.status_code == 200 and on(client, "SalesOrderRow", 5001) == [(904179, "KNF000904179")]
+    delete(client, {"resource_type": "SalesOrderRow", "resource_id": 5001, "ids": [904179]})
+    minted = client.post(URL, json={"resource_type": "ManufacturingOrder", "resource_id": 3001,
+                                    "serial_numbers": ["KNF000904179"]}).json()["successful"]
+    assert minted[0]["id"] not in (904179, 1001, 1002), "a string on no resource is minted with a new id"
+    again = client.post(URL, json={"resource_type": "ManufacturingOrder", "resource_id": 3001,
+                                   "serial_numbers": ["KNF000904179", "KNF000001001"]}).json()
+    assert again == {"successful": [], "failed": [{"serial_number": "KNF000904179", "reason": "DUPLICATE"},
+                                                  {"serial_number": "KNF000001001", "reason": "DUPLICATE"}]}
+
+
 def test_post_onto_a_fulfillment_row_is_an_enum_error():
     response = sandbox().post(URL, json={"resource_type": "SalesOrderFulfillmentRow", "resource_id": 1, "serial_numbers": ["X"]})
     assert response.status_code == 422

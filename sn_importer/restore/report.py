@@ -145,7 +145,7 @@ def technical_facts(result: UndoResult) -> list[tuple[str, object]]:
              ("Base URL", "built-in sandbox (started for this run)" if result.sandbox
               else result.base_url or "(not contacted)"),
              ("Started", result.started_at), ("Finished", result.finished_at), ("Records", result.row_count),
-             ("Resources", result.resources), ("Requests needed at most", result.requests_needed),
+             ("Resources", result.resources), ("Estimated before sending", result.estimate or "(nothing to send)"),
              ("Requests sent", requests), ("Waited for the quota", waits_text(result.requests)),
              ("Exit code", f"{exit_code} ({_EXIT_MEANING[exit_code]})")]
     if result.error:

@@ -54,6 +54,8 @@ class UndoResult:
     origin: Origin = Origin.NOTEBOOK
     #: Requests the undo said it needs at most, before sending.
     requests_needed: int = 0
+    #: What the undo was expected to cost and take, said before anything was sent (the one estimate).
+    estimate: str = ""
     _rows: pd.DataFrame | None = None
 
     @classmethod

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..clock import iso
 from ..errors import StorageError, UsageError
-from ..estimate import undo_estimate
+from ..estimate import undo_estimate, wait_text
 from ..interrupt import Interrupt
 from ..journal import Journal
 from ..katana.client import KatanaClient
@@ -113,6 +113,7 @@ def run_undo(removed: RemovedRecords, *, preview: bool = False, base_url: str | 
                               **with_ledger(result, stack, state_dir, connection, share, client_options))
         result.requests_needed = total = requests_needed(groups, chunk, preview)
         client.ledger.expect(total)
+        result.estimate = f"{total} requests at most; {wait_text(client.ledger, total)}"
         if announce:
             announce(undo_estimate(client.ledger, total, len(groups), len(removed), preview))
         undoer = Undoer(groups, client, preview=preview, chunk=chunk, journal=resume.undo, run_id=result.run_id,
