@@ -32,7 +32,7 @@ def fold(base: pd.DataFrame, *, requests: pd.Series | None = None, resolution: "
          outcomes: Outcomes | None = None, stop: Stop | None = None) -> pd.DataFrame:
     """A new rows frame: ``base`` with the plan's request labels, the lookups' answers, the
     engine's outcomes and a stop written in, in that order."""
-    rows = base.copy()
+    rows = base.copy(deep=False)  # copy-on-write: only the columns written below are copied
     if requests is not None and len(requests):
         rows.loc[requests.index, "request"] = requests.to_numpy(dtype=object)
     if resolution is not None:

@@ -268,20 +268,22 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     """Mark later valid rows with the same serial on the same resource as ``duplicate``.
 
     The (resource, serial) key is reduced to one integer code per row, so
-    finding repeats is one hash pass; only the few repeated keys are grouped
-    to find the row each repeat points back to.
+    finding repeats, and the first row of each, is one sort of integers.
     """
     valid = (rows["status"] == Status.VALID.value).to_numpy()
     if not valid.any():
         return
-    subset = rows.loc[valid, ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]]
+    columns = ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]
+    subset = rows[columns] if valid.all() else rows.loc[valid, columns]  # no copy of a million rows when all are valid
     keys = [subset[c] for c in ("resource_type", "resource_id", "order_no", "sku") if not _constant(subset[c])]
     code = _combined_codes(*keys, _serial_codes(subset))
-    repeated = code.duplicated(keep=False).to_numpy()
+    # sort-based, not hashed: a million nearly unique keys cost a few arrays, not a hash table
+    _, first_at, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
+    repeated = counts[inverse] > 1
     if not repeated.any():
         return
     labels = subset.index.to_numpy()[repeated]
-    first = pd.Series(labels).groupby(code.to_numpy()[repeated], sort=False).transform("first").to_numpy()
+    first = subset.index.to_numpy()[first_at[inverse[repeated]]]
     later = first != labels
     repeats = pd.Series(first[later], index=labels[later])
     earlier = repeats.to_numpy()
@@ -304,16 +306,40 @@ def _constant(column: pd.Series) -> bool:
 def _serial_codes(rows: pd.DataFrame) -> np.ndarray:
     """An integer per row naming its serial: by id where given, else by its string (as :func:`serial_keys`)."""
     if rows["serial_id"].isna().all():  # serials named by their string only
-        return pd.factorize(rows["serial_number"])[0]
+        return _text_codes(rows["serial_number"])
     by_id, ids = pd.factorize(rows["serial_id"])
-    by_text, _ = pd.factorize(rows["serial_number"])
+    by_text = _text_codes(rows["serial_number"])
     return np.where(by_id >= 0, by_id, len(ids) + by_text)
 
 
-def _combined_codes(*columns) -> pd.Series:
+def _text_codes(column: pd.Series) -> np.ndarray:
+    """Codes of a text column's values (equal text, equal code; missing: -1). Serial strings are
+    nearly all distinct: pyarrow encodes them in its own buffers, where pandas would make a
+    Python string of each of a million uniques."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pa.array(column.array)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = pc.dictionary_encode(values)
+    except (TypeError, ValueError, pa.ArrowException):  # not text arrow can take as it is
+        return pd.factorize(column)[0]
+    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _combined_codes(*columns) -> np.ndarray:
     """One integer code per row for the tuple of ``columns`` (equal tuples, equal codes)."""
     code = np.zeros(len(columns[0]), dtype=np.int64)
     for column in columns:
-        part, uniques = pd.factorize(column)
-        code, _ = pd.factorize(code * (len(uniques) + 1) + (part + 1))  # NA (-1) becomes 0
-    return pd.Series(code)
+        part, uniques = (column, int(column.max()) + 1) if isinstance(column, np.ndarray) else _codes(column)
+        if (int(code.max()) + 1) * (uniques + 1) >= 2**62:  # compact before the product could overflow
+            code = np.unique(code, return_inverse=True)[1].astype(np.int64)
+        code = code * (uniques + 1) + (part + 1)  # NA (-1) becomes 0
+    return code
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
+    part, uniques = pd.factorize(column)
+    return part, len(uniques)

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..columns import RESULT_NAMES
+from ..columns import RESULT_COLUMNS, RESULT_NAMES
 from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..validate import cells_as_text
-from .rows import defuse_formulas, result_frame, sheet_slices
+from .rows import defuse_formulas, result_values, sheet_slices
 
 #: Rows per block of the CSV writer: bounds the memory of the text it builds.
-_CSV_CHUNK = 200_000
+_CSV_CHUNK = 100_000
 
 
 def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
@@ -34,9 +34,8 @@ def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
         data = sheet.data.set_axis(_unique(sheet.header), axis=1)  # copy-on-write: no copy made
         if many:
             data.insert(0, "sheet\x00result", sheet.name)
-        results = result_frame(part)
-        results.columns = ours
-        frames.append(pd.concat([data.reset_index(drop=True), results], axis=1))
+        results = part[[column.source for column in RESULT_COLUMNS]].set_axis(ours, axis=1)  # as values, for now
+        frames.append(pd.concat([data.reset_index(drop=True), results.reset_index(drop=True)], axis=1))
     out = pd.concat(frames, ignore_index=True) if many else frames[0]
     if many:
         out = out[[c for c in out.columns if c not in ours] + ours]
@@ -48,10 +47,16 @@ def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
         if not many:
             _write_preamble(handle, source.sheets[0].preamble, delimiter)
         handle.write(csv_lines([defuse_formulas(pd.Series([name], dtype="str")) for name in header], delimiter))
+        kinds = {name: column.kind for name, column in zip(ours, RESULT_COLUMNS)}
         for start in range(0, len(out), _CSV_CHUNK):  # a block at a time: the text of one block in memory
             block = out.iloc[start : start + _CSV_CHUNK]
-            handle.write(csv_lines([defuse_formulas(cells_as_text(block.iloc[:, position]))
-                                    for position in range(block.shape[1])], delimiter))
+            handle.write(csv_lines([defuse_formulas(cells_as_text(_as_written(block[name], kinds.get(name))))
+                                    for name in block.columns], delimiter))
+
+
+def _as_written(values: pd.Series, kind: str | None) -> pd.Series:
+    """A result column of one block as written; an input column as it is."""
+    return values if kind is None else pd.Series(result_values(values, kind), index=values.index, dtype=object)
 
 
 def write_removed_csv(path: Path, removed: pd.DataFrame) -> None:

@@ -27,13 +27,15 @@ def result_frame(part: pd.DataFrame) -> pd.DataFrame:
     arrays of a million of them here would be wasted work for the writers.
     Ids become their digits ("" where there is none).
     """
-    out = {}
-    for column in RESULT_COLUMNS:
-        values = part[column.source]
-        if column.kind == "id":
-            values = values.astype("Int64").astype("string").fillna("")
-        out[column.name] = values.to_numpy(dtype=object)
-    return pd.DataFrame(out, dtype=object)
+    return pd.DataFrame({column.name: result_values(part[column.source], column.kind) for column in RESULT_COLUMNS},
+                        dtype=object)
+
+
+def result_values(values: pd.Series, kind: str):
+    """One result column's values as written: ids as their digits ("" where there is none)."""
+    if kind == "id":
+        values = values.astype("Int64").astype("string").fillna("")
+    return values.to_numpy(dtype=object)
 
 
 def defuse_formulas(column: pd.Series) -> pd.Series:
