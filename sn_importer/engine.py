@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import truth
+from .resource_types import staff_resource
 from .clock import iso
 from .errors import ApiRequestError, ApiUnavailableError, KatanaError, StorageError, UntrustedListError
 from .interrupt import GRACE, Interrupt
@@ -388,7 +389,8 @@ async def _cancel(tasks: list[asyncio.Task]) -> None:
 
 
 def _name(res: Resource) -> str:
-    return f"{res[0]} {res[1]}"
+    """A resource as messages to staff name it: "Manufacturing order 3001"."""
+    return staff_resource(*res)
 
 
 __all__ = ["Engine", "Progress", "UNREACHABLE_LIMIT"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import truth
+from .resource_types import staff_resource
 from .errors import UntrustedListError
 from .katana.client import KatanaClient
 from .katana.typescan import TypeList, TypeScans
@@ -113,7 +114,8 @@ class Reads:
 
 
 def _name(res: Resource) -> str:
-    return f"{res[0]} {res[1]}"
+    """A resource as messages to staff name it: "Manufacturing order 3001"."""
+    return staff_resource(*res)
 
 
 __all__ = ["PAUSE", "Reads", "SUSPECT_READS", "Unbelieved", "ids_of"]

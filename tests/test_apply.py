@@ -48,7 +48,7 @@ def test_apply_deletes_and_verifies_against_the_tenant(tmp_path, state):
         assert on(server.store, "ManufacturingOrder", 3001) == {2}
         assert on(server.store, "ManufacturingOrder", 3002) == {4}, "an id on another resource is never touched"
         assert list(result.rows["serial_id"][:3]) == [1, 3, 4]
-        assert "serial id 4 is not on ManufacturingOrder 3001" in result.rows.at[2, "message"]
+        assert "serial id 4 is not on Manufacturing order 3001" in result.rows.at[2, "message"]
         assert "row 2" in result.rows.at[4, "message"]
         assert server.store.stats()["requests"]["DELETE"] == 1
     assert sorted(result.removed["id"]) == [1, 3]

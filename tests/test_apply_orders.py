@@ -1,6 +1,6 @@
 """A sheet by order number and SKU, applied on the sandbox where order numbers are not ids.
 
-MO-3001 is ManufacturingOrder 8123 here, and the MO whose id is 3001 (MO-2999)
+MO-3001 is Manufacturing order 8123 here, and the MO whose id is 3001 (MO-2999)
 holds the same serial: only the named order's serial may go. The sandbox runs
 in-process (httpx's ASGI transport) or on loopback; nothing is mocked.
 """
@@ -73,7 +73,7 @@ def test_serials_leave_exactly_the_named_resources(tmp_path):
     assert rows.at[3, "message"] == ("sales order SO-1042 has 2 rows with SKU KNF-02 (row ids 5002, 5003); "
                                      "give the row's id as resource_id")
     assert rows.at[4, "message"] == "Katana has no manufacturing order MO-404"
-    assert rows.at[0, "message"] == "MO-3001 is ManufacturingOrder 8123"
+    assert rows.at[0, "message"] == "MO-3001 is Manufacturing order 8123"
     assert result.plan[["resource_type", "resource_id", "serials", "deleted"]].values.tolist() == [
         ["ManufacturingOrder", 8123, 1, 1], ["SalesOrderRow", 5001, 1, 1], ["PurchaseOrderRow", 7001, 1, 1]]
     assert result.exit_code == 1
@@ -90,7 +90,7 @@ def test_the_output_shows_the_resolved_resource_beside_each_row(tmp_path):
         ("PO row", "PO-77", "STL-304", "P-1"), ("Sales order row", "SO-1042", "KNF-02", "S-2"),
         ("MO", "MO-404", None, "KNF-2")]]
     assert table[2][at["status"]] == "deleted"
-    assert table[2][at["message"]] == "SO-1042 / SKU KNF-01 is SalesOrderRow 5001"
+    assert table[2][at["message"]] == "SO-1042 / SKU KNF-01 is Sales order row 5001"
     assert table[2][at["request"]] == "DELETE SalesOrderRow 5001 (1/1)"
     assert table[5][at["status"]] == "invalid" and not table[5][at["request"]]
 
@@ -152,7 +152,7 @@ def test_mo_labels_resolves_mo_3001_through_katana_on_the_command_line(tmp_path,
     assert summary["exit_code"] == 0
     book = load_workbook(summary["output"])
     header, row = [list(r) for r in book["Labels"].iter_rows(values_only=True)][:2]
-    assert row[header.index("message")] == "MO-3001 is ManufacturingOrder 8123"
+    assert row[header.index("message")] == "MO-3001 is Manufacturing order 8123"
 
 
 def test_applying_the_same_sheet_again_checks_again_and_sends_nothing_gone(tmp_path):

@@ -153,8 +153,8 @@ def test_resolution_fills_ids_marks_problems_and_notes_beside_the_row():
     assert out["status"].tolist() == ["valid", "valid", "invalid", "valid", "valid", "invalid", "valid", "invalid", "valid"]
     assert out.at[2, "message"] == "Katana has no manufacturing order MO-404"
     assert "row ids 5002, 5003" in out.at[5, "message"]
-    assert out.at[0, "message"] == "MO-3001 is ManufacturingOrder 8123"
-    assert out.at[3, "message"] == "SO-1042 / SKU KNF-01 is SalesOrderRow 5001"
+    assert out.at[0, "message"] == "MO-3001 is Manufacturing order 8123"
+    assert out.at[3, "message"] == "SO-1042 / SKU KNF-01 is Sales order row 5001"
     assert out.at[8, "message"] == ""
 
 
@@ -171,7 +171,7 @@ def test_a_given_id_must_agree_with_the_order_number():
     rows = rows_frame(("ManufacturingOrder", 3001, "MO-3001", "", "A"), ("ManufacturingOrder", 8123, "MO-3001", "", "B"))
     out = fold(rows, resolution=run_resolve(app_for(), rows)[0])
     assert out["status"].tolist() == ["invalid", "valid"]
-    assert out.at[0, "message"] == "resource_id 3001 is not MO-3001, which is ManufacturingOrder 8123 in Katana"
+    assert out.at[0, "message"] == "resource_id 3001 is not MO-3001, which is Manufacturing order 8123 in Katana"
 
 
 def test_the_cost_model_counts_each_reference_as_one_resource():

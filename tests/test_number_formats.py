@@ -101,7 +101,7 @@ def test_a_serial_that_lost_its_zeros_is_never_matched_and_the_message_says_how_
     rows = result.rows
     assert rows["status"].tolist() == ["not_on_resource", "planned", "not_on_resource"]
     assert rows.at[0, "message"].startswith(
-        "serial '123' is not on ManufacturingOrder 3001 (checked before any delete; nothing sent); '000123' is on it: "
+        "serial '123' is not on Manufacturing order 3001 (checked before any delete; nothing sent); '000123' is on it: "
         "Excel drops the leading zeros of a serial stored as a number, so format the serial column as Text")
     assert rows.at[0, "message"].endswith("('123'); format the column as Text to keep serials exact")
     assert rows.at[1, "serial_id"] == 2 and "'00042'" in rows.at[1, "message"]

@@ -605,7 +605,7 @@ def test_csv_and_the_other_template_work(page, tmp_path):
     page.wait(url, "ready")
     shown = text(page.get(url))
     assert "Detach 1 serial number from 1 resource" in shown
-    assert "MO-3001 is ManufacturingOrder 8301" in shown
+    assert "MO-3001 is Manufacturing order 8301" in shown
     assert page.upload(labels, template="../templates/default.toml").status_code == 400
 
 

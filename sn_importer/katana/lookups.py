@@ -24,7 +24,7 @@ import pandas as pd
 
 from .client import KatanaClient
 from ..errors import ApiRequestError, ApiUnavailableError
-from ..resource_types import BY_ORDER, OrderLookup
+from ..resource_types import BY_ORDER, OrderLookup, staff_resource
 from ..references import Reference, Resolution, references
 from ..status import Status
 
@@ -134,10 +134,10 @@ def _settle(resolution: Resolution, label, ref: Reference, answer: Found, given)
     if not pd.isna(given) and int(given) != answer.resource_id:
         resolution.problems[label] = (Status.INVALID.value,
                                       f"resource_id {int(given)} is not {ref}, which is "
-                                      f"{ref.resource_type} {answer.resource_id} in Katana")
+                                      f"{staff_resource(ref.resource_type, answer.resource_id)} in Katana")
         return
     resolution.ids[label] = answer.resource_id
-    resolution.notes[label] = f"{ref} is {ref.resource_type} {answer.resource_id}"
+    resolution.notes[label] = f"{ref} is {staff_resource(ref.resource_type, answer.resource_id)}"
 
 
 __all__ = ["Found", "Lookups", "resolve"]
