@@ -413,3 +413,16 @@ def test_docs_state_the_limits_the_code_enforces():
     assert f"no part compressed more than {LIMITS.inflation_ratio}" in docs
     assert f"{size(LIMITS.worker_memory_bytes)} of memory" in docs
     assert f"{LIMITS.worker_cpu_seconds} s of processor" in docs and f"{LIMITS.worker_wall_seconds} s in all" in docs
+
+
+def test_no_doc_or_notebook_puts_the_key_in_code():
+    """A key typed into a notebook cell is saved with the notebook: the docs say to use the environment."""
+    import json as json_module
+
+    root = Path(__file__).parent.parent
+    notebook = json_module.loads((root / "samples" / "preview.ipynb").read_text())
+    cells = ["".join(cell["source"]) for cell in notebook["cells"]]
+    assert not [cell for cell in cells if "api_key=" in cell]
+    assert any("KATANA_API_KEY" in cell for cell in cells)
+    for doc in [root / "README.md", *(root / "docs").glob("*.md")]:
+        assert "api_key=..." not in doc.read_text(), doc.name
