@@ -272,7 +272,10 @@ def test_the_progress_says_why_the_run_waits(tmp_path):
 def test_the_share_option_is_used_and_said(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = sheet(tmp_path, "one.csv", range(6000, 6001))
-    done = CliRunner().invoke(app, ["preview", str(path), "--sandbox", "--quota-share", "50%"], env={"COLUMNS": "250"})
+    # a state folder of its own: a tenant another test left in the default one (a sandbox on a reused port) would
+    # bring its own quota
+    done = CliRunner().invoke(app, ["preview", str(path), "--sandbox", "--quota-share", "50%"],
+                              env={"COLUMNS": "250", "SN_IMPORTER_STATE_DIR": str(tmp_path / "state")})
     assert "30 of 60 requests per 60 s (50% of the tenant's quota)" in done.output
     bad = CliRunner().invoke(app, ["preview", str(path), "--sandbox", "--quota-share", "2"], env={"COLUMNS": "250"})
     assert bad.exit_code == 2 and "--quota-share '2' is not a share of the quota" in bad.output
