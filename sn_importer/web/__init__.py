@@ -1,12 +1,15 @@
 """The web page for operations staff (``sn-importer serve``).
 
 Upload a sheet, see the read-only check against Katana, confirm, watch the
-run and download the annotated workbook; a history page lists past runs. The
-page is a thin layer over the same library calls as the command line:
+run and download the annotated workbook; undo a finished run; a history page
+lists past runs and their undos. The page is a thin layer over the same
+library calls as the command line:
 
     app.py       puts the parts together: routes, the guard in front, error pages
     server.py    what the server is started with (WebSettings) and its moving parts
     routes.py    upload, check, confirm, progress, resume, download, the blank sheet
+    undo.py      "Undo this run": an undo as a run of its own (check, confirm, progress, report)
+    undo_routes.py  its two POST routes: start the undo's check, confirm it
     history.py   the History page (the journal read through sn_importer.history)
     login.py     logging in and out
     runs.py      runs by id, and the one queue that sends them to Katana in turn

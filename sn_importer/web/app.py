@@ -8,7 +8,7 @@ through its shared quota. Pages are rendered on the server; a little
 JavaScript (``static/app.js``) adds drag-and-drop and live progress.
 
 This module only puts the parts together: the server (:mod:`.server`), the
-routes (:mod:`.routes`, :mod:`.history`, :mod:`.login`), the guard in front
+routes (:mod:`.routes`, :mod:`.undo_routes`, :mod:`.history`, :mod:`.login`), the guard in front
 of them all (:mod:`.guard`, with :mod:`.csrf`), and the error pages.
 :func:`create_app` takes the connection ready made: ``sn-importer serve``
 (``cli/serve.py``) starts one sandbox for the server's lifetime with
@@ -26,7 +26,7 @@ from starlette.formparsers import MultiPartException
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import login, routes
+from . import login, routes, undo_routes
 from .csrf import CsrfRefused
 from .guard import BodyTooLarge, Guard
 from .history import history_page
@@ -69,6 +69,8 @@ def _routes(server: Server) -> list:
         Route("/runs/{run_id:str}/check", routes.check_again(server), methods=["POST"], name="check"),
         Route("/runs/{run_id:str}/resume", routes.resume(server), methods=["POST"], name="resume"),
         Route("/runs/{run_id:str}/download", routes.download(server), methods=["GET"], name="download"),
+        Route("/runs/{run_id:str}/undo", undo_routes.start(server), methods=["POST"], name="undo"),
+        Route("/runs/{run_id:str}/undo/confirm", undo_routes.confirm(server), methods=["POST"], name="undo-confirm"),
         Route("/history", history_page(server), methods=["GET"], name="history"),
         Route("/blank", routes.blank(server), methods=["GET"], name="blank"),
         Route("/login", login.login_page(server), methods=["GET"], name="login"),

@@ -1,4 +1,4 @@
-"""The History page: past applies, from the journal through the library, with what this server kept.
+"""The History page: past applies and their undos, from the journal through the library, with what this server kept.
 
 The journal is read through :func:`sn_importer.history.read_history` (no SQL
 here); each run is joined with the record this server kept of it (its page,
@@ -34,10 +34,21 @@ def _history_entries(server: Server) -> list[dict]:
     records = sorted(server.registry.records(), key=lambda r: r.get("finished_at") or "")
     cut_off = {r["journal_key"]: r for r in records if "view" not in r and "journal_key" in r}
     history = read_history(server.settings.state_dir, limit=200, keys=cut_off)
-    kept = {r.get("run_id"): r for r in records if r.get("run_id")}
+    kept = {r.get("run_id"): r for r in records if r.get("run_id") and r.get("kind", "apply") == "apply"}
+    undos = {r["run_id"]: r for r in records if r.get("kind") == "undo" and r.get("run_id")}
     for key, past in history.by_key.items():  # confirmed but never finished: found by the journal's key
         kept.setdefault(past.run_id, cut_off[key])
-    return [_history_entry(server, past, kept.get(past["run_id"])) for past in history.runs]
+    return [_history_entry(server, past, kept.get(past["run_id"])) | {
+        "undos": [_undo_entry(u, undos.get(u["run_id"])) for u in history.undos.get(past["run_id"], [])]}
+        for past in history.runs]
+
+
+def _undo_entry(past: dict, record: dict | None) -> dict:
+    """An undo of an apply, as the journal recorded it, linked to its page when this server kept it."""
+    from .undo import statuses
+
+    return {"run_id": past["run_id"], "finished_at": past["finished_at"], "statuses": statuses(past["statuses"] or {}),
+            "page": f"/runs/{record['id']}" if record else None}
 
 
 def _history_entry(server: Server, past: dict, record: dict | None) -> dict:

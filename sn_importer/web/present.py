@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 ATTENTION = (Status.INVALID, Status.NOT_ON_RESOURCE, Status.STILL_PRESENT, Status.FAILED,
              Status.UNVERIFIED, Status.SKIPPED, Status.DUPLICATE)
 NEEDS_FIX = tuple(s for s in ATTENTION if s != Status.DUPLICATE)
-ORDER = (Status.VALID, Status.PLANNED, Status.DELETED) + ATTENTION + (Status.IGNORED,)
+ORDER = (Status.VALID, Status.PLANNED, Status.DELETED) + ATTENTION + (Status.IGNORED,) + \
+    (Status.RESTORED, Status.ALREADY_THERE, Status.NOT_RESTORED, Status.CANNOT_RESTORE)  # an undo's (undo.py)
 #: At most this many rows in a table; the workbook has them all.
 ROW_LIMIT = 500
 
@@ -46,6 +47,10 @@ MEANING = {
     Status.FAILED: "the request failed; the message says why",
     Status.SKIPPED: "not reached: the run stopped early, or its sheet was not read",
     Status.IGNORED: "a total or note below the table, not a serial; changes nothing",
+    Status.RESTORED: "was put back and is on its resource now",
+    Status.ALREADY_THERE: "is on its resource already; nothing is sent for it",
+    Status.NOT_RESTORED: "was not put back; the message says why",
+    Status.CANNOT_RESTORE: "Katana's API cannot put it back (re-attach it in Katana's screens)",
 }
 
 

@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from ..errors import SnImporterError
 from ..status import Mode
 from ..template import load_template
-from . import present
+from . import present, undo
 from .csrf import posted
 from .parse_worker import WorkerStopped, parse_upload
 from .runs import Live, Phase, Run
@@ -66,10 +66,11 @@ def run_page(server: Server):
     async def page(request: Request) -> Response:
         run = server.find(request)
         live = run.snapshot()
-        return server.render(request, "run.html", run=run, view=run.view, phase=run.phase.value,
+        page = "undo.html" if run.kind == "undo" else "run.html"  # an undo is a run of its own (undo.py)
+        return server.render(request, page, run=run, view=run.view, phase=run.phase.value,
                              moving=run.phase.moving, live=live, place=_place(server, run),
                              figures=present.figures(live), live_statuses=present.statuses(live.counts),
-                             error=run.error, mode=_mode(run))
+                             error=run.error, mode=_mode(run), undo=undo.offer(server, run))
 
     return page
 
@@ -77,7 +78,7 @@ def run_page(server: Server):
 def _mode(run: Run) -> Mode:
     """The mode of what the page shows: the latest run's, the offline check's before one, apply's
     for a run kept from an earlier server (its job is not kept)."""
-    if run.result is not None:
+    if run.result is not None and run.kind == "apply":
         return run.result.mode
     return Mode.VALIDATE if run.job is not None else Mode.APPLY
 
@@ -185,7 +186,9 @@ def download(server: Server):
             raise HTTPException(404 if run.output is None else 410,
                                 "There is no workbook for this run." if run.output is None else
                                 f"This run's workbook was removed: workbooks are kept for {days:g} days.")
-        name = _download_name(run.filename, "results" if run.phase == Phase.DONE else "preview")
+        what = "results" if run.phase == Phase.DONE else "preview"
+        name = _download_name(run.filename, f"results.undo{'' if run.phase == Phase.DONE else '-check'}"
+                              if run.kind == "undo" else what)
         return FileResponse(run.output, media_type=XLSX, headers={"content-disposition": _disposition(name)})
 
     return download

@@ -85,6 +85,9 @@ class Run:
     output: Path | None = None       # the latest annotated workbook
     view: dict | None = None         # what the page shows, kept once the phase is over
     confirmed_by: str | None = None  # who pressed the button (a login, or the proxy's user header)
+    kind: str = "apply"              # "apply", or "undo": putting back what an apply removed (see undo.py)
+    undoes: str | None = None        # an undo: the page id of the apply it undoes
+    undone_by: str | None = None     # an apply: the page id of its undo
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def progress(self, report: "Progress") -> None:

@@ -30,7 +30,7 @@ from ..interrupt import Interrupt
 from ..journal import run_key
 from ..status import Mode, Origin
 from ..template import available_templates, load_template
-from . import present
+from . import present, undo
 from .csrf import csrf_token
 from .guard import user_from_header
 from .parse_worker import WorkerStopped, write_result
@@ -113,7 +113,9 @@ class Server:
     # --- running (on the worker thread) --------------------------------------
 
     def execute(self, run: Run, mode: Mode) -> None:
-        """Preview or apply one run; called by the queue, one at a time."""
+        """Preview or apply one run (or check or run an undo, :mod:`.undo`); called by the queue, one at a time."""
+        if mode in undo.MODES:
+            return undo.execute(self, run, mode)
         mode = Mode(mode)
         run.phase = Phase.CHECKING if mode == Mode.PREVIEW else Phase.RUNNING
         job = run.job
@@ -219,7 +221,8 @@ class Server:
                        confirmed_by=record.get("confirmed_by"))
         output = self.results / Path(record["output"]).name if record.get("output") else None
         return Run(id=run_id, filename=record["filename"], template=record["template"], upload=Path(),
-                   phase=Phase.DONE, view=record["view"], output=output, confirmed_by=record.get("confirmed_by"))
+                   phase=Phase.DONE, view=record["view"], output=output, confirmed_by=record.get("confirmed_by"),
+                   kind=record.get("kind", "apply"), undoes=record.get("undoes"), undone_by=record.get("undone_by"))
 
     def journal_key(self, run: Run) -> str:
         """The key the journal will file this run's apply under (same file, template and Katana)."""
