@@ -28,6 +28,7 @@ from ..interrupt import GRACE, Interrupt
 from ..katana.client import KatanaClient, RequestNotSent
 from ..outcome import Progress, Stop
 from ..reads import PAUSE, SUSPECT_READS, Reads, Unbelieved
+from ..resource_types import staff_resource
 from ..status import Status, StopKind
 from . import rules
 from .journal import UndoJournal
@@ -323,7 +324,8 @@ async def _cancel(tasks: list[asyncio.Task]) -> None:
 
 
 def _name(res: Resource) -> str:
-    return f"{res[0]} {res[1]}"
+    """A resource as messages to staff name it: "Manufacturing order 3001"."""
+    return staff_resource(*res)
 
 
 __all__ = ["ROUNDS", "SETTLED", "Undoer", "requests_needed"]
