@@ -25,6 +25,7 @@ from .filesafety import private_dir, private_file
 from .locks import acquire
 from .outcome import Cause, Outcome, Outcomes
 from .status import Status
+from .sqlitefile import open_shared
 from .storage import storage_problem, writing
 from .truth import Earlier
 
@@ -75,6 +76,14 @@ CREATE TABLE IF NOT EXISTS past_runs (
 """
 
 
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """A journal written by an earlier version gains the columns this one reads."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(earlier)")}
+    for name, kind in _EARLIER_COLUMNS.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE earlier ADD COLUMN {name} {kind}")
+
+
 def default_state_dir() -> Path:
     """``SN_IMPORTER_STATE_DIR``, else the user's state directory."""
     env = os.environ.get("SN_IMPORTER_STATE_DIR")
@@ -122,21 +131,13 @@ class Journal:
         with writing(self.where):
             private_dir(self.dir)  # the journal keeps every removed record: the user's alone (0700, 0600)
             self.path = private_file(self.dir / "journal.sqlite3")
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            have = {row[1] for row in self.db.execute("PRAGMA table_info(earlier)")}
-            for name, kind in _EARLIER_COLUMNS.items():
-                if name not in have:
-                    self.db.execute(f"ALTER TABLE earlier ADD COLUMN {name} {kind}")
-        except sqlite3.Error as exc:
-            self.db.close()
-            if storage_problem(exc):
-                raise StorageError(self.where, storage_problem(exc)) from None
-            raise JournalError(f"{self.path} is not a usable journal ({exc}); move it away to start a new one") \
-                from None
+            try:
+                self.db = open_shared(self.path, timeout=30, schema=SCHEMA, migrate=_add_missing_columns)
+            except sqlite3.Error as exc:
+                if storage_problem(exc):
+                    raise StorageError(self.where, storage_problem(exc)) from None
+                raise JournalError(f"{self.path} is not a usable journal ({exc}); move it away to start a new one") \
+                    from None
 
     def close(self) -> None:
         self.db.close()

@@ -191,7 +191,7 @@ def test_two_processes_at_once_stay_inside_the_window(tmp_path):
         (tmp_path / "go").touch()
         results = [json.loads(run.communicate(timeout=90)[0]) for run in runs]
         served = server.store.stats()
-    assert [r["statuses"] for r in results] == [{"deleted": 6}] * 2
+    assert [r["statuses"] for r in results] == [{"deleted": 6}] * 2, results
     # 26 requests, no 429: a probe each, then per resource its list before, its DELETE, and its list after
     # (emptied, so read twice: an empty list after a DELETE is believed only when a second read agrees)
     assert served["status"] == {"200": 20, "204": 6}

@@ -41,6 +41,7 @@ from ..storage import storage_problem
 from .ledger import Ledger
 from .window import DEFAULT_SHARE, INITIAL_QUOTA, Grant, Window
 from ..filesafety import private_dir, private_file
+from ..sqlitefile import open_shared
 
 FILE_NAME = "quota.sqlite3"
 #: A waiting process not heard from for this long is gone (it would have polled).
@@ -109,14 +110,8 @@ class SharedLedger(Ledger):
         directory = Path(state_dir)
         private_dir(directory)
         self.path = private_file(directory / FILE_NAME)
-        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=OFF")  # a lost ledger after a power cut only costs a relearn
-            self.db.executescript(SCHEMA)
-        except sqlite3.Error:
-            self.db.close()
-            raise
+        # a lost ledger after a power cut only costs a relearn: no fsync per request
+        self.db = open_shared(self.path, timeout=10, schema=SCHEMA, synchronous="OFF")
 
     def close(self) -> None:
         try:
