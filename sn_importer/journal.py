@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from .errors import JournalError, RunInProgress, StorageError
 from .filesafety import private_dir, private_file
 from .locks import acquire
 from .outcome import Cause, Outcome, Outcomes
-from .status import Status
+from .settings import default_state_dir
 from .sqlitefile import open_shared
+from .status import Status
 from .storage import storage_problem, writing
 from .truth import Earlier
 
@@ -82,12 +80,6 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     for name, kind in _EARLIER_COLUMNS.items():
         if name not in have:
             db.execute(f"ALTER TABLE earlier ADD COLUMN {name} {kind}")
-
-
-def default_state_dir() -> Path:
-    """``SN_IMPORTER_STATE_DIR``, else the user's state directory."""
-    env = os.environ.get("SN_IMPORTER_STATE_DIR")
-    return Path(env) if env else Path(platformdirs.user_state_dir("sn-importer"))
 
 
 def run_key(input_path: Path, template_path: Path, base_url: str) -> str:

@@ -32,7 +32,7 @@ def fallback_targets(state_dir: str | Path | None, target: str | Path, run_id: s
                      input_path: str | Path) -> list[Path]:
     """Where a report goes when its own place refuses it, in order: ``<state dir>/reports/<run id>-<name>``,
     then ``<run id>-<name>`` beside the input."""
-    from .journal import default_state_dir
+    from .settings import default_state_dir
 
     name = f"{run_id}-{Path(target).name}"
     return [(Path(state_dir) if state_dir else default_state_dir()) / "reports" / name,

@@ -36,6 +36,14 @@ from .filesafety import operator_file_problem
 from .katana.window import DEFAULT_SHARE
 
 DEFAULT_BASE_URL = "https://api.katanamrp.com/v1"
+
+
+def default_state_dir() -> Path:
+    """Where the journal, the shared quota and the reports nothing else took are kept:
+    ``SN_IMPORTER_STATE_DIR``, else the user's state directory."""
+    env = os.environ.get("SN_IMPORTER_STATE_DIR")
+    return Path(env) if env else Path(platformdirs.user_state_dir("sn-importer"))
+
 #: The env file's name in the user's config folder.
 ENV_FILE_NAME = ".env"
 #: An env file holds a few settings; anything larger is not one.

@@ -115,6 +115,45 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+#: The package's layers, lowest first (README, "For developers"): a module imports from its own
+#: layer and the ones above it in this list, never from a later one. A name ending in ".*" is a
+#: subpackage whole.
+LAYERS = {
+    "tables and plumbing": ["errors", "status", "clock", "interrupt", "resources", "filesafety", "storage",
+                            "locks", "sqlitefile", "resource_types", "columns", "formats", "katana", "schemas"],
+    "reading a sheet": ["template", "mapping", "header", "numfmt", "office", "xlsx", "xls", "ods", "package",
+                        "source", "guard", "reader", "csv_reader", "workbook_reader", "footer"],
+    "rows": ["schema", "validate", "plan", "strategy", "references"],
+    "Katana": ["settings", "katana.*", "sandbox.*"],
+    "run and truth": ["truth", "outcome", "fold", "reads", "engine", "journal", "remote", "estimate", "landing"],
+    "results and the library": ["run", "result", "report.*", "restore.*", "notebook", "blank", "job"],
+    "front ends": ["console", "cli.*", "dropfolder", "watch", "watchlog", "history", "web.*", "__main__", ""],
+}
+
+
+def _layer_of(module: str) -> int:
+    short = module.removeprefix("sn_importer").removeprefix(".")
+    for index, names in enumerate(LAYERS.values()):
+        for name in names:
+            if short == name or (name.endswith(".*") and (short == name[:-2] or short.startswith(name[:-1]))):
+                return index
+    raise AssertionError(f"{module} is in no layer of LAYERS (tests/test_structure.py and the README's map)")
+
+
+def test_every_module_imports_only_from_its_layer_and_the_ones_below():
+    graph = import_graph()
+    layers = {module: _layer_of(module) for module in graph}
+    upward = sorted(f"{m} ({list(LAYERS)[layers[m]]}) imports {t} ({list(LAYERS)[layers[t]]})"
+                    for m, targets in graph.items() for t in targets if layers[t] > layers[m])
+    assert not upward, "\n".join(upward)
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert _layer_of("sn_importer.katana.quota") > _layer_of("sn_importer.formats")
+    assert _layer_of("sn_importer.journal") > _layer_of("sn_importer.katana.quota"), \
+        "the quota ledger (Katana) must not reach into the journal (run)"
+
+
 def test_help_imports_no_pandas():
     """``sn-importer --help`` (and a command's help) start without pandas, pandera or the job."""
     probe = ("import sys\nfrom sn_importer.cli import app\n"

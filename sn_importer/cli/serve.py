@@ -77,7 +77,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
     import uvicorn
 
     from .. import console
-    from ..journal import default_state_dir
+    from ..settings import default_state_dir
     from ..web import WebSettings, create_app
     from ..web.address import announce
     from ..web.guard import allowed_hosts

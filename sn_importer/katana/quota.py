@@ -249,7 +249,7 @@ def open_ledger(state_dir: str | Path | None, base_url: str, api_key: str, *, sh
     Raises OSError or sqlite3.Error when the directory cannot hold it; the
     caller then paces alone (an in-memory :class:`Ledger`) and says so.
     """
-    from ..journal import default_state_dir
+    from ..settings import default_state_dir
 
     return SharedLedger(state_dir or default_state_dir(), base_url, api_key, share=share, clock=clock,
                         initial_quota=initial_quota)
