@@ -98,12 +98,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         start = partial(Engine, client=client, mode=mode, ids_per_request=job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency,
                         listing=listing, on_plan=planned, interrupt=interrupt, earlier=earlier, recheck=recheck)
-        lookups, named = lookup_requests(job.rows), references(job.rows)
-        if announce and lookups:
-            announce(lookup_estimate(client.ledger, lookups, len(named)))
-        resources = job.plan_detail.sizes() + [(ref.resource_type, len(rows)) for ref, rows in named.items()]
-        total = lookups + upfront_requests(resources, job.template.ids_per_request, mode)
-        _run_engine(result, start, client, total)
+        _run_engine(result, start, client, _requests_up_front(job, mode, client, announce))
         result.notes.extend(getattr(client.ledger, "notes", []))
         if journal and key and _complete(result):
             try:
@@ -111,6 +106,17 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             except StorageError as exc:  # every row is settled: the next run re-checks them
                 result.halt(exc.stop_kind, str(exc))
     return result
+
+
+def _requests_up_front(job: Job, mode: Mode, client: KatanaClient,
+                       announce: Callable[[str], None] | None) -> int:
+    """What the run will ask of Katana before the probes answer (the order-number lookups said
+    first, as they are sent first): the total its progress counts against."""
+    lookups, named = lookup_requests(job.rows), references(job.rows)
+    if announce and lookups:
+        announce(lookup_estimate(client.ledger, lookups, len(named)))
+    resources = job.plan_detail.sizes() + [(ref.resource_type, len(rows)) for ref, rows in named.items()]
+    return lookups + upfront_requests(resources, job.template.ids_per_request, mode)
 
 
 def _run_engine(result: RunResult, start: Callable[..., Engine], client: KatanaClient, total: int) -> None:

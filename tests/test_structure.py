@@ -154,6 +154,19 @@ def test_the_layer_check_sees_an_upward_import():
         "the quota ledger (Katana) must not reach into the journal (run)"
 
 
+def test_rooms_stay_small():
+    """No module over 400 lines, no function over 60: past those sizes a module does several jobs."""
+    too_long = []
+    for name, path in _modules().items():
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") > 400:
+            too_long.append(f"{name}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                too_long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert not too_long, too_long
+
+
 def test_help_imports_no_pandas():
     """``sn-importer --help`` (and a command's help) start without pandas, pandera or the job."""
     probe = ("import sys\nfrom sn_importer.cli import app\n"
