@@ -222,3 +222,37 @@ def test_when_no_folder_takes_the_report_every_rows_status_is_on_stdout(tmp_path
     assert summary["exit_code"] == 2 and len(summary["rows_status"]) == 2 * RESOURCES
     truthful([{"status": r["status"], "serial_id": r["serial_id"]} for r in summary["rows_status"]], app)
     assert "every row's status is on stdout" in " ".join(done.stderr.split())
+
+
+def test_watch_leaves_a_file_whose_state_folder_is_full_for_the_next_run(tmp_path, tiny):
+    """Not the file's fault: a full state folder leaves it in the drop folder (never in failed/),
+    and once there is room the next run detaches and verifies it."""
+    from sn_importer.watch import watch
+
+    state = tiny("state", kib=4096)
+    filler = fill(state)
+    folder = tmp_path / "drops"
+    (folder / "inbox").mkdir(parents=True)
+    sheet(tmp_path).rename(folder / "inbox" / "orders.csv")
+    app = create_app(grid(RESOURCES, 2))
+    server = serve(app)
+    try:
+        lines: list[str] = []
+        full = watch(folder, mode="apply", base_url=server.base_url, api_key="sandbox", settle=0,
+                     state_dir=state, log=lines.append)
+        assert full == 2
+        assert not (folder / "failed").exists() or not any((folder / "failed").iterdir())
+        waiting = {p.name for place in ("inbox", "processing") if (folder / place).is_dir()
+                   for p in (folder / place).iterdir()}
+        assert "orders.csv" in waiting, lines
+        assert app.state.store.stats()["requests"]["DELETE"] == 0
+        filler.unlink()
+        again: list[str] = []
+        later = watch(folder, mode="apply", base_url=server.base_url, api_key="sandbox", settle=0, state_dir=state,
+                      log=again.append)
+    finally:
+        server.stop()
+    assert later == 0, again
+    done = json.loads((folder / "done" / "orders.summary.json").read_text())
+    assert done["statuses"] == {"deleted": 2 * RESOURCES}
+    assert held(app) == set()
