@@ -71,9 +71,9 @@ def show_counts(result: RunResult) -> None:
 
 def tell_wait(seconds: float, reason: str) -> None:
     """Why nothing moves for a while: one line on stderr (above the progress bar)."""
-    from .estimate import describe_wait
+    from .estimate import wait_line
 
-    err.print(f"[dim]Waiting {describe_wait(seconds).removeprefix('about ')}: {reason}[/]", soft_wrap=True)
+    err.print(f"[dim]{wait_line(seconds, reason)}[/]", soft_wrap=True)
 
 
 def tell_stopping(signal_name: str) -> None:

@@ -39,6 +39,13 @@ def describe_wait(seconds: float) -> str:
     return f"about {seconds / 60:.0f} min"
 
 
+def wait_line(seconds: float, reason: str) -> str:
+    """'Waiting 54 s: Katana's quota for this window is spent; …': why a run stands still and for how
+    long, in the same words on a terminal and on the web page."""
+    how_long = f"{max(1, round(seconds))} s" if seconds < 90 else describe_wait(seconds).removeprefix("about ")
+    return f"Waiting {how_long}: {reason}"
+
+
 def waits_text(requests: dict) -> str:
     """A run's waits for the tenant's quota (its ``requests`` counters), in words for the Summary sheet."""
     waited, for_others = requests.get("waited_s", 0.0), requests.get("waited_for_other_runs_s", 0.0)
@@ -92,5 +99,5 @@ def undo_estimate(ledger: Ledger, requests: int, resources: int, records: int, p
             f"{wait_text(ledger, requests)} (the quota Katana reports is followed once it answers).")
 
 
-__all__ = ["describe_wait", "lookup_estimate", "quota_words", "run_estimate", "tenant_ledger", "undo_estimate",
+__all__ = ["describe_wait", "wait_line", "lookup_estimate", "quota_words", "run_estimate", "tenant_ledger", "undo_estimate",
            "wait_text", "waits_text"]

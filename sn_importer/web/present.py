@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Union
 
+from ..estimate import wait_line
 from ..notebook import cell_text as text
 from ..resource_types import label as type_label
 from ..report.summary import unread_sheets
@@ -74,6 +75,30 @@ def statuses(counts: dict[str, int]) -> list[dict]:
     known = [s for s in ORDER if counts.get(s.value)]
     return [{"status": s.value, "count": counts[s.value], "colour": COLOURS.get(s, "EDEDED"),
              "meaning": MEANING[s], "attention": s in NEEDS_FIX} for s in known]
+
+
+#: Mid-run, a row the run has not reached yet: not "valid" any more, not settled yet.
+PENDING = {"status": "pending", "colour": "EDEDED", "meaning": "not reached yet", "attention": False}
+
+
+def live_statuses(live, undo: bool = False) -> list[dict]:
+    """Counts by status so far, while a run goes. A row the run has not reached still counts as
+    ``valid`` (from the sheet): shown as "pending" instead, so the tiles never read "300 valid"
+    mid-run. An undo counts only settled records: the rest of its total is pending."""
+    counts = dict(live.counts)
+    pending = max(0, live.rows_total - sum(counts.values())) if undo else counts.pop(Status.VALID.value, 0)
+    shown = statuses(counts)
+    return ([{**PENDING, "count": pending}] if pending else []) + shown
+
+
+def waiting(wait: tuple[float, str] | None, clock) -> dict | None:
+    """Why a run stands still and for how long, in the terminal's words ("Waiting 54 s: Katana's
+    quota …"), with the moment it ends on the server's clock; None when nothing holds it."""
+    if wait is None:
+        return None
+    seconds, reason = wait
+    ends = datetime.fromtimestamp(clock.now() + seconds, timezone.utc).strftime("%H:%M:%S UTC")
+    return {"text": f"{wait_line(seconds, reason)} (until {ends})", "seconds": round(seconds), "reason": reason}
 
 
 def rows_table(job: Shown, wanted: tuple[Status, ...]) -> dict:

@@ -68,8 +68,7 @@ def run_page(server: Server):
         live = run.snapshot()
         page = "undo.html" if run.kind == "undo" else "run.html"  # an undo is a run of its own (undo.py)
         return server.render(request, page, run=run, view=run.view, phase=run.phase.value,
-                             moving=run.phase.moving, live=live, place=_place(server, run),
-                             figures=present.figures(live), live_statuses=present.statuses(live.counts),
+                             moving=run.phase.moving, live=live, place=_place(server, run), **_live(server, run, live),
                              error=run.error, mode=_mode(run), undo=undo.offer(server, run))
 
     return page
@@ -98,11 +97,18 @@ def status(server: Server):
         return JSONResponse({
             "phase": run.phase.value, **_place(server, run),
             "requests": [live.requests_done, live.requests_total], "rows": [live.rows_done, live.rows_total],
-            "resources": [live.resources_done, live.resources_total],
-            "figures": present.figures(live), "counts": present.statuses(live.counts),
+            "resources": [live.resources_done, live.resources_total], **_live(server, run, live),
         }, headers={"cache-control": "no-store"})
 
     return status
+
+
+def _live(server: Server, run: Run, live: Live) -> dict:
+    """What the page and its status JSON show of a run as it goes: the figures, the counts by
+    status so far, and why it stands still and for how long (``wait``; None while it moves)."""
+    clock = server.settings.clock
+    return {"figures": present.figures(live), "counts": present.live_statuses(live, run.kind == "undo"),
+            "wait": present.waiting(run.wait_now(clock.now()), clock)}
 
 
 def _submit_if(server: Server, run, mode: Mode, waiting: Phase, allowed, before=None) -> bool:
@@ -112,7 +118,7 @@ def _submit_if(server: Server, run, mode: Mode, waiting: Phase, allowed, before=
     with run.lock:
         go = bool(allowed())
         if go:  # the figures start from nothing for this run, not from the check's
-            run.phase, run.error, run.live = waiting, None, Live()
+            run.phase, run.error, run.live, run.wait = waiting, None, Live(), None
     if go:
         if before is not None:
             before()

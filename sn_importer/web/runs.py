@@ -88,6 +88,8 @@ class Run:
     kind: str = "apply"              # "apply", or "undo": putting back what an apply removed (see undo.py)
     undoes: str | None = None        # an undo: the page id of the apply it undoes
     undone_by: str | None = None     # an apply: the page id of its undo
+    #: Why the run stands still and until when (the server clock's epoch seconds), as the client last said.
+    wait: "tuple[float, str] | None" = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def progress(self, report: "Progress") -> None:
@@ -96,6 +98,20 @@ class Run:
         with self.lock:
             self.live = Live(report.requests_done, report.requests_total, report.rows_done, report.rows_total,
                              report.resources_done, report.resources_total, dict(report.statuses))
+
+    def waiting(self, until: float, reason: str) -> None:
+        """The client's ``on_wait``: the run stands still until ``until`` for ``reason`` (a quota
+        window, a ``Retry-After``, a backoff), so the page can say why instead of going quiet."""
+        with self.lock:
+            self.wait = (until, reason)
+
+    def wait_now(self, now: float) -> "tuple[float, str] | None":
+        """The wait in force at ``now`` (seconds left, reason); None when nothing holds the run."""
+        with self.lock:
+            wait = self.wait
+        if wait is None or wait[0] <= now:
+            return None
+        return wait[0] - now, wait[1]
 
     def count_now(self) -> None:
         """Bring the live counts up to date (when a run ended, wherever it stopped)."""

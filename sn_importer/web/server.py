@@ -123,7 +123,7 @@ class Server:
         try:
             result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
                             state_dir=self.settings.state_dir, progress=run.progress, interrupt=self.interrupt,
-                            client_options={"clock": self.settings.clock})
+                            client_options=self.client_options(run))
         except SnImporterError as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
@@ -137,6 +137,12 @@ class Server:
             self._previewed(run, result)
         else:
             self._applied(run, result)
+
+    def client_options(self, run: Run) -> dict:
+        """The client of a run: the server's clock, and a wait hook that tells the run's page why
+        it stands still and for how long (the hook the command line prints its "Waiting …" with)."""
+        clock = self.settings.clock
+        return {"clock": clock, "on_wait": lambda seconds, reason: run.waiting(clock.now() + seconds, reason)}
 
     def estimate(self, requests: int) -> str:
         """About how long ``requests`` take on the tenant: the one estimate the command line shows too."""

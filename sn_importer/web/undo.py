@@ -74,7 +74,7 @@ def execute(server: Server, run: Run, mode: str) -> None:
         result = run_undo(removed, preview=preview, base_url=server.settings.base_url,
                           api_key=server.settings.api_key, state_dir=server.settings.state_dir,
                           progress=run.progress, interrupt=server.interrupt,
-                          client_options={"clock": server.settings.clock})
+                          client_options=server.client_options(run))
     except SnImporterError as exc:
         run.error, run.phase = str(exc), Phase.BROKEN
         return

@@ -82,7 +82,8 @@
     var figures = box.querySelector("[data-figures]");
     var ahead = box.querySelector("[data-ahead]");
     var counts = box.querySelector("[data-counts]");
-    var failures = 0;
+    var wait = box.querySelector("[data-wait]");
+    var failures = 0, ticking = 0;
 
     function show(data) {
       if (data.phase !== phase) { window.location.reload(); return; }
@@ -94,6 +95,21 @@
           (data.ahead ? "Waiting: " + plural(data.ahead, "run") + " ahead of this one." : "Next in line.");
       }
       if (counts && data.counts.length) { renderCounts(counts, data.counts); }
+      if (wait) { showWait(data.wait); }
+    }
+
+    // Why the run stands still, as the server words it; the seconds count down between two polls.
+    function showWait(info) {
+      window.clearInterval(ticking);
+      if (!info) { wait.hidden = true; wait.textContent = ""; return; }
+      var left = info.seconds, started = Date.now();
+      function tick() {
+        var now = Math.max(1, left - Math.floor((Date.now() - started) / 1000));
+        wait.textContent = info.text.replace(/^Waiting \d+ s:/, now < 90 ? "Waiting " + now + " s:" : "$&");
+      }
+      wait.hidden = false;
+      tick();
+      ticking = window.setInterval(tick, 1000);
     }
 
     function poll() {
