@@ -81,21 +81,27 @@ def _blank_sentence(names: list[str]) -> str:
 def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowCheck]]:
     """The schema for the field columns, and its checks by name (in message order)."""
     aliases = template.resource_type_aliases
+    once = _Once()
+    matches = once.matches
+
+    def canonical(s: pd.Series) -> pd.Series:  # the API's spelling of each type, "" where unknown
+        return once(s, "canonical", lambda column: _canonical(column, aliases))
+
     specs = {
         "resource_type": [
             _required("resource_type"),
             (RowCheck("resource_type", "resource_type.known",
                       f"unknown resource type '{{value}}'; pick one of: {staff_labels()} "
                       "(or a short name such as MO or SO row)"),
-             lambda s: _blank(s) | _known_types(s, aliases)),
+             lambda s: _blank(s) | (canonical(s) != "")),
         ],
-        "resource_id": _id_checks("resource_id", required=False),
+        "resource_id": _id_checks("resource_id", required=False, matches=matches),
         "order_no": [],
         "sku": [],
-        "serial_id": _id_checks("serial_id", required=False),
-        "serial_number": _serial_number_checks(),
+        "serial_id": _id_checks("serial_id", required=False, matches=matches),
+        "serial_number": _serial_number_checks(matches),
     }
-    frame_specs = _resource_checks(aliases)
+    frame_specs = _resource_checks(canonical)
     checks: dict[str, RowCheck] = {}
     columns = {}
     for column, pairs in specs.items():
@@ -113,7 +119,7 @@ def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowC
     return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False), checks
 
 
-def _resource_checks(aliases: dict[str, str]):
+def _resource_checks(canonical):
     """How a row names its resource: ``resource_id``, or ``order_no`` (a ManufacturingOrder),
     or ``order_no`` + ``sku`` (a SalesOrderRow or PurchaseOrderRow)."""
     by_order = list(BY_ORDER_NO)
@@ -129,11 +135,11 @@ def _resource_checks(aliases: dict[str, str]):
         (RowCheck(None, "order_no.type",
                   f"{{order_no}} names only a {', '.join(kinds[:-1])} or {kinds[-1]}; "
                   "give {resource_id} for other resource types"),
-         lambda df: ~by_number(df) | ~_known_types(df["resource_type"], aliases)
-         | _canonical(df["resource_type"], aliases).isin(by_order)),
+         lambda df: ~by_number(df) | (canonical(df["resource_type"]) == "")
+         | canonical(df["resource_type"]).isin(by_order)),
         (RowCheck(None, "sku.required", "{sku} is blank: a sales or purchase order row is found by its "
                                         "{order_no} and {sku} (or give {resource_id})"),
-         lambda df: ~by_number(df) | (df["sku"] != "") | ~_canonical(df["resource_type"], aliases).isin(with_sku)),
+         lambda df: ~by_number(df) | (df["sku"] != "") | ~canonical(df["resource_type"]).isin(with_sku)),
     ]
 
 
@@ -141,14 +147,29 @@ def _blank(s: pd.Series) -> pd.Series:
     return s == ""
 
 
-def _matches(s: pd.Series, pattern: str) -> pd.Series:
-    return s.str.fullmatch(pattern).fillna(False).astype(bool)
+class _Once:
+    """What a check works out of a column (which cells match a pattern, the types in the API's
+    spelling), worked out once per schema.
 
+    pandera hands every check a new Series over the same array, and checks share work (an id is
+    tested against ``WHOLE`` by three of them; two checks need the canonical types); on a million
+    rows each pass costs a tenth of a second or more. The schema is built per validation, so what
+    is kept here lives exactly as long.
+    """
 
-def _known_types(s: pd.Series, aliases: dict[str, str]) -> pd.Series:
-    codes, uniques = pd.factorize(s)
-    known = pd.Series([normalise_key(u) in aliases for u in uniques], dtype=bool)
-    return pd.Series(known.to_numpy()[codes], index=s.index)
+    def __init__(self) -> None:
+        self._done: dict[tuple[int, str], tuple[object, np.ndarray]] = {}
+
+    def __call__(self, s: pd.Series, what: str, work) -> pd.Series:
+        key = (id(s.array), what)
+        kept = self._done.get(key)
+        if kept is None or kept[0] is not s.array:  # the array is held, so its id is never reused
+            kept = (s.array, np.asarray(work(s)))
+            self._done[key] = kept
+        return pd.Series(kept[1], index=s.index)
+
+    def matches(self, s: pd.Series, pattern: str) -> pd.Series:
+        return self(s, pattern, lambda c: c.str.fullmatch(pattern).fillna(False).astype(bool).to_numpy())
 
 
 def _canonical(s: pd.Series, aliases: dict[str, str]) -> pd.Series:
@@ -162,21 +183,21 @@ def _required(column: str):
     return (RowCheck(column, f"{column}.required", f"{{{column}}} is blank"), lambda s: ~_blank(s))
 
 
-def _id_checks(column: str, required: bool):
+def _id_checks(column: str, required: bool, matches):
     checks = [_required(column)] if required else []
     return checks + [
         (RowCheck(column, f"{column}.whole", f"{{{column}}} '{{value}}' is not a whole number"),
-         lambda s: _blank(s) | _matches(s, WHOLE)),
+         lambda s: _blank(s) | matches(s, WHOLE)),
         (RowCheck(column, f"{column}.positive", f"{{{column}}} '{{value}}' must be greater than 0"),
-         lambda s: _blank(s) | ~_matches(s, WHOLE) | _matches(s, POSITIVE)),
+         lambda s: _blank(s) | ~matches(s, WHOLE) | matches(s, POSITIVE)),
         (RowCheck(column, f"{column}.size", f"{{{column}}} '{{value}}' is too large to be an id"),
-         lambda s: _blank(s) | ~_matches(s, WHOLE) | _matches(s, SIZED)),
+         lambda s: _blank(s) | ~matches(s, WHOLE) | matches(s, SIZED)),
     ]
 
 
-def _serial_number_checks():
+def _serial_number_checks(matches):
     column = "serial_number"
-    damaged = lambda s: _matches(s, SCIENTIFIC)  # noqa: E731
+    damaged = lambda s: matches(s, SCIENTIFIC)  # noqa: E731
     return [
         (RowCheck(column, f"{column}.scientific",
                   "{serial_number} '{value}' was damaged by Excel (shown in scientific notation); "
@@ -185,13 +206,13 @@ def _serial_number_checks():
         (RowCheck(column, f"{column}.dot_zero",
                   "{serial_number} '{value}' ends in '.0' as Excel writes numbers; "
                   "format the column as Text and enter the serial again"),
-         lambda s: ~_matches(s, EXCEL_DOT_ZERO)),
+         lambda s: ~matches(s, EXCEL_DOT_ZERO)),
         (RowCheck(column, f"{column}.length", f"{{serial_number}} '{{value}}' is longer than {SERIAL_MAX_LENGTH} characters"),
          lambda s: s.str.len() <= SERIAL_MAX_LENGTH),
         (RowCheck(column, f"{column}.chars",
                   "{serial_number} '{value}' has characters Katana does not allow "
                   "(only letters, digits, spaces and - _ / , .)"),
-         lambda s: _blank(s) | damaged(s) | _matches(s, SERIAL_CHARS)),
+         lambda s: _blank(s) | damaged(s) | matches(s, SERIAL_CHARS)),
     ]
 
 
