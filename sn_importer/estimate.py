@@ -76,6 +76,13 @@ def wait_text(ledger: Ledger, requests: int) -> str:
     return f"{describe_wait(ledger.estimate_seconds(requests))} at {quota_words(ledger)}"
 
 
+def apply_estimate(ledger: Ledger, requests: int) -> str:
+    """What applying a previewed sheet costs, in the one sentence the page shows beside its confirm
+    button, ``preview`` prints at its end and the preview's Summary keeps."""
+    return (f"Up to {requests} request{'' if requests == 1 else 's'} in all (list before, DELETE, list after); "
+            f"{wait_text(ledger, requests)}")
+
+
 def run_estimate(mode: str, ledger: Ledger, plan: ListingPlan) -> str:
     """What a run will cost and how each resource type is listed, said before any write."""
     per = plan.requests / plan.resources if plan.resources else 0.0
@@ -99,5 +106,5 @@ def undo_estimate(ledger: Ledger, requests: int, resources: int, records: int, p
             f"{wait_text(ledger, requests)} (the quota Katana reports is followed once it answers).")
 
 
-__all__ = ["describe_wait", "wait_line", "lookup_estimate", "quota_words", "run_estimate", "tenant_ledger", "undo_estimate",
+__all__ = ["apply_estimate", "describe_wait", "wait_line", "lookup_estimate", "quota_words", "run_estimate", "tenant_ledger", "undo_estimate",
            "wait_text", "waits_text"]

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import JournalError, RunInProgress, StorageError
@@ -29,6 +29,10 @@ from .truth import Earlier
 
 #: Columns the ``earlier`` table gained after its first release (added to older journals on open).
 _EARLIER_COLUMNS = {"cause": "TEXT NOT NULL DEFAULT 'verified'", "record": "TEXT"}
+#: Columns ``runs`` and ``past_runs`` gained after their first release: where a run was started, and
+#: where it was resumed (a JSON list, in order), in :class:`~sn_importer.status.Origin`'s words.
+_RUN_COLUMNS = {"started_from": "TEXT", "resumed_from": "TEXT"}
+_RUN_FIELDS = "run_key, run_id, input, template, base_url, started_at, finished_at, statuses, started_from, resumed_from"
 #: What an earlier run did to a row that a re-run needs to know: detached it, or sent it and saw it stay.
 _KEPT = {Cause.VERIFIED, Cause.RESUMED, Cause.NONE, Cause.SENT_STILL_THERE}
 
@@ -41,7 +45,9 @@ CREATE TABLE IF NOT EXISTS runs (
     base_url TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT,
-    statuses TEXT
+    statuses TEXT,
+    started_from TEXT,            -- where the run was started: command line, web page, watch folder, notebook
+    resumed_from TEXT             -- JSON list: where it was resumed, in order
 );
 CREATE TABLE IF NOT EXISTS resources (
     run_key TEXT NOT NULL,
@@ -69,17 +75,20 @@ CREATE TABLE IF NOT EXISTS past_runs (
     base_url TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT,
-    statuses TEXT
+    statuses TEXT,
+    started_from TEXT,
+    resumed_from TEXT
 );
 """
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
     """A journal written by an earlier version gains the columns this one reads."""
-    have = {row[1] for row in db.execute("PRAGMA table_info(earlier)")}
-    for name, kind in _EARLIER_COLUMNS.items():
-        if name not in have:
-            db.execute(f"ALTER TABLE earlier ADD COLUMN {name} {kind}")
+    for table, columns in (("earlier", _EARLIER_COLUMNS), ("runs", _RUN_COLUMNS), ("past_runs", _RUN_COLUMNS)):
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 def run_key(input_path: Path, template_path: Path, base_url: str) -> str:
@@ -104,6 +113,8 @@ class PastRun:
     started_at: str
     finished_at: str | None
     statuses: dict | None
+    started_from: str | None = None   # where it was started (None: by a version that did not record it)
+    resumed_from: list[str] = field(default_factory=list)  # where it was resumed, in order
 
 
 @dataclass
@@ -168,26 +179,36 @@ class Journal:
     # --- runs ----------------------------------------------------------------
 
     def past_run(self, key: str) -> PastRun | None:
-        row = self.db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs WHERE run_key=?",
-                              (key,)).fetchone()
+        row = self.db.execute("SELECT run_id, started_at, finished_at, statuses, started_from, resumed_from "
+                              "FROM runs WHERE run_key=?", (key,)).fetchone()
         if row is None:
             return None
-        return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None)
+        return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, row[4],
+                       json.loads(row[5]) if row[5] else [])
+
+    def resumed(self, key: str, origin: str) -> None:
+        """The unfinished run of ``key`` goes on from ``origin`` (the command line, the page, ...):
+        History says where each run was started and where it was resumed."""
+        with writing(self.where), self.db:
+            row = self.db.execute("SELECT resumed_from FROM runs WHERE run_key=?", (key,)).fetchone()
+            places = json.loads(row[0]) if row and row[0] else []
+            self.db.execute("UPDATE runs SET resumed_from=? WHERE run_key=?", (json.dumps([*places, str(origin)]), key))
 
     def start_run(self, key: str, run_id: str, input_path: str, template: str, base_url: str, started_at: str,
-                  fresh: bool = False) -> None:
+                  fresh: bool = False, origin: str | None = None) -> None:
         """Start a run for ``key``. A finished run it replaces goes to the history, and the rows it
         detached are kept as :meth:`detached` (a re-run reports them truthfully); ``fresh`` forgets them."""
         with writing(self.where), self.db:
-            self.db.execute("INSERT OR IGNORE INTO past_runs SELECT * FROM runs WHERE run_key=? "
-                            "AND finished_at IS NOT NULL", (key,))
+            self.db.execute(f"INSERT OR IGNORE INTO past_runs ({_RUN_FIELDS}) SELECT {_RUN_FIELDS} FROM runs "
+                            "WHERE run_key=? AND finished_at IS NOT NULL", (key,))
             if fresh:
                 self.db.execute("DELETE FROM earlier WHERE run_key=?", (key,))
             else:
                 self._keep_detached(key)
             self.db.execute("DELETE FROM resources WHERE run_key=?", (key,))
-            self.db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,NULL,NULL)",
-                            (key, run_id, input_path, template, base_url, started_at))
+            self.db.execute(f"INSERT OR REPLACE INTO runs ({_RUN_FIELDS}) VALUES (?,?,?,?,?,?,NULL,NULL,?,NULL)",
+                            (key, run_id, input_path, template, base_url, started_at,
+                             str(origin) if origin else None))
 
     def finish_run(self, key: str, finished_at: str, statuses: dict) -> None:
         with writing(self.where), self.db:
@@ -227,11 +248,13 @@ class Journal:
                 for p, s, c, r, cause, record in rows}
 
     def history(self, limit: int = 50) -> list[dict]:
-        rows = self.db.execute("SELECT run_id, input, template, base_url, started_at, finished_at, statuses "
-                               "FROM runs UNION SELECT run_id, input, template, base_url, started_at, finished_at, "
-                               "statuses FROM past_runs ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
-        names = ("run_id", "input", "template", "base_url", "started_at", "finished_at", "statuses")
-        return [dict(zip(names, r)) | {"statuses": json.loads(r[6]) if r[6] else None} for r in rows]
+        names = ("run_id", "input", "template", "base_url", "started_at", "finished_at", "statuses", "started_from",
+                 "resumed_from")
+        fields = ", ".join(names)
+        rows = self.db.execute(f"SELECT {fields} FROM runs UNION SELECT {fields} FROM past_runs "
+                               "ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(zip(names, r)) | {"statuses": json.loads(r[6]) if r[6] else None,
+                                       "resumed_from": json.loads(r[8]) if r[8] else []} for r in rows]
 
     # --- resources -----------------------------------------------------------
 

@@ -27,6 +27,7 @@ from .estimate import waits_text
 from .fold import fold
 from .katana.stats import no_requests
 from .outcome import Findings, Outcomes, Stop
+from .settings import base_url_words
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
 from .status import GOAL, OPEN, Mode, Origin, Status, StopKind, count_statuses
 from .strategy import ListingPlan
@@ -60,8 +61,9 @@ class RunResult:
     started_at: str = ""
     finished_at: str = ""
     base_url: str | None = None
-    #: The run talked to a built-in sandbox started for it (its loopback URL is gone when the run ends).
-    sandbox: bool = False
+    #: The run talked to a built-in sandbox: True when started for it (its loopback URL is gone when the
+    #: run ends), or who started it, in words ("with the page's server").
+    sandbox: bool | str = False
     requests: dict[str, int] = field(default_factory=no_requests)
     removed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REMOVED_COLUMNS)))
     stop: Stop | None = None
@@ -81,15 +83,19 @@ class RunResult:
     outcomes: Outcomes = field(default_factory=dict)
     #: What the run was expected to cost and take, said before anything was sent (the one estimate).
     estimate: str = ""
+    #: A preview's: what applying the sheet costs, as the page and the command line both say it.
+    apply_estimate: str = ""
     _rows: pd.DataFrame | None = None
     #: Who confirmed the run, when a front end knows (the web page's login or its proxy's user header).
     confirmed_by: str | None = None
 
     @classmethod
-    def begin(cls, job: Job, mode: Mode, clock: Clock | None = None) -> RunResult:
-        """A run of ``job`` about to start: rows as validation left them, its read notes."""
+    def begin(cls, job: Job, mode: Mode, clock: Clock | None = None, origin: Origin | str | None = None) -> RunResult:
+        """A run of ``job`` about to start (from ``origin``, else a notebook): rows as validation left
+        them, its read notes."""
         stamp = now_iso(clock)
-        return cls(job=job, mode=Mode(mode), started_at=stamp, finished_at=stamp, notes=list(job.notes))
+        return cls(job=job, mode=Mode(mode), started_at=stamp, finished_at=stamp, notes=list(job.notes),
+                   origin=Origin(origin or Origin.NOTEBOOK))
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -248,8 +254,7 @@ class RunResult:
             ("Mode", self.mode.value),
             ("Input", self.display_name),
             ("Template", f"{self.template.name} ({self.template.path.name})"),
-            ("Base URL", "built-in sandbox (started for this run)" if self.sandbox
-             else self.base_url or "(not contacted)"),
+            ("Base URL", base_url_words(self.base_url, self.sandbox)),
             ("Started", self.started_at),
             ("Finished", self.finished_at),
             ("Rows", self.row_count),
@@ -261,6 +266,8 @@ class RunResult:
         ]
         if self.estimate:
             facts.append(("Estimated before sending", self.estimate))
+        if self.apply_estimate:
+            facts.append(("Applying it", self.apply_estimate))
         if self.confirmed_by:
             facts.insert(2, ("Confirmed by", self.confirmed_by))
         if self.listing and self.listing.types:

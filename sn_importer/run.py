@@ -26,7 +26,7 @@ import pandas as pd
 from .katana.client import KatanaClient
 from .clock import iso
 from .engine import Engine, Progress
-from .estimate import lookup_estimate, run_estimate, wait_text
+from .estimate import apply_estimate, lookup_estimate, run_estimate, wait_text
 from .errors import KatanaError, StorageError
 from .interrupt import Interrupt
 from .journal import Journal, PastRun, run_key
@@ -38,7 +38,7 @@ from .result import RunResult
 from .settings import resolve_quota_share
 from .strategy import ListingPlan, upfront_requests
 from .truth import Ask, Earlier
-from .status import UNSETTLED, Mode, StopKind, count_statuses
+from .status import UNSETTLED, Mode, Origin, StopKind, count_statuses
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
                announce: Callable[[str], None] | None = None, client_options: dict | None = None,
                concurrency: int = 4, listing: str = "auto", interrupt: Interrupt | None = None,
                quota_share: float | str | None = None, env_file: str | Path | None = None,
-               recheck: float = RECHECK) -> RunResult:
+               recheck: float = RECHECK, origin: Origin | str | None = None) -> RunResult:
     """Preview or apply ``job``: a new result; the job itself is left as it was read.
 
     ``listing`` is ``"auto"`` (list a resource type whole where that is
@@ -67,11 +67,12 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
     (else ``KATANA_QUOTA_SHARE``, else 80 %); the budget is shared with every
     sn-importer process on this host through ``state_dir``. ``recheck`` is
     how long a serial still listed after its DELETE is checked again before
-    it is called ``still_present`` (a DELETE may take effect late)."""
+    it is called ``still_present`` (a DELETE may take effect late). ``origin``: where it was started
+    or resumed (the journal keeps it for History; a notebook when not given)."""
     mode = Mode(mode)
     share = resolve_quota_share(quota_share, env_file=env_file)
     clock = (client_options or {}).get("clock")
-    result = RunResult.begin(job, mode, clock)
+    result = RunResult.begin(job, mode, clock, origin)
     with ExitStack() as stack:
         connection = connect(stack, sandbox=sandbox, sandbox_seed=sandbox_seed, base_url=base_url, api_key=api_key,
                              env_file=env_file)
@@ -135,6 +136,8 @@ def _run_engine(result: RunResult, start: Callable[..., Engine], client: KatanaC
         result.requests = client.stats.as_dict()
         run.finish()
         result.finished_at = iso(client.clock.now())
+        if result.mode == Mode.PREVIEW:  # what applying it costs: the same words on the page and the command line
+            result.apply_estimate = apply_estimate(client.ledger, result.requests_needed(Mode.APPLY))
 
 
 class _Run:
@@ -218,9 +221,10 @@ def _prepare_journal(result: RunResult, journal: Journal, key: str, fresh: bool)
         result.run_id = past.run_id
         result.notes.append(f"Resumed the unfinished run {past.run_id} started {past.started_at}: "
                             "resources already done were not sent again.")
+        journal.resumed(key, result.origin)
         return
     journal.start_run(key, result.run_id, result.display_name, result.template.name, result.base_url or "",
-                      result.started_at, fresh=fresh)
+                      result.started_at, fresh=fresh, origin=result.origin)
     if past and past.finished_at and not fresh:
         result.notes.append(applied_before(past))
 

@@ -202,6 +202,15 @@ def describe_target(base_url: str, sandbox: bool = False) -> str:
     return f"Katana: {'the built-in sandbox on ' if sandbox else ''}{host} ({parsed.scheme})"
 
 
+def base_url_words(base_url: str | None, sandbox: bool | str = False) -> str:
+    """The Summary's "Base URL": the URL of a real Katana, or "built-in sandbox" for the simulated
+    one (its loopback URL means nothing to a reader, and is gone when it ends). ``sandbox`` is True
+    for a sandbox started for the run, or says who started it ("with the page's server")."""
+    if sandbox:
+        return f"built-in sandbox (started {'for this run' if sandbox is True else sandbox})"
+    return base_url or "(not contacted)"
+
+
 def target_facts(base_url: str | None) -> dict | None:
     """The target for ``--json``: host (with a port when one is given) and scheme."""
     if not base_url:

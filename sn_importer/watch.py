@@ -161,7 +161,7 @@ class FileRunner:
         if s.mode == Mode.VALIDATE:
             return job.validation(), False
         runner = job.apply if s.mode == Mode.APPLY else job.preview
-        options = {"state_dir": s.state_dir} if s.mode == Mode.APPLY else {}
+        options = {"origin": Origin.WATCH, **({"state_dir": s.state_dir} if s.mode == Mode.APPLY else {})}
         if s.client_options:
             options["client_options"] = s.client_options
         if self.interrupt is not None:

@@ -58,3 +58,37 @@ def test_the_summary_shows_the_estimate_said_before_sending(tmp_path):
         assert wait_text(ledger, 0).endswith(words.split(" at ", 1)[1])  # the tenant's quota, as the run saw it
     finally:
         ledger.close()
+
+
+def test_the_page_check_and_the_command_line_preview_print_the_same_estimate(tmp_path):
+    """The same sheet checked on the page and previewed on the command line, against the same sandbox and
+    state folder (so the same tenant's ledger): the sentence beside the page's confirm button is the line
+    ``preview`` prints, and the preview's Summary keeps it."""
+    import re
+
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from sn_importer.cli import app as cli
+    from sn_importer.web import create_app
+    from test_web import BASE as PAGE, Page, run_url
+
+    state, xlsx = tmp_path / "state", Path(__file__).resolve().parent.parent / "samples" / "serials.xlsx"
+    with running_sandbox(api_key=KEY, rate_limit=(1000, 60.0)) as sandbox:
+        env = {"KATANA_API_KEY": KEY, "SN_IMPORTER_STATE_DIR": str(state), "COLUMNS": "400", "NO_COLOR": "1"}
+        done = CliRunner().invoke(cli, ["preview", str(xlsx), "--base-url", sandbox.base_url,
+                                        "-o", str(tmp_path / "preview.xlsx")], env=env)
+        assert done.exit_code == 1, done.output  # the sample's invalid rows, by design
+        printed = [line for line in done.stdout.splitlines() if line.startswith("Up to ")]
+        settings = WebSettings(base_url=sandbox.base_url, api_key=KEY, state_dir=state)
+        with TestClient(create_app(settings), base_url=PAGE) as client:
+            page = Page(client)
+            url = run_url(page.upload(xlsx))
+            page.wait(url, "ready")
+            shown = re.search(r"<p class=\"hint\" data-estimate>(.*?)</p>", page.get(url).text, re.S).group(1)
+    assert printed == [shown.replace("&#39;", "'")], (printed, shown)
+    assert "no waiting at 800 of 1000 requests per 60 s (80% of the tenant's quota)" in printed[0]
+    from openpyxl import load_workbook
+
+    facts = {r[0]: r[1] for r in load_workbook(tmp_path / "preview.xlsx")["Summary"].iter_rows(values_only=True)}
+    assert f"{facts['Applying it']}." == printed[0]

@@ -186,7 +186,7 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
     from ..interrupt import stop_signals
     from ..job import Job
     from ..settings import resolve_quota_share
-    from ..status import Mode
+    from ..status import Mode, Origin
 
     mode = Mode(mode)
     if sandbox and base_url:
@@ -206,8 +206,10 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
             runner = job.apply if mode == Mode.APPLY else job.preview
             result = runner(base_url=base_url, sandbox=sandbox, sandbox_seed=sandbox_seed, progress=progress,
                             announce=announce, state_dir=state_dir, interrupt=interrupt, client_options=options,
-                            quota_share=share, env_file=env_file, **extra)
+                            quota_share=share, env_file=env_file, origin=Origin.COMMAND_LINE, **extra)
         if not as_json:
             for note in result.notes:
                 console.err.print(note, soft_wrap=True)
+            if result.apply_estimate:  # the sentence the page shows beside its confirm button
+                console.out.print(f"{result.apply_estimate}.", soft_wrap=True, markup=False, highlight=False)
         finish(result, output, as_json, target=target, state_dir=state_dir, interrupted=interrupt.requested)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..errors import UsageError
+from ..settings import base_url_words
 from ..mapping import REMOVED_COLUMNS
 from ..report import CSV_OUTPUTS, XLSX_OUTPUTS
 from ..report.csv_out import csv_lines
@@ -142,8 +143,7 @@ def technical_facts(result: UndoResult) -> list[tuple[str, object]]:
     facts = [("Run id", result.run_id), ("Mode", "undo preview" if result.preview else "undo"),
              ("Started from", str(result.origin)), ("Undoes", result.display_name),
              ("Apply run id", result.apply_run_id or "(not recorded in a CSV)"),
-             ("Base URL", "built-in sandbox (started for this run)" if result.sandbox
-              else result.base_url or "(not contacted)"),
+             ("Base URL", base_url_words(result.base_url, result.sandbox)),
              ("Started", result.started_at), ("Finished", result.finished_at), ("Records", result.row_count),
              ("Resources", result.resources), ("Estimated before sending", result.estimate or "(nothing to send)"),
              ("Requests sent", requests), ("Waited for the quota", waits_text(result.requests)),

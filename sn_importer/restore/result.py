@@ -42,8 +42,8 @@ class UndoResult:
     started_at: str = ""
     finished_at: str = ""
     base_url: str | None = None
-    #: The undo talked to a built-in sandbox started for it.
-    sandbox: bool = False
+    #: The undo talked to a built-in sandbox: True when started for it, or who started it, in words.
+    sandbox: bool | str = False
     requests: dict = field(default_factory=no_requests)
     #: What the undo found for each record, by position among the removed records.
     outcomes: dict[int, Found] = field(default_factory=dict)

@@ -23,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -59,6 +61,11 @@ def create_app(settings: WebSettings) -> Starlette:
     return app
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask for ``/favicon.ico`` whatever the page links: the page's icon, not a 404."""
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
+
 def _routes(server: Server) -> list:
     return [
         Route("/", routes.home(server), methods=["GET"], name="home"),
@@ -76,6 +83,7 @@ def _routes(server: Server) -> list:
         Route("/login", login.login_page(server), methods=["GET"], name="login"),
         Route("/login", login.login_form(server), methods=["POST"], name="login-post"),
         Route("/logout", login.logout(server), methods=["POST"], name="logout"),
+        Route("/favicon.ico", favicon, methods=["GET"], name="favicon"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -37,7 +37,7 @@ from .sessions import SESSION_COOKIE, Sessions
 from .uploads import too_large
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_PATHS = ("/login", "/static/")
+PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico")
 #: How long a browser remembers to use HTTPS only (HSTS).
 HSTS = "max-age=31536000"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

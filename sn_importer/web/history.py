@@ -9,6 +9,7 @@ journal key of a run confirmed here but cut off before its end.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -51,11 +52,36 @@ def _undo_entry(past: dict, record: dict | None) -> dict:
             "page": f"/runs/{record['id']}" if record else None}
 
 
+#: Where a run was started or resumed (the journal keeps :class:`~sn_importer.status.Origin`'s words).
+PLACES = {"command line": "the command line", "web page": "this page", "watch folder": "the watched folder",
+          "notebook": "a notebook or script"}
+
+
+def where(past: dict, from_page: bool) -> str | None:
+    """'Started from this page; resumed from the command line': where the journal says the run was
+    started and resumed. A run a version before these were recorded started is from this page when
+    this server kept its record, else unknown (None)."""
+    started = past.get("started_from") or ("web page" if from_page else None)
+    resumed = [PLACES.get(place, place) for place in past.get("resumed_from") or []]
+    if started is None and not resumed:
+        return None
+    words = f"Started from {PLACES.get(started, started)}" if started else "Started"
+    return words + (f"; resumed from {', then '.join(resumed)}" if resumed else "")
+
+
+def target(server: Server, base_url: str) -> str:
+    """Where a run went, as the page names it: the server's own sandbox is "built-in sandbox"."""
+    if server.settings.sandbox and base_url == server.settings.base_url:
+        return "built-in sandbox"
+    return urlsplit(base_url).netloc or base_url
+
+
 def _history_entry(server: Server, past: dict, record: dict | None) -> dict:
     return {
         "run_id": past["run_id"], "started_at": past["started_at"], "finished_at": past["finished_at"],
         "file": record["filename"] if record else Path(past["input"]).name,
-        "template": past["template"], "target": past["base_url"],
+        "template": past["template"], "target": target(server, past["base_url"]),
+        "where": where(past, record is not None),
         "statuses": present.statuses(past["statuses"] or {}),
         "download": f"/runs/{record['id']}/download" if record and _kept(server, record) else None,
         "page": f"/runs/{record['id']}" if record else None,

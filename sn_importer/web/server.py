@@ -123,7 +123,7 @@ class Server:
         try:
             result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
                             state_dir=self.settings.state_dir, progress=run.progress, interrupt=self.interrupt,
-                            client_options=self.client_options(run))
+                            client_options=self.client_options(run), origin=Origin.WEB)
         except SnImporterError as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
@@ -131,12 +131,19 @@ class Server:
         if mode == Mode.APPLY:
             result.confirmed_by = run.confirmed_by
         run.count_now()
-        result.origin = Origin.WEB
+        self.stamp(result)
         run.output = self._write(result, self.results / f"{run.id}-{mode.value}.xlsx")
         if mode == Mode.PREVIEW:
             self._previewed(run, result)
         else:
             self._applied(run, result)
+
+    def stamp(self, result) -> None:
+        """Mark a run's (or an undo's) result as the page's: the Summary's advice speaks to the page,
+        and the server's own sandbox is named "built-in sandbox", not by its loopback URL."""
+        result.origin = Origin.WEB
+        if self.settings.sandbox:
+            result.sandbox = "with the page's server"
 
     def client_options(self, run: Run) -> dict:
         """The client of a run: the server's clock, and a wait hook that tells the run's page why
@@ -144,15 +151,16 @@ class Server:
         clock = self.settings.clock
         return {"clock": clock, "on_wait": lambda seconds, reason: run.waiting(clock.now() + seconds, reason)}
 
-    def estimate(self, requests: int) -> str:
-        """About how long ``requests`` take on the tenant: the one estimate the command line shows too."""
+    def estimate(self, requests: int, words=None) -> str:
+        """About how long ``requests`` take on the tenant: the one estimate the command line shows too
+        (:mod:`sn_importer.estimate`'s ``wait_text``, or ``words`` of it)."""
         from ..estimate import tenant_ledger, wait_text
         from ..settings import resolve_quota_share
 
         ledger = tenant_ledger(self.settings.state_dir, self.settings.base_url, self.settings.api_key,
                                resolve_quota_share(), self.settings.clock)
         try:
-            return wait_text(ledger, requests)
+            return (words or wait_text)(ledger, requests)
         finally:
             ledger.close()
 
@@ -166,8 +174,10 @@ class Server:
             return None
 
     def _previewed(self, run: Run, result) -> None:
-        requests = result.requests_needed(Mode.APPLY)
-        estimate = self.estimate(requests)
+        """The check's view, with what applying costs in the words ``preview`` prints (one estimate)."""
+        from ..estimate import apply_estimate
+
+        estimate = result.apply_estimate or self.estimate(result.requests_needed(Mode.APPLY), apply_estimate)
         run.view = present.preview_view(result, run.filename, estimate)
         run.error = result.error
         run.phase = Phase.BROKEN if result.error else Phase.READY

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ..errors import SnImporterError
 from ..notebook import cell_text as text
 from ..resource_types import label as type_label
-from ..status import COLOURS, Origin, Status
+from ..status import COLOURS, Status
 from . import present
 from .present import plural
 from .runs import Phase, Run
@@ -78,7 +78,7 @@ def execute(server: Server, run: Run, mode: str) -> None:
     except SnImporterError as exc:
         run.error, run.phase = str(exc), Phase.BROKEN
         return
-    result.origin = Origin.WEB
+    server.stamp(result)
     run.result = result
     run.count_now()
     run.output = _write(result, server.results / f"{run.id}-{mode}.xlsx")
