@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from test_web_browser import PHONE, browser, expect, page, site, upload_sample  # noqa: F401
+from test_web_browser import PHONE, WAIT_MS, browser, expect, page, site, upload_sample  # noqa: F401
 
 
 def on_screen(locator) -> None:
@@ -62,7 +62,7 @@ def test_the_page_names_its_sandbox_not_its_address(page, site):  # noqa: F811
     check = page.locator("main").inner_text()
     assert "built-in sandbox" in check and port not in check
     page.locator("#confirm button.danger").click()
-    expect(page.locator("h1")).to_have_text(re.compile("^Finished"))
+    expect(page.locator("h1")).to_have_text(re.compile("^Finished"), timeout=WAIT_MS)  # a loaded machine: not 5 s
     summary = page.locator("dl.facts").inner_text()
     assert "built-in sandbox (started with the page's server)" in summary and port not in summary
     page.get_by_role("link", name="History").click()
