@@ -49,7 +49,7 @@ def test_the_browser_meets_no_404_and_no_console_error(page, site):  # noqa: F81
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     upload_sample(page, site)
     page.get_by_role("link", name="History").click()
-    expect(page.locator("h1")).to_have_text("History")
+    expect(page.locator("h1")).to_have_text("History", timeout=WAIT_MS)
     icon = page.evaluate("fetch('/favicon.ico').then(r => [r.status, r.headers.get('content-type')])")
     assert icon == [200, "image/svg+xml"]
     assert page.locator("link[rel=icon]").get_attribute("href") == "/static/favicon.svg"
