@@ -49,6 +49,7 @@ def create_app(settings: WebSettings) -> Starlette:
         finally:
             server.interrupt.request("the server is stopping")
             server.queue.stop()
+            server.settle()
 
     app = Starlette(routes=_routes(server), lifespan=lifespan, exception_handlers=_handlers(server))
     app.state.server = server

@@ -19,18 +19,22 @@ planted there would be code run by the server).
 
 Forking from that single-threaded process, not from the threaded web server,
 is what makes the fork safe; it is also why multiprocessing is not used (its
-children re-import the program's main module).
+children re-import the program's main module). Two such servers take tasks
+(:data:`WORKERS`): two people's sheets are read or written at once, a third
+waits for one of them.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import queue
 import resource
 import signal
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -99,7 +103,37 @@ class _Server:
         self.process = None
 
 
-_server = _Server()
+class _Pool:
+    """:data:`WORKERS` forking servers: a task (one person's read or write) takes whichever is free, so
+    reads and writes go on beside each other and beside the queue of Katana calls, never more at once."""
+
+    def __init__(self, size: int):
+        self.servers = [_Server() for _ in range(size)]
+        self.free: queue.SimpleQueue[_Server] = queue.SimpleQueue()
+        for server in self.servers:
+            self.free.put(server)
+
+    def ask(self, request: tuple) -> tuple[int, bytes]:
+        server = self.free.get()
+        try:
+            return server.ask(request)
+        finally:
+            self.free.put(server)
+
+    def processes(self) -> list[subprocess.Popen]:
+        """The forking servers running now."""
+        return [s.process for s in self.servers if s.process is not None and s.process.poll() is None]
+
+    def _stop(self) -> None:
+        for server in self.servers:
+            with server.lock:
+                server._stop()
+
+
+#: Reads and writes at once: two, so a large sheet being read does not hold up everyone else's,
+#: while the memory the workers may take stays bounded (each within its own limits).
+WORKERS = 2
+_server = _Pool(WORKERS)
 
 
 def parse_upload(path: Path, template, display_name: str, limits: Limits | None = None):
@@ -108,16 +142,41 @@ def parse_upload(path: Path, template, display_name: str, limits: Limits | None 
     Raises :class:`InputError` with the guard's or the reader's sentence, or
     :class:`WorkerStopped` when the worker ran out of memory or time.
     """
+    return _read("parse", path, template, display_name, limits)
+
+
+@dataclass(frozen=True)
+class Read:
+    """An upload read in the worker: its job still pickled (the rows are made in the server only
+    when the check's turn in the queue comes, so uploads waiting in line hold a few bytes, not
+    their frames), with what the page shows of it at once."""
+
+    job: bytes = field(repr=False)
+    view: dict
+    counts: dict
+
+
+def read_upload(path: Path, template, display_name: str, limits: Limits | None = None) -> Read:
+    """Read ``path`` as :func:`parse_upload` does; the job comes back pickled, with the page's view."""
+    return Read(*_read("read", path, template, display_name, limits))
+
+
+def unpickle_job(read: bytes):
+    """The job of a :class:`Read` (bytes our own worker sent through a pipe, kept in memory only)."""
+    return pickle.loads(read)
+
+
+def _read(kind: str, path: Path, template, display_name: str, limits: Limits | None):
     limits = limits or guard.LIMITS
-    status, outcome = _ask(("parse", str(path), template, display_name), limits)
+    status, outcome = _ask((kind, str(path), template, display_name), limits)
     if outcome is None:
         raise WorkerStopped(_death(f"Reading “{display_name}”", status, limits))
-    kind, payload = outcome
-    if kind == "job":
+    got, payload = outcome
+    if got in ("job", "read"):
         return payload
-    if kind == "refused":
+    if got == "refused":
         raise InputError(path, payload)
-    if kind == "memory":
+    if got == "memory":
         raise WorkerStopped(_death(f"Reading “{display_name}”", -signal.SIGKILL, limits))
     raise SnImporterError(payload)
 
@@ -200,7 +259,7 @@ def _child(request: bytes, out: int) -> int:
     (kind, *args), limits = pickle.loads(request)
     _limit_self(limits)
     try:
-        outcome = _parse(*args) if kind == "parse" else _write(*args)
+        outcome = _write(*args) if kind == "write" else _parse(*args, pickled=kind == "read")
         data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         return 3
@@ -209,11 +268,16 @@ def _child(request: bytes, out: int) -> int:
     return 0
 
 
-def _parse(path: str, template, display_name: str) -> tuple[str, object]:
+def _parse(path: str, template, display_name: str, pickled: bool = False) -> tuple[str, object]:
     from ..job import Job
+    from .present import read_view
 
     try:
-        return "job", Job(Path(path), template, display_name=display_name)
+        job = Job(Path(path), template, display_name=display_name)
+        if pickled:
+            return "read", (pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL), read_view(job, display_name),
+                            job.counts())
+        return "job", job
     except InputError as exc:
         return "refused", exc.problem + (f" (sheet {exc.sheet!r})" if exc.sheet else "")
     except SnImporterError as exc:
@@ -259,4 +323,5 @@ def main() -> None:
     serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
 
 
-__all__ = ["KEPT_ENVIRONMENT", "WorkerStopped", "minimal_environment", "parse_upload", "write_result"]
+__all__ = ["KEPT_ENVIRONMENT", "Read", "WorkerStopped", "minimal_environment", "parse_upload", "read_upload",
+           "unpickle_job", "write_result"]

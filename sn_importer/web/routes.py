@@ -79,7 +79,7 @@ def _mode(run: Run) -> Mode:
     for a run kept from an earlier server (its job is not kept)."""
     if run.result is not None and run.kind == "apply":
         return run.result.mode
-    return Mode.VALIDATE if run.job is not None else Mode.APPLY
+    return Mode.VALIDATE if run.job is not None or run.sheet is not None else Mode.APPLY
 
 
 def _place(server: Server, run: Run) -> dict:
@@ -178,7 +178,7 @@ def check_again(server: Server):
     async def check(request: Request, form) -> Response:
         run = server.find(request)
         _submit_if(server, run, Mode.PREVIEW, Phase.CHECK_WAITING,
-                   lambda: run.phase in (Phase.READY, Phase.BROKEN) and run.job is not None)
+                   lambda: run.phase in (Phase.READY, Phase.BROKEN) and (run.job is not None or run.upload.is_file()))
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return check

@@ -76,6 +76,9 @@ class Run:
     template: str
     upload: Path
     job: "Job | None" = None
+    #: The job as the worker read it, still pickled: unpickled when its turn in the queue comes (and
+    #: again for the apply), let go once the run is done.
+    sheet: bytes | None = field(default=None, repr=False)
     result: "RunResult | None" = None   # the latest preview or apply of the job
     phase: Phase = Phase.CHECK_WAITING
     created: float = field(default_factory=SYSTEM.now)  # epoch seconds, on the server's clock

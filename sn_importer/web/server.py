@@ -11,8 +11,12 @@ worker) on the queue's thread; it has no logic of its own beyond that.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import getpass
 import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,7 +37,7 @@ from ..template import available_templates, load_template
 from . import present, undo
 from .csrf import csrf_token
 from .guard import user_from_header
-from .parse_worker import WorkerStopped, write_result
+from .parse_worker import WORKERS, WorkerStopped, parse_upload, unpickle_job, write_result
 from .retention import Retention
 from .runs import Phase, Registry, Run, RunQueue
 from .sessions import IDLE_SECONDS, SESSION_COOKIE, LoginThrottle, Logins, Sessions
@@ -96,6 +100,8 @@ class Server:
         self.registry = Registry(web / "runs")
         self.retention = Retention(web, settings.keep_days, settings.keep_history_days, settings.clock)
         self.queue = RunQueue(self.execute)
+        #: Where workbooks are written and views made once the queue is done with a run (two at once).
+        self.finishing = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sn-web-finish")
         #: Requested when the server stops: a run in progress stops sending, settles and is reported.
         self.interrupt = Interrupt(grace=5.0)
         self.sessions = Sessions(idle=settings.idle_seconds, clock=settings.clock)
@@ -113,30 +119,57 @@ class Server:
     # --- running (on the worker thread) --------------------------------------
 
     def execute(self, run: Run, mode: Mode) -> None:
-        """Preview or apply one run (or check or run an undo, :mod:`.undo`); called by the queue, one at a time."""
+        """Preview or apply one run (or check or run an undo, :mod:`.undo`); called by the queue, one at a
+        time. Only the Katana calls hold the queue: the workbook and the page's view are made beside it
+        (:meth:`finish`), so the next person's check starts at once."""
         if mode in undo.MODES:
             return undo.execute(self, run, mode)
         mode = Mode(mode)
         run.phase = Phase.CHECKING if mode == Mode.PREVIEW else Phase.RUNNING
-        job = run.job
-        runner = job.preview if mode == Mode.PREVIEW else job.apply
         try:
+            job = run.job or (unpickle_job(run.sheet) if run.sheet is not None else self.read_again(run))
+            runner = job.preview if mode == Mode.PREVIEW else job.apply
             result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
                             state_dir=self.settings.state_dir, progress=run.progress, interrupt=self.interrupt,
                             client_options=self.client_options(run), origin=Origin.WEB)
-        except SnImporterError as exc:
+        except (SnImporterError, WorkerStopped) as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
-        run.result = result
+        run.job, run.result = job, result
         if mode == Mode.APPLY:
             result.confirmed_by = run.confirmed_by
         run.count_now()
         self.stamp(result)
-        run.output = self._write(result, self.results / f"{run.id}-{mode.value}.xlsx")
-        if mode == Mode.PREVIEW:
-            self._previewed(run, result)
-        else:
-            self._applied(run, result)
+        self.finishing.submit(self.finish, run, result, mode)
+
+    def finish(self, run: Run, result, mode: Mode) -> None:
+        """Write the workbook and the page's view of a run the queue is done with (in the limited
+        worker, beside the queue), then let go of its rows: a check's job is unpickled again when
+        it is confirmed, so the server's memory returns near its idle size between runs."""
+        try:
+            run.output = self._write(result, self.results / f"{run.id}-{mode.value}.xlsx")
+            phase = self._previewed(run, result) if mode == Mode.PREVIEW else self._applied(run, result)
+        except Exception:  # a bug must not leave the run "checking" for ever
+            log.exception("run %s (%s) could not be finished", run.id, mode)
+            run.error, phase = "the run stopped on an unexpected error; the server log has the details", Phase.BROKEN
+        if phase in (Phase.READY, Phase.DONE):
+            run.job = run.result = None
+        if phase == Phase.DONE:
+            run.sheet = None
+        del result
+        give_back_memory()
+        run.phase = phase
+
+    def settle(self) -> None:
+        """Wait for the workbooks being written (the server is stopping); later runs get a new pool."""
+        finishing, self.finishing = self.finishing, ThreadPoolExecutor(max_workers=WORKERS,
+                                                                       thread_name_prefix="sn-web-finish")
+        finishing.shutdown(wait=True)
+
+    def read_again(self, run: Run):
+        """A check's sheet, read again from its stored upload (in the limited worker)."""
+        template = load_template(self.settings.templates[run.template])
+        return parse_upload(run.upload, template, run.filename)
 
     def stamp(self, result) -> None:
         """Mark a run's (or an undo's) result as the page's: the Summary's advice speaks to the page,
@@ -173,21 +206,21 @@ class Server:
             result.notes.append(f"The annotated workbook could not be written: {exc}")
             return None
 
-    def _previewed(self, run: Run, result) -> None:
+    def _previewed(self, run: Run, result) -> Phase:
         """The check's view, with what applying costs in the words ``preview`` prints (one estimate)."""
         from ..estimate import apply_estimate
 
         estimate = result.apply_estimate or self.estimate(result.requests_needed(Mode.APPLY), apply_estimate)
         run.view = present.preview_view(result, run.filename, estimate)
         run.error = result.error
-        run.phase = Phase.BROKEN if result.error else Phase.READY
+        return Phase.BROKEN if result.error else Phase.READY
 
-    def _applied(self, run: Run, result) -> None:
+    def _applied(self, run: Run, result) -> Phase:
         run.view = present.result_view(result, run.filename)
         self.registry.save(run, {"run_id": result.run_id, "filename": run.filename, "template": run.template,
                                  "output": run.output.name if run.output else None, "view": run.view,
                                  "finished_at": result.finished_at, "confirmed_by": run.confirmed_by})
-        run.phase = Phase.DONE
+        return Phase.DONE
 
     def tidy(self) -> None:
         """Remove uploads, workbooks and records past their retention (at most once an hour)."""
@@ -261,6 +294,19 @@ class Server:
             return named
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
         return session.who if session else "unknown"
+
+
+def give_back_memory() -> None:
+    """Return what the run's rows took to the system: Python frees them, but glibc keeps freed heap
+    pages for later, and a server that checked ten large sheets would stay that large for ever."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the allocator keeps its own counsel
+        pass
+    arrow = sys.modules.get("pyarrow")  # pandas keeps text columns in Arrow's own memory pool
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
 
 
 def _operator() -> str:

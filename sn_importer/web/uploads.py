@@ -22,12 +22,10 @@ from .. import formats
 from ..errors import InputError, SnImporterError
 from ..filesafety import private_file
 from ..template import load_template
-from . import present
-from .parse_worker import WorkerStopped, parse_upload
+from .parse_worker import WorkerStopped, read_upload
 from .runs import Run, new_id
 
 if TYPE_CHECKING:
-    from ..job import Job
     from .server import Server
 
 log = logging.getLogger("sn_importer.web")
@@ -124,8 +122,8 @@ def accept(server: "Server", file: UploadFile, template: str) -> Run:
     try:
         _store(file, target, server.settings.max_upload_bytes)
         check_upload(target, suffix)
-        job = parse_upload(target, load_template(server.settings.templates[template]), filename)
-        _check_rows(job, filename)
+        read = read_upload(target, load_template(server.settings.templates[template]), filename)
+        _check_rows(read.counts, filename)
     except UploadRefused:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -140,15 +138,15 @@ def accept(server: "Server", file: UploadFile, template: str) -> Run:
         log.warning("upload %s could not be read: %r", filename, exc)
         raise UploadRefused(f"“{filename}” could not be read as a spreadsheet ({type(exc).__name__}). "
                             "Open it in Excel, save it again and upload the new copy.") from None
-    run = Run(id=run_id, filename=filename, template=template, upload=target, job=job,
+    run = Run(id=run_id, filename=filename, template=template, upload=target, sheet=read.job,
               created=server.settings.clock.now())
-    run.view = present.read_view(job, filename)
+    run.view = read.view
     return server.registry.add(run)
 
 
-def _check_rows(job: "Job", filename: str) -> None:
+def _check_rows(counts: dict, filename: str) -> None:
     """A sheet with headers but no rows under them is refused: there is nothing to check."""
-    if not job.counts():
+    if not counts:
         raise UploadRefused(f"“{filename}” has the headers but no rows under them: there is nothing to check. "
                             "Fill in one row per serial number and upload it again.")
 
