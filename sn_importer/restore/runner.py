@@ -79,6 +79,7 @@ class Undoer:
         if self.interrupt and self.interrupt.requested:
             self._on_interrupt()
         try:
+            self.tell()  # the records to put back, counted from the start (a page shows them as pending)
             self._tasks = [asyncio.create_task(self._guarded(res)) for res in self.groups]
             results = await asyncio.gather(*self._tasks, return_exceptions=True)
             bugs = [r for r in results if isinstance(r, Exception) and not isinstance(r, asyncio.CancelledError)]
