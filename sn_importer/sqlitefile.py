@@ -30,10 +30,10 @@ def open_shared(path: Path, *, timeout: float, schema: str, synchronous: str = "
     try:
         _retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"), timeout)
         db.execute(f"PRAGMA synchronous={synchronous}")
-        db.execute("BEGIN IMMEDIATE")  # waits (busy timeout) for a process doing the same
+        # the script opens the transaction and leaves it open: BEGIN IMMEDIATE waits (busy timeout)
+        # for a process doing the same, and the migration joins it
+        db.executescript(f"BEGIN IMMEDIATE;\n{schema}")
         try:
-            for statement in _statements(schema):
-                db.execute(statement)
             if migrate:
                 migrate(db)
             db.execute("COMMIT")
@@ -44,17 +44,6 @@ def open_shared(path: Path, *, timeout: float, schema: str, synchronous: str = "
         db.close()
         raise
     return db
-
-
-def _statements(script: str) -> list[str]:
-    """A script's statements, one by one (``executescript`` would commit the open transaction)."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    return statements
 
 
 def _retry_locked(step: Callable[[], object], timeout: float, pause: float = 0.02) -> None:

@@ -375,6 +375,25 @@ class ServerStopped(BaseException):
     """The server going away in the middle of a run: nothing in the library catches a BaseException."""
 
 
+def apply_until_the_server_stops(page: "Page", url: str, after: int = 3) -> Live:
+    """Confirm the run at ``url`` and stop the server (a BaseException in its run thread) once
+    ``after`` resources are through; wait until its queue has ended. The run's first figures."""
+    server = page.client.app.state.server
+    run = server.registry.get(url.rsplit("/", 1)[1])
+    first_seen, report_progress = [], run.progress
+
+    def dies(report):
+        first_seen.append(first_seen or run.snapshot())
+        report_progress(report)
+        if report.resources_done == after:
+            raise ServerStopped()
+
+    run.progress = dies
+    page.post(f"{url}/apply")
+    wait_for(lambda: not server.queue._thread.is_alive(), timeout=60, what="the stopped server's queue to end")
+    return first_seen[0]
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_run_cut_off_by_a_restart_reopens_resumes_and_sends_nothing_twice(sandbox, tmp_path):
     settings = settings_for(sandbox, tmp_path)
@@ -385,20 +404,8 @@ def test_a_run_cut_off_by_a_restart_reopens_resumes_and_sends_nothing_twice(sand
         server = client.app.state.server
         run = server.registry.get(url.rsplit("/", 1)[1])
         assert run.snapshot().resources_total == 9  # the check's figures
-        first_seen, report_progress = [], run.progress
-
-        def dies_after_three(report):
-            first_seen.append(first_seen or run.snapshot())
-            report_progress(report)
-            if report.resources_done == 3:
-                raise ServerStopped()
-
-        run.progress = dies_after_three
-        page.post(f"{url}/apply")
-        deadline = time.monotonic() + 20
-        while server.queue._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert first_seen[0] == Live(), "the run's figures must start from zero, not from the check's"
+        first_seen = apply_until_the_server_stops(page, url)
+        assert first_seen == Live(), "the run's figures must start from zero, not from the check's"
         assert 0 < _deletes(sandbox) < 9
     with TestClient(create_app(settings), base_url=BASE) as client:
         again = Page(client)

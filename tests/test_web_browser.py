@@ -83,18 +83,24 @@ class Site:
         return stats["requests"].get("DELETE", 0)
 
 
+@contextmanager
+def page_over(sandbox, state_dir: Path):
+    """The page, served on loopback, sending to ``sandbox``; stopped (its queue too) at the end."""
+    app = create_app(WebSettings(base_url=sandbox.base_url, api_key=KEY, state_dir=state_dir, sandbox=True))
+    server = SandboxServer(app).start()
+    try:
+        yield Site(sandbox, server, app.state.server.logins.token)
+    finally:
+        server.stop()
+        app.state.server.queue.stop(wait=5)
+
+
 @pytest.fixture
 def site(tmp_path):
     latency = 350 if SHOTS else 40
-    with running_sandbox(api_key=KEY, rate_limit=(100_000, 60.0), latency_ms=latency) as sandbox:
-        app = create_app(WebSettings(base_url=sandbox.base_url, api_key=KEY, state_dir=tmp_path / "state",
-                                     sandbox=True))
-        server = SandboxServer(app).start()
-        try:
-            yield Site(sandbox, server, app.state.server.logins.token)
-        finally:
-            server.stop()
-            app.state.server.queue.stop(wait=5)
+    with running_sandbox(api_key=KEY, rate_limit=(100_000, 60.0), latency_ms=latency) as sandbox, \
+            page_over(sandbox, tmp_path / "state") as served:
+        yield served
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ sandbox on a loopback port, through Starlette's test client and typer's.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from openpyxl import load_workbook
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from sn_importer.cli import app as cli
 from sn_importer.history import read_history
-from test_web import BASE, SAMPLE, Page, ServerStopped, run_url, settings_for, text
+from test_web import BASE, SAMPLE, Page, apply_until_the_server_stops, run_url, settings_for, text
 from test_web import sandbox  # noqa: F401  (the fixture)
 
 from starlette.testclient import TestClient
@@ -33,21 +32,8 @@ def cut_off(settings) -> tuple[str, str]:
         page = Page(client)
         url = run_url(page.upload(SAMPLE))
         page.wait(url, "ready")
-        server = client.app.state.server
-        run = server.registry.get(url.rsplit("/", 1)[1])
-        report_progress = run.progress
-
-        def dies_after_three(report):
-            report_progress(report)
-            if report.resources_done == 3:
-                raise ServerStopped()
-
-        run.progress = dies_after_three
-        page.post(f"{url}/apply")
-        deadline = time.monotonic() + 30
-        while server.queue._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return url, str(run.upload)
+        apply_until_the_server_stops(page, url)
+        return url, str(client.app.state.server.registry.get(url.rsplit("/", 1)[1]).upload)
 
 
 def history_row(page: Page, url: str) -> str:

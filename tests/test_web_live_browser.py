@@ -16,10 +16,9 @@ import time
 
 import pytest
 from sandbox_fixtures import many, serial
-from test_web_browser import KEY, WAIT_MS, Site, browser, expect, page  # noqa: F401
+from test_web_browser import KEY, WAIT_MS, browser, expect, page, page_over  # noqa: F401
 
-from sn_importer.sandbox import SandboxServer, running_sandbox
-from sn_importer.web import WebSettings, create_app
+from sn_importer.sandbox import running_sandbox
 
 RESOURCES = range(1, 9)
 #: Sampling the page until something is seen; far longer than the run takes on a quiet machine.
@@ -35,15 +34,9 @@ def slow_site(tmp_path, monkeypatch):
     # Two serials on each of eight MOs, and enough others of the type that each MO is listed on its own.
     records = [serial(100 * r + n, f"R{r}-{n}", resource_id=r) for r in RESOURCES for n in range(2)]
     records += many(3000, resource_id=9999)
-    with running_sandbox(records=records, api_key=KEY, rate_limit=(4, 4.0)) as sandbox:
-        app = create_app(WebSettings(base_url=sandbox.base_url, api_key=KEY, state_dir=tmp_path / "state",
-                                     sandbox=True))
-        server = SandboxServer(app).start()
-        try:
-            yield Site(sandbox, server, app.state.server.logins.token)
-        finally:
-            server.stop()
-            app.state.server.queue.stop(wait=5)
+    with running_sandbox(records=records, api_key=KEY, rate_limit=(4, 4.0)) as sandbox, \
+            page_over(sandbox, tmp_path / "state") as served:
+        yield served
 
 
 def sheet(tmp_path):
