@@ -106,5 +106,4 @@ COLOURS = {
 
 def count_statuses(rows) -> dict[str, int]:
     """Rows by status, for a frame with a ``status`` column (blank rows have none and are not counted)."""
-    statuses = rows.loc[rows["status"] != "", "status"]
-    return {str(k): int(v) for k, v in statuses.value_counts().items()}
+    return {str(k): int(v) for k, v in rows["status"].value_counts().items() if k != ""}

@@ -223,7 +223,9 @@ def _typed(fields: pd.DataFrame, template: Template, valid: pd.Series) -> pd.Dat
     rows = fields[["sheet", "row"]].copy()
     codes, uniques = pd.factorize(fields["resource_type"])
     canonical = [template.resource_type_aliases.get(normalise_key(u), u) for u in uniques]
-    rows["resource_type"] = pd.Series(np.asarray(canonical, dtype=object)[codes], index=fields.index)
+    # text per distinct value, taken by code (a million Python strings would be converted one by one)
+    names = pd.array(np.asarray(canonical, dtype=object).astype(str), dtype="str")
+    rows["resource_type"] = pd.Series(names.take(codes, allow_fill=True), index=fields.index).fillna("")
     rows["resource_id"] = _ids(fields["resource_id"], valid)
     rows["order_no"] = fields["order_no"]  # text columns stay text (no million Python strings)
     rows["sku"] = fields["sku"]

@@ -197,3 +197,20 @@ def test_a_second_column_that_looks_like_a_field_is_named_in_the_notes(tmp_path)
     assert job.rows["serial_number"].tolist() == ["A"]
     assert list(job.notes) == ["Sheet 'two': column 'Serial number' also looks like serial_number; "
                          "only column 'serial_number' was read."]
+
+
+def test_a_long_sheet_of_few_ids_is_checked_row_by_row_all_the_same(tmp_path):
+    """A long column of a few repeated values is checked once per value (the fast way): the
+    mistakes far below the first rows, in types and ids, are still found on their own rows."""
+    lines = [f"MO,{3000 + n % 40},{10_000 + n}," for n in range(20_000)]
+    mistakes = {17_001: "MO,abc,1,", 18_002: "MO,-4,2,", 18_003: "Invoice,3001,3,", 19_004: "MO,12345678901234567,4,",
+                19_500: "MO,3001,x9,"}
+    for at, line in mistakes.items():
+        lines[at] = line
+    rows = check(tmp_path, *lines)
+    assert {n for n, (status, _) in enumerate(rows) if status != "valid"} == set(mistakes)
+    assert rows[17_001][1] == "resource_id 'abc' is not a whole number"
+    assert rows[18_002][1] == "resource_id '-4' must be greater than 0"
+    assert rows[18_003][1] == UNKNOWN_INVOICE
+    assert rows[19_004][1] == "resource_id '12345678901234567' is too large to be an id"
+    assert rows[19_500][1] == "serial_id 'x9' is not a whole number"
