@@ -34,7 +34,7 @@ def fold(base: pd.DataFrame, *, requests: pd.Series | None = None, resolution: "
     engine's outcomes and a stop written in, in that order."""
     rows = base.copy(deep=False)  # copy-on-write: only the columns written below are copied
     if requests is not None and len(requests):
-        rows.loc[requests.index, "request"] = requests.to_numpy(dtype=object)
+        rows["request"] = _with_requests(rows["request"], requests)
     if resolution is not None:
         _resolution(rows, resolution)
     if outcomes:
@@ -46,6 +46,24 @@ def fold(base: pd.DataFrame, *, requests: pd.Series | None = None, resolution: "
     if resolution is not None and resolution.notes:
         _prefix(rows, resolution.notes)
     return rows
+
+
+def _with_requests(column: pd.Series, requests: pd.Series) -> pd.Series:
+    """``column`` with each planned row's request label (``requests``, by row label).
+
+    The plan's labels are few (one per request) and rows hold them by code: they are
+    taken by code into text, never turned into a Python string per row and back."""
+    requests = requests.astype("category")
+    codes = np.full(len(column), -1, dtype=np.int64)
+    at = column.index.get_indexer(requests.index)
+    if (at < 0).any():
+        raise KeyError("a request label for a row the frame does not hold")
+    codes[at] = requests.cat.codes.to_numpy()
+    texts = pd.array(np.asarray(requests.cat.categories, dtype=object).astype(str), dtype="str")
+    written = pd.Series(texts.take(codes, allow_fill=True), index=column.index)
+    if not written.isna().any():
+        return written
+    return written.fillna("") if bool((column == "").all()) else written.fillna(column)
 
 
 def _resolution(rows: pd.DataFrame, resolution: "Resolution") -> None:

@@ -74,7 +74,7 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int, resource_ids: pd.Series
     valid_mask = ((rows["status"] == Status.VALID.value) & ids.notna()).to_numpy()
     if not valid_mask.any():
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PLAN_COLUMNS})
-        return Plan(empty, {}, ids_per_request, pd.Series([], dtype=object))
+        return Plan(empty, {}, ids_per_request, pd.Series(pd.Categorical([]), dtype="category"))
     valid = rows.loc[valid_mask, ["resource_type"]].assign(resource_id=ids[valid_mask])
     group = _resource_numbers(valid)
     sizes = np.bincount(group)
@@ -93,7 +93,7 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int, resource_ids: pd.Series
                resources["resource_id"].tolist(), starts.tolist(), ends.tolist())}
     rank = np.empty(len(group), dtype=np.int64)
     rank[order] = np.arange(len(group)) - np.repeat(starts, sizes)
-    labels_ = pd.Series(_labels(resources, group, rank // ids_per_request), index=valid.index, dtype=object)
+    labels_ = pd.Series(_labels(resources, group, rank // ids_per_request), index=valid.index)
     return Plan(resources[list(PLAN_COLUMNS)], members, ids_per_request, labels_)
 
 
@@ -108,14 +108,14 @@ def _resource_numbers(valid: pd.DataFrame) -> np.ndarray:
     return number
 
 
-def _labels(resources: pd.DataFrame, group: np.ndarray, chunk: np.ndarray) -> np.ndarray:
+def _labels(resources: pd.DataFrame, group: np.ndarray, chunk: np.ndarray) -> pd.Categorical:
     """'DELETE ManufacturingOrder 3001 (1/2)' for every valid row.
 
-    One string per (resource, chunk) is built; rows take theirs by index.
+    One string per (resource, chunk) is built; rows hold theirs by code (a categorical).
     """
     totals = resources["requests"].to_numpy()
     offsets = np.concatenate(([0], np.cumsum(totals)[:-1]))
     texts = [f"DELETE {t} {i} ({k}/{total})"
              for t, i, total in zip(resources["resource_type"].tolist(), resources["resource_id"].tolist(), totals.tolist())
              for k in range(1, total + 1)]
-    return np.asarray(texts, dtype=object)[offsets[group] + chunk]
+    return pd.Categorical.from_codes(offsets[group] + chunk, categories=pd.Index(texts, dtype=object))

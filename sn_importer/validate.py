@@ -276,18 +276,12 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     if not valid.any():
         return
     columns = ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]
-    subset = rows[columns] if valid.all() else rows.loc[valid, columns]  # no copy of a million rows when all are valid
+    subset = rows[columns]  # copy-on-write: no copy; codes are worked out for every row, then the valid kept
     keys = [subset[c] for c in ("resource_type", "resource_id", "order_no", "sku") if not _constant(subset[c])]
-    code = _combined_codes(*keys, _serial_codes(subset))
-    # sort-based, not hashed: a million nearly unique keys cost a few arrays, not a hash table
-    _, first_at, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
-    repeated = counts[inverse] > 1
-    if not repeated.any():
+    code, labels = _combined_codes(*keys, _serial_codes(subset)), subset.index.to_numpy()
+    repeats = _later_repeats(code[valid], labels[valid]) if not valid.all() else _later_repeats(code, labels)
+    if repeats is None:
         return
-    labels = subset.index.to_numpy()[repeated]
-    first = subset.index.to_numpy()[first_at[inverse[repeated]]]
-    later = first != labels
-    repeats = pd.Series(first[later], index=labels[later])
     earlier = repeats.to_numpy()
     same_sheet = rows["sheet"].loc[earlier].to_numpy() == rows["sheet"].loc[repeats.index].to_numpy()
     where = "row " + rows["row"].loc[earlier].astype(str).to_numpy()
@@ -295,6 +289,23 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     text = pd.Series(where, index=repeats.index).where(same_sheet, pd.Series(other, index=repeats.index))
     rows.loc[repeats.index, "status"] = Status.DUPLICATE.value
     rows.loc[repeats.index, "message"] = "the same serial on the same resource is already in " + text
+
+
+def _later_repeats(code: np.ndarray, labels: np.ndarray) -> pd.Series | None:
+    """Each row whose code an earlier row has, with the label of the first row of that code.
+
+    Sort-based, not hashed (a million nearly unique keys cost a few arrays, not a hash table),
+    and one stable sort with a few arrays of a row each: this is the read's peak of memory."""
+    order = np.argsort(code, kind="stable")  # equal codes stay in row order: a group's first row leads
+    ordered = code[order]
+    later = np.zeros(len(code), dtype=bool)
+    np.equal(ordered[1:], ordered[:-1], out=later[1:])
+    del ordered
+    if not later.any():
+        return None
+    leader = np.where(later, 0, np.arange(len(code)))  # the sorted position of each group's first row
+    np.maximum.accumulate(leader, out=leader)
+    return pd.Series(labels[order[leader[later]]], index=labels[order[later]]).sort_index()
 
 
 def _constant(column: pd.Series) -> bool:

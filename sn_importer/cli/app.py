@@ -41,4 +41,7 @@ for _name, _command in (("validate", validate.validate), ("preview", preview.pre
 
 
 def main() -> None:
+    from ..memory import tune_for_a_command
+
+    tune_for_a_command()
     app(prog_name="sn-importer")
