@@ -184,7 +184,7 @@ def test_a_person_detaches_the_sample_and_downloads_a_truthful_workbook(page, si
     confirm.focus()
     page.keyboard.press("Enter")  # a keyboard is enough
     if SHOTS:  # the run is slowed down: catch it halfway
-        expect(page.locator("[data-figures]")).to_have_text(re.compile(r"Resources [3-8] of 9"), timeout=WAIT_MS)
+        expect(page.locator("[data-figures]")).to_have_text(re.compile(r"Sent: [3-8] of 9 resources"), timeout=WAIT_MS)
         shoot(page, "3-progress.png")
     expect(page.locator("h1")).to_have_text(re.compile("^Finished"), timeout=WAIT_MS)
     assert heading(page) == "Finished: 15 serial numbers detached; 7 rows need attention"

@@ -174,15 +174,17 @@ def read_view(job: Shown, filename: str) -> dict:
 
 
 def figures(live) -> str:
-    """The progress line: resources, rows and requests so far. Retries and re-read lists can take a
-    run past the requests planned; the line then says so instead of "31 of at most 30"."""
+    """The progress line: resources and rows sent so far, and requests. "Sent", because a row sent
+    is not yet a row checked: the counts by status beside it keep it pending until the list after
+    says what became of it. Retries and re-read lists can take a run past the requests planned;
+    the line then says so instead of "31 of at most 30"."""
     if not live.resources_total:
         return "Starting…"
     done, planned = live.requests_done, live.requests_total
     requests = (f"requests {done} of at most {planned}" if done <= planned
                 else f"requests {done} ({planned} planned; retries and lists read again add more)")
-    return (f"Resources {live.resources_done} of {live.resources_total} · rows {live.rows_done} of "
-            f"{live.rows_total} · {requests}")
+    return (f"Sent: {live.resources_done} of {live.resources_total} resources, {live.rows_done} of "
+            f"{live.rows_total} rows · {requests}")
 
 
 def preview_view(job: RunResult, filename: str, estimate: str) -> dict:
