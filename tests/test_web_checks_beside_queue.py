@@ -1,21 +1,20 @@
 """A check's offline part runs beside the one queue: only the Katana calls wait in it.
 
-Two people upload at once. While the first check's workbook is still being
+Two people upload at once. While the first check's workbook is still to be
 written (held here until the test lets it go), the second check has already
 been through the queue and is shown: writing no longer holds up everyone
-behind it. A check shown holds no rows in the server (they are read again
-when it is confirmed), and confirming it still detaches and verifies.
-Against the real sandbox on a loopback port; nothing here measures time.
+behind it. A check shown holds no rows and no sheet in the server (it is
+read again when it is confirmed), and confirming it still detaches and
+verifies. Against the real sandbox on a loopback port; nothing here
+measures time.
 """
 
 from __future__ import annotations
 
 import threading
 
-from starlette.testclient import TestClient
-
 from sn_importer.web import create_app
-from test_web import BASE, SAMPLE, Page, _deletes, run_url, settings_for, text
+from test_web import BASE, SAMPLE, Page, TestClient, _deletes, run_url, settings_for, text
 from test_web import sandbox  # noqa: F401  (the fixture)
 
 PATIENCE_S = 60
@@ -25,17 +24,17 @@ def test_a_check_being_written_does_not_hold_up_the_next_one(sandbox, tmp_path):
     with TestClient(create_app(settings_for(sandbox, tmp_path)), base_url=BASE) as client:
         page, server = Page(client), client.app.state.server
         writing, release = threading.Event(), threading.Event()
-        write = server._write
+        finish = server.finish_check
         first: list[str] = []
 
-        def held(result, target):
+        def held(run, child, unlisten):
             """The first check's workbook waits for the test; the others are written at once."""
-            if target.name.startswith(first[0]):
+            if run.id == first[0]:
                 writing.set()
                 assert release.wait(PATIENCE_S)
-            return write(result, target)
+            return finish(run, child, unlisten)
 
-        server._write = held
+        server.finish_check = held
         url_a = run_url(page.upload(SAMPLE))
         first.append(url_a.rsplit("/", 1)[1])
         url_b = run_url(page.upload(SAMPLE, name="second.xlsx"))
@@ -46,8 +45,10 @@ def test_a_check_being_written_does_not_hold_up_the_next_one(sandbox, tmp_path):
         page.wait(url_a, "ready", timeout=PATIENCE_S)
 
         run = server.registry.get(first[0])
-        assert run.job is None and run.result is None, "a check shown keeps no rows in the server"
+        assert run.job is None and run.result is None and run.sheet is None, \
+            "a check shown keeps no rows, and no sheet, in the server"
         page.post(f"{url_a}/apply")
         page.wait(url_a, "done", timeout=PATIENCE_S)
         assert "Finished: 15 serial numbers detached" in text(page.get(url_a))
         assert _deletes(sandbox) == 9
+

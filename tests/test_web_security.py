@@ -345,20 +345,22 @@ def test_no_pickle_is_ever_read_from_the_upload_folder(tmp_path):
 def test_the_worker_starts_with_a_minimal_environment_and_writes_the_workbook_within_its_limits(
         sandbox, tmp_path, monkeypatch):
     from sn_importer.guard import Limits
-    from sn_importer.web import parse_worker
+    from sn_importer.web import check_worker, parse_worker
 
     canary = "canary-worker-env-0f9e8d7c"
     monkeypatch.setenv("KATANA_API_KEY", canary)
     monkeypatch.setenv("SN_PASS", canary + "-password")
     parse_worker._server._stop()  # a worker started now sees this environment
+    with check_worker._forker.lock:
+        check_worker._forker._stop()  # and so does the checks' forking server
     app = create_app(settings_for(sandbox, tmp_path, password=PASSWORD))
     with TestClient(app, base_url="http://127.0.0.1") as client:
         page = Page(client)
         page.log_in(PASSWORD)
         url = run_url(page.upload(SAMPLE))
         page.wait(url, "ready")
-        workers = parse_worker._server.processes()
-        assert workers
+        workers = parse_worker._server.processes() + check_worker._forker.processes()
+        assert len(workers) >= 2  # a parse worker, and the process the checks are forked from (the key: by pipe)
         for worker in workers:
             environ = Path(f"/proc/{worker.pid}/environ").read_bytes()
             assert canary.encode() not in environ and b"KATANA" not in environ and b"SN_PASS" not in environ
@@ -372,6 +374,8 @@ def test_the_worker_starts_with_a_minimal_environment_and_writes_the_workbook_wi
             parse_worker.write_result(run.result, tmp_path / "starved.xlsx", limits=starved)
         assert not (tmp_path / "starved.xlsx").exists()
     parse_worker._server._stop()  # the next test's worker starts without the canary
+    with check_worker._forker.lock:
+        check_worker._forker._stop()
 
 
 # --------------------------------------------------------------------------- the command line's own

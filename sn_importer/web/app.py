@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from . import login, routes, undo_routes
 from .csrf import CsrfRefused
 from .guard import BodyTooLarge, Guard
+from .runs import STOPPING
 from .history import history_page
 from .server import HERE, Server, WebSettings
 from .uploads import too_large
@@ -47,7 +48,7 @@ def create_app(settings: WebSettings) -> Starlette:
         try:
             yield
         finally:
-            server.interrupt.request("the server is stopping")
+            server.interrupt.request(STOPPING)
             server.queue.stop()
             server.settle()
 

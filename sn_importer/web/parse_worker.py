@@ -6,8 +6,9 @@ started at the first upload, with the library already imported) forks one
 child per task: the child limits itself with ``resource.setrlimit`` (address
 space, CPU seconds) and an alarm (wall time), runs the same library call as
 the command line (``Job`` to read: the input guard, the reader, validation,
-the plan; ``RunResult.write`` to annotate) and sends its outcome back through
-a pipe. A refusal comes back as the guard's own sentence; a child that runs
+the plan; ``RunResult.write`` to annotate an apply's result) and sends its
+outcome back through a pipe. (A check writes its own workbook, in the process
+it ran in: :mod:`.check_child`.) A refusal comes back as the guard's own sentence; a child that runs
 out of memory or time, or dies any other way, becomes a plain refusal of that
 one file, and the page goes on serving everyone else.
 
@@ -51,9 +52,9 @@ class WorkerStopped(Exception):
     """The worker ran out of memory or time, or died: the message says so in plain words."""
 
 
-def minimal_environment(environ=None) -> dict[str, str]:
+def minimal_environment(environ=None, names: tuple[str, ...] = KEPT_ENVIRONMENT) -> dict[str, str]:
     environ = os.environ if environ is None else environ
-    return {name: environ[name] for name in KEPT_ENVIRONMENT if name in environ}
+    return {name: environ[name] for name in names if name in environ}
 
 
 class _Server:
@@ -147,9 +148,8 @@ def parse_upload(path: Path, template, display_name: str, limits: Limits | None 
 
 @dataclass(frozen=True)
 class Read:
-    """An upload read in the worker: its job still pickled (the rows are made in the server only
-    when the check's turn in the queue comes, so uploads waiting in line hold a few bytes, not
-    their frames), with what the page shows of it at once."""
+    """An upload read in the worker: its job still pickled (the server never unpickles a check's job:
+    the check's own process does, :mod:`.check_child`), with what the page shows of it at once."""
 
     job: bytes = field(repr=False)
     view: dict
@@ -170,14 +170,14 @@ def _read(kind: str, path: Path, template, display_name: str, limits: Limits | N
     limits = limits or guard.LIMITS
     status, outcome = _ask((kind, str(path), template, display_name), limits)
     if outcome is None:
-        raise WorkerStopped(_death(f"Reading “{display_name}”", status, limits))
+        raise WorkerStopped(why_stopped(f"Reading “{display_name}”", status, limits))
     got, payload = outcome
     if got in ("job", "read"):
         return payload
     if got == "refused":
         raise InputError(path, payload)
     if got == "memory":
-        raise WorkerStopped(_death(f"Reading “{display_name}”", -signal.SIGKILL, limits))
+        raise WorkerStopped(why_stopped(f"Reading “{display_name}”", -signal.SIGKILL, limits))
     raise SnImporterError(payload)
 
 
@@ -190,7 +190,8 @@ def write_result(result, target: Path, limits: Limits | None = None) -> Path:
     status, outcome = _ask(("write", result, str(target)), limits)
     name = result.display_name
     if outcome is None or outcome[0] == "memory":
-        raise WorkerStopped(_death(f"Writing the workbook of “{name}”", status if outcome is None else -9, limits))
+        raise WorkerStopped(why_stopped(f"Writing the workbook of “{name}”", status if outcome is None else -9,
+                                        limits))
     kind, payload = outcome
     if kind != "written":
         raise SnImporterError(payload)
@@ -205,7 +206,7 @@ def _ask(task: tuple, limits: Limits) -> tuple[int, tuple | None]:
     return status, pickle.loads(payload)  # sent by our own child, through a pipe
 
 
-def _death(what: str, status: int, limits: Limits) -> str:
+def why_stopped(what: str, status: int, limits: Limits) -> str:
     """Why the worker died, in words (``status``: its exit code, or minus the signal that ended it)."""
     advice = "Split the sheet into smaller files and upload them one by one."
     if status in (-signal.SIGXCPU, -signal.SIGALRM):
@@ -323,5 +324,5 @@ def main() -> None:
     serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
 
 
-__all__ = ["KEPT_ENVIRONMENT", "Read", "WorkerStopped", "minimal_environment", "parse_upload", "read_upload",
-           "unpickle_job", "write_result"]
+__all__ = ["KEPT_ENVIRONMENT", "Read", "WorkerStopped", "minimal_environment",
+           "parse_upload", "read_upload", "unpickle_job", "why_stopped", "write_result"]

@@ -77,8 +77,8 @@ def run_page(server: Server):
 def _mode(run: Run) -> Mode:
     """The mode of what the page shows: the latest run's, the offline check's before one, apply's
     for a run kept from an earlier server (its job is not kept)."""
-    if run.result is not None and run.kind == "apply":
-        return run.result.mode
+    if run.ran is not None and run.kind == "apply":
+        return Mode(run.ran)
     return Mode.VALIDATE if run.job is not None or run.sheet is not None else Mode.APPLY
 
 

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sn_importer.web")
 
+#: Why the server stops a run in progress (the words its report and the page give).
+STOPPING = "the server is stopping"
+
 
 class Phase(StrEnum):
     """Where a run stands; the page shows one view per phase."""
@@ -76,10 +79,13 @@ class Run:
     template: str
     upload: Path
     job: "Job | None" = None
-    #: The job as the worker read it, still pickled: unpickled when its turn in the queue comes (and
-    #: again for the apply), let go once the run is done.
+    #: The job as the worker read it, still pickled, while it waits for its turn in the queue: handed
+    #: to the check's own process (a check shown holds no sheet in the server), or unpickled for the
+    #: apply; let go once the run is done.
     sheet: bytes | None = field(default=None, repr=False)
-    result: "RunResult | None" = None   # the latest preview or apply of the job
+    result: "RunResult | None" = None   # the latest apply of the job (a check's stays in its own process)
+    ran: str | None = None              # what the latest run was: "preview" or "apply"
+    child: int | None = None            # the process the latest check ran in (it has exited once shown)
     phase: Phase = Phase.CHECK_WAITING
     created: float = field(default_factory=SYSTEM.now)  # epoch seconds, on the server's clock
     live: Live = field(default_factory=Live)

@@ -5,8 +5,9 @@ connection ready made, the ways to log in, what the page keeps and for how
 long); :class:`Server` holds the parts every route uses: the folders under
 the state directory (the operator's alone), the runs and their one queue,
 sessions and logins, the page templates. It runs the library's calls
-(``Job.preview``/``Job.apply``, the annotated workbook written in the limited
-worker) on the queue's thread; it has no logic of its own beyond that.
+(``Job.apply``, the annotated workbook written in the limited worker) on the
+queue's thread, and a check in a process of its own (:mod:`.checks`); it has
+no logic of its own beyond that.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from ..interrupt import Interrupt
 from ..journal import run_key
 from ..status import Mode, Origin
 from ..template import available_templates, load_template
-from . import present, undo
+from . import checks, present, undo
+from .check_child import stamp, tenant_estimate
 from .csrf import csrf_token
 from .guard import user_from_header
-from .parse_worker import WORKERS, WorkerStopped, parse_upload, unpickle_job, write_result
+from .parse_worker import WORKERS, WorkerStopped, parse_upload, read_upload, unpickle_job, write_result
 from .retention import Retention
 from .runs import Phase, Registry, Run, RunQueue
 from .sessions import IDLE_SECONDS, SESSION_COOKIE, LoginThrottle, Logins, Sessions
@@ -119,46 +121,47 @@ class Server:
     # --- running (on the worker thread) --------------------------------------
 
     def execute(self, run: Run, mode: Mode) -> None:
-        """Preview or apply one run (or check or run an undo, :mod:`.undo`); called by the queue, one at a
-        time. Only the Katana calls hold the queue: the workbook and the page's view are made beside it
-        (:meth:`finish`), so the next person's check starts at once."""
+        """Check or apply one run (or check or run an undo, :mod:`.undo`); called by the queue, one at a
+        time. Only the Katana calls hold the queue: a check's workbook and view are made in its own
+        process beside it (:mod:`.checks`), an apply's in :meth:`finish`, so the next run starts at once."""
         if mode in undo.MODES:
             return undo.execute(self, run, mode)
-        mode = Mode(mode)
-        run.phase = Phase.CHECKING if mode == Mode.PREVIEW else Phase.RUNNING
+        if Mode(mode) == Mode.PREVIEW:
+            return checks.execute(self, run)
+        run.phase, run.ran = Phase.RUNNING, Mode.APPLY.value
         try:
             job = run.job or (unpickle_job(run.sheet) if run.sheet is not None else self.read_again(run))
-            runner = job.preview if mode == Mode.PREVIEW else job.apply
-            result = runner(base_url=self.settings.base_url, api_key=self.settings.api_key,
-                            state_dir=self.settings.state_dir, progress=run.progress, interrupt=self.interrupt,
-                            client_options=self.client_options(run), origin=Origin.WEB)
+            result = job.apply(base_url=self.settings.base_url, api_key=self.settings.api_key,
+                               state_dir=self.settings.state_dir, progress=run.progress, interrupt=self.interrupt,
+                               client_options=self.client_options(run), origin=Origin.WEB)
         except (SnImporterError, WorkerStopped) as exc:
             run.error, run.phase = str(exc), Phase.BROKEN
             return
         run.job, run.result = job, result
-        if mode == Mode.APPLY:
-            result.confirmed_by = run.confirmed_by
+        result.confirmed_by = run.confirmed_by
         run.count_now()
         self.stamp(result)
-        self.finishing.submit(self.finish, run, result, mode)
+        self.finishing.submit(self.finish, run, result)
 
-    def finish(self, run: Run, result, mode: Mode) -> None:
-        """Write the workbook and the page's view of a run the queue is done with (in the limited
-        worker, beside the queue), then let go of its rows: a check's job is unpickled again when
-        it is confirmed, so the server's memory returns near its idle size between runs."""
+    def finish(self, run: Run, result) -> None:
+        """Write the workbook and the page's view of an apply the queue is done with (in the limited
+        worker, beside the queue), then let go of its rows, so the server's memory returns near its
+        idle size between runs."""
         try:
-            run.output = self._write(result, self.results / f"{run.id}-{mode.value}.xlsx")
-            phase = self._previewed(run, result) if mode == Mode.PREVIEW else self._applied(run, result)
-        except Exception:  # a bug must not leave the run "checking" for ever
-            log.exception("run %s (%s) could not be finished", run.id, mode)
+            run.output = self._write(result, self.results / f"{run.id}-{Mode.APPLY.value}.xlsx")
+            phase = self._applied(run, result)
+        except Exception:  # a bug must not leave the run "running" for ever
+            log.exception("run %s (apply) could not be finished", run.id)
             run.error, phase = "the run stopped on an unexpected error; the server log has the details", Phase.BROKEN
-        if phase in (Phase.READY, Phase.DONE):
-            run.job = run.result = None
         if phase == Phase.DONE:
-            run.sheet = None
+            run.job = run.result = run.sheet = None
         del result
         give_back_memory()
         run.phase = phase
+
+    def finish_check(self, run: Run, child, unlisten) -> None:
+        """A check's workbook and view, made by its process beside the queue (:func:`.checks.finish`)."""
+        checks.finish(self, run, child, unlisten)
 
     def settle(self) -> None:
         """Wait for the workbooks being written (the server is stopping); later runs get a new pool."""
@@ -167,16 +170,18 @@ class Server:
         finishing.shutdown(wait=True)
 
     def read_again(self, run: Run):
-        """A check's sheet, read again from its stored upload (in the limited worker)."""
+        """A run's job, read again from its stored upload (in the limited worker)."""
         template = load_template(self.settings.templates[run.template])
         return parse_upload(run.upload, template, run.filename)
 
+    def sheet_again(self, run: Run) -> bytes:
+        """A check's sheet, read again from its stored upload (in the limited worker), still pickled."""
+        template = load_template(self.settings.templates[run.template])
+        return read_upload(run.upload, template, run.filename).job
+
     def stamp(self, result) -> None:
-        """Mark a run's (or an undo's) result as the page's: the Summary's advice speaks to the page,
-        and the server's own sandbox is named "built-in sandbox", not by its loopback URL."""
-        result.origin = Origin.WEB
-        if self.settings.sandbox:
-            result.sandbox = "with the page's server"
+        """Mark a run's (or an undo's) result as the page's (:func:`.check_child.stamp`)."""
+        stamp(result, self.settings.sandbox)
 
     def client_options(self, run: Run) -> dict:
         """The client of a run: the server's clock, and a wait hook that tells the run's page why
@@ -185,17 +190,12 @@ class Server:
         return {"clock": clock, "on_wait": lambda seconds, reason: run.waiting(clock.now() + seconds, reason)}
 
     def estimate(self, requests: int, words=None) -> str:
-        """About how long ``requests`` take on the tenant: the one estimate the command line shows too
-        (:mod:`sn_importer.estimate`'s ``wait_text``, or ``words`` of it)."""
-        from ..estimate import tenant_ledger, wait_text
+        """About how long ``requests`` take on the tenant (:func:`.check_child.tenant_estimate`)."""
         from ..settings import resolve_quota_share
 
-        ledger = tenant_ledger(self.settings.state_dir, self.settings.base_url, self.settings.api_key,
-                               resolve_quota_share(), self.settings.clock)
-        try:
-            return (words or wait_text)(ledger, requests)
-        finally:
-            ledger.close()
+        settings = self.settings
+        return tenant_estimate(settings.state_dir, settings.base_url, settings.api_key, resolve_quota_share(),
+                               settings.clock, requests, words)
 
     def _write(self, result, target: Path) -> Path | None:
         """The annotated workbook, written by the worker (within its limits); None, with a note
@@ -205,15 +205,6 @@ class Server:
         except (SnImporterError, WorkerStopped) as exc:
             result.notes.append(f"The annotated workbook could not be written: {exc}")
             return None
-
-    def _previewed(self, run: Run, result) -> Phase:
-        """The check's view, with what applying costs in the words ``preview`` prints (one estimate)."""
-        from ..estimate import apply_estimate
-
-        estimate = result.apply_estimate or self.estimate(result.requests_needed(Mode.APPLY), apply_estimate)
-        run.view = present.preview_view(result, run.filename, estimate)
-        run.error = result.error
-        return Phase.BROKEN if result.error else Phase.READY
 
     def _applied(self, run: Run, result) -> Phase:
         run.view = present.result_view(result, run.filename)

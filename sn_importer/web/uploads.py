@@ -22,6 +22,7 @@ from .. import formats
 from ..errors import InputError, SnImporterError
 from ..filesafety import private_file
 from ..template import load_template
+from . import check_worker
 from .parse_worker import WorkerStopped, read_upload
 from .runs import Run, new_id
 
@@ -122,7 +123,9 @@ def accept(server: "Server", file: UploadFile, template: str) -> Run:
     try:
         _store(file, target, server.settings.max_upload_bytes)
         check_upload(target, suffix)
-        read = read_upload(target, load_template(server.settings.templates[template]), filename)
+        chosen = load_template(server.settings.templates[template])
+        check_worker.warm()  # the check's process is forked by then
+        read = read_upload(target, chosen, filename)
         _check_rows(read.counts, filename)
     except UploadRefused:
         shutil.rmtree(folder, ignore_errors=True)
