@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import threading
 
+from openpyxl import load_workbook
+
 from sn_importer.web import create_app
 from test_web import BASE, SAMPLE, Page, TestClient, _deletes, run_url, settings_for, text
 from test_web import sandbox  # noqa: F401  (the fixture)
@@ -52,3 +54,29 @@ def test_a_check_being_written_does_not_hold_up_the_next_one(sandbox, tmp_path):
         assert "Finished: 15 serial numbers detached" in text(page.get(url_a))
         assert _deletes(sandbox) == 9
 
+
+def test_a_confirmed_check_is_applied_as_checked_or_not_at_all(sandbox, tmp_path):  # noqa: F811
+    """A check shown keeps no sheet in the server: confirming reads its upload again, and only the
+    job that was checked is applied. An upload that no longer reads as it did is refused, sends
+    nothing, and can be checked again."""
+    with TestClient(create_app(settings_for(sandbox, tmp_path)), base_url=BASE) as client:
+        page, server = Page(client), client.app.state.server
+        url = run_url(page.upload(SAMPLE))
+        page.wait(url, "ready", timeout=PATIENCE_S)
+        run = server.registry.get(url.rsplit("/", 1)[1])
+        assert run.sheet is None
+        stored = run.upload.read_bytes()
+        book = load_workbook(run.upload)
+        book["Orders"].delete_rows(book["Orders"].max_row)  # one row fewer: what only someone at the server could do
+        book.save(run.upload)
+        page.post(f"{url}/apply")
+        assert page.get(f"{url}/status").json()["phase"] == "broken"
+        words = text(page.get(url))
+        assert "“serials.xlsx” read again is not the sheet that was checked" in words and "Check again" in words
+        assert _deletes(sandbox) == 0
+        run.upload.write_bytes(stored)
+        page.post(f"{url}/check")
+        page.wait(url, "ready", timeout=PATIENCE_S)
+        page.post(f"{url}/apply")
+        page.wait(url, "done", timeout=PATIENCE_S)
+        assert "Finished: 15 serial numbers detached" in text(page.get(url)) and _deletes(sandbox) == 9

@@ -43,7 +43,8 @@ def execute(server: Server, run: Run) -> None:
     run.phase, run.ran, run.wait = Phase.CHECKING, Mode.PREVIEW.value, None
     try:
         if run.sheet is None:  # checked again: its upload is read again (in the parse worker)
-            run.sheet = server.sheet_again(run)
+            read = server.sheet_again(run, same=False)
+            run.sheet, run.fingerprint = read.job, read.fingerprint
         request = _request(server, run)
         child = check_worker.start()
     except (SnImporterError, WorkerStopped) as exc:

@@ -52,6 +52,10 @@ class WorkerStopped(Exception):
     """The worker ran out of memory or time, or died: the message says so in plain words."""
 
 
+class SheetChanged(SnImporterError):
+    """A sheet read again is not the one that was checked: it must be checked again before it is applied."""
+
+
 def minimal_environment(environ=None, names: tuple[str, ...] = KEPT_ENVIRONMENT) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     return {name: environ[name] for name in names if name in environ}
@@ -149,16 +153,31 @@ def parse_upload(path: Path, template, display_name: str, limits: Limits | None 
 @dataclass(frozen=True)
 class Read:
     """An upload read in the worker: its job still pickled (the server never unpickles a check's job:
-    the check's own process does, :mod:`.check_child`), with what the page shows of it at once."""
+    the check's own process does, :mod:`.check_child`), with what the page shows of it at once, and
+    its fingerprint, which tells whether a later read of the same upload is the same job."""
 
     job: bytes = field(repr=False)
     view: dict
     counts: dict
+    fingerprint: str
 
 
 def read_upload(path: Path, template, display_name: str, limits: Limits | None = None) -> Read:
     """Read ``path`` as :func:`parse_upload` does; the job comes back pickled, with the page's view."""
     return Read(*_read("read", path, template, display_name, limits))
+
+
+def fingerprint(job) -> str:
+    """What makes two reads of a sheet the same job: its rows (each with its validation status and
+    its planned request) and its template. The time it was read, which every read has its own of,
+    is left out; a pickle cannot serve (sets pickle in an order that varies from process to process)."""
+    import hashlib
+
+    import pandas as pd
+
+    digest = hashlib.sha256(pd.util.hash_pandas_object(job.rows, index=True).to_numpy().tobytes())
+    digest.update(repr((list(job.rows.columns), job.template.name, job.template.ids_per_request)).encode())
+    return digest.hexdigest()
 
 
 def unpickle_job(read: bytes):
@@ -277,7 +296,7 @@ def _parse(path: str, template, display_name: str, pickled: bool = False) -> tup
         job = Job(Path(path), template, display_name=display_name)
         if pickled:
             return "read", (pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL), read_view(job, display_name),
-                            job.counts())
+                            job.counts(), fingerprint(job))
         return "job", job
     except InputError as exc:
         return "refused", exc.problem + (f" (sheet {exc.sheet!r})" if exc.sheet else "")
@@ -324,5 +343,5 @@ def main() -> None:
     serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
 
 
-__all__ = ["KEPT_ENVIRONMENT", "Read", "WorkerStopped", "minimal_environment",
+__all__ = ["KEPT_ENVIRONMENT", "Read", "SheetChanged", "WorkerStopped", "fingerprint", "minimal_environment",
            "parse_upload", "read_upload", "unpickle_job", "why_stopped", "write_result"]

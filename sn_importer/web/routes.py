@@ -24,7 +24,7 @@ from ..status import Mode
 from ..template import load_template
 from . import present, undo
 from .csrf import posted
-from .parse_worker import WorkerStopped, parse_upload
+from .parse_worker import Read, SheetChanged, WorkerStopped, parse_upload
 from .runs import Live, Phase, Run
 from .server import Server
 from .uploads import UploadRefused, UploadTooLarge, accept
@@ -133,10 +133,17 @@ def confirm(server: Server):
         if run.phase != Phase.READY:
             return RedirectResponse(f"/runs/{run.id}", status_code=303)
         key = await run_in_threadpool(server.journal_key, run)  # reads the whole sheet: not on the event loop
+        read = await _read_again(server, run, same=True)
         who = server.who(request)
-        _submit_if(server, run, Mode.APPLY, Phase.WAITING,
-                   lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0,
-                   before=lambda: server.confirmed(run, key, who))
+
+        def hand_over() -> None:
+            run.sheet = read.job
+            server.confirmed(run, key, who)
+
+        if read is not None:
+            _submit_if(server, run, Mode.APPLY, Phase.WAITING,
+                       lambda: run.phase == Phase.READY and run.view and run.view["confirm"]["serials"] > 0,
+                       before=hand_over)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return confirm
@@ -177,11 +184,35 @@ def check_again(server: Server):
     @posted()
     async def check(request: Request, form) -> Response:
         run = server.find(request)
-        _submit_if(server, run, Mode.PREVIEW, Phase.CHECK_WAITING,
-                   lambda: run.phase in (Phase.READY, Phase.BROKEN) and (run.job is not None or run.upload.is_file()))
+
+        def allowed() -> bool:
+            return run.phase in (Phase.READY, Phase.BROKEN) and (run.job is not None or run.upload.is_file())
+
+        if allowed():
+            read = await _read_again(server, run, same=False)
+
+            def keep() -> None:
+                run.sheet, run.fingerprint = read.job, read.fingerprint
+
+            _submit_if(server, run, Mode.PREVIEW, Phase.CHECK_WAITING, allowed, before=keep)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     return check
+
+
+async def _read_again(server: Server, run: Run, same: bool) -> Read | None:
+    """The run's sheet read again from its upload (in the parse worker, beside the queue): a check
+    shown holds no sheet in the server. ``same``: it must be the job that was checked; when it is
+    not, the run is broken with a sentence that says so (None), and its page offers to check again."""
+    try:
+        return await run_in_threadpool(server.sheet_again, run, same)
+    except SheetChanged as exc:
+        with run.lock:
+            if run.phase == Phase.READY:
+                run.error, run.phase = str(exc), Phase.BROKEN
+        return None
+    except (SnImporterError, WorkerStopped) as exc:
+        raise HTTPException(400, f"“{run.filename}” could not be read again: {exc}") from None
 
 
 def download(server: Server):

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..engine import Progress
     from ..job import Job
     from ..result import RunResult
+    from ..template import Template
 
 log = logging.getLogger("sn_importer.web")
 
@@ -80,9 +81,13 @@ class Run:
     upload: Path
     job: "Job | None" = None
     #: The job as the worker read it, still pickled, while it waits for its turn in the queue: handed
-    #: to the check's own process (a check shown holds no sheet in the server), or unpickled for the
-    #: apply; let go once the run is done.
+    #: to the check's own process, or unpickled for the apply; read again from the upload when it is
+    #: confirmed (a check shown holds no sheet in the server), let go once the run is done.
     sheet: bytes | None = field(default=None, repr=False)
+    #: What the sheet was read as: the template then (a later read uses it again), and the rows'
+    #: fingerprint, so the job applied is the job checked.
+    template_read: "Template | None" = field(default=None, repr=False)
+    fingerprint: str | None = None
     result: "RunResult | None" = None   # the latest apply of the job (a check's stays in its own process)
     ran: str | None = None              # what the latest run was: "preview" or "apply"
     child: int | None = None            # the process the latest check ran in (it has exited once shown)

@@ -39,7 +39,8 @@ from . import checks, present, undo
 from .check_child import stamp, tenant_estimate
 from .csrf import csrf_token
 from .guard import user_from_header
-from .parse_worker import WORKERS, WorkerStopped, parse_upload, read_upload, unpickle_job, write_result
+from .parse_worker import (WORKERS, Read, SheetChanged, WorkerStopped, parse_upload, read_upload, unpickle_job,
+                           write_result)
 from .retention import Retention
 from .runs import Phase, Registry, Run, RunQueue
 from .sessions import IDLE_SECONDS, SESSION_COOKIE, LoginThrottle, Logins, Sessions
@@ -170,14 +171,21 @@ class Server:
         finishing.shutdown(wait=True)
 
     def read_again(self, run: Run):
-        """A run's job, read again from its stored upload (in the limited worker)."""
-        template = load_template(self.settings.templates[run.template])
-        return parse_upload(run.upload, template, run.filename)
+        """A run's job, read again from its stored upload (in the limited worker), as it was checked."""
+        return parse_upload(run.upload, self._template_of(run), run.filename)
 
-    def sheet_again(self, run: Run) -> bytes:
-        """A check's sheet, read again from its stored upload (in the limited worker), still pickled."""
-        template = load_template(self.settings.templates[run.template])
-        return read_upload(run.upload, template, run.filename).job
+    def sheet_again(self, run: Run, same: bool = True) -> Read:
+        """A check's sheet read again from its stored upload (in the limited worker), still pickled:
+        with the template it was read with then. ``same``: it must be the job that was checked
+        (:class:`SheetChanged` if its rows differ), as when the check is confirmed."""
+        read = read_upload(run.upload, self._template_of(run), run.filename)
+        if same and run.fingerprint is not None and read.fingerprint != run.fingerprint:
+            raise SheetChanged(f"“{run.filename}” read again is not the sheet that was checked. "
+                               "Check it again before detaching anything.")
+        return read
+
+    def _template_of(self, run: Run):
+        return run.template_read or load_template(self.settings.templates[run.template])
 
     def stamp(self, result) -> None:
         """Mark a run's (or an undo's) result as the page's (:func:`.check_child.stamp`)."""

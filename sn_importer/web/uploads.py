@@ -142,7 +142,7 @@ def accept(server: "Server", file: UploadFile, template: str) -> Run:
         raise UploadRefused(f"“{filename}” could not be read as a spreadsheet ({type(exc).__name__}). "
                             "Open it in Excel, save it again and upload the new copy.") from None
     run = Run(id=run_id, filename=filename, template=template, upload=target, sheet=read.job,
-              created=server.settings.clock.now())
+              template_read=chosen, fingerprint=read.fingerprint, created=server.settings.clock.now())
     run.view = read.view
     return server.registry.add(run)
 
