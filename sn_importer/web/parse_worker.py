@@ -248,6 +248,7 @@ def serve(requests: Connection, answers: Connection) -> None:
     from .. import result  # noqa: F401
 
     os.umask(0o077)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal stops the web server; it stops us
     while True:
         try:
             request = requests.recv_bytes()
