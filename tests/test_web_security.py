@@ -350,6 +350,8 @@ def test_the_worker_starts_with_a_minimal_environment_and_writes_the_workbook_wi
     canary = "canary-worker-env-0f9e8d7c"
     monkeypatch.setenv("KATANA_API_KEY", canary)
     monkeypatch.setenv("SN_PASS", canary + "-password")
+    # how the server reaches Katana reaches the checks too (https only: the sandbox here is plain http)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     parse_worker._server._stop()  # a worker started now sees this environment
     with check_worker._forker.lock:
         check_worker._forker._stop()  # and so does the checks' forking server
@@ -364,6 +366,8 @@ def test_the_worker_starts_with_a_minimal_environment_and_writes_the_workbook_wi
         for worker in workers:
             environ = Path(f"/proc/{worker.pid}/environ").read_bytes()
             assert canary.encode() not in environ and b"KATANA" not in environ and b"SN_PASS" not in environ
+        for forker in check_worker._forker.processes():
+            assert b"HTTPS_PROXY=http://proxy.invalid:3128" in Path(f"/proc/{forker.pid}/environ").read_bytes()
             assert b"PATH=" in environ
         run = app.state.server.registry.get(url.rsplit("/", 1)[1])
         run.result = app.state.server.read_again(run).validation()  # the check let go of its rows once shown

@@ -35,10 +35,12 @@ from multiprocessing.reduction import recv_handle, send_handle
 
 from .parse_worker import KEPT_ENVIRONMENT, WorkerStopped, minimal_environment
 
-#: The checks' environment: the parse worker's, and where to find the certificate authorities the
-#: operator trusts for Katana's address (not secrets; without them a check could not reach Katana
-#: through a company's TLS-inspecting proxy as the server itself can).
-CHECK_ENVIRONMENT = (*KEPT_ENVIRONMENT, "SSL_CERT_FILE", "SSL_CERT_DIR")
+#: The checks' environment: the parse worker's, and how the server itself reaches Katana: the
+#: certificate authorities the operator trusts (a company's TLS-inspecting proxy) and the proxy
+#: settings httpx reads. Without them a check would fail where the server's own runs get through.
+PROXY_ENVIRONMENT = tuple(name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+                          for name in (base, base.lower()))
+CHECK_ENVIRONMENT = (*KEPT_ENVIRONMENT, "SSL_CERT_FILE", "SSL_CERT_DIR", *PROXY_ENVIRONMENT)
 #: Seconds a child that said it is done may take to exit before it is killed (it exits at once).
 EXIT_PATIENCE = 30.0
 
