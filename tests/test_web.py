@@ -367,6 +367,7 @@ def test_the_queue_is_visible_while_another_run_goes(page):
 def test_progress_figures_never_claim_fewer_requests_than_were_sent():
     assert figures(Live()) == "Starting…"
     assert figures(Live(12, 30, 40, 180, 5, 60)) == "Sent: 5 of 60 resources, 40 of 180 rows · requests 12 of at most 30"
+    assert figures(Live(12, 30, 40, 180, 5, 60), checking=True).startswith("Checked: 5 of 60 resources, 40 of 180 rows")
     over = figures(Live(31, 30, 180, 180, 60, 60))
     assert "of at most" not in over and "requests 31 (30 planned; retries and lists read again add more)" in over
 

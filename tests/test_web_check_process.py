@@ -139,7 +139,7 @@ def test_a_checks_figures_and_why_it_waits_reach_the_page_as_it_goes(quota_site,
         assert state["phase"] == "checking" and state["running"] is True
         assert state["wait"]["reason"] == "Katana's quota for this window is spent; waiting for it to reset"
         assert state["resources"][1] == 8 and state["rows"][1] == 8, state
-        assert state["figures"].startswith("Resources ") and " of 8 · rows " in state["figures"]
+        assert state["figures"].startswith("Checked: ") and " of 8 resources, " in state["figures"]
         words = text(page.get(url))
         assert "Checking the sheet against Katana" in words and "Waiting " in words
         assert "Katana's quota for this window is spent" in words

@@ -173,17 +173,19 @@ def read_view(job: Shown, filename: str) -> dict:
             "plan_totals": _plan_totals(job)}
 
 
-def figures(live) -> str:
-    """The progress line: resources and rows sent so far, and requests. "Sent", because a row sent
-    is not yet a row checked: the counts by status beside it keep it pending until the list after
-    says what became of it. Retries and re-read lists can take a run past the requests planned;
-    the line then says so instead of "31 of at most 30"."""
+def figures(live, checking: bool = False) -> str:
+    """The progress line: resources and rows sent so far (or, ``checking``, read: a check sends
+    nothing), and requests. "Sent", because a row sent is not yet a row checked: the counts by
+    status beside it keep it pending until the list after says what became of it. Retries and
+    re-read lists can take a run past the requests planned; the line then says so instead of
+    "31 of at most 30"."""
     if not live.resources_total:
         return "Starting…"
     done, planned = live.requests_done, live.requests_total
     requests = (f"requests {done} of at most {planned}" if done <= planned
                 else f"requests {done} ({planned} planned; retries and lists read again add more)")
-    return (f"Sent: {live.resources_done} of {live.resources_total} resources, {live.rows_done} of "
+    return (f"{'Checked' if checking else 'Sent'}: {live.resources_done} of {live.resources_total} resources, "
+            f"{live.rows_done} of "
             f"{live.rows_total} rows · {requests}")
 
 

@@ -107,7 +107,8 @@ def _live(server: Server, run: Run, live: Live) -> dict:
     """What the page and its status JSON show of a run as it goes: the figures, the counts by
     status so far, and why it stands still and for how long (``wait``; None while it moves)."""
     clock = server.settings.clock
-    return {"figures": present.figures(live), "counts": present.live_statuses(live, run.kind == "undo"),
+    return {"figures": present.figures(live, run.phase == Phase.CHECKING),
+            "counts": present.live_statuses(live, run.kind == "undo"),
             "wait": present.waiting(run.wait_now(clock.now()), clock)}
 
 
