@@ -83,3 +83,30 @@ def test_the_run_its_undo_and_history_stay_linked_after_a_restart(sandbox, tmp_p
         assert "Undone " in text(history)
         assert again.post(f"{url}/undo", follow_redirects=False).headers["location"] == undo
     assert posts(sandbox) == 8
+
+
+def test_an_undo_report_being_written_does_not_hold_up_the_next_check(page, sandbox, monkeypatch):  # noqa: F811
+    """The undo's report and page are made beside the queue, as a check's are: while the report is
+    held (here, until the test lets it go), the next person's check goes through and is shown."""
+    import threading
+
+    from sn_importer.web import undo as web_undo
+
+    url = applied(page)
+    writing, release = threading.Event(), threading.Event()
+    finish = web_undo.finish
+
+    def held(*args):
+        writing.set()
+        assert release.wait(60)
+        return finish(*args)
+
+    monkeypatch.setattr(web_undo, "finish", held)
+    undo = run_url(page.post(f"{url}/undo", follow_redirects=False))
+    assert writing.wait(60), "the undo's check never reached its report"
+    other = run_url(page.upload(SAMPLE, name="second.xlsx"))
+    page.wait(other, "ready", timeout=60)
+    assert page.get(f"{undo}/status").json()["phase"] == "checking"  # its report is still being written
+    release.set()
+    page.wait(undo, "ready", timeout=60)
+    assert "Put back" in text(page.get(undo))

@@ -15,6 +15,7 @@ routes (start, confirm) are in :mod:`.undo_routes`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ..restore import UndoResult
     from .server import Server
 
+log = logging.getLogger("sn_importer.web")
 #: The queue's tasks of an undo: its check (nothing sent) and the undo itself.
 UNDO_CHECK, UNDO = "undo-check", "undo"
 MODES = frozenset({UNDO_CHECK, UNDO})
@@ -81,16 +83,29 @@ def execute(server: Server, run: Run, mode: str) -> None:
     server.stamp(result)
     run.result = result
     run.count_now()
-    run.output = _write(result, server.results / f"{run.id}-{mode}.xlsx")
-    run.view, run.error = undo_view(result, run, *_cost(server, removed, preview)), result.error
+    server.finishing.submit(finish, server, run, result, removed, mode)
+
+
+def finish(server: Server, run: Run, result: UndoResult, removed, mode: str) -> None:
+    """The undo's report and its page, made beside the queue (as a check's are): only the Katana calls
+    hold the queue, so the next person's run starts while this report is written."""
+    preview = mode == UNDO_CHECK
+    try:
+        run.output = _write(result, server.results / f"{run.id}-{mode}.xlsx")
+        run.view, run.error = undo_view(result, run, *_cost(server, removed, preview)), result.error
+        if not preview:
+            server.registry.save(run, {"kind": "undo", "undoes": run.undoes, "run_id": result.run_id,
+                                       "filename": run.filename, "template": run.template,
+                                       "output": run.output.name if run.output else None, "view": run.view,
+                                       "finished_at": result.finished_at, "confirmed_by": run.confirmed_by})
+    except Exception:  # a bug must not leave the undo "checking" for ever
+        log.exception("undo %s (%s) could not be finished", run.id, mode)
+        run.error, run.phase = "the undo stopped on an unexpected error; the server log has the details", Phase.BROKEN
+        return
     if preview:
         run.phase = Phase.BROKEN if result.error else Phase.READY
-        return
-    server.registry.save(run, {"kind": "undo", "undoes": run.undoes, "run_id": result.run_id,
-                               "filename": run.filename, "template": run.template,
-                               "output": run.output.name if run.output else None, "view": run.view,
-                               "finished_at": result.finished_at, "confirmed_by": run.confirmed_by})
-    run.phase = Phase.DONE
+    else:
+        run.phase = Phase.DONE
 
 
 def _cost(server: Server, removed, preview: bool) -> tuple[int, str]:
@@ -155,4 +170,4 @@ def undo_view(result: UndoResult, run: Run, requests: int = 0, estimate: str = "
     }
 
 
-__all__ = ["MODES", "UNDO", "UNDO_CHECK", "execute", "offer", "records", "statuses", "undo_view"]
+__all__ = ["MODES", "UNDO", "UNDO_CHECK", "execute", "finish", "offer", "records", "statuses", "undo_view"]
