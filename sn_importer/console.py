@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from .job import Job
     from .result import RunResult
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+#: No emoji codes: a sheet named "week:heart:" is printed as it is, and so is the path of its output.
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def show_mapping(job: Job) -> None:

@@ -137,3 +137,15 @@ def test_help_for_every_command():
         assert result.returncode == 0, (command, result.stderr)
         assert f"Usage: sn-importer {command}" in result.stdout
     assert run_cli("-h").returncode == 0
+
+
+def test_names_that_look_like_emoji_codes_are_printed_as_they_are(tmp_path):
+    """A sheet, a header or a path with ``:heart:`` in it is printed as typed: the output's path on
+    the screen is the path on disk."""
+    path = tmp_path / "week:heart:.csv"
+    path.write_text("resource_type,resource_id,serial_number,:smile: note\nMO,3001,SN1,x\n", encoding="utf-8")
+    result = run_cli("validate", path)
+    printed = " ".join(result.stdout.split())  # the terminal's wrapping undone
+    assert "week:heart:" in printed and "❤" not in printed, result.stdout
+    assert "week:heart:.results.csv" in printed
+    assert (tmp_path / "week:heart:.results.csv").is_file()
