@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from .job import Job
     from .result import RunResult
 
-#: No emoji codes: a sheet named "week:heart:" is printed as it is, and so is the path of its output.
+#: No emoji codes, and every name, path and message from outside passed through ``escape``: a sheet
+#: named "week:heart:" or a file "week[bold].csv" is printed as it is, and so is the path of its output.
 out = Console(highlight=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False)
 
@@ -65,16 +66,16 @@ def show_counts(result: RunResult) -> None:
         table.add_row(f"[on #{colour}] [/] {status}" if colour else status, str(count))
     out.print(table)
     if result.error:
-        err.print(f"[bold red]Stopped:[/] {result.error}", soft_wrap=True)
+        err.print(f"[bold red]Stopped:[/] {escape(result.error)}", soft_wrap=True)
     if result.output:
-        out.print(f"Output: {result.output}")
+        out.print(f"Output: {escape(str(result.output))}")
 
 
 def tell_wait(seconds: float, reason: str) -> None:
     """Why nothing moves for a while: one line on stderr (above the progress bar)."""
     from .estimate import wait_line
 
-    err.print(f"[dim]{wait_line(seconds, reason)}[/]", soft_wrap=True)
+    err.print(f"[dim]{escape(wait_line(seconds, reason))}[/]", soft_wrap=True)
 
 
 def tell_stopping(signal_name: str) -> None:
@@ -101,7 +102,8 @@ def progress_bar(enabled: bool = True):
         if not bar.live.is_started:
             bar.start()
         bar.update(task, completed=p.resources_done, total=p.resources_total,
-                   rows=f"{p.rows_done}/{p.rows_total}", description=p.message or f"requests {p.requests_done}")
+                   rows=f"{p.rows_done}/{p.rows_total}",
+                   description=escape(p.message or f"requests {p.requests_done}"))
 
     try:
         yield update

@@ -149,3 +149,21 @@ def test_names_that_look_like_emoji_codes_are_printed_as_they_are(tmp_path):
     assert "week:heart:" in printed and "❤" not in printed, result.stdout
     assert "week:heart:.results.csv" in printed
     assert (tmp_path / "week:heart:.results.csv").is_file()
+
+
+def test_names_with_square_brackets_are_printed_as_they_are(tmp_path):
+    """Square brackets in a name are the terminal toolkit's markup: a file ``week[bold].csv`` keeps its
+    name on the screen, a folder ``a[`` holding ``]b.csv`` does not stop the command, and a missing
+    file is named as typed."""
+    header = "Resource type,Resource ID,Serial number\nMO,3001,SN1\n"
+    (tmp_path / "week[bold].csv").write_text(header, encoding="utf-8")
+    result = run_cli("validate", tmp_path / "week[bold].csv")
+    assert result.returncode == 0, result.stderr
+    assert "week[bold].results.csv" in " ".join(result.stdout.split())
+    (tmp_path / "a[").mkdir()
+    (tmp_path / "a[" / "]b.csv").write_text(header, encoding="utf-8")
+    result = run_cli("validate", tmp_path / "a[" / "]b.csv")
+    assert result.returncode == 0, result.stderr
+    assert "a[/]b.results.csv" in " ".join(result.stdout.split())
+    missing = run_cli("validate", tmp_path / "nope[bold]x.csv")
+    assert missing.returncode == 2 and "nope[bold]x.csv: file not found" in " ".join(missing.stderr.split())

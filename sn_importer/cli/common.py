@@ -97,7 +97,9 @@ def fail(message: str, command: str, kwargs: dict) -> None:
     from .. import console
     from ..result import failure_summary
 
-    console.err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+    from rich.markup import escape
+
+    console.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, markup=True, highlight=False)
     if kwargs.get("as_json"):
         command = _COMMAND_NAMES.get(command, command)
         summary = failure_summary(kwargs.get("file"), command, message, kwargs.get("template"))
@@ -158,7 +160,10 @@ def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: 
     if landed.refused:
         went = f"it was written to {landed.where} instead" if landed.where else \
             "no folder would take it (the state folder and the input's were tried): every row's status is on stdout"
-        console.err.print(f"[bold red]error:[/] could not write the report to {aim}: {landed.refused}; {went}",
+        from rich.markup import escape
+
+        why = f"could not write the report to {aim}: {landed.refused}; {went}"
+        console.err.print(f"[bold red]error:[/] {escape(why)}",
                           soft_wrap=True)
     raise typer.Exit(code)
 
@@ -209,7 +214,7 @@ def remote(mode: str, file: Path, template, output, as_json, sandbox, sandbox_se
                             quota_share=share, env_file=env_file, origin=Origin.COMMAND_LINE, **extra)
         if not as_json:
             for note in result.notes:
-                console.err.print(note, soft_wrap=True)
+                console.err.print(note, soft_wrap=True, markup=False)
             if result.apply_estimate:  # the sentence the page shows beside its confirm button
                 console.out.print(f"{result.apply_estimate}.", soft_wrap=True, markup=False, highlight=False)
         finish(result, output, as_json, target=target, state_dir=state_dir, interrupted=interrupt.requested)

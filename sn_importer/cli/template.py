@@ -36,7 +36,7 @@ def template_sheet(
     if as_json:
         sys.stdout.write(json.dumps(_summary(path, chosen.name, no_requests())) + "\n")
     else:
-        console.out.print(f"Blank sheet written: {path}")
+        console.out.print(f"Blank sheet written: {path}", markup=False)
 
 
 def _summary(path: Path, template: Optional[str], requests: dict) -> dict:

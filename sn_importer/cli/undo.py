@@ -91,7 +91,10 @@ def finish(result: UndoResult, output: Optional[Path], target: Path, as_json: bo
     if landed.refused:
         went = f"it was written to {landed.where} instead" if landed.where else \
             "no folder would take it: every record's status is on stdout"
-        console.err.print(f"[bold red]error:[/] could not write the report to {target}: {landed.refused}; {went}",
+        from rich.markup import escape
+
+        why = f"could not write the report to {target}: {landed.refused}; {went}"
+        console.err.print(f"[bold red]error:[/] {escape(why)}",
                           soft_wrap=True)
     raise typer.Exit(code)
 

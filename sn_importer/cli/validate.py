@@ -17,7 +17,7 @@ def validate(file: FileArg, template: TemplateOpt = None, output: OutputOpt = No
         console.show_mapping(job)
         console.show_plan(job)
         for note in job.notes:
-            console.err.print(note, soft_wrap=True)
+            console.err.print(note, soft_wrap=True, markup=False)
     if job.source.row_count == 0 or not job.counts():
         console.err.print("Nothing to import: the sheet has a header but no data rows.")
     finish(job.validation(), output, as_json)
