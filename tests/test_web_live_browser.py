@@ -15,6 +15,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from sandbox_fixtures import many, serial
 from test_web_browser import KEY, WAIT_MS, browser, expect, page, page_over  # noqa: F401
 
@@ -49,18 +50,33 @@ def sheet(tmp_path):
     return path
 
 
+#: The live box as the page shows it at one instant (one script, so the box cannot go between two reads
+#: of it when the run ends): its figures, its counts, and the wait line if shown, with where it lies.
+GLANCE = """() => {
+  if (!document.querySelector("[data-live]")) return null;
+  const text = (selector) => { const found = document.querySelector(selector); return found ? found.innerText : ""; };
+  const wait = document.querySelector("[data-wait]");
+  const box = wait ? wait.getBoundingClientRect() : null;
+  const shown = !!wait && box.width > 0 && box.height > 0 && getComputedStyle(wait).visibility !== "hidden";
+  return {figures: text("[data-figures]"), counts: text("[data-counts]"),
+          wait: shown ? wait.innerText : null, x: shown ? box.x : 0, width: shown ? box.width : 0};
+}"""
+
+
 def sample_until(page, seen, done) -> None:
     """Read the live box over and over (as a person would glance at it) until ``done(seen)``."""
     limit = time.monotonic() + PATIENCE_S
     while not done(seen) and time.monotonic() < limit:
-        if page.locator("[data-live]").count():
-            wait = page.locator("[data-wait]")
-            seen["figures"].add(page.locator("[data-figures]").inner_text())
-            seen["counts"].add(page.locator("[data-counts]").inner_text().replace("\n", " "))
-            if wait.is_visible():
-                seen["waits"].append(wait.inner_text())
-                box = wait.bounding_box()
-                seen["on_screen"].add(bool(box) and box["x"] >= 0 and box["x"] + box["width"]
+        try:
+            glance = page.evaluate(GLANCE)
+        except PlaywrightError:  # the page reloaded as the glance was taken (its phase changed): look again
+            glance = None
+        if glance is not None:
+            seen["figures"].add(glance["figures"])
+            seen["counts"].add(glance["counts"].replace("\n", " "))
+            if glance["wait"] is not None:
+                seen["waits"].append(glance["wait"])
+                seen["on_screen"].add(glance["x"] >= 0 and glance["x"] + glance["width"]
                                       <= page.viewport_size["width"])
         page.wait_for_timeout(150)
 
