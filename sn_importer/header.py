@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import HeaderNotFoundError
-from .mapping import ColumnMapping, expected_headers, nearest, needs, read_header, trailing_result_columns
+from .mapping import (ColumnMapping, expected_headers, nearest, needs, quoted, read_header,
+                      trailing_result_columns)
 from .template import Template
 
 #: The first cell of the blank template's own instructions sheet (see ``blank.py``): a
@@ -83,7 +84,7 @@ def _unread(found: HeaderRow, template: Template, numbers: list[int]) -> HeaderR
     lacks = _lacks(found.mapping.missing)
     if len(found.mapping.missing) > 1:
         return f"{NEAREST} {row}, which has {lacks}"
-    hints = "; ".join(f"{text!r} ~ {name}" for text, name in nearest(found.mapping, template))
+    hints = "; ".join(f"{quoted(text)} ~ {name}" for text, name in nearest(found.mapping, template))
     why = f"its header {row} has {lacks}" + (f"; nearest: {hints}" if hints else "")
     return replace(found, unread=why)
 
@@ -101,7 +102,7 @@ def _cells(cells: tuple[str, ...] | list[str], read: set[int], most: int = 8) ->
     """A header row as a person reads it: "Resource type | 'Order ref' | Serial". A cell read as a
     field is a name the template knows; any other is the file's content, so it is quoted (and
     front ends that show only a glimpse of a file's content can cut it)."""
-    shown = [text if position in read else repr(text) for position, text in enumerate(cells) if text]
+    shown = [text if position in read else quoted(text) for position, text in enumerate(cells) if text]
     return " | ".join(shown[:most]) + (" | …" if len(shown) > most else "")
 
 
@@ -114,7 +115,7 @@ def needs_attention(why: str) -> bool:
 
 def unread_sentence(sheet: str, why: str) -> str:
     """The sentence that says a sheet was not read: "Sheet 'Returns' was not read: its header row 3 (…)"."""
-    return f"Sheet {sheet!r} was not read: {why}"
+    return f"Sheet {quoted(sheet)} was not read: {why}"
 
 
 def header_text(cell) -> str:
@@ -131,7 +132,7 @@ def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) ->
     if len(skipped) == 1 and skipped[0][0] == path.name:  # a CSV: its one "sheet" is the file
         found = skipped[0][1]
     else:
-        found = "; ".join(f"sheet {name!r}: {why}" for name, why in skipped) or "no sheet with data"
+        found = "; ".join(f"sheet {quoted(name)}: {why}" for name, why in skipped) or "no sheet with data"
     return HeaderNotFoundError(
         path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 

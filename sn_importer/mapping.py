@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from .columns import RESULT_NAMES
 from .template import FIELDS, Template, normalise_key
 
+
+def quoted(text: str) -> str:
+    """A sheet's text quoted in a message as a person sees it in the sheet: Python's quoting (so a
+    stray tab or an invisible character still shows), but a non-breaking space shown as the space
+    it looks like."""
+    return repr(str(text).replace("\u00a0", " "))
+
 #: Columns that sn-importer appends to its output; a results file fed back in
 #: carries them at its end, and they are dropped so the file can be re-run.
 RESULT_COLUMNS = RESULT_NAMES  # from the one table of result columns (columns.py)
@@ -44,8 +51,8 @@ class ColumnMapping:
 
     def warnings(self, sheet: str) -> list[str]:
         """Plain-words notes on columns that look like a field but were not read."""
-        return [f"Sheet {sheet!r}: column {self.header[p]!r} also looks like {name}; "
-                f"only column {self.header[self.columns[name]]!r} was read."
+        return [f"Sheet {quoted(sheet)}: column {quoted(self.header[p])} also looks like {name}; "
+                f"only column {quoted(self.header[self.columns[name]])} was read."
                 for name, positions in self.passed_over.items() for p in positions]
 
     def describe(self, fixed: dict[str, str | int]) -> dict[str, str]:
@@ -53,7 +60,7 @@ class ColumnMapping:
         out = {}
         for name in FIELDS:
             if name in self.columns:
-                out[name] = f"column {self.header[self.columns[name]]!r}"
+                out[name] = f"column {quoted(self.header[self.columns[name]])}"
             elif name in fixed:
                 out[name] = f"fixed value {fixed[name]!r}"
         return out

@@ -167,3 +167,19 @@ def test_names_with_square_brackets_are_printed_as_they_are(tmp_path):
     assert "a[/]b.results.csv" in " ".join(result.stdout.split())
     missing = run_cli("validate", tmp_path / "nope[bold]x.csv")
     assert missing.returncode == 2 and "nope[bold]x.csv: file not found" in " ".join(missing.stderr.split())
+
+
+def test_headers_with_non_breaking_spaces_are_quoted_as_they_look(tmp_path):
+    """Spreadsheets often put a non-breaking space in a header: messages show it as the space it looks
+    like, not as Python's escape for it."""
+    path = tmp_path / "nbsp.csv"
+    path.write_text("Resource\u00a0type,Resource ID,Serial\u00a0number\nMO,3001,SN1\n", encoding="utf-8")
+    result = run_cli("validate", path)
+    printed = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stderr
+    assert "column 'Resource type'" in printed and "column 'Serial number'" in printed
+    assert "\\xa0" not in result.stdout + result.stderr
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("Item\u00a0name,Colour\nwidget,red\n", encoding="utf-8")
+    refused = run_cli("validate", wrong)
+    assert refused.returncode == 2 and "'Item name' | 'Colour'" in " ".join(refused.stderr.split())
