@@ -23,6 +23,7 @@ import pandas as pd
 
 from .outcome import Outcomes, Stop
 from .status import NEVER_SENT, OPEN, Status
+from .validate import text_by_code
 
 if TYPE_CHECKING:
     from .references import Resolution
@@ -59,11 +60,8 @@ def _with_requests(column: pd.Series, requests: pd.Series) -> pd.Series:
     if (at < 0).any():
         raise KeyError("a request label for a row the frame does not hold")
     codes[at] = requests.cat.codes.to_numpy()
-    texts = pd.array(np.asarray(requests.cat.categories, dtype=object).astype(str), dtype="str")
-    written = pd.Series(texts.take(codes, allow_fill=True), index=column.index)
-    if not written.isna().any():
-        return written
-    return written.fillna("") if bool((column == "").all()) else written.fillna(column)
+    written = pd.Series(text_by_code(requests.cat.categories, codes), index=column.index)
+    return written.fillna(column) if written.isna().any() else written
 
 
 def _resolution(rows: pd.DataFrame, resolution: "Resolution") -> None:

@@ -161,14 +161,16 @@ class _Once:
         self._done: dict[tuple[int, str], tuple[object, object]] = {}
 
     def __call__(self, s: pd.Series, what: str, work) -> pd.Series:
+        return pd.Series(self._kept(s, what, lambda c: _as_array(work(c))), index=s.index, copy=False)
+
+    def _kept(self, s: pd.Series, what: str, work):
+        """``work(s)``, worked out once per column array."""
         key = (id(s.array), what)
         kept = self._done.get(key)
         if kept is None or kept[0] is not s.array:  # the array is held, so its id is never reused
-            done = work(s)
-            # kept as the array it is (a Series' own array is not turned into numpy objects and back)
-            kept = (s.array, done.array if isinstance(done, pd.Series) else np.asarray(done))
+            kept = (s.array, work(s))
             self._done[key] = kept
-        return pd.Series(kept[1], index=s.index, copy=False)
+        return kept[1]
 
     def matches(self, s: pd.Series, pattern: str) -> pd.Series:
         return self(s, pattern, lambda c: self._match(c, pattern))
@@ -182,18 +184,24 @@ class _Once:
         return np.append(_fullmatch(pd.Series(uniques), pattern), False)[codes]
 
     def _distinct(self, s: pd.Series) -> tuple[np.ndarray | None, object]:
-        key = (id(s.array), "distinct")
-        kept = self._done.get(key)
-        if kept is None or kept[0] is not s.array:
-            codes, uniques = (None, None)
-            head = s.iloc[:4096]
-            if len(s) > 4 * len(head) and head.nunique() * 4 <= len(head):  # its first rows repeat
-                codes, uniques = pd.factorize(s)
-                if len(uniques) * 4 > len(s):  # mostly different values: matching them all is as cheap
-                    codes, uniques = None, None
-            kept = (s.array, (codes, uniques))
-            self._done[key] = kept
-        return kept[1]
+        return self._kept(s, "distinct", _distinct)
+
+
+def _distinct(s: pd.Series) -> tuple[np.ndarray | None, object]:
+    """(codes, distinct values) of a column whose values repeat; (None, None) when matching every
+    cell is as cheap."""
+    head = s.iloc[:4096]
+    if len(s) > 4 * len(head) and head.nunique() * 4 <= len(head):  # its first rows repeat
+        codes, uniques = pd.factorize(s)
+        if len(uniques) * 4 <= len(s):
+            return codes, uniques
+    return None, None
+
+
+def _as_array(done):
+    """A check's worked-out column as the array it is (a Series' own array is not turned into numpy
+    objects and back)."""
+    return done.array if isinstance(done, pd.Series) else np.asarray(done)
 
 
 def _fullmatch(s: pd.Series, pattern: str) -> np.ndarray:

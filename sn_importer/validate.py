@@ -171,8 +171,13 @@ def cells_as_text(column: pd.Series) -> pd.Series:
         column = column.map(_cell_text, na_action=None)
     # text per distinct value, then taken by code: cheap for the few-valued columns of results
     codes, uniques = pd.factorize(column)
-    text = pd.array(np.asarray(uniques, dtype=object).astype(str), dtype="str").take(codes, allow_fill=True)
-    return pd.Series(text, index=column.index).fillna("")
+    return pd.Series(text_by_code(uniques, codes), index=column.index).fillna("")
+
+
+def text_by_code(values, codes: np.ndarray):
+    """Text column of ``values[code]`` for each code (-1: missing): the few distinct values are made
+    text once and taken by code in Arrow, never a Python string per row converted one by one."""
+    return pd.array(np.asarray(values, dtype=object).astype(str), dtype="str").take(codes, allow_fill=True)
 
 
 def _cell_text(cell) -> str:
@@ -223,9 +228,7 @@ def _typed(fields: pd.DataFrame, template: Template, valid: pd.Series) -> pd.Dat
     rows = fields[["sheet", "row"]].copy()
     codes, uniques = pd.factorize(fields["resource_type"])
     canonical = [template.resource_type_aliases.get(normalise_key(u), u) for u in uniques]
-    # text per distinct value, taken by code (a million Python strings would be converted one by one)
-    names = pd.array(np.asarray(canonical, dtype=object).astype(str), dtype="str")
-    rows["resource_type"] = pd.Series(names.take(codes, allow_fill=True), index=fields.index).fillna("")
+    rows["resource_type"] = pd.Series(text_by_code(canonical, codes), index=fields.index).fillna("")
     rows["resource_id"] = _ids(fields["resource_id"], valid)
     rows["order_no"] = fields["order_no"]  # text columns stay text (no million Python strings)
     rows["sku"] = fields["sku"]

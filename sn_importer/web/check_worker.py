@@ -33,7 +33,7 @@ import time
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import recv_handle, send_handle
 
-from .parse_worker import KEPT_ENVIRONMENT, WorkerStopped, minimal_environment
+from .parse_worker import KEPT_ENVIRONMENT, WorkerStopped, become_forking_server, minimal_environment
 
 #: The checks' environment: the parse worker's, and how the server itself reaches Katana: the
 #: certificate authorities the operator trusts (a company's TLS-inspecting proxy) and the proxy
@@ -196,11 +196,10 @@ def warm() -> None:
 
 def serve(control: Connection) -> None:
     """Fork a child per check; collect a child's exit status when asked. Ends with the web server."""
+    become_forking_server()
     from .. import job, result, run  # noqa: F401  imported once here, so every child starts with them
     from . import check_child, present  # noqa: F401
 
-    os.umask(0o077)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal stops the web server; it stops us
     while True:
         try:
             request = control.recv()

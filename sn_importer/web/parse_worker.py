@@ -242,13 +242,20 @@ def _seconds(status: int, limits: Limits) -> int:
 # --------------------------------------------------------------------------- in the worker processes
 
 
+def become_forking_server() -> None:
+    """What a forking server (this one, or the checks') does first, before the library's imports take
+    their seconds: Ctrl-C in the terminal is the web server's to handle (it stops us, without a
+    traceback from here), and what its children write is the server's user's alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.umask(0o077)
+
+
 def serve(requests: Connection, answers: Connection) -> None:
     """The forking server: one child per request; its exit status and what it sent back as the answer."""
+    become_forking_server()
     from .. import job  # noqa: F401  imported once here, so every child starts with it
     from .. import result  # noqa: F401
 
-    os.umask(0o077)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal stops the web server; it stops us
     while True:
         try:
             request = requests.recv_bytes()
@@ -344,5 +351,5 @@ def main() -> None:
     serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
 
 
-__all__ = ["KEPT_ENVIRONMENT", "Read", "SheetChanged", "WorkerStopped", "fingerprint", "minimal_environment",
+__all__ = ["KEPT_ENVIRONMENT", "Read", "SheetChanged", "WorkerStopped", "become_forking_server", "fingerprint", "minimal_environment",
            "parse_upload", "read_upload", "unpickle_job", "why_stopped", "write_result"]

@@ -12,11 +12,8 @@ no logic of its own beyond that.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import getpass
 import logging
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +30,7 @@ from ..errors import SnImporterError
 from ..filesafety import private_dir
 from ..interrupt import Interrupt
 from ..journal import run_key
+from ..memory import give_back
 from ..status import Mode, Origin
 from ..template import available_templates, load_template
 from . import checks, present, undo
@@ -157,7 +155,7 @@ class Server:
         if phase == Phase.DONE:
             run.job = run.result = run.sheet = None
         del result
-        give_back_memory()
+        give_back()
         run.phase = phase
 
     def finish_check(self, run: Run, child, unlisten) -> None:
@@ -293,19 +291,6 @@ class Server:
             return named
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
         return session.who if session else "unknown"
-
-
-def give_back_memory() -> None:
-    """Return what the run's rows took to the system: Python frees them, but glibc keeps freed heap
-    pages for later, and a server that checked ten large sheets would stay that large for ever."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the allocator keeps its own counsel
-        pass
-    arrow = sys.modules.get("pyarrow")  # pandas keeps text columns in Arrow's own memory pool
-    if arrow is not None:
-        arrow.default_memory_pool().release_unused()
 
 
 def _operator() -> str:
