@@ -12,11 +12,12 @@ label ("DELETE ManufacturingOrder 3001 (1/2)") is a value of the plan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from .status import Mode, Status
+from .status import Mode, Status, holding
 from .strategy import upfront_requests
 
 PLAN_COLUMNS = ("resource_type", "resource_id", "serials", "requests")
@@ -27,10 +28,20 @@ class Plan:
     """The resources to touch and the rows of each, in first-seen order."""
 
     resources: pd.DataFrame  # PLAN_COLUMNS, one row per resource
-    members: dict[tuple[str, int], np.ndarray]  # resource → row labels in the rows frame
+    #: The planned rows' labels, resource after resource (each resource's ``serials`` of them, in input order).
+    ordered: np.ndarray
     ids_per_request: int
     #: Each planned row's request label, by row label.
     labels: pd.Series = None
+
+    @cached_property
+    def members(self) -> dict[tuple[str, int], np.ndarray]:
+        """Resource → its rows' labels in the rows frame. Made when a run asks (a check never does):
+        a million rows on fifty thousand resources are fifty thousand slices."""
+        ends = np.cumsum(self.resources["serials"].to_numpy(dtype=np.int64))
+        starts = ends - self.resources["serials"].to_numpy(dtype=np.int64)
+        return {(str(t), i): self.ordered[a:b] for t, i, a, b in zip(self.resources["resource_type"].tolist(),
+                self.resources["resource_id"].tolist(), starts.tolist(), ends.tolist())}
 
     @property
     def resource_count(self) -> int:
@@ -71,10 +82,10 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int, resource_ids: pd.Series
     # rows named by order number get their resource_id from Katana before a run: not planned until then
     ids = rows["resource_id"] if resource_ids is None else rows["resource_id"].where(
         ~rows.index.isin(resource_ids.index), resource_ids.reindex(rows.index))
-    valid_mask = ((rows["status"] == Status.VALID.value) & ids.notna()).to_numpy()
+    valid_mask = holding(rows["status"], Status.VALID.value) & ids.notna().to_numpy()
     if not valid_mask.any():
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PLAN_COLUMNS})
-        return Plan(empty, {}, ids_per_request, pd.Series(pd.Categorical([]), dtype="category"))
+        return Plan(empty, np.array([], dtype=np.int64), ids_per_request, pd.Series(pd.Categorical([]), dtype="category"))
     valid = rows.loc[valid_mask, ["resource_type"]].assign(resource_id=ids[valid_mask])
     group = _resource_numbers(valid)
     sizes = np.bincount(group)
@@ -87,14 +98,11 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int, resource_ids: pd.Series
     })
     order = np.argsort(group, kind="stable")
     bounds = np.cumsum(sizes)[:-1]
-    labels = valid.index.to_numpy()[order]
-    starts, ends = np.concatenate(([0], bounds)), np.cumsum(sizes)
-    members = {(str(t), i): labels[a:b] for t, i, a, b in zip(resources["resource_type"].tolist(),
-               resources["resource_id"].tolist(), starts.tolist(), ends.tolist())}
+    starts = np.concatenate(([0], bounds))
     rank = np.empty(len(group), dtype=np.int64)
     rank[order] = np.arange(len(group)) - np.repeat(starts, sizes)
-    labels_ = pd.Series(_labels(resources, group, rank // ids_per_request), index=valid.index)
-    return Plan(resources[list(PLAN_COLUMNS)], members, ids_per_request, labels_)
+    labels = pd.Series(_labels(resources, group, rank // ids_per_request), index=valid.index)
+    return Plan(resources[list(PLAN_COLUMNS)], valid.index.to_numpy()[order], ids_per_request, labels)
 
 
 def _resource_numbers(valid: pd.DataFrame) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .resource_types import BY_ORDER
-from .status import Status
+from .status import Status, holding
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ def by_order_mask(rows: pd.DataFrame) -> pd.Series:
     has_sku = rows["sku"].astype(str) != ""
     whole = [name for name, lookup in BY_ORDER.items() if not lookup.needs_sku]
     with_rows = [name for name, lookup in BY_ORDER.items() if lookup.needs_sku]
-    return ((rows["status"] == Status.VALID.value) & (rows["order_no"].astype(str) != "")
-            & (rtype.isin(whole) | (rtype.isin(with_rows) & has_sku)))
+    return (pd.Series(holding(rows["status"], Status.VALID.value), index=rows.index)
+            & (rows["order_no"].astype(str) != "") & (rtype.isin(whole) | (rtype.isin(with_rows) & has_sku)))
 
 
 def references(rows: pd.DataFrame) -> dict[Reference, list]:

@@ -16,7 +16,7 @@ import pandera.pandas as pa
 from .footer import ignored_rows
 from .reader import Sheet, SourceFile
 from .schema import build_schema, failure_messages, field_words
-from .status import Status
+from .status import Status, holding
 from .template import FIELDS, Template, normalise_key
 
 _DOT_ZEROS = r"\.0*$"
@@ -53,14 +53,14 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
             message.loc[found.index] = found.to_numpy()
     message = _with_reader_problems(message, problems)
     status = pd.Series(Status.VALID.value, index=fields.index, dtype=object)
-    status[message != ""] = Status.INVALID.value
+    status[~holding(message, "")] = Status.INVALID.value
     status[skipped] = Status.SKIPPED.value
     message[skipped] = unread[skipped]
     status[blank] = ""
     _mark_ignored(source, fields, blank, status, message)
     # notes, not problems: after the status is set, and only on rows that are read as data
-    message = _with_remarks(message, remarks, blank | status.isin(_NOT_DATA).to_numpy())
-    rows = _typed(fields, template, status == Status.VALID.value)
+    message = _with_remarks(message, remarks, blank | holding(status, *_NOT_DATA))
+    rows = _typed(fields, template, holding(status, Status.VALID.value))
     for name, given in GIVEN_COLUMNS.items():
         rows[given] = fields[name]
     rows["status"] = status
@@ -83,7 +83,7 @@ def _mark_ignored(source: SourceFile, fields: pd.DataFrame, blank: np.ndarray, s
     start = 0
     for sheet in source.sheets:
         end = start + len(sheet.data)
-        invalid = (status.iloc[start:end] == Status.INVALID.value).to_numpy()
+        invalid = holding(status.iloc[start:end], Status.INVALID.value)
         if invalid.any() and not sheet.unread:
             found = ignored_rows(sheet.data, sheet.mapping, fields.iloc[start:end], invalid, blank[start:end])
             if found:
@@ -99,7 +99,7 @@ def _with_reader_problems(message: pd.Series, problems: pd.Series) -> pd.Series:
     if not has.any():
         return message
     joined = problems + "; " + message.astype(str)
-    return message.where(~has, problems.where(message == "", joined))
+    return message.where(~has, problems.where(message == "", joined)).astype(object)
 
 
 def _with_remarks(message: pd.Series, remarks: pd.Series, blank) -> pd.Series:
@@ -108,7 +108,7 @@ def _with_remarks(message: pd.Series, remarks: pd.Series, blank) -> pd.Series:
     if not has.any():
         return message
     joined = message.astype(str) + "; " + remarks
-    return message.where(~has, remarks.where(message == "", joined))
+    return message.where(~has, remarks.where(message == "", joined)).astype(object)
 
 
 def extract_fields(source: SourceFile, template: Template) -> pd.DataFrame:
@@ -139,16 +139,17 @@ def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
             text = pd.Series("", index=data.index, dtype="str")
         out[name] = text
     out["_blank"] = _blank_rows(data)
-    problems = pd.Series("", index=data.index, dtype=object)
+    # text columns (not object): "is there one?" is then a comparison in Arrow, not a million objects
+    problems = pd.Series("", index=data.index, dtype="str")
     if sheet.problems:
         problems[data.index[list(sheet.problems)]] = list(sheet.problems.values())
     out["_problem"] = problems
-    remarks = pd.Series("", index=data.index, dtype=object)
+    remarks = pd.Series("", index=data.index, dtype="str")
     if sheet.remarks:
         remarks[data.index[list(sheet.remarks)]] = list(sheet.remarks.values())
     out["_remark"] = remarks
     out["_unread"] = pd.Series(f"sheet not read: {sheet.unread}" if sheet.unread else "", index=data.index,
-                               dtype=object)
+                               dtype="str")
     return pd.DataFrame(out)
 
 
@@ -223,7 +224,7 @@ def _blank_rows(data: pd.DataFrame) -> pd.Series:
     return pd.Series(blank, index=data.index)
 
 
-def _typed(fields: pd.DataFrame, template: Template, valid: pd.Series) -> pd.DataFrame:
+def _typed(fields: pd.DataFrame, template: Template, valid: np.ndarray) -> pd.DataFrame:
     """Resource types in the API's spelling and ids as integers, where the row is valid."""
     rows = fields[["sheet", "row"]].copy()
     codes, uniques = pd.factorize(fields["resource_type"])
@@ -237,7 +238,7 @@ def _typed(fields: pd.DataFrame, template: Template, valid: pd.Series) -> pd.Dat
     return rows
 
 
-def _ids(text: pd.Series, valid: pd.Series) -> pd.Series:
+def _ids(text: pd.Series, valid: np.ndarray) -> pd.Series:
     """Ids of valid rows as Int64 (NA elsewhere).
 
     Valid ids already matched the whole-number pattern, so dropping a trailing
@@ -277,7 +278,7 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     The (resource, serial) key is reduced to one integer code per row, so
     finding repeats, and the first row of each, is one sort of integers.
     """
-    valid = (rows["status"] == Status.VALID.value).to_numpy()
+    valid = holding(rows["status"], Status.VALID.value)
     if not valid.any():
         return
     columns = ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]
