@@ -86,6 +86,7 @@ class RunResult:
     #: A preview's: what applying the sheet costs, as the page and the command line both say it.
     apply_estimate: str = ""
     _rows: pd.DataFrame | None = None
+    _counts: tuple[pd.DataFrame, dict[str, int]] | None = None
     #: Who confirmed the run, when a front end knows (the web page's login or its proxy's user header).
     confirmed_by: str | None = None
 
@@ -156,8 +157,11 @@ class RunResult:
         return self.job.mapping()
 
     def counts(self) -> dict[str, int]:
-        """Rows by status (blank rows have no status and are not counted)."""
-        return count_statuses(self.rows)
+        """Rows by status (blank rows have no status and are not counted); counted once per folding
+        of the rows, which several readers ask for in turn."""
+        if self._counts is None or self._counts[0] is not self.rows:
+            self._counts = (self.rows, count_statuses(self.rows))
+        return dict(self._counts[1])
 
     @property
     def row_count(self) -> int:

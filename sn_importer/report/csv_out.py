@@ -12,7 +12,7 @@ from ..columns import RESULT_COLUMNS, RESULT_NAMES
 from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..validate import cells_as_text
-from .rows import defuse_formulas, result_values, sheet_slices
+from .rows import defuse_formulas, sheet_slices
 
 #: Rows per block of the CSV writer: bounds the memory of the text it builds.
 _CSV_CHUNK = 100_000
@@ -47,16 +47,19 @@ def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
         if not many:
             _write_preamble(handle, source.sheets[0].preamble, delimiter)
         handle.write(csv_lines([defuse_formulas(pd.Series([name], dtype="str")) for name in header], delimiter))
-        kinds = {name: column.kind for name, column in zip(ours, RESULT_COLUMNS)}
+        for name, column in zip(ours, RESULT_COLUMNS):  # few distinct values: made text once, not per block
+            out[name] = _result_text(out[name], column.kind)
         for start in range(0, len(out), _CSV_CHUNK):  # a block at a time: the text of one block in memory
             block = out.iloc[start : start + _CSV_CHUNK]
-            handle.write(csv_lines([defuse_formulas(cells_as_text(_as_written(block[name], kinds.get(name))))
-                                    for name in block.columns], delimiter))
+            handle.write(csv_lines([defuse_formulas(cells_as_text(block[name])) for name in block.columns],
+                                   delimiter))
 
 
-def _as_written(values: pd.Series, kind: str | None) -> pd.Series:
-    """A result column of one block as written; an input column as it is."""
-    return values if kind is None else pd.Series(result_values(values, kind), index=values.index, dtype=object)
+def _result_text(values: pd.Series, kind: str) -> pd.Series:
+    """A result column as the text written: ids as their digits ("" where there is none)."""
+    if kind == "id":
+        return values.astype("Int64").astype("str").fillna("")
+    return cells_as_text(values)
 
 
 def write_removed_csv(path: Path, removed: pd.DataFrame) -> None:
