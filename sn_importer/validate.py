@@ -9,6 +9,8 @@ vectorised: a million rows is a few column operations, not a Python loop.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -36,6 +38,13 @@ ROW_COLUMNS = ("sheet", "row", "resource_type", "resource_id", "order_no", "sku"
 def validate(source: SourceFile, template: Template) -> pd.DataFrame:
     """The rows frame for ``source``: one row per input row, with status and message."""
     fields = extract_fields(source, template)
+    # the serial strings' codes (for repeats) are Arrow's work, outside the GIL: made beside the checks
+    with ThreadPoolExecutor(1) as beside:
+        serial_texts = beside.submit(_text_codes, fields["serial_number"])
+        return _validated(source, template, fields, serial_texts.result)
+
+
+def _validated(source: SourceFile, template: Template, fields: pd.DataFrame, serial_texts) -> pd.DataFrame:
     blank = fields.pop("_blank").to_numpy()
     problems = fields.pop("_problem")
     remarks = fields.pop("_remark")
@@ -65,7 +74,7 @@ def validate(source: SourceFile, template: Template) -> pd.DataFrame:
         rows[given] = fields[name]
     rows["status"] = status
     rows["message"] = message
-    _mark_duplicates(rows)
+    _mark_duplicates(rows, serial_texts)
     rows["request"] = ""
     rows["checked_at"] = ""
     return rows[list(ROW_COLUMNS)]
@@ -272,7 +281,7 @@ def serial_keys(rows: pd.DataFrame) -> pd.Series:
     return by_id.fillna("s:" + rows["serial_number"].astype("string"))
 
 
-def _mark_duplicates(rows: pd.DataFrame) -> None:
+def _mark_duplicates(rows: pd.DataFrame, serial_texts=None) -> None:
     """Mark later valid rows with the same serial on the same resource as ``duplicate``.
 
     The (resource, serial) key is reduced to one integer code per row, so
@@ -284,7 +293,7 @@ def _mark_duplicates(rows: pd.DataFrame) -> None:
     columns = ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]
     subset = rows[columns]  # copy-on-write: no copy; codes are worked out for every row, then the valid kept
     keys = [subset[c] for c in ("resource_type", "resource_id", "order_no", "sku") if not _constant(subset[c])]
-    code, labels = _combined_codes(*keys, _serial_codes(subset)), subset.index.to_numpy()
+    code, labels = _combined_codes(*keys, _serial_codes(subset, serial_texts)), subset.index.to_numpy()
     repeats = _later_repeats(code[valid], labels[valid]) if not valid.all() else _later_repeats(code, labels)
     if repeats is None:
         return
@@ -322,12 +331,13 @@ def _constant(column: pd.Series) -> bool:
     return bool((column == first).all())
 
 
-def _serial_codes(rows: pd.DataFrame) -> np.ndarray:
-    """An integer per row naming its serial: by id where given, else by its string (as :func:`serial_keys`)."""
+def _serial_codes(rows: pd.DataFrame, serial_texts=None) -> np.ndarray:
+    """An integer per row naming its serial: by id where given, else by its string (as :func:`serial_keys`).
+    ``serial_texts()``, if given, returns the strings' codes already made."""
+    by_text = serial_texts() if serial_texts is not None else _text_codes(rows["serial_number"])
     if rows["serial_id"].isna().all():  # serials named by their string only
-        return _text_codes(rows["serial_number"])
+        return by_text
     by_id, ids = pd.factorize(rows["serial_id"])
-    by_text = _text_codes(rows["serial_number"])
     return np.where(by_id >= 0, by_id, len(ids) + by_text)
 
 

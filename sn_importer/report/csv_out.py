@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 from ..columns import RESULT_COLUMNS, RESULT_NAMES
 from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
+from ..textbytes import arrow_text, holding
 from ..validate import cells_as_text
 from .rows import defuse_formulas, sheet_slices
 
@@ -49,10 +52,27 @@ def write_csv(path: Path, source: SourceFile, rows: pd.DataFrame) -> None:
         handle.write(csv_lines([defuse_formulas(pd.Series([name], dtype="str")) for name in header], delimiter))
         for name, column in zip(ours, RESULT_COLUMNS):  # few distinct values: made text once, not per block
             out[name] = _result_text(out[name], column.kind)
-        for start in range(0, len(out), _CSV_CHUNK):  # a block at a time: the text of one block in memory
+
+        def text_of(start: int) -> memoryview:
             block = out.iloc[start : start + _CSV_CHUNK]
-            handle.write(csv_lines([defuse_formulas(cells_as_text(block[name])) for name in block.columns],
-                                   delimiter))
+            return csv_lines([defuse_formulas(cells_as_text(block[name])) for name in block.columns], delimiter)
+
+        for text in _two_at_a_time(text_of, range(0, len(out), _CSV_CHUNK)):
+            handle.write(text)
+
+
+def _two_at_a_time(make, items):
+    """``make(item)`` for each item, in order, two being made at once: the CSV text of a block is
+    Arrow's work, done outside the GIL, so two cores share it. At most three results are held."""
+    items = list(items)
+    with ThreadPoolExecutor(2) as makers:
+        coming = deque(makers.submit(make, item) for item in items[:2])
+        for item in items[2:]:
+            done = coming.popleft().result()
+            coming.append(makers.submit(make, item))
+            yield done
+        while coming:
+            yield coming.popleft().result()
 
 
 def _result_text(values: pd.Series, kind: str) -> pd.Series:
@@ -93,14 +113,10 @@ def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:
         return pa.scalar(text, type=pa.large_string())
 
     quote, empty = scalar('"'), scalar("")
-    specials = f'{delimiter}"\r\n'.encode()  # ASCII: never a byte inside a UTF-8 sequence
     cells = []
     for column in columns:
-        text = pa.array(column, type=pa.large_string(), from_pandas=True)
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        text = text.fill_null(empty)
-        needs_quotes = _holding(text, specials)
+        text = arrow_text(column).fill_null(empty)
+        needs_quotes = holding(text, f'{delimiter}"\r\n')
         if needs_quotes is not None:
             quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
             text = pc.if_else(pa.array(needs_quotes), quoted, text)
@@ -109,27 +125,6 @@ def csv_lines(columns: list[pd.Series], delimiter: str) -> memoryview:
     lines = pc.binary_join_element_wise(lines, empty, scalar("\r\n"))  # each line + CRLF
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
     return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
-
-
-def _holding(text, specials: bytes) -> np.ndarray | None:
-    """Which cells of a (non-null) large-string array hold one of the ``specials`` bytes; None if none does.
-
-    The array's bytes are searched whole (memchr) and a hit is placed in its cell by the offsets: a
-    column that needs no quoting, nearly every column, costs a scan of its bytes, not a search per cell."""
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
-    data = text.buffers()[2]
-    if data is None or offsets[-1] == offsets[0]:
-        return None
-    view = memoryview(data)[offsets[0] : offsets[-1]]
-    whole = view.tobytes()
-    if all(whole.find(byte) < 0 for byte in specials):
-        return None
-    wanted = np.zeros(256, dtype=bool)
-    wanted[list(specials)] = True
-    hits = np.flatnonzero(wanted[np.frombuffer(view, dtype=np.uint8)])
-    cells = np.zeros(len(text), dtype=bool)
-    cells[np.searchsorted(offsets, hits + offsets[0], side="right") - 1] = True
-    return cells
 
 
 def _unique(header: list[str]) -> list[str]:

@@ -3,11 +3,11 @@ columns, and text made safe from spreadsheets that would run it as a formula."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..columns import RESULT_COLUMNS
 from ..reader import SourceFile
+from ..textbytes import arrow_text, starting_with
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"[+-]?\d+(?:[.,]\d+)?"
@@ -46,7 +46,7 @@ def defuse_formulas(column: pd.Series) -> pd.Series:
         risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
     elif pd.api.types.is_string_dtype(column.dtype):
         text = column
-        risky = pd.Series(_starting_with(column, "".join(_FORMULA_START)), index=column.index)
+        risky = pd.Series(starting_with(arrow_text(column), "".join(_FORMULA_START)), index=column.index)
     else:
         return column
     if not risky.any():
@@ -61,25 +61,3 @@ def defuse_formulas(column: pd.Series) -> pd.Series:
     column[risky.to_numpy()] = "'" + text[risky].astype(str)
     return column
 
-
-def _starting_with(text: pd.Series, firsts: str) -> np.ndarray:
-    """Which cells of a text column begin with one of the ASCII characters ``firsts`` (a missing
-    cell does not). The first byte of every cell is read from the column's Arrow buffers and looked
-    up: one pass over a million cells, where a prefix search per prefix is six."""
-    import pyarrow as pa
-
-    array = pa.array(text, type=pa.large_string(), from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    found = np.zeros(len(array), dtype=bool)
-    data = array.buffers()[2]
-    if data is None or not len(array):
-        return found
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-    filled = offsets[1:] > offsets[:-1]
-    wanted = np.zeros(256, dtype=bool)
-    wanted[list(firsts.encode())] = True
-    found[filled] = wanted[np.frombuffer(data, dtype=np.uint8)[offsets[:-1][filled]]]
-    if array.null_count:
-        found &= array.is_valid().to_numpy(zero_copy_only=False)
-    return found
