@@ -41,7 +41,8 @@ for _name, _command in (("validate", validate.validate), ("preview", preview.pre
 
 
 def main() -> None:
-    from ..memory import tune_for_a_command
+    from ..memory import pause_collector, tune_for_a_command
 
     tune_for_a_command()
+    pause_collector()  # until the command has loaded what it needs (cli/common.py, ``friendly``)
     app(prog_name="sn-importer")

@@ -107,11 +107,18 @@ def fail(message: str, command: str, kwargs: dict) -> None:
     raise typer.Exit(2)
 
 
+#: What a command that reads a sheet loads before it starts (see ``memory.loaded``).
+_LOADS = {name: ("sn_importer.job", "sn_importer.console") for name in ("validate", "preview", "apply", "undo")}
+
+
 def friendly(command):
     """Turn library and file-system errors into one line on stderr and exit code 2, never a traceback."""
 
     @wraps(command)
     def wrapper(*args, **kwargs):
+        from ..memory import loaded
+
+        loaded(*_LOADS.get(command.__name__, ()))
         try:
             return command(*args, **kwargs)
         except SnImporterError as exc:
