@@ -99,6 +99,7 @@ class _Rows:
         self.wanted = [patch.top, *patch.numbers]
         self.given = [None, *patch.cells]
         self.at, self.number, self.out = 0, 0, []
+        self._left_of_results: dict[bytes, bool] = {}  # a row's last column (its letters) → left of ours?
 
     def stream(self, buf: bytes, read) -> bytes:
         """Write every row; return the rest of the part from ``</sheetData>`` on."""
@@ -200,7 +201,10 @@ class _Rows:
         ref = _CELL_COLUMN.match(body, at + len(self.last_cell) - 1)
         if ref is None:
             return False
-        return column_number(ref.group(1)) < self.patch.first
+        left = self._left_of_results.get(ref.group(1))
+        if left is None:  # rows mostly end in the same column: worked out once per column
+            left = self._left_of_results[ref.group(1)] = column_number(ref.group(1)) < self.patch.first
+        return left
 
     def _placed(self, body: bytes, cells: bytes) -> bytes:
         """The row's cells in column order with ours placed among them; old cells in our range dropped."""
