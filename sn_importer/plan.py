@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .status import Mode, Status, holding
+from .status import Mode, Status, is_one_of
 from .strategy import upfront_requests
 
 PLAN_COLUMNS = ("resource_type", "resource_id", "serials", "requests")
@@ -82,7 +82,7 @@ def build_plan(rows: pd.DataFrame, ids_per_request: int, resource_ids: pd.Series
     # rows named by order number get their resource_id from Katana before a run: not planned until then
     ids = rows["resource_id"] if resource_ids is None else rows["resource_id"].where(
         ~rows.index.isin(resource_ids.index), resource_ids.reindex(rows.index))
-    valid_mask = holding(rows["status"], Status.VALID.value) & ids.notna().to_numpy()
+    valid_mask = is_one_of(rows["status"], Status.VALID.value) & ids.notna().to_numpy()
     if not valid_mask.any():
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PLAN_COLUMNS})
         return Plan(empty, np.array([], dtype=np.int64), ids_per_request, pd.Series(pd.Categorical([]), dtype="category"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .resource_types import BY_ORDER
-from .status import Status, holding
+from .status import Status, is_one_of
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def by_order_mask(rows: pd.DataFrame) -> pd.Series:
     has_sku = rows["sku"].astype(str) != ""
     whole = [name for name, lookup in BY_ORDER.items() if not lookup.needs_sku]
     with_rows = [name for name, lookup in BY_ORDER.items() if lookup.needs_sku]
-    return (pd.Series(holding(rows["status"], Status.VALID.value), index=rows.index)
+    return (pd.Series(is_one_of(rows["status"], Status.VALID.value), index=rows.index)
             & (rows["order_no"].astype(str) != "") & (rtype.isin(whole) | (rtype.isin(with_rows) & has_sku)))
 
 

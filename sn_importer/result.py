@@ -29,7 +29,7 @@ from .katana.stats import no_requests
 from .outcome import Findings, Outcomes, Stop
 from .settings import base_url_words
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
-from .status import GOAL, OPEN, Mode, Origin, Status, StopKind, count_statuses
+from .status import GOAL, Mode, Origin, Status, StopKind, count_statuses
 from .strategy import ListingPlan
 
 if TYPE_CHECKING:

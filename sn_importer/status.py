@@ -109,7 +109,7 @@ def count_statuses(rows) -> dict[str, int]:
     return {str(k): int(v) for k, v in rows["status"].value_counts().items() if k != ""}
 
 
-def holding(column, *values: str):
+def is_one_of(column, *values: str):
     """Where a status (or message) column holds one of ``values``, as a boolean array.
 
     numpy compares the column's objects three to four times faster than pandas does (pandas checks

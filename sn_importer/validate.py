@@ -18,7 +18,7 @@ import pandera.pandas as pa
 from .footer import ignored_rows
 from .reader import Sheet, SourceFile
 from .schema import build_schema, failure_messages, field_words
-from .status import Status, holding
+from .status import Status, is_one_of
 from .template import FIELDS, Template, normalise_key
 
 _DOT_ZEROS = r"\.0*$"
@@ -62,14 +62,14 @@ def _validated(source: SourceFile, template: Template, fields: pd.DataFrame, ser
             message.loc[found.index] = found.to_numpy()
     message = _with_reader_problems(message, problems)
     status = pd.Series(Status.VALID.value, index=fields.index, dtype=object)
-    status[~holding(message, "")] = Status.INVALID.value
+    status[~is_one_of(message, "")] = Status.INVALID.value
     status[skipped] = Status.SKIPPED.value
     message[skipped] = unread[skipped]
     status[blank] = ""
     _mark_ignored(source, fields, blank, status, message)
     # notes, not problems: after the status is set, and only on rows that are read as data
-    message = _with_remarks(message, remarks, blank | holding(status, *_NOT_DATA))
-    rows = _typed(fields, template, holding(status, Status.VALID.value))
+    message = _with_remarks(message, remarks, blank | is_one_of(status, *_NOT_DATA))
+    rows = _typed(fields, template, is_one_of(status, Status.VALID.value))
     for name, given in GIVEN_COLUMNS.items():
         rows[given] = fields[name]
     rows["status"] = status
@@ -92,7 +92,7 @@ def _mark_ignored(source: SourceFile, fields: pd.DataFrame, blank: np.ndarray, s
     start = 0
     for sheet in source.sheets:
         end = start + len(sheet.data)
-        invalid = holding(status.iloc[start:end], Status.INVALID.value)
+        invalid = is_one_of(status.iloc[start:end], Status.INVALID.value)
         if invalid.any() and not sheet.unread:
             found = ignored_rows(sheet.data, sheet.mapping, fields.iloc[start:end], invalid, blank[start:end])
             if found:
@@ -287,7 +287,7 @@ def _mark_duplicates(rows: pd.DataFrame, serial_texts=None) -> None:
     The (resource, serial) key is reduced to one integer code per row, so
     finding repeats, and the first row of each, is one sort of integers.
     """
-    valid = holding(rows["status"], Status.VALID.value)
+    valid = is_one_of(rows["status"], Status.VALID.value)
     if not valid.any():
         return
     columns = ["resource_type", "resource_id", "order_no", "sku", "serial_id", "serial_number"]

@@ -15,7 +15,7 @@ from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..textbytes import arrow_text, holding
 from ..validate import cells_as_text
-from .rows import defuse_formulas, sheet_slices
+from .rows import defuse_formulas, id_text, sheet_slices
 
 #: Rows per block of the CSV writer: bounds the memory of the text it builds.
 _CSV_CHUNK = 100_000
@@ -77,9 +77,7 @@ def _two_at_a_time(make, items):
 
 def _result_text(values: pd.Series, kind: str) -> pd.Series:
     """A result column as the text written: ids as their digits ("" where there is none)."""
-    if kind == "id":
-        return values.astype("Int64").astype("str").fillna("")
-    return cells_as_text(values)
+    return id_text(values) if kind == "id" else cells_as_text(values)
 
 
 def write_removed_csv(path: Path, removed: pd.DataFrame) -> None:

@@ -34,9 +34,12 @@ def result_frame(part: pd.DataFrame) -> pd.DataFrame:
 
 def result_values(values: pd.Series, kind: str):
     """One result column's values as written: ids as their digits ("" where there is none)."""
-    if kind == "id":
-        values = values.astype("Int64").astype("string").fillna("")
-    return values.to_numpy(dtype=object)
+    return (id_text(values) if kind == "id" else values).to_numpy(dtype=object)
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """Ids as their digits, "" where there is none (a text column, not a Python string each)."""
+    return values.astype("Int64").astype("str").fillna("")
 
 
 def defuse_formulas(column: pd.Series) -> pd.Series:
