@@ -20,25 +20,21 @@ from .header import locate
 from .mapping import is_removed_sheet
 from .source import Sheet, SourceFile, sheet_under
 from .template import Template
+from .workbook_cells import WorkbookCells, cells_of, excel_problem, kind_problem
 
 
 def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
     """Every visible sheet with a header: by calamine, or cell by cell where the guard found it sparse."""
-    import python_calamine as calamine
-
-    facts = guard.inspect_workbook(path, formats.for_name(path), limits)
-    try:
-        workbook = calamine.CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several unrelated types
-        raise InputError(path, _excel_problem(path, exc)) from None
+    cells = cells_of(path, limits)  # parsed ahead by the command line when it could (workbook_cells.py)
+    facts = cells.facts
     sheets, skipped = [], []
     with _sparse_package(path, facts) as package:
-        for meta in workbook.sheets_metadata:
-            reason = _sheet_unwanted(meta, template)
+        for meta in cells.sheets:
+            reason = kind_problem(meta) or (None if template.wants_sheet(meta.name) else "left out by the template")
             if reason:
                 skipped.append((meta.name, reason))
                 continue
-            sheet = _read_sheet(path, workbook, package, meta.name, template)
+            sheet = _read_sheet(path, cells, package, meta.name, template)
             if isinstance(sheet, Sheet) and is_removed_sheet(sheet.header):
                 skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
             elif isinstance(sheet, Sheet):
@@ -69,7 +65,7 @@ def _sparse_package(path: Path, facts: guard.WorkbookFacts):
         yield package
 
 
-def _read_sheet(path: Path, workbook, package, name: str, template: Template) -> Sheet | str:
+def _read_sheet(path: Path, cells: WorkbookCells, package, name: str, template: Template) -> Sheet | str:
     if package is not None and name in package.sparse:
         from .xlsx import read_sparse
 
@@ -78,11 +74,7 @@ def _read_sheet(path: Path, workbook, package, name: str, template: Template) ->
         except Exception as exc:  # defusedxml and ElementTree raise several types
             raise InputError(path, f"the sheet cannot be read ({type(exc).__name__}: {exc})", sheet=name) from None
         return _find_sparse_sheet(name, rows, template)
-    try:
-        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as exc:
-        raise InputError(path, _excel_problem(path, exc), sheet=name) from None
-    return _find_sheet(name, rows, template)
+    return _find_sheet(name, cells.rows(name), template)
 
 
 def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
@@ -102,7 +94,7 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
     except InputError:
         raise
     except Exception as exc:  # xlrd and the XML parser raise several unrelated types
-        raise InputError(path, _excel_problem(path, exc)) from None
+        raise InputError(path, excel_problem(path, exc)) from None
     sheets, skipped = [], []
     for office_sheet in book.sheets:
         reason = "hidden sheet" if not office_sheet.visible else \
@@ -188,27 +180,6 @@ def _show_numbers(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -> None:
         code = codes[style] if style < len(codes) else "General"
         return excel_text(value, code) or general_text(value)
     _remark_numbers(sheet, shown)
-
-
-def _excel_problem(path: Path, exc: Exception) -> str:
-    name = type(exc).__name__
-    if "Password" in name:
-        return "is password-protected (encrypted); save a copy without a password and import that"
-    if path.suffix.lower() == ".xls":
-        return f"this old Excel 97-2003 .xls file cannot be read ({exc}); open it in Excel and save it as .xlsx"
-    return f"is not a readable workbook (corrupt or not really {path.suffix}): {exc}"
-
-
-def _sheet_unwanted(meta, template: Template) -> str | None:
-    if str(meta.visible).split(".")[-1].lower() != "visible":
-        return "hidden sheet"
-    if str(meta.typ).split(".")[-1].lower() not in {"worksheet", "work_sheet"}:
-        return "not a worksheet"
-    if not template.wants_sheet(meta.name):
-        return "left out by the template"
-    return None
-
-
 
 
 def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:

@@ -122,7 +122,7 @@ LAYERS = {
     "tables and plumbing": ["errors", "status", "clock", "interrupt", "resources", "filesafety", "storage",
                             "locks", "sqlitefile", "memory", "textbytes", "resource_types", "columns", "formats", "katana", "schemas"],
     "reading a sheet": ["template", "mapping", "header", "numfmt", "office", "xlsx", "xls", "ods", "package",
-                        "source", "guard", "reader", "csv_reader", "workbook_reader", "footer"],
+                        "source", "guard", "reader", "csv_reader", "workbook_cells", "workbook_reader", "footer"],
     "rows": ["schema", "validate", "plan", "strategy", "references"],
     "Katana": ["settings", "katana.*", "sandbox.*"],
     "run and truth": ["truth", "outcome", "fold", "reads", "engine", "journal", "remote", "estimate", "landing"],

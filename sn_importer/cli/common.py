@@ -109,6 +109,8 @@ def fail(message: str, command: str, kwargs: dict) -> None:
 
 #: What a command that reads a sheet loads before it starts (see ``memory.loaded``).
 _LOADS = {name: ("sn_importer.job", "sn_importer.console") for name in ("validate", "preview", "apply", "undo")}
+#: The commands whose ``file`` is the sheet they read: a workbook is parsed while they load (workbook_cells.py).
+_READ_AHEAD = {"validate", "preview", "apply"}
 
 
 def friendly(command):
@@ -118,6 +120,10 @@ def friendly(command):
     def wrapper(*args, **kwargs):
         from ..memory import loaded
 
+        if command.__name__ in _READ_AHEAD and kwargs.get("file") is not None:
+            from ..workbook_cells import read_ahead
+
+            read_ahead(kwargs["file"])
         loaded(*_LOADS.get(command.__name__, ()))
         try:
             return command(*args, **kwargs)

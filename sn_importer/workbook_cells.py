@@ -1,0 +1,190 @@
+"""A workbook's cells as calamine parses them, after the guard has looked: parsed once, and possibly ahead.
+
+The first second of a command is mostly Python loading pandas and pandera,
+which holds the interpreter's lock the whole time; inflating a workbook's
+parts (zlib) and parsing its sheets (calamine, in Rust) mostly run without
+it. So the command line calls :func:`read_ahead` for its file before it loads
+the library, and a thread does this module's work on the second core while
+the first loads; the workbook reader then asks :func:`cells_of`, which hands
+over what was parsed ahead, or does the same work itself.
+
+What was parsed ahead is only handed over when it is what the reader would
+have made: the same file (same device, inode, size, modification and change
+times as when the thread began, looked at again once it is done) read under
+the same limits. Anything that went wrong
+ahead is dropped without a word: the reader then does the work again and
+reports the problem in its own words. One file is read ahead at a time.
+
+Nothing here loads pandas: it is what runs while pandas loads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import formats
+from .errors import InputError
+
+if TYPE_CHECKING:  # the guard's facts: loaded by the thread, not by the command line starting it
+    from .package import WorkbookFacts
+
+#: The readers whose files are parsed by calamine (what is worth reading ahead).
+_CALAMINE = "workbook_reader:read_excel"
+
+
+@dataclass
+class WorkbookCells:
+    """One workbook: the guard's facts, calamine's handle, and the rows of the sheets parsed so far."""
+
+    path: Path
+    facts: WorkbookFacts
+    workbook: object                                     # a python_calamine.CalamineWorkbook
+    parsed: dict[str, list[list]] = field(default_factory=dict)
+
+    @property
+    def sheets(self) -> list:
+        """Each sheet's metadata (name, visibility, type), in workbook order."""
+        return self.workbook.sheets_metadata
+
+    def rows(self, name: str) -> list[list]:
+        """Sheet ``name``'s rectangle of cells, handed over once (the caller keeps it, this object lets go)."""
+        rows = self.parsed.pop(name, None)
+        if rows is not None:
+            return rows
+        try:
+            return self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:  # calamine raises several unrelated types
+            raise InputError(self.path, excel_problem(self.path, exc), sheet=name) from None
+
+    def parse_all(self) -> None:
+        """Parse every visible worksheet calamine is to read (not those the guard marked sparse)."""
+        for meta in self.sheets:
+            if kind_problem(meta) is None and meta.name not in self.facts.sparse:
+                self.parsed[meta.name] = self.rows(meta.name)
+
+
+def open_cells(path: Path, limits) -> WorkbookCells:
+    """The guard's look at ``path`` (refusing what is over ``limits``), then calamine's handle on it."""
+    import python_calamine as calamine
+
+    from . import guard
+
+    facts = guard.inspect_workbook(path, formats.for_name(path), limits)
+    try:
+        workbook = calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several unrelated types
+        raise InputError(path, excel_problem(path, exc)) from None
+    return WorkbookCells(path, facts, workbook)
+
+
+def cells_of(path: Path, limits) -> WorkbookCells:
+    """``path``'s cells: those parsed ahead when they are still true of the file, else parsed now."""
+    return _taken(path, limits) or open_cells(path, limits)
+
+
+def kind_problem(meta) -> str | None:
+    """Why a sheet is never read whatever the template says (hidden, or a chart sheet), or None."""
+    if str(meta.visible).split(".")[-1].lower() != "visible":
+        return "hidden sheet"
+    if str(meta.typ).split(".")[-1].lower() not in {"worksheet", "work_sheet"}:
+        return "not a worksheet"
+    return None
+
+
+def excel_problem(path: Path, exc: Exception) -> str:
+    """A workbook calamine could not open or parse, in words that say what to do."""
+    name = type(exc).__name__
+    if "Password" in name:
+        return "is password-protected (encrypted); save a copy without a password and import that"
+    if path.suffix.lower() == ".xls":
+        return f"this old Excel 97-2003 .xls file cannot be read ({exc}); open it in Excel and save it as .xlsx"
+    return f"is not a readable workbook (corrupt or not really {path.suffix}): {exc}"
+
+
+# --------------------------------------------------------------------------- reading ahead
+
+
+@dataclass
+class _Ahead:
+    key: str
+    stamp: tuple
+    limits: object                            # None: the guard's defaults (the guard is the thread's to load)
+    thread: threading.Thread | None = None
+    done: list = field(default_factory=list)  # the WorkbookCells, once parsed without a problem
+
+
+_slot: _Ahead | None = None
+_slot_lock = threading.Lock()
+#: How many reads took cells parsed ahead (in this process): what shows the read ahead is used.
+handed_over = 0
+
+
+def read_ahead(path: str | Path, limits=None) -> threading.Thread | None:
+    """Start parsing ``path`` in a thread when calamine is what reads it; the thread, or None."""
+    global _slot
+    path = Path(path)
+    fmt = formats.for_name(path)
+    if fmt is None or fmt.reader != _CALAMINE:
+        return None
+    try:
+        key, stamp = _key(path), _stamp(path)
+    except (OSError, RuntimeError, ValueError):  # missing, unreadable, a loop of links: the reader will say
+        return None
+    ahead = _Ahead(key, stamp, limits)
+    ahead.thread = threading.Thread(target=_parse, args=(path, ahead), name="read ahead", daemon=True)
+    with _slot_lock:
+        _slot = ahead
+    ahead.thread.start()
+    return ahead.thread
+
+
+def _parse(path: Path, ahead: _Ahead) -> None:
+    try:
+        from . import guard  # numpy with it: loaded here, beside pandas loading on the other core
+
+        limits = ahead.limits or guard.LIMITS
+        guard.check_file(path, formats.for_name(path), limits)
+        cells = open_cells(path, limits)
+        cells.parse_all()
+    except Exception:  # noqa: BLE001 - the reader does it again and reports it in its own words
+        return
+    ahead.done.append(cells)
+
+
+def _taken(path: Path, limits) -> WorkbookCells | None:
+    """What was parsed ahead for ``path``, if it is still true of the file; the slot is emptied either way."""
+    global _slot, handed_over
+    with _slot_lock:
+        ahead, _slot = _slot, None
+    if ahead is None:
+        return None
+    from .guard import LIMITS
+
+    try:
+        if ahead.key != _key(path) or (ahead.limits or LIMITS) != limits:
+            return None
+        ahead.thread.join()
+        unchanged = ahead.stamp == _stamp(path)  # after the parse: a change made while it ran shows here
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if not (unchanged and ahead.done):
+        return None
+    handed_over += 1
+    return ahead.done[0]
+
+
+def _key(path: Path) -> str:
+    return str(path.resolve())
+
+
+def _stamp(path: Path) -> tuple:
+    """What changes when the file does: its device, inode, size, and modification and change times."""
+    facts = os.stat(path)
+    return facts.st_dev, facts.st_ino, facts.st_size, facts.st_mtime_ns, facts.st_ctime_ns
+
+
+__all__ = ["WorkbookCells", "cells_of", "excel_problem", "kind_problem", "open_cells", "read_ahead"]
