@@ -99,30 +99,34 @@ class _Rows:
         self.wanted = [patch.top, *patch.numbers]
         self.given = [None, *patch.cells]
         self.at, self.number, self.out = 0, 0, []
+        self.clear, self.last = patch.clear, patch.last  # asked of every row: kept at hand
+        self.last_text = str(patch.last).encode()
         self._left_of_results: dict[bytes, bool] = {}  # a row's last column (its letters) → left of ours?
 
     def stream(self, buf: bytes, read) -> bytes:
         """Write every row; return the rest of the part from ``</sheetData>`` on."""
+        search, row_end, out = self.row.search, self.row_end, self.out
         pos, end = 0, buf.find(self.data_end)  # where sheetData ends, if in this buffer: found once per buffer
         while True:
-            found = self.row.search(buf, pos)
+            found = search(buf, pos)
             if found is not None and (end < 0 or found.start() < end):
+                start, opened = found.span()
                 tag = found.group(0)
                 if tag.endswith(b"/>"):
-                    body, after = None, found.end()
+                    body, after = None, opened
                 else:
-                    close = buf.find(self.row_end, found.end())
-                    if close >= 0:
-                        body, after = buf[found.end():close], close + len(self.row_end)
-                if tag.endswith(b"/>") or close >= 0:
-                    self.out.append(buf[pos:found.start()])
+                    close = buf.find(row_end, opened)
+                    body, after = (buf[opened:close], close + len(row_end)) if close >= 0 else (b"", -1)
+                if after >= 0:
+                    if start > pos:
+                        out.append(buf[pos:start])
                     self._row(tag, body)
                     pos = after
-                    if len(self.out) > 4096:
+                    if len(out) > 4096:
                         self._flush()
                     continue
             elif end >= 0:
-                self.out.append(buf[pos:end])
+                out.append(buf[pos:end])
                 self.finish()
                 return buf[end:]
             chunk = read(_CHUNK)
@@ -140,25 +144,27 @@ class _Rows:
 
     def _flush(self) -> None:
         self.write(b"".join(self.out))
-        self.out = []
+        self.out.clear()  # the same list: ``stream`` holds it
 
     def _row(self, tag: bytes, body: bytes | None) -> None:
         number = _ROW_NUMBER.search(tag)
         self.number = int(number.group(1)) if number else self.number + 1
-        while self.at < len(self.wanted) and self.wanted[self.at] < self.number:
-            self._new_row(self.wanted[self.at], self.given[self.at])
+        wanted = self.wanted
+        while self.at < len(wanted) and wanted[self.at] < self.number:
+            self._new_row(wanted[self.at], self.given[self.at])
             self.at += 1
-        if self.at < len(self.wanted) and self.wanted[self.at] == self.number:
-            cells = self.given[self.at]
+        at = self.at
+        if at < len(wanted) and wanted[at] == self.number:
+            cells = self.given[at]
             if cells is None:  # the header row: the result headers take its style
                 cells = self.patch.header(self._header_style(body or b""))
-            self.at += 1
-        elif self.patch.clear and self.number >= self.patch.top:
+            self.at = at + 1
+        elif self.clear and self.number >= self.patch.top:
             cells = b""
         else:
-            self.out.append(tag + (body + self.row_end if body is not None else b""))
+            self.out.append(tag + body + self.row_end if body is not None else tag)
             return
-        self._splice(tag, body or b"", cells)
+        self._splice(tag, body, cells)
 
     def _header_style(self, body: bytes) -> int | None:
         """The style of the header's last filled cell: the result columns continue it."""
@@ -179,19 +185,20 @@ class _Rows:
         if cells:
             self.out.append(b'<%srow r="%d">%s%s' % (self.p, number, cells, self.row_end))
 
-    def _splice(self, tag: bytes, body: bytes, cells: bytes) -> None:
-        if not cells and not self.patch.clear:
-            self.out.append(tag + body + self.row_end if not tag.endswith(b"/>") else tag)
+    def _splice(self, tag: bytes, body: bytes | None, cells: bytes) -> None:
+        closed = body is None  # ``<row .../>``
+        if not cells and not self.clear:
+            self.out.append(tag if closed else tag + body + self.row_end)
             return
-        if not self.patch.clear and self._ends_left_of_results(body):
-            merged = body + cells
-        else:
-            merged = self._placed(body, cells)
-        tag = tag[:-2].rstrip() + b">" if tag.endswith(b"/>") else tag
+        body = body or b""
+        if closed:
+            tag = tag[:-2].rstrip() + b">"
         spans = _SPANS.search(tag) if cells and b"spans" in tag else None
-        if spans and int(spans.group(1)) < self.patch.last:  # the row's hint of its cells' reach
-            tag = tag[:spans.start(1)] + str(self.patch.last).encode() + tag[spans.end(1):]
-        self.out.append(tag + merged + self.row_end)
+        if spans and int(spans.group(1)) < self.last:  # the row's hint of its cells' reach
+            tag = tag[:spans.start(1)] + self.last_text + tag[spans.end(1):]
+        if self.clear or not self._ends_left_of_results(body):
+            body, cells = self._placed(body, cells), b""
+        self.out += (tag, body, cells, self.row_end)
 
     def _ends_left_of_results(self, body: bytes) -> bool:
         """Whether the row's last cell (by its reference) lies left of the result columns: the common case."""
@@ -215,9 +222,9 @@ class _Rows:
             column = split_ref(ref)[0] if ref else column + 1
             if column < self.patch.first:
                 left.append(text)
-            elif column > self.patch.last:
+            elif column > self.last:
                 right.append(text)
-            elif not self.patch.clear and (b"<" + self.p + b"v" in text or b"<" + self.p + b"f" in text
+            elif not self.clear and (b"<" + self.p + b"v" in text or b"<" + self.p + b"f" in text
                                            or b"<" + self.p + b"is" in text):
                 raise ValueError(f"row {self.number} holds a value where the results go")
         return b"".join(left) + cells + b"".join(right)
