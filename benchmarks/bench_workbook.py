@@ -4,7 +4,12 @@ Every figure is a whole process, timed from launch to exit (interpreter
 start-up and imports included on both sides), best of ``--repeat`` by wall
 time, with its CPU time (user + system, threads included: steadier than wall
 time on a shared machine) and its peak RSS (``ru_maxrss`` of that child
-alone):
+alone). The two sides of a ratio run in turns (floor, ours, floor, ours, ...)
+after one unmeasured run of each, so a machine that slows down for a minute
+slows both; the processes may write their bytecode caches, as an installed
+package has them (``pip install`` compiles them; an editable checkout under
+``PYTHONDONTWRITEBYTECODE`` would otherwise compile sn-importer's modules
+on every launch):
 
 1. ``sn-importer validate`` of a 100,000-row .xlsx (annotated .xlsx out)
    against an openpyxl read-only → write-only round trip of the same file;
@@ -68,13 +73,31 @@ def measure_child(argv: list[str]) -> None:
     print(json.dumps({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}))
 
 
+#: The children's environment: as a user's, free to write bytecode caches.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def run_once(argv: list[str]) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True,
+                          check=True, env=CHILD_ENV)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def measure(argv: list[str], repeat: int) -> dict:
-    runs = []
-    for _ in range(repeat):
-        done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True,
-                              check=True)
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    best = min(runs, key=lambda r: r["seconds"])
+    run_once(argv)  # unmeasured: caches the bytecode and the file
+    return best_of([run_once(argv) for _ in range(repeat)])
+
+
+def measure_pair(floor: list[str], ours: list[str], repeat: int) -> tuple[dict, dict]:
+    """Both sides, in turns after one unmeasured run each: (floor's best, ours' best)."""
+    run_once(floor)
+    run_once(ours)
+    runs = [(run_once(floor), run_once(ours)) for _ in range(repeat)]
+    return best_of([f for f, _ in runs]), best_of([o for _, o in runs])
+
+
+def best_of(runs: list[dict]) -> dict:
+    best = dict(min(runs, key=lambda r: r["seconds"]))
     best["cpu"] = min(r["cpu"] for r in runs)
     best["peak_mb"] = max(r["peak_mb"] for r in runs)
     return best
@@ -119,20 +142,20 @@ def main() -> None:
         if "xlsx100k" in only:
             book = tmp / "serials100k.xlsx"
             make("book", book, 100_000)
-            floor = measure(py(ROUND_TRIP, book, tmp / "copy.xlsx"), args.repeat)
-            ours = measure(sn(book, tmp / "out100k.xlsx"), args.repeat)
+            floor, ours = measure_pair(py(ROUND_TRIP, book, tmp / "copy.xlsx"), sn(book, tmp / "out100k.xlsx"),
+                                       args.repeat)
             compare("100,000-row .xlsx", ours, floor, "openpyxl read-only -> write-only", 0.5, 400)
         if "xlsx20k" in only:
             book = tmp / "serials20k.xlsx"
             make("book", book, 20_000)
-            floor = measure(py(FULL_LOAD_SAVE, book, tmp / "copy20k.xlsx"), args.repeat)
-            ours = measure(sn(book, tmp / "out20k.xlsx"), args.repeat)
+            floor, ours = measure_pair(py(FULL_LOAD_SAVE, book, tmp / "copy20k.xlsx"),
+                                       sn(book, tmp / "out20k.xlsx"), args.repeat)
             compare("20,000-row .xlsx", ours, floor, "openpyxl load_workbook + save", 0.5, None)
         if "csv" in only:
             src = tmp / "serials.csv"
             make("csv", src, 1_000_000)
-            floor = measure(py(PANDAS, src, tmp / "plain.csv"), args.repeat)
-            ours = measure(sn(src, tmp / "serials.results.csv"), args.repeat)
+            floor, ours = measure_pair(py(PANDAS, src, tmp / "plain.csv"), sn(src, tmp / "serials.results.csv"),
+                                       args.repeat)
             compare("1,000,000-row CSV", ours, floor, "pandas read_csv + to_csv", 2, 600)
         if "small" in only:
             src = tmp / "small.csv"
