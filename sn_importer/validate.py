@@ -177,6 +177,8 @@ def cells_as_text(column: pd.Series) -> pd.Series:
     if column.dtype != object:
         return column.astype("str").fillna("")
     kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind == "floating":  # a workbook's numbers: calamine gives every one as a float
+        return _floats_as_text(column)
     if kind not in ("string", "empty", "integer"):
         column = column.map(_cell_text, na_action=None)
     # text per distinct value, then taken by code: cheap for the few-valued columns of results
@@ -188,6 +190,17 @@ def text_by_code(values, codes: np.ndarray):
     """Text column of ``values[code]`` for each code (-1: missing): the few distinct values are made
     text once and taken by code in Arrow, never a Python string per row converted one by one."""
     return pd.array(np.asarray(values, dtype=object).astype(str), dtype="str").take(codes, allow_fill=True)
+
+
+def _floats_as_text(column: pd.Series) -> pd.Series:
+    """:func:`_cell_text` of a column of floats (and blanks): the whole ones made text at once."""
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    whole = (np.abs(values) < 1e15) & (values == np.floor(values))  # NaN and infinities are not
+    text = np.full(len(values), "", dtype=object)
+    text[whole] = values[whole].astype(np.int64).astype(str)
+    rest = np.flatnonzero(~whole & ~np.isnan(values))
+    text[rest] = [_cell_text(float(value)) for value in values[rest]]
+    return pd.Series(pd.array(text, dtype="str"), index=column.index)
 
 
 def _cell_text(cell) -> str:

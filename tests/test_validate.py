@@ -214,3 +214,26 @@ def test_a_long_sheet_of_few_ids_is_checked_row_by_row_all_the_same(tmp_path):
     assert rows[18_003][1] == UNKNOWN_INVOICE
     assert rows[19_004][1] == "resource_id '12345678901234567' is too large to be an id"
     assert rows[19_500][1] == "serial_id 'x9' is not a whole number"
+
+
+def test_a_workbooks_numbers_made_text_at_once_read_as_one_by_one():
+    """A column of floats (as calamine gives a workbook's numbers) is made text in one step: each
+    cell reads as the cell-by-cell rule reads it (whole numbers without '.0', large ones in E
+    notation, fractions as Python writes them, blanks empty)."""
+    import math
+    import random
+
+    from sn_importer.validate import _cell_text, cells_as_text
+
+    pool = [0.0, -0.0, 1.0, -1.0, 3000.0, 1e15, 1e15 - 1, -1e15 + 1, 1.5, -2.25, 1e16, 1.2345678e20, 1e-7,
+            math.inf, -math.inf, math.nan, None, 123456789012345.0, 0.1, 2.0 ** 53, 4503599627370495.5]
+    chance = random.Random(19)
+    for _ in range(200):
+        cells = [chance.choice(pool) if chance.random() < 0.5 else chance.uniform(-1e16, 1e16) * chance.choice(
+            [1, 1e-10, 1e-3]) for _ in range(chance.randint(1, 50))]
+        if chance.random() < 0.4:
+            cells = [float(round(c)) if isinstance(c, float) and math.isfinite(c) else c for c in cells]
+        column = pd.Series(cells, dtype=object)
+        if pd.api.types.infer_dtype(column, skipna=True) != "floating":
+            continue
+        assert cells_as_text(column).tolist() == ["" if c is None else _cell_text(c) for c in cells], cells
