@@ -23,7 +23,7 @@ import pandas as pd
 
 from .outcome import Outcomes, Stop
 from .status import NEVER_SENT, OPEN, Status
-from .validate import text_by_code
+from .cell_text import text_by_code
 
 if TYPE_CHECKING:
     from .references import Resolution

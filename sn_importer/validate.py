@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from .cell_text import as_text, text_by_code
 from .footer import ignored_rows
 from .reader import Sheet, SourceFile
 from .schema import build_schema, failure_messages, field_words
@@ -160,61 +161,6 @@ def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
     out["_unread"] = pd.Series(f"sheet not read: {sheet.unread}" if sheet.unread else "", index=data.index,
                                dtype="str")
     return pd.DataFrame(out)
-
-
-def as_text(column: pd.Series) -> pd.Series:
-    """Cells as stripped text; numbers from Excel without a spurious '.0'."""
-    return cells_as_text(column).str.strip()
-
-
-def cells_as_text(column: pd.Series) -> pd.Series:
-    """Cells as the text a spreadsheet shows (not stripped); blanks are "".
-
-    Only a column that mixes in numbers, dates or booleans (a workbook's) goes
-    cell by cell through :func:`_cell_text`; text and whole numbers are
-    converted in one vectorised step, so a million CSV rows stay fast.
-    """
-    if column.dtype != object:
-        return column.astype("str").fillna("")
-    kind = pd.api.types.infer_dtype(column, skipna=True)
-    if kind == "floating":  # a workbook's numbers: calamine gives every one as a float
-        return _floats_as_text(column)
-    if kind not in ("string", "empty", "integer"):
-        column = column.map(_cell_text, na_action=None)
-    # text per distinct value, then taken by code: cheap for the few-valued columns of results
-    codes, uniques = pd.factorize(column)
-    return pd.Series(text_by_code(uniques, codes), index=column.index).fillna("")
-
-
-def text_by_code(values, codes: np.ndarray):
-    """Text column of ``values[code]`` for each code (-1: missing): the few distinct values are made
-    text once and taken by code in Arrow, never a Python string per row converted one by one."""
-    return pd.array(np.asarray(values, dtype=object).astype(str), dtype="str").take(codes, allow_fill=True)
-
-
-def _floats_as_text(column: pd.Series) -> pd.Series:
-    """:func:`_cell_text` of a column of floats (and blanks): the whole ones made text at once."""
-    values = column.to_numpy(dtype=float, na_value=np.nan)
-    whole = (np.abs(values) < 1e15) & (values == np.floor(values))  # NaN and infinities are not
-    text = np.full(len(values), "", dtype=object)
-    text[whole] = values[whole].astype(np.int64).astype(str)
-    rest = np.flatnonzero(~whole & ~np.isnan(values))
-    text[rest] = [_cell_text(float(value)) for value in values[rest]]
-    return pd.Series(pd.array(text, dtype="str"), index=column.index)
-
-
-def _cell_text(cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, bool):
-        return str(cell).upper()
-    if isinstance(cell, float):
-        if cell != cell:
-            return ""
-        if cell.is_integer() and abs(cell) < 1e15:
-            return str(int(cell))
-        return f"{cell:.6G}" if abs(cell) >= 1e15 else repr(cell)
-    return str(cell)
 
 
 def _strip_prefixes(text: pd.Series, prefixes: tuple[str, ...]) -> pd.Series:

@@ -223,7 +223,7 @@ def test_a_workbooks_numbers_made_text_at_once_read_as_one_by_one():
     import math
     import random
 
-    from sn_importer.validate import _cell_text, cells_as_text
+    from sn_importer.cell_text import cell_text, cells_as_text
 
     pool = [0.0, -0.0, 1.0, -1.0, 3000.0, 1e15, 1e15 - 1, -1e15 + 1, 1.5, -2.25, 1e16, 1.2345678e20, 1e-7,
             math.inf, -math.inf, math.nan, None, 123456789012345.0, 0.1, 2.0 ** 53, 4503599627370495.5]
@@ -236,4 +236,4 @@ def test_a_workbooks_numbers_made_text_at_once_read_as_one_by_one():
         column = pd.Series(cells, dtype=object)
         if pd.api.types.infer_dtype(column, skipna=True) != "floating":
             continue
-        assert cells_as_text(column).tolist() == ["" if c is None else _cell_text(c) for c in cells], cells
+        assert cells_as_text(column).tolist() == ["" if c is None else cell_text(c) for c in cells], cells

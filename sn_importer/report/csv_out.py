@@ -14,7 +14,7 @@ from ..columns import RESULT_COLUMNS, RESULT_NAMES
 from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..textbytes import arrow_text, holding
-from ..validate import cells_as_text
+from ..cell_text import cells_as_text
 from .rows import defuse_formulas, id_text, sheet_slices
 
 #: Rows per block of the CSV writer: bounds the memory of the text it builds.

@@ -31,7 +31,7 @@ from ..report.rows import defuse_formulas
 from ..estimate import waits_text
 from ..report.summary import HAPPENED, MEANINGS, Line, plural
 from ..status import Origin, Status
-from ..validate import cells_as_text
+from ..cell_text import cells_as_text
 from .rules import UNDO_COLUMNS
 
 if TYPE_CHECKING:
