@@ -60,10 +60,11 @@ class WorkbookCells:
         except Exception as exc:  # calamine raises several unrelated types
             raise InputError(self.path, excel_problem(self.path, exc), sheet=name) from None
 
-    def parse_all(self) -> None:
-        """Parse every visible worksheet calamine is to read (not those the guard marked sparse)."""
+    def parse_all(self, wanted=lambda name: True) -> None:
+        """Parse every visible worksheet calamine is to read (``wanted`` by name; not those the guard
+        marked sparse, which are read cell by cell)."""
         for meta in self.sheets:
-            if kind_problem(meta) is None and meta.name not in self.facts.sparse:
+            if kind_problem(meta) is None and meta.name not in self.facts.sparse and wanted(meta.name):
                 self.parsed[meta.name] = self.rows(meta.name)
 
 
@@ -113,6 +114,7 @@ class _Ahead:
     key: str
     stamp: tuple
     limits: object                            # None: the guard's defaults (the guard is the thread's to load)
+    template: object                          # what the command will read with: its sheets are parsed
     thread: threading.Thread | None = None
     done: list = field(default_factory=list)  # the WorkbookCells, once parsed without a problem
 
@@ -123,8 +125,11 @@ _slot_lock = threading.Lock()
 handed_over = 0
 
 
-def read_ahead(path: str | Path, limits=None) -> threading.Thread | None:
-    """Start parsing ``path`` in a thread when calamine is what reads it; the thread, or None."""
+def read_ahead(path: str | Path, template=None, limits=None) -> threading.Thread | None:
+    """Start parsing ``path`` in a thread when calamine is what reads it; the thread, or None.
+
+    ``template`` (a name, a path or None, as the command was given it) says which sheets are read:
+    a sheet it leaves out is not parsed ahead."""
     global _slot
     path = Path(path)
     fmt = formats.for_name(path)
@@ -134,7 +139,7 @@ def read_ahead(path: str | Path, limits=None) -> threading.Thread | None:
         key, stamp = _key(path), _stamp(path)
     except (OSError, RuntimeError, ValueError):  # missing, unreadable, a loop of links: the reader will say
         return None
-    ahead = _Ahead(key, stamp, limits)
+    ahead = _Ahead(key, stamp, limits, template)
     ahead.thread = threading.Thread(target=_parse, args=(path, ahead), name="read ahead", daemon=True)
     with _slot_lock:
         _slot = ahead
@@ -145,11 +150,13 @@ def read_ahead(path: str | Path, limits=None) -> threading.Thread | None:
 def _parse(path: Path, ahead: _Ahead) -> None:
     try:
         from . import guard  # numpy with it: loaded here, beside pandas loading on the other core
+        from .template import load_template
 
         limits = ahead.limits or guard.LIMITS
+        wanted = load_template(ahead.template).wants_sheet
         guard.check_file(path, formats.for_name(path), limits)
         cells = open_cells(path, limits)
-        cells.parse_all()
+        cells.parse_all(wanted)
     except Exception:  # noqa: BLE001 - the reader does it again and reports it in its own words
         return
     ahead.done.append(cells)

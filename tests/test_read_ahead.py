@@ -56,6 +56,20 @@ def test_cells_parsed_ahead_are_handed_over_and_read_like_cells_parsed_now(tmp_p
     assert ahead.source.skipped == plain.source.skipped
 
 
+def test_a_sheet_the_template_leaves_out_is_not_parsed_ahead(tmp_path):
+    path = write_xlsx(tmp_path, {"Orders": [HEADER, ["MO", 3001, "A-1"]], "Archive": [HEADER, ["MO", 3001, "Z-9"]]})
+    template = tmp_path / "orders-only.toml"
+    shipped = (Path(__file__).resolve().parents[1] / "templates" / "default.toml").read_text(encoding="utf-8")
+    template.write_text(shipped.replace('include = []', 'include = ["Orders"]'), encoding="utf-8")
+    workbook_cells.read_ahead(path, template).join()
+    cells = workbook_cells.cells_of(path, LIMITS)
+    assert list(cells.parsed) == ["Orders"]
+    before = workbook_cells.handed_over
+    done = run_cli("validate", path, "--template", template, "--output", tmp_path / "out.xlsx")
+    assert done.returncode == 0, done.stderr
+    assert workbook_cells.handed_over == before + 1
+
+
 def test_a_file_changed_after_it_was_read_ahead_is_read_again(tmp_path):
     path = _book(tmp_path, ["A-1", "A-2"])
     workbook_cells.read_ahead(path).join()

@@ -123,7 +123,7 @@ def friendly(command):
         if command.__name__ in _READ_AHEAD and kwargs.get("file") is not None:
             from ..workbook_cells import read_ahead
 
-            read_ahead(kwargs["file"])
+            read_ahead(kwargs["file"], kwargs.get("template"))
         loaded(*_LOADS.get(command.__name__, ()))
         try:
             return command(*args, **kwargs)
