@@ -17,6 +17,7 @@ from pathlib import Path
 from .report import atomic_path
 from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
 from .resource_types import NAMES
+from .storage import zip_target
 from .resource_types import label as type_label
 from .template import BY_ORDER_NO, Template, normalise_key
 
@@ -118,7 +119,7 @@ def write_blank_sheet(path: Path, template: Template) -> Path:
 
     columns = headers(template)
     with atomic_path(Path(path)) as tmp:
-        with xlsxwriter.Workbook(str(tmp)) as book:
+        with zip_target(tmp) as target, xlsxwriter.Workbook(target) as book:
             bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
             text = book.add_format({"num_format": "@"})
             sheet = book.add_worksheet(SHEET)

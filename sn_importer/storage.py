@@ -71,6 +71,82 @@ def reserve(folder: str | Path, size: int, where: str | None = None) -> None:
             probe.unlink(missing_ok=True)
 
 
+class _ZipTarget:
+    """The file a zip is written into, going quiet after its first error.
+
+    A zip writer that fails part-way (a full disk) is left half-open, and
+    when Python collects it, it tries to finish the file once more and prints
+    "Exception ignored in ZipFile.__del__" with a traceback on stderr, after
+    the command has already said what went wrong. Written through this
+    object, the first error goes up to the caller as usual; after it, writes
+    and seeks only move a position kept here (so the writer's sums of offsets
+    still add up) and nothing reaches the disk.
+    """
+
+    def __init__(self, path: Path):
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by zip_target
+        self._failed = False
+        self._position = 0
+
+    def write(self, data) -> int:
+        if not self._failed:
+            try:
+                self._file.write(data)
+            except OSError:
+                self._failed = True
+                raise
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0:
+            raise OSError("a zip target seeks from its start only")
+        if not self._failed:
+            try:
+                self._file.seek(offset)
+            except OSError:
+                self._failed = True
+                raise
+        self._position = offset
+        return offset
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        if not self._failed:
+            try:
+                self._file.flush()
+            except OSError:
+                self._failed = True
+                raise
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Close the file; its error is raised unless the writing failed already."""
+        try:
+            self._file.close()
+        except OSError:
+            if not self._failed:
+                raise
+
+
+@contextmanager
+def zip_target(path: Path) -> Iterator[_ZipTarget]:
+    """A file to give a zip writer (``zipfile.ZipFile``, XlsxWriter) for ``path``: its errors reach the
+    caller once, and nothing is printed when the writer is collected after a failure."""
+    target = _ZipTarget(path)
+    try:
+        yield target
+    except BaseException:
+        target._failed = True  # what follows (the writer's own clean-up, its collection) stays quiet
+        target.close()
+        raise
+    target.close()
+
+
 def _allocate(fd: int, size: int) -> None:
     try:
         os.posix_fallocate(fd, 0, size)
@@ -87,4 +163,4 @@ def _allocate(fd: int, size: int) -> None:
     os.fsync(fd)
 
 
-__all__ = ["STORAGE_ERRNOS", "reserve", "storage_problem", "writing"]
+__all__ = ["STORAGE_ERRNOS", "reserve", "storage_problem", "writing", "zip_target"]

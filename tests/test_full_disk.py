@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_installed, write_xlsx
 from openpyxl import load_workbook
 from sandbox_fixtures import grid
 
@@ -198,6 +198,35 @@ def test_an_output_folder_that_fills_mid_run_sends_the_workbook_to_the_state_fol
     book = load_workbook(landed[0])
     assert {"Summary", "Removed"} <= set(book.sheetnames)
     assert json.loads(done.stdout)["statuses"] == {"deleted": 2 * RESOURCES}
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_disk_that_fills_mid_run_costs_the_installed_command_one_line(tmp_path, tiny, kind):
+    """In a process of its own: the report's half-written zip says nothing more when Python collects it
+    (no "Exception ignored" traceback after the error line), and a full disk is not taken for a workbook
+    that cannot be patched (no rebuild: the patched copy lands in the state folder)."""
+    out = tiny("out", kib=4096)
+    path = sheet(tmp_path)
+    if kind == "xlsx":
+        with path.open(newline="", encoding="utf-8") as handle:
+            path = write_xlsx(tmp_path, {"Orders": [[int(c) if c.isdigit() else c for c in row]
+                                                    for row in csv.reader(handle)]}, name="orders.xlsx")
+    app = FillsAtTheFifthDelete(create_app(grid(RESOURCES, 2)), out)
+    server = serve(app)
+    try:
+        done = run_installed("apply", path, "--base-url", server.base_url, "--state-dir", tmp_path / "state",
+                             "--output", out / "results.xlsx", env={"KATANA_API_KEY": "sandbox"}, timeout=120)
+    finally:
+        server.stop()
+    assert done.returncode == 2, done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "No space left on device" in error[0], done.stderr
+    landed = list((tmp_path / "state" / "reports").glob("*-results.xlsx"))
+    assert len(landed) == 1
+    summary = " ".join(str(c) for row in load_workbook(landed[0])["Summary"].iter_rows(values_only=True)
+                       for c in row if c)
+    assert "could not be annotated in place" not in summary
 
 
 def test_when_no_folder_takes_the_report_every_rows_status_is_on_stdout(tmp_path, tiny):

@@ -16,6 +16,7 @@ results (``paths.py``).
 
 from __future__ import annotations
 
+import errno
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from .summary import ReportFacts
 
 CSV_OUTPUTS = {".csv", ".txt", ".tsv"}
 XLSX_OUTPUTS = {".xlsx", ".xlsm"}
+#: Errors that only writing raises: the output's folder has no room, not a package that cannot be patched.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 __all__ = ["REMOVED_COLUMNS", "RESULT_COLUMNS", "ReportFacts", "atomic_path", "csv_lines", "default_output_path",
            "defuse_formulas", "keep_earlier_apply_report", "prove_writable", "removed_path", "result_frame", "sheet_slices",
@@ -119,6 +122,8 @@ def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFra
                 write_patched(tmp, target, source, rows, facts, removed, notes, properties)
                 return
             except (ValueError, KeyError, OSError) as exc:  # a package we cannot patch: its values still come back
+                if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+                    raise  # the output's folder is full, not the package odd: the report lands elsewhere
                 notes = [f"This workbook could not be annotated in place ({type(exc).__name__}: {exc}), so these "
                          "results were rebuilt from its values, without its formatting, hidden sheets and "
                          "sheets with no rows read."]

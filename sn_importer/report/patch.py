@@ -26,6 +26,7 @@ import pandas as pd
 from ..columns import RESULT_COLUMNS
 from ..package import WorkbookFacts
 from ..reader import Sheet, SourceFile
+from ..storage import zip_target
 from . import parts
 from .cells import header_cells, result_cells
 from .newsheets import removed_sheet, summary_sheet
@@ -139,7 +140,8 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
 
 def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts, dropped) -> None:
     written = set()
-    with zipfile.ZipFile(package.path) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+    with zipfile.ZipFile(package.path) as source, zip_target(path) as target, \
+            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         for info in source.infolist():
             name = info.filename
             if name in dropped or name in written:

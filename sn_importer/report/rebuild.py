@@ -21,6 +21,7 @@ from ..columns import RESULT_COLUMNS
 from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..status import COLOURS
+from ..storage import zip_target
 from .rows import result_frame, sheet_slices
 from .summary import Line, ReportFacts, SheetNames, summary_lines
 
@@ -31,7 +32,7 @@ def write_rebuilt(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Rep
 
     options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                "strings_to_numbers": False, "default_date_format": "yyyy-mm-dd hh:mm:ss"}
-    with xlsxwriter.Workbook(str(path), options) as book:
+    with zip_target(path) as target, xlsxwriter.Workbook(target, options) as book:
         styles = _Styles(book)
         names = SheetNames([s.name for s in source.sheets])
         for sheet, part in sheet_slices(source, rows):
@@ -129,7 +130,7 @@ def write_office(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Repo
 
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     data = {sheet.name: (sheet, part) for sheet, part in sheet_slices(source, rows)}
-    with xlsxwriter.Workbook(str(path), options) as book:
+    with zip_target(path) as target, xlsxwriter.Workbook(target, options) as book:
         styles, formats = _Styles(book), {}
         names = SheetNames([s.name for s in source.office.sheets])
         for office_sheet in source.office.sheets:

@@ -31,6 +31,7 @@ from ..report.rows import defuse_formulas
 from ..estimate import waits_text
 from ..report.summary import HAPPENED, MEANINGS, Line, plural
 from ..status import Origin, Status
+from ..storage import zip_target
 from ..cell_text import cells_as_text
 from .rules import UNDO_COLUMNS
 
@@ -163,7 +164,7 @@ def _write_xlsx(tmp: Path, result: UndoResult) -> None:
 
     options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                "strings_to_numbers": False}
-    with xlsxwriter.Workbook(str(tmp), options) as book:
+    with zip_target(tmp) as target, xlsxwriter.Workbook(target, options) as book:
         styles = Styles(book)
         _write_records(book.add_worksheet("Undo"), result.rows, styles)
         summary = book.add_worksheet("Summary")
