@@ -57,6 +57,9 @@ def _check_path(path: Path) -> None:
         raise InputError(path, "file not found")
     if is_dir:
         raise InputError(path, "is a directory, not a file")
+    if not path.is_file():  # opening a pipe would wait for a writer for ever; a device never ends
+        raise InputError(path, "is not a regular file (a pipe, a socket or a device); save the sheet as a file "
+                               "and import that")
     try:
         with path.open("rb") as handle:
             first = handle.read(1)

@@ -21,6 +21,7 @@ Nothing here loads pandas: it is what runs while pandas loads.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,10 @@ def read_ahead(path: str | Path, template=None, limits=None) -> threading.Thread
         return None
     try:
         key, stamp = _key(path), _stamp(path)
+        regular = stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, RuntimeError, ValueError):  # missing, unreadable, a loop of links: the reader will say
+        return None
+    if not regular:  # a pipe or a device is read once, by the reader, or not at all
         return None
     ahead = _Ahead(key, stamp, limits, template)
     ahead.thread = threading.Thread(target=_parse, args=(path, ahead), name="read ahead", daemon=True)

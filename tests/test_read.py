@@ -227,6 +227,14 @@ def test_directory(tmp_path):
     assert_refused(tmp_path, "is a directory")
 
 
+@pytest.mark.parametrize("name", ["serials.csv", "serials.xlsx"])
+def test_a_pipe_is_refused_at_once_not_waited_on(tmp_path, name):
+    """A named pipe with no writer: opening it would wait for ever."""
+    pipe = tmp_path / name
+    os.mkfifo(pipe)
+    assert_refused(pipe, name, "is not a regular file")
+
+
 def _as_nobody(*args):
     """Run the installed command as the unprivileged user 'nobody' (for tests run as root)."""
     command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", _command()[0], *map(str, args)]

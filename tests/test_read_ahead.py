@@ -128,3 +128,6 @@ def test_the_command_line_reads_its_workbook_ahead_and_the_read_takes_it(tmp_pat
     assert done.returncode == 0, done.stderr
     assert workbook_cells.handed_over == before + 1, "the command's read took what its thread parsed"
     assert workbook_cells.read_ahead(tmp_path / "serials.csv") is None, "a CSV is not read ahead"
+    pipe = tmp_path / "pipe.xlsx"
+    os.mkfifo(pipe)
+    assert workbook_cells.read_ahead(pipe) is None, "a pipe is left to the reader (reading it ahead would empty it)"
