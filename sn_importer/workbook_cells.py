@@ -11,9 +11,11 @@ over what was parsed ahead, or does the same work itself.
 What was parsed ahead is only handed over when it is what the reader would
 have made: the same file (same device, inode, size, modification and change
 times as when the thread began, looked at again once it is done) read under
-the same limits. Anything that went wrong
-ahead is dropped without a word: the reader then does the work again and
-reports the problem in its own words. One file is read ahead at a time.
+the same limits; only the sheets the command's template reads are parsed.
+Anything that went wrong ahead is dropped without a word: the reader then
+does the work again and reports the problem in its own words. One file is
+read ahead at a time, and only a regular file (a pipe is read once, or not
+at all).
 
 Nothing here loads pandas: it is what runs while pandas loads.
 """
