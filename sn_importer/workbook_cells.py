@@ -41,12 +41,18 @@ _CALAMINE = "workbook_reader:read_excel"
 
 @dataclass
 class WorkbookCells:
-    """One workbook: the guard's facts, calamine's handle, and the rows of the sheets parsed so far."""
+    """One workbook: the guard's facts, calamine's handle, and the sheets parsed so far.
+
+    A parsed sheet is kept as calamine holds it (its own memory, in Rust) and
+    made Python values only when the reader asks for its rows: parsing runs
+    without the interpreter's lock, making millions of Python values cannot,
+    and done in the thread it would stall the loading it is meant to run beside.
+    """
 
     path: Path
     facts: WorkbookFacts
     workbook: object                                     # a python_calamine.CalamineWorkbook
-    parsed: dict[str, list[list]] = field(default_factory=dict)
+    parsed: dict[str, object] = field(default_factory=dict)  # name → python_calamine.CalamineSheet
 
     @property
     def sheets(self) -> list:
@@ -54,12 +60,12 @@ class WorkbookCells:
         return self.workbook.sheets_metadata
 
     def rows(self, name: str) -> list[list]:
-        """Sheet ``name``'s rectangle of cells, handed over once (the caller keeps it, this object lets go)."""
-        rows = self.parsed.pop(name, None)
-        if rows is not None:
-            return rows
+        """Sheet ``name``'s rectangle of cells as Python values (its parse is let go once handed over)."""
         try:
-            return self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            sheet = self.parsed.pop(name, None)
+            if sheet is None:
+                sheet = self.workbook.get_sheet_by_name(name)
+            return sheet.to_python(skip_empty_area=False)
         except Exception as exc:  # calamine raises several unrelated types
             raise InputError(self.path, excel_problem(self.path, exc), sheet=name) from None
 
@@ -68,7 +74,7 @@ class WorkbookCells:
         marked sparse, which are read cell by cell)."""
         for meta in self.sheets:
             if kind_problem(meta) is None and meta.name not in self.facts.sparse and wanted(meta.name):
-                self.parsed[meta.name] = self.rows(meta.name)
+                self.parsed[meta.name] = self.workbook.get_sheet_by_name(meta.name)
 
 
 def open_cells(path: Path, limits) -> WorkbookCells:
