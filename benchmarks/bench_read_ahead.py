@@ -31,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_workbook import CHILD_ENV
+
 HERE = Path(__file__).resolve().parent
 CHILD = """
 import json, sys, time
@@ -51,9 +53,8 @@ print(json.dumps({"total": done - start, "read": done - loaded}))
 
 
 def launch(path: Path, kind: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # bytecode as installed
     done = subprocess.run([sys.executable, "-c", CHILD, str(path), kind], capture_output=True, text=True,
-                          check=True, env=env)
+                          check=True, env=CHILD_ENV)  # bytecode caches as installed, as bench_workbook.py
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -88,25 +88,25 @@ class _ZipTarget:
         self._failed = False
         self._position = 0
 
+    def _on_disk(self, name: str, *args) -> None:
+        """The file's own ``name(*args)``, until the first error (which goes up, and marks the failure)."""
+        if self._failed:
+            return
+        try:
+            getattr(self._file, name)(*args)
+        except OSError:
+            self._failed = True
+            raise
+
     def write(self, data) -> int:
-        if not self._failed:
-            try:
-                self._file.write(data)
-            except OSError:
-                self._failed = True
-                raise
+        self._on_disk("write", data)
         self._position += len(data)
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if whence != 0:
             raise OSError("a zip target seeks from its start only")
-        if not self._failed:
-            try:
-                self._file.seek(offset)
-            except OSError:
-                self._failed = True
-                raise
+        self._on_disk("seek", offset)
         self._position = offset
         return offset
 
@@ -114,18 +114,15 @@ class _ZipTarget:
         return self._position
 
     def flush(self) -> None:
-        if not self._failed:
-            try:
-                self._file.flush()
-            except OSError:
-                self._failed = True
-                raise
+        self._on_disk("flush")
 
     def seekable(self) -> bool:
         return True
 
-    def close(self) -> None:
-        """Close the file; its error is raised unless the writing failed already."""
+    def close(self, failed: bool = False) -> None:
+        """Close the file; its error is raised unless the writing failed already (or ``failed``: the
+        caller's own error is on its way up, and the writer's clean-up after it must stay quiet)."""
+        self._failed = self._failed or failed
         try:
             self._file.close()
         except OSError:
@@ -141,8 +138,7 @@ def zip_target(path: Path) -> Iterator[_ZipTarget]:
     try:
         yield target
     except BaseException:
-        target._failed = True  # what follows (the writer's own clean-up, its collection) stays quiet
-        target.close()
+        target.close(failed=True)
         raise
     target.close()
 

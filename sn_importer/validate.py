@@ -240,7 +240,7 @@ def serial_keys(rows: pd.DataFrame) -> pd.Series:
     return by_id.fillna("s:" + rows["serial_number"].astype("string"))
 
 
-def _mark_duplicates(rows: pd.DataFrame, serial_texts=None) -> None:
+def _mark_duplicates(rows: pd.DataFrame, serial_texts) -> None:
     """Mark later valid rows with the same serial on the same resource as ``duplicate``.
 
     The (resource, serial) key is reduced to one integer code per row, so
@@ -290,10 +290,10 @@ def _constant(column: pd.Series) -> bool:
     return bool((column == first).all())
 
 
-def _serial_codes(rows: pd.DataFrame, serial_texts=None) -> np.ndarray:
+def _serial_codes(rows: pd.DataFrame, serial_texts) -> np.ndarray:
     """An integer per row naming its serial: by id where given, else by its string (as :func:`serial_keys`).
-    ``serial_texts()``, if given, returns the strings' codes already made."""
-    by_text = serial_texts() if serial_texts is not None else _text_codes(rows["serial_number"])
+    ``serial_texts()`` returns the strings' codes (:func:`_text_codes`, made beside the checks)."""
+    by_text = serial_texts()
     if rows["serial_id"].isna().all():  # serials named by their string only
         return by_text
     by_id, ids = pd.factorize(rows["serial_id"])

@@ -145,12 +145,12 @@ def read_ahead(path: str | Path, template=None, limits=None) -> threading.Thread
     if fmt is None or fmt.reader != _CALAMINE:
         return None
     try:
-        key, stamp = _key(path), _stamp(path)
-        regular = stat.S_ISREG(os.stat(path).st_mode)
+        key, facts = _key(path), os.stat(path)
     except (OSError, RuntimeError, ValueError):  # missing, unreadable, a loop of links: the reader will say
         return None
-    if not regular:  # a pipe or a device is read once, by the reader, or not at all
+    if not stat.S_ISREG(facts.st_mode):  # a pipe or a device is read once, by the reader, or not at all
         return None
+    stamp = _stamp(facts)
     ahead = _Ahead(key, stamp, limits, template)
     ahead.thread = threading.Thread(target=_parse, args=(path, ahead), name="read ahead", daemon=True)
     with _slot_lock:
@@ -187,7 +187,7 @@ def _taken(path: Path, limits) -> WorkbookCells | None:
         if ahead.key != _key(path) or (ahead.limits or LIMITS) != limits:
             return None
         ahead.thread.join()
-        unchanged = ahead.stamp == _stamp(path)  # after the parse: a change made while it ran shows here
+        unchanged = ahead.stamp == _stamp(os.stat(path))  # after the parse: a change made while it ran shows
     except (OSError, RuntimeError, ValueError):
         return None
     if not (unchanged and ahead.done):
@@ -200,9 +200,8 @@ def _key(path: Path) -> str:
     return str(path.resolve())
 
 
-def _stamp(path: Path) -> tuple:
+def _stamp(facts: os.stat_result) -> tuple:
     """What changes when the file does: its device, inode, size, and modification and change times."""
-    facts = os.stat(path)
     return facts.st_dev, facts.st_ino, facts.st_size, facts.st_mtime_ns, facts.st_ctime_ns
 
 

@@ -63,4 +63,3 @@ def defuse_formulas(column: pd.Series) -> pd.Series:
     column = column.astype(object).copy()
     column[risky.to_numpy()] = "'" + text[risky].astype(str)
     return column
-

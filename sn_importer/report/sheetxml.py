@@ -225,7 +225,7 @@ class _Rows:
             elif column > self.last:
                 right.append(text)
             elif not self.clear and (b"<" + self.p + b"v" in text or b"<" + self.p + b"f" in text
-                                           or b"<" + self.p + b"is" in text):
+                                     or b"<" + self.p + b"is" in text):
                 raise ValueError(f"row {self.number} holds a value where the results go")
         return b"".join(left) + cells + b"".join(right)
 
