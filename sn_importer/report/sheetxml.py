@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..columns import RESULT_COLUMNS
 from ..xlsx import column_letters, column_number
+from .rowruns import RowRuns
 from .xmledit import (attribute, drop_attribute, element, insert_before, set_attribute, split_ref,
                       start_tag)
 
@@ -55,12 +56,15 @@ class SheetPatch:
         return self.numbers[-1] if self.numbers else self.top + 1
 
 
-def rewrite_sheet(read, write, patch: SheetPatch) -> None:
-    """Copy a worksheet part from ``read(n)`` to ``write(bytes)`` with ``patch`` applied."""
+def rewrite_sheet(read, write, patch: SheetPatch, *, runs: bool = True) -> None:
+    """Copy a worksheet part from ``read(n)`` to ``write(bytes)`` with ``patch`` applied.
+
+    ``runs=False`` takes every row one by one (the reference the runs are tested against).
+    """
     buf, p = _head(read)
     opening = start_tag(buf, p, b"sheetData")
     head = _edit_head(buf[:opening.start()], p, patch)
-    rows = _Rows(p, patch, write)
+    rows = _Rows(p, patch, write, runs=runs)
     if opening.group(0).endswith(b"/>"):
         write(head + opening.group(0)[:-2].rstrip() + b">")
         rows.finish()
@@ -89,7 +93,7 @@ def _head(read) -> tuple[bytes, bytes]:
 class _Rows:
     """The rows of sheetData, streamed, with the patch's cells spliced in."""
 
-    def __init__(self, p: bytes, patch: SheetPatch, write):
+    def __init__(self, p: bytes, patch: SheetPatch, write, runs: bool = True):
         self.p, self.patch, self.write = p, patch, write
         self.row = re.compile(rb"<" + re.escape(p) + rb"row(?=[\s/>])[^>]*>")
         self.row_end, self.data_end = b"</" + p + b"row>", b"</" + p + b"sheetData>"
@@ -102,12 +106,19 @@ class _Rows:
         self.clear, self.last = patch.clear, patch.last  # asked of every row: kept at hand
         self.last_text = str(patch.last).encode()
         self._left_of_results: dict[bytes, bool] = {}  # a row's last column (its letters) → left of ours?
+        self.runs = (RowRuns(p, patch.first, patch.last, self.wanted, patch.cells)
+                     if runs and not patch.clear and p.isascii() else None)
 
     def stream(self, buf: bytes, read) -> bytes:
         """Write every row; return the rest of the part from ``</sheetData>`` on."""
-        search, row_end, out = self.row.search, self.row_end, self.out
+        search, row_end, out, runs = self.row.search, self.row_end, self.out, self.runs
         pos, end = 0, buf.find(self.data_end)  # where sheetData ends, if in this buffer: found once per buffer
         while True:
+            if runs is not None and (run := runs.take(buf, pos, end, self.at)) is not None:
+                pos, self.at, self.number, spliced = run
+                out.append(spliced)
+                self._flush()
+                continue
             found = search(buf, pos)
             if found is not None and (end < 0 or found.start() < end):
                 start, opened = found.span()

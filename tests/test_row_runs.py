@@ -1,0 +1,150 @@
+"""Runs of ordinary rows are spliced in one step; the bytes are those of the row-by-row path.
+
+Random worksheets mix the rows the runs take (``<row r="N" spans="1:5">`` with
+cells left of the results) with every kind they must leave alone: the header,
+gaps in the numbering, rows the patch does not name, self-closing rows, rows
+without a number or with ``spans`` elsewhere, cells right of or inside the
+result columns, cells whose reference is not their first attribute, a
+``spans="…"`` in a cell's text, pretty-printed XML, a namespace prefix, result
+columns past Z, and buffers cut at random places.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sn_importer.report.rowruns import RowRuns, _columns_before
+from sn_importer.report.sheetxml import SheetPatch, rewrite_sheet
+from sn_importer.xlsx import column_letters, column_number
+
+
+def _cell(rng, p, column, number, mess):
+    ref = column_letters(column) + str(number)
+    kind = rng.random() * (1 if mess > rng.random() else 0.6)
+    if kind < 0.6:
+        return f'<{p}c r="{ref}" t="s"><{p}v>{rng.randrange(99)}</{p}v></{p}c>'
+    if kind < 0.7:
+        return f'<{p}c r="${ref}"><{p}v>{rng.random()}</{p}v></{p}c>'
+    if kind < 0.75:
+        return f'<{p}c s="1" r="{ref}"><{p}v>1</{p}v></{p}c>'
+    if kind < 0.8:
+        return f'<{p}c r="{ref}" s="2"/>'
+    if kind < 0.85:
+        return f'<{p}c r="{ref}" t="inlineStr"><{p}is><{p}t>a spans="1:2" b</{p}t></{p}is></{p}c>'
+    if kind < 0.88:
+        return f'<{p}c  r="{ref}"><{p}v>2</{p}v></{p}c>'
+    if kind < 0.9:
+        return f"<{p}c><{p}v>3</{p}v></{p}c>"
+    return f'<{p}c r="{ref}"><{p}f>A1+1</{p}f><{p}v>4</{p}v></{p}c>'
+
+
+def _sheet(rng, p, first, rows, mess, inside):
+    """A worksheet part and the numbers of the rows it holds; ``mess``: how often a row is odd."""
+    ns = 'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"' if p else \
+        'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    gap = "\n  " if rng.random() < 0.2 else ""
+    parts, held = [], []
+    for number in rows:
+        odd = rng.random() / mess
+        columns = sorted(rng.sample(range(1, first), min(first - 1, rng.randint(1, 4))))
+        if odd < 0.03:
+            columns.append(first + (rng.randrange(7) if inside else rng.randint(5, 9)))  # in or right of the results
+        if odd > 1 / mess - 0.03:
+            columns = []
+        cells = "".join(_cell(rng, p, c, number, mess) for c in columns)
+        shape = rng.random()
+        if shape < 0.11 and rng.random() > mess:  # an odd shape only as often as the sheet is messy
+            shape = rng.uniform(0.11, 1)
+        if shape < 0.05:
+            parts.append(f'<{p}row r="{number}"/>')
+        elif shape < 0.08:
+            parts.append(f"<{p}row>{cells}</{p}row>")
+        elif shape < 0.09:
+            parts.append(f'<{p}row spans="1:{len(columns)}" r="{number}">{cells}</{p}row>')
+        elif shape < 0.1:
+            parts.append(f'<{p}row r="{number}" ht="15" spans="1:{len(columns)}">{cells}</{p}row>')
+        elif shape < 0.105:
+            parts.append(f'<{p}row r="{number}" spans="1:2 4:{len(columns)}">{cells}</{p}row>')
+        elif shape < 0.11:  # cells without references (reaching the results only where values may sit there)
+            bare = f"<{p}c><{p}v>3</{p}v></{p}c>" * (first + 1 if inside else max(first - 1, 1))
+            parts.append(f'<{p}row r="{number}">{bare}</{p}row>')
+        elif shape < 0.5:
+            parts.append(f'<{p}row r="{number}">{cells}</{p}row>')
+        else:
+            high = rng.choice([len(columns) or 1, first - 1, first + 6, 99])
+            extra = ' ht="15" customHeight="1"' if rng.random() < 0.2 else ""
+            parts.append(f'<{p}row r="{number}" spans="1:{high}"{extra}>{cells}</{p}row>')
+        held.append(number)
+    body = gap + gap.join(parts)
+    return (f'<?xml version="1.0"?><{p}worksheet {ns}><{p}sheetData>{body}</{p}sheetData></{p}worksheet>'
+            .encode()), held
+
+
+def _patch(rng, first, held, clear=False):
+    top = held[0] if held else 1
+    data = sorted(set(rng.sample(held[1:], int(len(held[1:]) * rng.uniform(0.6, 1.0))))
+                  | {top + rng.randrange(1, 400) for _ in range(rng.randrange(4))})
+    cells = [b"" if rng.random() < 0.05 else
+             b'<c r="%s%d"><v>%d</v></c>' % (column_letters(first).encode(), n, n) for n in data]
+    return SheetPatch(top, first, first - 1, lambda style: b'<c r="Z1" t="inlineStr"><is><t>h</t></is></c>',
+                      data, cells, clear=clear)
+
+
+def _rewrite(part, patch, cuts, runs):
+    sizes, at, out = iter(cuts), [0], []
+
+    def read(_n):
+        size = next(sizes, 1 << 20)
+        chunk = part[at[0]:at[0] + size]
+        at[0] += len(chunk)
+        return chunk
+
+    try:
+        rewrite_sheet(read, out.append, patch, runs=runs)
+    except ValueError as exc:
+        return ("refused", str(exc))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_runs_write_the_bytes_of_the_row_by_row_path(seed):
+    rng = random.Random(seed)
+    p = "x:" if seed % 5 == 0 else ""
+    first = rng.choice([2, 3, 6, 9, 26, 27, 28, 53, 703])
+    mess = rng.choice([0.02, 0.1, 0.3, 1.0])
+    part, held = _sheet(rng, p, first, sorted(rng.sample(range(1, 3000), rng.randint(1, 1200))), mess,
+                        inside=seed % 7 == 0)
+    patch = _patch(rng, first, held, clear=seed % 11 == 0)
+    cuts = [rng.randint(1, 3000) for _ in range(len(part) // 500 + 2)]
+    by_row = _rewrite(part, patch, cuts, runs=False)
+    assert _rewrite(part, patch, cuts, runs=True) == by_row
+
+
+def test_a_plain_sheet_is_taken_in_runs():
+    """Most rows of a plain sheet go through the runs (else the test above proves nothing)."""
+    rows = "".join(f'<row r="{n}" spans="1:3"><c r="A{n}"><v>{n}</v></c><c r="C{n}" t="s"><v>0</v></c></row>'
+                   for n in range(1, 501))
+    part = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            + rows.encode() + b"</sheetData></worksheet>")
+    cells = [b'<c r="D%d"><v>1</v></c>' % n for n in range(2, 501)]
+    runs = RowRuns(b"", 4, 8, [1, *range(2, 501)], cells)
+    data_start = part.index(b"<sheetData>") + len(b"<sheetData>")
+    second_row = part.index(b"<row", data_start + 1)
+    after, at, number, spliced = runs.take(part, second_row, part.index(b"</sheetData>"), 1)
+    assert (at, number) == (500, 500) and after == part.index(b"</sheetData>")
+    assert spliced.startswith(b'<row r="2" spans="1:8"><c r="A2"><v>2</v></c><c r="C2" t="s"><v>0</v></c>'
+                              b'<c r="D2"><v>1</v></c></row>')
+
+
+@pytest.mark.parametrize("first", [1, 2, 5, 26, 27, 28, 52, 53, 702, 703, 704, 16384])
+def test_the_columns_before_pattern_matches_exactly_the_columns_before(first):
+    import re
+
+    pattern = re.compile(rb"(?:" + _columns_before(first) + rb")(?![A-Z])")
+    for column in {1, 2, 3, 25, 26, 27, 28, 51, 52, 53, 54, 701, 702, 703, 704, 705, 16384, first - 1, first,
+                   first + 1} - {0}:
+        letters = column_letters(column).encode()
+        assert bool(pattern.fullmatch(letters)) == (column < first), (first, letters)
+        assert column_number(letters) == column
