@@ -187,8 +187,9 @@ def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:
     found = locate(rows[: template.search_rows], template)
     if isinstance(found, str):
         return found
-    body = [row[: found.width] for row in rows[found.index + 1 :]]
-    data = pd.DataFrame(body, columns=range(found.width), dtype=object) if body else _empty(found.width)
+    width = found.width
+    body = [row[:width] for row in rows[found.index + 1 :]]
+    data = pd.DataFrame(body, columns=range(width), dtype=object) if body else _empty(width)
     return sheet_under(name, found, data, rows)
 
 

@@ -176,3 +176,22 @@ def test_atomic_write_leaves_no_temp_files(tmp_path, workbook, monkeypatch):
         job.write(tmp_path / "a.xlsx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx", "b.csv", "serials.xlsx"]
     assert (tmp_path / "a.xlsx").read_bytes() == old
+
+
+def test_result_cells_escape_markup_and_drop_control_characters():
+    """A message with ``&``, ``<``, ``>`` or a control character is still well-formed XML; plain
+    columns beside it (nothing to escape) come through as they are."""
+    import xml.etree.ElementTree as ET
+
+    import pandas as pd
+
+    from sn_importer.columns import RESULT_COLUMNS
+    from sn_importer.report.cells import result_cells
+
+    values = {c.name: ["", ""] for c in RESULT_COLUMNS}
+    values["status"] = ["invalid", "deleted"]
+    values["message"] = ["id <0> & \x01 'x' > y", "plain"]
+    cells = result_cells(pd.DataFrame(values), [2, 3], 4, {})
+    texts = [[t.text for t in ET.fromstring(b"<row>" + c + b"</row>").iter("t")] for c in cells]
+    assert texts == [["invalid", "id <0> &  'x' > y"], ["deleted", "plain"]]
+    assert b"&lt;0&gt; &amp;" in cells[0]

@@ -16,6 +16,7 @@ from ..xlsx import column_letters
 from .xmledit import text
 
 _ILLEGAL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+_ESCAPED = "[&<>\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"  # what the escaping below changes
 
 
 def header_cells(row: int, first: int, style: int | None, names=None) -> bytes:
@@ -62,6 +63,8 @@ def _join(pc, *pieces):
 
 
 def _escaped(pc, values):
+    if not pc.any(pc.match_substring_regex(values, _ESCAPED)).as_py():  # most columns: nothing to escape
+        return values
     values = pc.replace_substring_regex(values, _ILLEGAL, "")
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         values = pc.replace_substring(values, raw, entity)
