@@ -5,7 +5,7 @@ then cells whose references lie left of the result columns, the rows in the
 patch's order. For a run of such rows the splice is the same for each (cells
 appended, the ``spans`` hint widened), so it is done for the whole run with a
 few passes over the buffer (a bytes split, pyarrow's kernels) instead of a
-Python step per row: about a third of the time on a 20,000-row sheet.
+Python step per row (a 20,000-row sheet's rewrite: 0.19 s of CPU before, 0.07 s).
 
 A row is taken here only when every fact the row-by-row path would read is
 known to give "append": its tag starts ``<row r="N"``, it holds one row, it has
@@ -127,14 +127,15 @@ class RowRuns:
         if widen.any():
             mask = pa.array(widen)
             values = pc.unique(pc.filter(spans, mask)).to_pylist()
-            if len(values) > 4:  # spans of many kinds: one pattern for all
+            if len(values) <= 4:  # mostly one, e.g. 1:5: a plain replace per kind
+                for value in values:
+                    low = value.split(b":")[0].decode("ascii")
+                    wider = pc.replace_substring(rows, f' spans="{value.decode("ascii")}"',
+                                                 f' spans="{low}:{self.last}"', max_replacements=1)
+                    rows = pc.if_else(pc.and_(mask, pc.equal(spans, value)), wider, rows)
+            else:  # spans of many kinds: one pattern for all
                 wider = pc.replace_substring_regex(rows, self.spans_end, "\\1%d\"" % self.last, max_replacements=1)
                 rows = pc.if_else(mask, wider, rows)
-            for value in values if len(values) <= 4 else ():  # mostly one, e.g. 1:5: a plain replace
-                low = value.split(b":")[0].decode("ascii")
-                wider = pc.replace_substring(rows, f' spans="{value.decode("ascii")}"', f' spans="{low}:{self.last}"',
-                                             max_replacements=1)
-                rows = pc.if_else(pc.and_(mask, pc.equal(spans, value)), wider, rows)
         joined = pc.binary_join_element_wise(rows, self._cells.slice(first_cell, count),
                                              pa.scalar(self.row_end), pa.scalar(b""))
         offsets, data = joined.buffers()[1], joined.buffers()[2]
