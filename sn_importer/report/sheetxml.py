@@ -7,6 +7,8 @@ order when the row holds cells further right), and the tail (the filter and
 the print settings). Every other byte, cells, formulas with their cached
 values, styles, merged cells, conditional formats, drop-downs, is copied as
 it was. Memory is a chunk and the sheet's tail, whatever the sheet's size.
+Runs of ordinary data rows are spliced a run at a time (:mod:`.rowruns`); the
+row-by-row path here takes every other row and is the reference for both.
 """
 
 from __future__ import annotations
