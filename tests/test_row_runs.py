@@ -84,7 +84,8 @@ def _sheet(rng, p, first, rows, mess, inside):
 
 def _patch(rng, first, held, clear=False):
     top = held[0] if held else 1
-    data = sorted(set(rng.sample(held[1:], int(len(held[1:]) * rng.uniform(0.6, 1.0))))
+    share = rng.choice([1.0, 1.0, 0.99, 0.95, 0.6])  # of the rows held, how many the patch names
+    data = sorted(set(rng.sample(held[1:], int(len(held[1:]) * share)))
                   | {top + rng.randrange(1, 400) for _ in range(rng.randrange(4))})
     cells = [b"" if rng.random() < 0.05 else
              b'<c r="%s%d"><v>%d</v></c>' % (column_letters(first).encode(), n, n) for n in data]
@@ -113,11 +114,12 @@ def test_runs_write_the_bytes_of_the_row_by_row_path(seed):
     rng = random.Random(seed)
     p = "x:" if seed % 5 == 0 else ""
     first = rng.choice([2, 3, 6, 9, 26, 27, 28, 53, 703])
-    mess = rng.choice([0.02, 0.1, 0.3, 1.0])
+    mess = rng.choice([0.001, 0.02, 0.1, 0.3, 1.0])
     part, held = _sheet(rng, p, first, sorted(rng.sample(range(1, 3000), rng.randint(1, 1200))), mess,
                         inside=seed % 7 == 0)
     patch = _patch(rng, first, held, clear=seed % 11 == 0)
-    cuts = [rng.randint(1, 3000) for _ in range(len(part) // 500 + 2)]
+    reach = rng.choice([3000, 60000])  # buffers of a few rows, or of hundreds
+    cuts = [rng.randint(1, reach) for _ in range(len(part) // 500 + 2)]
     by_row = _rewrite(part, patch, cuts, runs=False)
     assert _rewrite(part, patch, cuts, runs=True) == by_row
 
@@ -148,3 +150,36 @@ def test_the_columns_before_pattern_matches_exactly_the_columns_before(first):
         letters = column_letters(column).encode()
         assert bool(pattern.fullmatch(letters)) == (column < first), (first, letters)
         assert column_number(letters) == column
+
+
+def test_rows_named_in_ones_and_twos_go_row_by_row(monkeypatch):
+    """When the patch names every other row, no run is worth its fixed cost: none is made (a run per
+    row or two cost many times the row-by-row path), and the bytes are the same."""
+    rows = "".join(f'<row r="{n}" spans="1:3"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 2001))
+    part = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            + rows.encode() + b"</sheetData></worksheet>")
+    numbers = [n for n in range(2, 2001) if n % 2 or n % 3 == 0]
+    patch = SheetPatch(1, 4, 3, lambda style: b'<c r="D1"><v>0</v></c>', numbers,
+                       [b'<c r="D%d"><v>1</v></c>' % n for n in numbers])
+    made = []
+    spliced = RowRuns._spliced
+    monkeypatch.setattr(RowRuns, "_spliced", lambda self, *a: made.append(a) or spliced(self, *a))
+    assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
+    assert made == []
+
+
+@pytest.mark.parametrize("odd", [
+    "<c><v>3</v></c>" * 5,                              # cells without references, reaching the results
+    '<c r="A50"><v>1</v></c><c r="D50"><v>2</v></c>',   # a value where the results go
+    '<c r="A50"><v>1</v></c><c r="H50"><v>2</v></c>',   # a cell right of the results
+    '<c s="1" r="A50"><v>1</v></c>',                    # the reference not the first attribute
+])
+def test_an_odd_row_in_a_long_run_is_left_to_the_row_by_row_path(odd):
+    rows = [f'<row r="{n}" spans="1:2"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 101)]
+    rows[49] = f'<row r="50" spans="1:2">{odd}</row>'
+    part = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            + "".join(rows).encode() + b"</sheetData></worksheet>")
+    numbers = list(range(2, 101))
+    patch = SheetPatch(1, 4, 3, lambda style: b'<c r="D1"><v>0</v></c>', numbers,
+                       [b'<c r="D%d"><v>1</v></c>' % n for n in numbers])
+    assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
