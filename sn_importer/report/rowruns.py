@@ -34,7 +34,7 @@ _SHORTEST = 16  # a run's fixed cost (a dozen kernel calls) is that of about thi
 
 
 class RowRuns:
-    """The simple rows of one buffer of ``sheetData``, found once and handed out run by run."""
+    """The simple rows of a sheet's ``sheetData``, found a buffer at a time and handed out run by run."""
 
     def __init__(self, p: bytes, first: int, last: int, wanted: list[int], cells: list[bytes]):
         self.p, self.last = p, last
@@ -54,7 +54,7 @@ class RowRuns:
         self._resume = 0
         self._misses = 0  # runs too short to take, one after another
 
-    def take(self, buf: bytes, pos: int, end: int, at: int):
+    def take(self, buf: bytes, pos: int, end: int, at: int) -> tuple[int, int, int, bytes] | None:
         """The run of simple rows starting at ``pos``, as ``(after, at, number, bytes)``; None: not here.
 
         ``end`` is where ``sheetData`` ends in ``buf`` (-1: not in it); ``at`` the index in the
