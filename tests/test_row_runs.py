@@ -115,10 +115,10 @@ def test_runs_write_the_bytes_of_the_row_by_row_path(seed):
     p = "x:" if seed % 5 == 0 else ""
     first = rng.choice([2, 3, 6, 9, 26, 27, 28, 53, 703])
     mess = rng.choice([0.001, 0.02, 0.1, 0.3, 1.0])
-    part, held = _sheet(rng, p, first, sorted(rng.sample(range(1, 3000), rng.randint(1, 1200))), mess,
+    part, held = _sheet(rng, p, first, sorted(rng.sample(range(1, 4000), rng.randint(1, 2500))), mess,
                         inside=seed % 7 == 0)
     patch = _patch(rng, first, held, clear=seed % 11 == 0)
-    reach = rng.choice([3000, 60000])  # buffers of a few rows, or of hundreds
+    reach = rng.choice([3000, 100000, 400000])  # buffers of a few rows, or of hundreds
     cuts = [rng.randint(1, reach) for _ in range(len(part) // 500 + 2)]
     by_row = _rewrite(part, patch, cuts, runs=False)
     assert _rewrite(part, patch, cuts, runs=True) == by_row
@@ -175,11 +175,67 @@ def test_rows_named_in_ones_and_twos_go_row_by_row(monkeypatch):
     '<c s="1" r="A50"><v>1</v></c>',                    # the reference not the first attribute
 ])
 def test_an_odd_row_in_a_long_run_is_left_to_the_row_by_row_path(odd):
-    rows = [f'<row r="{n}" spans="1:2"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 101)]
+    rows = [f'<row r="{n}" spans="1:2"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 601)]
     rows[49] = f'<row r="50" spans="1:2">{odd}</row>'
     part = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
             + "".join(rows).encode() + b"</sheetData></worksheet>")
-    numbers = list(range(2, 101))
+    numbers = list(range(2, 601))
     patch = SheetPatch(1, 4, 3, lambda style: b'<c r="D1"><v>0</v></c>', numbers,
                        [b'<c r="D%d"><v>1</v></c>' % n for n in numbers])
     assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
+
+
+
+def _plain(rows):
+    return (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            + b"".join(rows) + b"</sheetData></worksheet>")
+
+
+def _patch_of(numbers, first=4):
+    letters = column_letters(first).encode()
+    return SheetPatch(1, first, first - 1, lambda style: b'<c r="%s1"><v>0</v></c>' % letters, list(numbers),
+                      [b'<c r="%s%d"><v>1</v></c>' % (letters, n) for n in numbers])
+
+
+def test_a_tag_the_row_by_row_path_reads_as_closed_is_not_taken():
+    """``x="a/>b"`` is a legal attribute value; the row-by-row path reads the tag to its first ``>`` and
+    takes the row as self-closing. The runs must write what it writes."""
+    rows = [b'<row r="%d" spans="1:2"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 401)]
+    rows[1] = b'<row r="2" x="a/>b"><c r="A2"><v>2</v></c></row>'
+    part, patch = _plain(rows), _patch_of(range(2, 401))
+    assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
+
+
+def test_a_self_closing_row_and_a_row_end_in_a_comment_do_not_shift_the_rows():
+    """A ``</row>`` inside a comment and a self-closing row in the same buffer: the counts of rows and
+    row ends agree, so the shapes of the pieces must be checked one by one."""
+    rows = [b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 401)]
+    rows[17] = b'<row r="18"/>'
+    part, patch = _plain(rows + [b"<!--</row>-->"]), _patch_of(range(2, 401))
+    assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
+
+
+def test_a_buffer_is_looked_at_once(monkeypatch):
+    """Thousands of formatted empty rows (self-closing, as Excel writes them) after the data: the runs
+    look at each buffer once, not once per row after its last complete one."""
+    data = [b'<row r="%d" spans="1:3"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 2001)]
+    empty = [b'<row r="%d" spans="1:3" s="2" customFormat="1"/>' % n for n in range(2001, 12001)]
+    part, patch = _plain(data + empty), _patch_of(range(2, 2001))
+    looks = []
+    find = RowRuns._find
+    monkeypatch.setattr(RowRuns, "_find", lambda self, *a: looks.append(a[1]) or find(self, *a))
+    assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
+    assert 1 <= len(looks) <= 2
+
+
+def test_a_sheet_of_odd_cells_is_not_searched_cell_by_cell(monkeypatch):
+    """Every cell spelled ``<c s=".." r="..">``: the buffer goes row by row after a look at its first
+    64 KB, without a search for the rows one by one."""
+    rows = [b'<row r="%d">' % n + b"".join(b'<c s="1" r="%s%d"><v>1</v></c>' % (column_letters(c).encode(), n)
+                                           for c in range(1, 30)) + b"</row>" for n in range(1, 2001)]
+    part, patch = _plain(rows), _patch_of(range(2, 2001), first=31)
+    judged = []
+    dense = RowRuns._dense
+    monkeypatch.setattr(RowRuns, "_dense", lambda self, *a: judged.append(dense(self, *a)) or judged[-1])
+    assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
+    assert judged and all(judged)  # each buffer judged dense at its first look

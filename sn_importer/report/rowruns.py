@@ -8,17 +8,21 @@ few passes over the buffer (a bytes split, pyarrow's kernels) instead of a
 Python step per row (a 20,000-row sheet's rewrite: 0.19 s of CPU before, 0.07 s).
 
 A row is taken here only when every fact the row-by-row path would read is
-known to give "append": its tag starts ``<row r="N"``, it holds one row, it has
-a cell and every cell's reference is left of the results, any ``spans`` sits
-right after the row number, and its number is the next one the patch names.
+known to give "append": it starts with a tag ``<row r="N" …>`` that does not
+close itself (so the row-by-row path, reading from there to the next
+``</row>``, sees the same row), it has a cell and every cell's reference is
+left of the results, any ``spans`` sits right after the row number, and its
+number is the next one the patch names.
 Everything else (the header, rows the patch does not name, a self-closing row,
 cells where the results go, a results file fed back in, pretty-printed XML) is
 left to the row-by-row path, which stays the reference: a test writes random
-sheets both ways and compares the bytes. So are runs shorter than sixteen
-rows (a run's fixed cost is about that of sixteen rows one by one), and when
-short runs keep coming (a patch naming every other row) runs are looked for
-less and less often: such a 20,000-row sheet costs 0.08 s against 0.06 s row
-by row, where a run per row cost 1.1 s.
+sheets both ways and compares the bytes. So are runs shorter than 32 rows (a
+run's fixed cost is about that of thirty rows one by one); when short runs
+keep coming (a patch naming every other row) runs are looked for less and
+less often; a buffer of fewer than 256 rows is not looked at, nor one whose
+odd cells come thick (every cell spelled ``<c s=".." r="..">``). So the
+worst shapes found cost 1.1-1.8 times the row-by-row path, where a run per
+row cost up to 18 times and a rescan per row up to 94 times.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import numpy as np
 from ..xlsx import column_letters
 
 _WINDOW = 4096  # rows compared with the patch's numbers per call (a mismatch costs a call)
-_SHORTEST = 16  # a run's fixed cost (a dozen kernel calls) is that of about this many rows one by one
+_SHORTEST = 32  # a run's fixed cost (a dozen kernel calls) is about that of this many rows one by one
+_FEWEST = 256  # rows in a buffer below which looking for runs costs more than it can save
+_PROBE = 64 * 1024  # bytes looked at for odd cells: one per kilobyte or more and the buffer goes row by row
 
 
 class RowRuns:
@@ -43,12 +49,13 @@ class RowRuns:
         self.cells = cells                                # each data row's result cells
         prefix = re.escape(p.decode("ascii"))
         self.head = (rf'^[ \t\r\n]*<{prefix}row r="(?P<r>[0-9]{{1,9}})"'
-                     rf'(?: spans="(?P<s>[0-9]{{1,9}}:(?P<h>[0-9]{{1,9}}))")?')
+                     rf'(?: spans="(?P<s>[0-9]{{1,9}}:(?P<h>[0-9]{{1,9}}))")?(?:[^>]*[^/>])?>')
         self.spans_end = rf'^([ \t\r\n]*<{prefix}row r="[0-9]+" spans="[0-9]+:)[0-9]+"'
         self.has_cell = f"<{p.decode('ascii')}c "
         self.spans_in_tag = rf"^[ \t\r\n]*<{prefix}row[^>]*spans"
-        self.bad_cell = re.compile(rb"<" + re.escape(p) + rb"c (?!r=\"\$?(?:" + _columns_before(first)
-                                   + rb")(?![A-Z]))")
+        left = _columns_before(first)
+        self.bad_cell = re.compile(rb"<" + re.escape(p) + rb"c (?!r=\"\$?(?:" + left + rb")(?![A-Z]))")
+        self.good_cell = rf'<{prefix}c r="\$?(?:{left.decode("ascii")})[^A-Z]'  # the same, counted in RE2
         self._cells = None  # the cells as an Arrow array, made on first use
         self._buf = None
         self._resume = 0
@@ -60,9 +67,9 @@ class RowRuns:
         ``end`` is where ``sheetData`` ends in ``buf`` (-1: not in it); ``at`` the index in the
         patch's numbers of the next row it names.
         """
-        if buf is not self._buf or pos < self._base or pos >= self._cut:
+        if buf is not self._buf:
             self._find(buf, pos, end)
-        if pos < self._resume:
+        if pos < self._resume or pos >= self._cut:
             return None
         k = int(np.searchsorted(self._starts, pos))
         if k >= self._n or self._starts[k] != pos:
@@ -91,15 +98,16 @@ class RowRuns:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        self._buf, self._base, self._resume = buf, pos, 0
+        self._buf, self._resume = buf, 0
         cut = buf.rfind(self.row_end, pos, end if end >= 0 else len(buf))
         self._cut = cut = cut + len(self.row_end) if cut >= 0 else pos
         segment = buf[pos:cut]
+        odd = self.bad_cell.search(segment)  # a cell the runs cannot judge (mostly: none in the whole buffer)
+        if segment.count(self.row_end) < _FEWEST or (odd and self._dense(segment, odd.start())):
+            self._cut, self._n = pos, 0  # too few rows to be worth a look, or too many odd ones: row by row
+            return
         pieces = segment.split(self.row_end)[:-1]  # each: a row's tag and its cells (and what precedes it)
         n = self._n = len(pieces)
-        if not n:
-            self._starts, self._simple = np.asarray([pos]), np.zeros(0, dtype=bool)
-            return
         self._pieces = arr = pa.array(pieces, pa.binary())
         lengths = pc.binary_length(arr).to_numpy(zero_copy_only=False).astype(np.int64) + len(self.row_end)
         self._starts = np.concatenate(([pos], pos + np.cumsum(lengths)))
@@ -111,18 +119,21 @@ class RowRuns:
         self._nums = _numbers(head.field("r"))
         self._spans, self._high = head.field("s"), _numbers(head.field("h"), empty=self.last)
         simple &= np.asarray(pc.match_substring(arr, self.has_cell).fill_null(False), dtype=bool)
-        row_tag = b"<" + self.p + b"row"
-        if segment.count(row_tag) != n:  # a self-closing row (or another) shares a piece
-            simple &= np.asarray(pc.equal(pc.count_substring(arr, row_tag.decode("ascii")), 1), dtype=bool)
         named = int(pc.sum(pc.greater(pc.binary_length(self._spans), 0)).as_py() or 0)
         if segment.count(b"spans=") != named:  # a spans elsewhere in a tag (or in a cell's text)
             elsewhere = pc.and_(pc.match_substring_regex(arr, self.spans_in_tag),
                                 pc.equal(pc.binary_length(self._spans), 0))
             simple &= ~np.asarray(elsewhere.fill_null(True), dtype=bool)
-        for found in self.bad_cell.finditer(segment):
-            simple[int(np.searchsorted(self._starts, pos + found.start(), side="right")) - 1] = False
+        if odd:  # which rows have a cell the runs cannot judge: by counts
+            cells = pc.count_substring(arr, self.has_cell)
+            simple &= np.asarray(pc.equal(cells, pc.count_substring_regex(arr, self.good_cell)), dtype=bool)
         self._simple = simple
         self._next_simple = _next_true(simple)
+
+    def _dense(self, segment: bytes, at: int) -> bool:
+        """Whether odd cells come thick from ``at`` on (a sheet whose every cell is spelled otherwise, or
+        that has cells right of the results in every row): finding each row's would cost more than runs save."""
+        return len(self.bad_cell.findall(segment, at, at + _PROBE)) >= _PROBE // 1024
 
     def _spliced(self, k: int, count: int, first_cell: int) -> bytes:
         """Rows ``k …`` of the buffer with their cells appended and their spans widened."""

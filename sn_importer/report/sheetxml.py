@@ -108,8 +108,9 @@ class _Rows:
         self.clear, self.last = patch.clear, patch.last  # asked of every row: kept at hand
         self.last_text = str(patch.last).encode()
         self._left_of_results: dict[bytes, bool] = {}  # a row's last column (its letters) → left of ours?
-        self.runs = (RowRuns(p, patch.first, patch.last, self.wanted, patch.cells)
-                     if runs and not patch.clear and p.isascii() else None)
+        plain = p.isascii() and patch.first > 1 and max(self.wanted) < 1 << 31  # what the runs' patterns read
+        runs = runs and plain and not patch.clear
+        self.runs = RowRuns(p, patch.first, patch.last, self.wanted, patch.cells) if runs else None
 
     def stream(self, buf: bytes, read) -> bytes:
         """Write every row; return the rest of the part from ``</sheetData>`` on."""
