@@ -20,24 +20,23 @@ from sn_importer.report.sheetxml import SheetPatch, rewrite_sheet
 from sn_importer.xlsx import column_letters, column_number
 
 
+#: The cells a random row is made of: (up to which draw, the cell's XML); the first is the plain one.
+_CELLS = (
+    (0.6, '<{p}c r="{ref}" t="s"><{p}v>7</{p}v></{p}c>'),
+    (0.7, '<{p}c r="${ref}"><{p}v>0.5</{p}v></{p}c>'),                        # an absolute reference
+    (0.75, '<{p}c s="1" r="{ref}"><{p}v>1</{p}v></{p}c>'),                    # the reference not first
+    (0.8, '<{p}c r="{ref}" s="2"/>'),
+    (0.85, '<{p}c r="{ref}" t="inlineStr"><{p}is><{p}t>a spans="1:2" b</{p}t></{p}is></{p}c>'),
+    (0.88, '<{p}c  r="{ref}"><{p}v>2</{p}v></{p}c>'),                         # two spaces
+    (0.9, "<{p}c><{p}v>3</{p}v></{p}c>"),                                     # no reference
+    (1.0, '<{p}c r="{ref}"><{p}f>A1+1</{p}f><{p}v>4</{p}v></{p}c>'),          # a formula
+)
+
+
 def _cell(rng, p, column, number, mess):
-    ref = column_letters(column) + str(number)
     kind = rng.random() * (1 if mess > rng.random() else 0.6)
-    if kind < 0.6:
-        return f'<{p}c r="{ref}" t="s"><{p}v>{rng.randrange(99)}</{p}v></{p}c>'
-    if kind < 0.7:
-        return f'<{p}c r="${ref}"><{p}v>{rng.random()}</{p}v></{p}c>'
-    if kind < 0.75:
-        return f'<{p}c s="1" r="{ref}"><{p}v>1</{p}v></{p}c>'
-    if kind < 0.8:
-        return f'<{p}c r="{ref}" s="2"/>'
-    if kind < 0.85:
-        return f'<{p}c r="{ref}" t="inlineStr"><{p}is><{p}t>a spans="1:2" b</{p}t></{p}is></{p}c>'
-    if kind < 0.88:
-        return f'<{p}c  r="{ref}"><{p}v>2</{p}v></{p}c>'
-    if kind < 0.9:
-        return f"<{p}c><{p}v>3</{p}v></{p}c>"
-    return f'<{p}c r="{ref}"><{p}f>A1+1</{p}f><{p}v>4</{p}v></{p}c>'
+    template = next(xml for upto, xml in _CELLS if kind < upto)
+    return template.format(p=p, ref=column_letters(column) + str(number))
 
 
 def _sheet(rng, p, first, rows, mess, inside):
@@ -109,6 +108,17 @@ def _rewrite(part, patch, cuts, runs):
     return b"".join(out)
 
 
+def _plain(rows):
+    return (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            + b"".join(rows) + b"</sheetData></worksheet>")
+
+
+def _patch_of(numbers, first=4):
+    letters = column_letters(first).encode()
+    return SheetPatch(1, first, first - 1, lambda style: b'<c r="%s1"><v>0</v></c>' % letters, list(numbers),
+                      [b'<c r="%s%d"><v>1</v></c>' % (letters, n) for n in numbers])
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_runs_write_the_bytes_of_the_row_by_row_path(seed):
     rng = random.Random(seed)
@@ -126,10 +136,8 @@ def test_runs_write_the_bytes_of_the_row_by_row_path(seed):
 
 def test_a_plain_sheet_is_taken_in_runs():
     """Most rows of a plain sheet go through the runs (else the test above proves nothing)."""
-    rows = "".join(f'<row r="{n}" spans="1:3"><c r="A{n}"><v>{n}</v></c><c r="C{n}" t="s"><v>0</v></c></row>'
-                   for n in range(1, 501))
-    part = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-            + rows.encode() + b"</sheetData></worksheet>")
+    part = _plain([b'<row r="%d" spans="1:3"><c r="A%d"><v>%d</v></c><c r="C%d" t="s"><v>0</v></c></row>'
+                   % (n, n, n, n) for n in range(1, 501)])
     cells = [b'<c r="D%d"><v>1</v></c>' % n for n in range(2, 501)]
     runs = RowRuns(b"", 4, 8, [1, *range(2, 501)], cells)
     data_start = part.index(b"<sheetData>") + len(b"<sheetData>")
@@ -140,13 +148,13 @@ def test_a_plain_sheet_is_taken_in_runs():
                               b'<c r="D2"><v>1</v></c></row>')
 
 
-@pytest.mark.parametrize("first", [1, 2, 5, 26, 27, 28, 52, 53, 702, 703, 704, 16384])
+@pytest.mark.parametrize("first", [2, 5, 26, 27, 28, 52, 53, 702, 703, 704, 16384])
 def test_the_columns_before_pattern_matches_exactly_the_columns_before(first):
     import re
 
     pattern = re.compile(rb"(?:" + _columns_before(first) + rb")(?![A-Z])")
     for column in {1, 2, 3, 25, 26, 27, 28, 51, 52, 53, 54, 701, 702, 703, 704, 705, 16384, first - 1, first,
-                   first + 1} - {0}:
+                   first + 1}:
         letters = column_letters(column).encode()
         assert bool(pattern.fullmatch(letters)) == (column < first), (first, letters)
         assert column_number(letters) == column
@@ -155,12 +163,8 @@ def test_the_columns_before_pattern_matches_exactly_the_columns_before(first):
 def test_rows_named_in_ones_and_twos_go_row_by_row(monkeypatch):
     """When the patch names every other row, no run is worth its fixed cost: none is made (a run per
     row or two cost many times the row-by-row path), and the bytes are the same."""
-    rows = "".join(f'<row r="{n}" spans="1:3"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 2001))
-    part = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-            + rows.encode() + b"</sheetData></worksheet>")
-    numbers = [n for n in range(2, 2001) if n % 2 or n % 3 == 0]
-    patch = SheetPatch(1, 4, 3, lambda style: b'<c r="D1"><v>0</v></c>', numbers,
-                       [b'<c r="D%d"><v>1</v></c>' % n for n in numbers])
+    part = _plain([b'<row r="%d" spans="1:3"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 2001)])
+    patch = _patch_of([n for n in range(2, 2001) if n % 2 or n % 3 == 0])
     made = []
     spliced = RowRuns._spliced
     monkeypatch.setattr(RowRuns, "_spliced", lambda self, *a: made.append(a) or spliced(self, *a))
@@ -175,26 +179,11 @@ def test_rows_named_in_ones_and_twos_go_row_by_row(monkeypatch):
     '<c s="1" r="A50"><v>1</v></c>',                    # the reference not the first attribute
 ])
 def test_an_odd_row_in_a_long_run_is_left_to_the_row_by_row_path(odd):
-    rows = [f'<row r="{n}" spans="1:2"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 601)]
-    rows[49] = f'<row r="50" spans="1:2">{odd}</row>'
-    part = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-            + "".join(rows).encode() + b"</sheetData></worksheet>")
-    numbers = list(range(2, 601))
-    patch = SheetPatch(1, 4, 3, lambda style: b'<c r="D1"><v>0</v></c>', numbers,
-                       [b'<c r="D%d"><v>1</v></c>' % n for n in numbers])
+    rows = [b'<row r="%d" spans="1:2"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 601)]
+    rows[49] = b'<row r="50" spans="1:2">%s</row>' % odd.encode()
+    part, patch = _plain(rows), _patch_of(range(2, 601))
     assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
 
-
-
-def _plain(rows):
-    return (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-            + b"".join(rows) + b"</sheetData></worksheet>")
-
-
-def _patch_of(numbers, first=4):
-    letters = column_letters(first).encode()
-    return SheetPatch(1, first, first - 1, lambda style: b'<c r="%s1"><v>0</v></c>' % letters, list(numbers),
-                      [b'<c r="%s%d"><v>1</v></c>' % (letters, n) for n in numbers])
 
 
 def test_a_tag_the_row_by_row_path_reads_as_closed_is_not_taken():
@@ -210,7 +199,7 @@ def test_a_self_closing_row_and_a_row_end_in_a_comment_do_not_shift_the_rows():
     """A ``</row>`` inside a comment and a self-closing row in the same buffer: the counts of rows and
     row ends agree, so the shapes of the pieces must be checked one by one."""
     rows = [b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 401)]
-    rows[17] = b'<row r="18"/>'
+    rows[99] = b'<row r="100"/>'  # ending a run of 98 rows, long enough to be taken
     part, patch = _plain(rows + [b"<!--</row>-->"]), _patch_of(range(2, 401))
     assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
 
@@ -239,3 +228,13 @@ def test_a_sheet_of_odd_cells_is_not_searched_cell_by_cell(monkeypatch):
     monkeypatch.setattr(RowRuns, "_dense", lambda self, *a: judged.append(dense(self, *a)) or judged[-1])
     assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
     assert judged and all(judged)  # each buffer judged dense at its first look
+
+
+def test_a_spans_away_from_the_row_number_is_left_to_the_row_by_row_path():
+    """``spans`` after another attribute: the runs read it only right after ``r``, so the row-by-row path
+    (which widens it wherever it sits in the tag) takes that row."""
+    rows = [b'<row r="%d" spans="1:2"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(1, 601)]
+    rows[49] = b'<row r="50" ht="15" spans="1:2"><c r="A50"><v>50</v></c></row>'
+    part, patch = _plain(rows), _patch_of(range(2, 601))
+    assert b'<row r="50" ht="15" spans="1:8">' in _rewrite(part, patch, [], runs=False)
+    assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
