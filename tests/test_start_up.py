@@ -52,3 +52,52 @@ def test_the_installed_command_checks_a_sheet_and_exits_cleanly(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "few.results.csv").exists()
+
+
+_ENDING = """
+import atexit, json, sys, threading, time
+from pathlib import Path
+import sn_importer.cli.app
+cli = sys.modules["sn_importer.cli.app"]  # the package's ``app`` is the application itself
+
+sheet, marks = Path(sys.argv[1]), Path(sys.argv[2])
+class Noisy:  # says so when the interpreter is torn down and frees it
+    def __del__(self, open=open, mark=str(marks / "torn down")):
+        open(mark, "w").close()
+kept = Noisy()
+atexit.register(lambda: (marks / "exit handler ran").touch())
+leaving = threading.Event()
+if sys.argv[3] == "with a thread":
+    def work():  # a thread still at work when the command is done: the process waits for it
+        leaving.wait()
+        time.sleep(0.2)
+        (marks / "thread finished").touch()
+    threading.Thread(target=work).start()
+leave = cli._leave
+def leave_and_say(exc):
+    leaving.set()
+    leave(exc)
+cli._leave = leave_and_say
+sys.argv = ["sn-importer", "validate", str(sheet), "--json"]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("threads", ["alone", "with a thread"])
+def test_a_finished_command_ends_without_tearing_down_yet_runs_exit_handlers(tmp_path, threads):
+    """After the command is done the process ends at once (tearing the interpreter down would only
+    free what the system takes back anyway), but its output is flushed, its exit code kept and its
+    exit handlers run; a thread still working makes it end the usual way, after that thread."""
+    sheet = tmp_path / "few.csv"
+    sheet.write_text("resource_type,resource_id,serial_number_id\nmanufacturing_order,1,2\n"
+                     "manufacturing_order,x,3\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", _ENDING, str(sheet), str(tmp_path), threads], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # one row is invalid
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["exit_code"] == 1 and (tmp_path / "few.results.csv").exists()
+    marks = {p.name for p in tmp_path.iterdir()} - {"few.csv", "few.results.csv"}
+    if threads == "alone":
+        assert marks == {"exit handler ran"}
+    else:
+        assert {"exit handler ran", "thread finished"} <= marks

@@ -111,6 +111,8 @@ def fail(message: str, command: str, kwargs: dict) -> None:
 _LOADS = {name: ("sn_importer.job", "sn_importer.console") for name in ("validate", "preview", "apply", "undo")}
 #: The commands whose ``file`` is the sheet they read: a workbook is parsed while they load (workbook_cells.py).
 _READ_AHEAD = {"validate", "preview", "apply"}
+#: Whether this process ran one of ``_LOADS``'s commands: once done, it ends without tearing down (app.py).
+sheet_command_ran = False
 
 
 def friendly(command):
@@ -118,8 +120,10 @@ def friendly(command):
 
     @wraps(command)
     def wrapper(*args, **kwargs):
+        global sheet_command_ran
         from ..memory import loaded
 
+        sheet_command_ran = sheet_command_ran or command.__name__ in _LOADS
         if command.__name__ in _READ_AHEAD and kwargs.get("file") is not None:
             from ..workbook_cells import read_ahead
 
