@@ -195,3 +195,45 @@ def test_result_cells_escape_markup_and_drop_control_characters():
     texts = [[t.text for t in ET.fromstring(b"<row>" + c + b"</row>").iter("t")] for c in cells]
     assert texts == [["invalid", "id <0> &  'x' > y"], ["deleted", "plain"]]
     assert b"&lt;0&gt; &amp;" in cells[0]
+
+
+def test_write_behind_writes_in_order_and_hands_errors_back():
+    """The rewritten sheet is deflated on a thread of its own: every chunk lands, in order, before the
+    ``with`` ends; the writer's error reaches the caller, and nothing is written after it; an error of
+    the caller's own is not masked by one of the writer's."""
+    import threading
+
+    from sn_importer.report.behind import WriteBehind
+
+    written = []
+    with WriteBehind(written.append, depth=2) as write:
+        for i in range(50):
+            write(b"%d," % i)
+    assert b"".join(written) == b"".join(b"%d," % i for i in range(50))
+
+    class Full:  # refuses the fourth chunk once, as a disk that filled up and then had room again
+        def __init__(self):
+            self.chunks, self.refused = [], False
+
+        def __call__(self, chunk):
+            if len(self.chunks) == 3 and not self.refused:
+                self.refused = True
+                raise OSError(28, "No space left on device")
+            self.chunks.append(chunk)
+
+    full = Full()
+    with pytest.raises(OSError, match="No space"):
+        with WriteBehind(full, depth=1) as write:
+            for i in range(100):
+                write(b"x%d" % i)
+    assert full.chunks == [b"x0", b"x1", b"x2"]
+
+    full = Full()
+    full.chunks = [b"a", b"b"]  # the writer fails on the second chunk handed over below
+    with pytest.raises(KeyError):
+        with WriteBehind(full) as write:
+            write(b"y")
+            write(b"z")  # handed over before it is written: no error can be seen yet
+            raise KeyError("the caller's")
+    assert full.chunks == [b"a", b"b", b"y"]
+    assert not [t for t in threading.enumerate() if t.name == "write behind"]

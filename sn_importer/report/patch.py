@@ -28,6 +28,7 @@ from ..package import WorkbookFacts
 from ..reader import Sheet, SourceFile
 from ..storage import zip_target
 from . import parts
+from .behind import WriteBehind
 from .cells import header_cells, result_cells
 from .newsheets import removed_sheet, summary_sheet
 from .rows import result_frame, sheet_slices
@@ -150,8 +151,8 @@ def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts,
             copy = _like(info)
             if name in patches:
                 copy._compresslevel = 1  # the rewritten sheet: fast deflate (the largest part, written once)
-                with source.open(info) as read, out.open(copy, "w") as write:
-                    rewrite_sheet(read.read, write.write, patches[name])
+                with source.open(info) as read, out.open(copy, "w") as write, WriteBehind(write.write) as behind:
+                    rewrite_sheet(read.read, behind, patches[name])
             elif name in replaced:
                 out.writestr(copy, replaced[name])
             elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
