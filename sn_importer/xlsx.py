@@ -74,7 +74,11 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
     matched by a literal-led pattern, fast; a chunk where that misses cells
     is matched again by the general one. Rows come from the cells' own
     references, as calamine places them. Column letters compare as
-    (length, letters), which orders them like column numbers.
+    (length, letters), which orders them like column numbers. Counting runs
+    on the positions of ``<`` and ``:`` in numpy, which lets go of the
+    interpreter's lock: the scan runs beside the command's loading (see
+    :mod:`.workbook_cells`), and ``bytes.count``, which holds the lock,
+    stalled that loading for as long as it took.
     """
     carry, widest = b"", 0
     for chunk in chunks:
@@ -83,8 +87,10 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
         data, carry = data[:cut], data[cut:]
         if scan.declared is None and b"dimension" in data:
             scan.declared = _declared(data)
-        cells = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>") + data.count(b":c ")
-        found, column, row = _fast_reach(data)
+        raw = np.frombuffer(data, dtype=np.uint8)
+        opening, colon = np.flatnonzero(raw == 60), np.flatnonzero(raw == 58)  # each "<", each ":"
+        cells = _followed(raw, opening, b"c", (b" ", b">", b"/>")) + _followed(raw, colon, b"c", (b" ",))
+        found, column, row = _fast_reach(raw, opening)
         if found < cells:  # another attribute order, or a namespace prefix: the general pattern
             refs = _REF.findall(data)
             found = len(refs)
@@ -93,7 +99,7 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
                 column = max(column, column_number(max(set(letters), key=_column_key)))
                 row = max(row, max(map(int, rows)))
         scan.cells += cells
-        scan.formulas += data.count(b"<f>") + data.count(b"<f ") + data.count(b":f>") + data.count(b":f ")
+        scan.formulas += _followed(raw, opening, b"f", (b">", b" ")) + _followed(raw, colon, b"f", (b">", b" "))
         scan.referenced += found
         widest, scan.rows = max(widest, column), max(scan.rows, row)
     if widest:
@@ -104,15 +110,28 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
 _WINDOW = np.arange(13)
 
 
-def _fast_reach(data: bytes) -> tuple[int, int, int]:
+def _followed(raw: np.ndarray, marks: np.ndarray, name: bytes, endings: tuple[bytes, ...]) -> int:
+    """How many of ``marks`` (positions in ``raw``) are followed by ``name`` and then one of ``endings``:
+    ``bytes.count`` of each spelling, summed (none of them can overlap itself)."""
+    marks = marks[marks < len(raw) - 1]
+    marks = marks[raw[marks + 1] == name[0]]
+    total = 0
+    for ending in endings:
+        at = marks[marks < len(raw) - 1 - len(ending)]
+        for offset, byte in enumerate(ending, start=2):
+            at = at[raw[at + offset] == byte]
+        total += len(at)
+    return total
+
+
+def _fast_reach(raw: np.ndarray, opening: np.ndarray) -> tuple[int, int, int]:
     """(cells, highest column, highest row) of the references spelled ``<c r="AB12"``, vectorised.
 
-    Each ``<`` is a candidate; those followed by ``c r="`` are cell starts; the
-    13 bytes after each are decoded at once (letters base 26, digits base 10).
+    Each ``<`` (``opening``: their positions in ``raw``) is a candidate; those followed by ``c r="``
+    are cell starts; the 13 bytes after each are decoded at once (letters base 26, digits base 10).
     No Python object per cell: a million cells cost a few array operations.
     """
-    raw = np.frombuffer(data, dtype=np.uint8)
-    starts = np.flatnonzero(raw[: max(0, len(raw) - 19)] == 60)
+    starts = opening[opening < len(raw) - 19]
     for offset, byte in enumerate(b'c r="', start=1):
         starts = starts[raw[starts + offset] == byte]
     if not len(starts):

@@ -154,6 +154,27 @@ def test_scan_finds_the_reach_whatever_the_attribute_order(cells, expected):
     assert (scan.rows, scan.columns) == expected and scan.declared == (2, 2) and scan.cells == 1
 
 
+def test_scan_counts_cells_and_formulas_as_bytes_count_does():
+    """The scan counts tags on the positions of "<" and ":" (numpy); random texts from the tags'
+    own bytes, cut anywhere, count as ``bytes.count`` of each spelling would."""
+    import random
+
+    from sn_importer.xlsx import SheetScan, scan_chunks
+
+    pieces = [b"<c ", b"<c>", b"<c/>", b"<c", b"<f>", b"<f ", b"<f", b":c ", b":f>", b":f ", b":c", b"<x:c ",
+              b"<col ", b"</c>", b"/>", b">", b"<", b":", b"c", b"f", b" ", b'r="A1"', b"<v>1</v>"]
+    spellings = ([b"<c ", b"<c>", b"<c/>", b":c "], [b"<f>", b"<f ", b":f>", b":f "])
+    rng = random.Random(7)
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 60)))
+        data = data[: data.rfind(b">") + 1]  # the scan reads up to a chunk's last ">"
+        cut = rng.randrange(0, len(data) + 1)
+        scan = SheetScan()
+        scan_chunks([data[:cut], data[cut:]], scan)
+        whole = data  # a cut lands after a ">" in the scan (the carry), so the counts are the whole text's
+        assert (scan.cells, scan.formulas) == tuple(sum(whole.count(s) for s in group) for group in spellings), data
+
+
 # --------------------------------------------------------------------------- the command line
 
 
