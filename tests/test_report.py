@@ -197,6 +197,48 @@ def test_result_cells_escape_markup_and_drop_control_characters():
     assert b"&lt;0&gt; &amp;" in cells[0]
 
 
+def test_result_cells_match_a_cell_by_cell_reference():
+    """Built a distinct value at a time, the cells are those a row-by-row writer would make: rows
+    with no result between rows with some keep their place (an empty row, a null, a column empty
+    throughout), ids are numbers, statuses carry their style, text is escaped."""
+    import random
+    from xml.sax.saxutils import escape
+
+    import pandas as pd
+
+    from sn_importer.columns import RESULT_COLUMNS, STATUS_COLUMN
+    from sn_importer.report.cells import result_cells
+    from sn_importer.xlsx import column_letters
+
+    rng = random.Random(3)
+    choices = {"text": ["", "", None, "deleted", "a & b", "<x>", "DELETE MO 3000 (1/2)"], "id": ["", "", "17", "9"]}
+    styles = {"deleted": 7, "invalid": 8}
+    for size in (1, 5, 40):
+        values = {c.name: [rng.choice(choices["id" if c.kind == "id" else "text"]) for _ in range(size)]
+                  for c in RESULT_COLUMNS}
+        values[RESULT_COLUMNS[-1].name] = [""] * size  # a column with nothing in it
+        for column in values.values():  # a row with no result at all, between rows with some
+            column[size // 2] = None if size > 5 else ""
+        numbers = sorted(rng.sample(range(2, 500), size))
+        first = rng.choice([2, 6, 27])
+        expected = []
+        for i, number in enumerate(numbers):
+            row = b""
+            for offset, column in enumerate(RESULT_COLUMNS):
+                value = values[column.name][i]
+                if not value:
+                    continue
+                ref = f"{column_letters(first + offset)}{number}"
+                if column.kind == "id":
+                    row += f'<c r="{ref}"><v>{value}</v></c>'.encode()
+                else:
+                    style = f' s="{styles[value]}"' if column.name == STATUS_COLUMN and value in styles else ""
+                    row += (f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(value)}'
+                            f"</t></is></c>").encode()
+            expected.append(row)
+        assert result_cells(pd.DataFrame(values, dtype=object), numbers, first, styles) == expected
+
+
 def test_write_behind_writes_in_order_and_hands_errors_back():
     """The rewritten sheet is deflated on a thread of its own: every chunk lands, in order, before the
     ``with`` ends; the writer's error reaches the caller, and nothing is written after it; an error of

@@ -28,28 +28,42 @@ def header_cells(row: int, first: int, style: int | None, names=None) -> bytes:
 
 
 def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[str, int]) -> list[bytes]:
-    """Each row's result cells (b"" where it has none), from :func:`.rows.result_frame`'s frame."""
+    """Each row's result cells (b"" where it has none), from :func:`.rows.result_frame`'s frame.
+
+    A result column holds few distinct values (a status, a message, a request's label), so each
+    distinct value's XML after the reference is made once and taken by code; a column with
+    nothing in it is skipped whole (a check's serial ids, messages and times)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not len(frame):
         return []
     rows = pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.large_string())
-    empty = pa.scalar("", pa.large_string())
     parts = []
     for offset, column in enumerate(RESULT_COLUMNS):
-        values = pa.array(frame[column.name].to_numpy(dtype=object), type=pa.large_string(),
-                          from_pandas=True).fill_null(empty)
-        start = pc.binary_join_element_wise(_scalar(f'<c r="{column_letters(first + offset)}'), rows, empty)
-        if column.kind == "id":
-            cell = _join(pc, start, '"><v>', values, "</v></c>")
-        else:
-            style = _styles(values, status_styles) if column.name == STATUS_COLUMN else _scalar("")
-            cell = _join(pc, start, '"', style, ' t="inlineStr"><is><t xml:space="preserve">', _escaped(pc, values),
-                         "</t></is></c>")
-        parts.append(pc.if_else(pc.equal(values, empty), empty, cell))
-    joined = pc.binary_join_element_wise(*parts, empty).cast(pa.large_binary())
-    return joined.to_pylist()
+        values = pa.array(frame[column.name].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+        encoded = values.dictionary_encode()
+        tails = _tails(pc, encoded.dictionary, column, status_styles)  # null for "": no cell
+        if tails.null_count == len(tails):
+            continue
+        start = _scalar(f'<c r="{column_letters(first + offset)}')
+        parts.append(pc.binary_join_element_wise(start, rows, tails.take(encoded.indices), _scalar("")))
+    if not parts:
+        return [b""] * len(frame)
+    # "replace", not "skip": pyarrow 26's "skip" drops a row whose inputs are all null
+    joined = pc.binary_join_element_wise(*parts, _scalar(""), null_handling="replace", null_replacement="")
+    return joined.cast(pa.large_binary()).to_pylist()
+
+
+def _tails(pc, words, column, status_styles: dict[str, int]):
+    """Each distinct value's cell from the end of its reference on; null for "" (no cell)."""
+    if column.kind == "id":
+        tails = _join(pc, '"><v>', words, "</v></c>")
+    else:
+        style = _styles(words, status_styles) if column.name == STATUS_COLUMN else _scalar("")
+        tails = _join(pc, '"', style, ' t="inlineStr"><is><t xml:space="preserve">', _escaped(pc, words),
+                      "</t></is></c>")
+    return pc.if_else(pc.equal(words, _scalar("")), _scalar(None), tails)
 
 
 def _scalar(value: str):
@@ -71,11 +85,9 @@ def _escaped(pc, values):
     return values
 
 
-def _styles(values, status_styles: dict[str, int]):
-    """` s="N"` per status cell (its colour), taken by code from the few distinct statuses."""
+def _styles(words, status_styles: dict[str, int]):
+    """` s="N"` for each distinct status (its colour)."""
     import pyarrow as pa
 
-    codes, uniques = pd.factorize(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object))
-    texts = np.asarray([f' s="{status_styles[u]}"' if u in status_styles else "" for u in uniques] + [""],
-                       dtype=object)
-    return pa.array(texts[codes], type=pa.large_string())
+    return pa.array([f' s="{status_styles[w]}"' if w in status_styles else "" for w in words.to_pylist()],
+                    type=pa.large_string())
