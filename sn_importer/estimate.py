@@ -11,19 +11,24 @@ and from what the other runs on the tenant still plan.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .clock import Clock
-from .katana.ledger import Ledger
-from .katana.quota import open_ledger
-from .strategy import ListingPlan
+if TYPE_CHECKING:  # the ledger (and sqlite3) load with the first ledger: a check's Summary words need neither
+    from .clock import Clock
+    from .katana.ledger import Ledger
+    from .strategy import ListingPlan
 
 
 def tenant_ledger(state_dir: str | Path | None, base_url: str, api_key: str, share: float,
                   clock: Clock | None = None) -> Ledger:
     """The tenant's shared ledger, or one in memory (at the same share) when the state directory
     cannot hold it. The caller closes it."""
+    import sqlite3
+
+    from .katana.ledger import Ledger
+    from .katana.quota import open_ledger
+
     try:
         return open_ledger(state_dir, base_url, api_key, share=share, clock=clock)
     except (OSError, sqlite3.Error):

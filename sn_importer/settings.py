@@ -28,9 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import platformdirs
-from dotenv import dotenv_values
-
 from .errors import UsageError
 from .filesafety import operator_file_problem
 from .katana.window import DEFAULT_SHARE
@@ -42,7 +39,11 @@ def default_state_dir() -> Path:
     """Where the journal, the shared quota and the reports nothing else took are kept:
     ``SN_IMPORTER_STATE_DIR``, else the user's state directory."""
     env = os.environ.get("SN_IMPORTER_STATE_DIR")
-    return Path(env) if env else Path(platformdirs.user_state_dir("sn-importer"))
+    if env:
+        return Path(env)
+    import platformdirs  # here, not at the top: a check that never needs the folder does not load it
+
+    return Path(platformdirs.user_state_dir("sn-importer"))
 
 #: The env file's name in the user's config folder.
 ENV_FILE_NAME = ".env"
@@ -64,6 +65,8 @@ class Connection:
 
 def default_env_file() -> Path:
     """``.env`` in the user's config folder (``~/.config/sn-importer/.env`` on Linux)."""
+    import platformdirs
+
     return Path(platformdirs.user_config_dir("sn-importer")) / ENV_FILE_NAME
 
 
@@ -121,6 +124,8 @@ def read_env_file(env_file: str | Path | None = None) -> dict[str, str]:
         text = handle.read(ENV_FILE_LIMIT + 1)
     if len(text) > ENV_FILE_LIMIT:
         raise UsageError(f"the env file {path} is larger than {ENV_FILE_LIMIT // 1024} KB; it is not an env file")
+    from dotenv import dotenv_values  # here: only a run that reads an env file loads the parser
+
     values = dotenv_values(stream=io.StringIO(text.decode("utf-8", errors="replace")))
     return {k: v for k, v in values.items() if v}
 

@@ -279,3 +279,19 @@ def test_write_behind_writes_in_order_and_hands_errors_back():
             raise KeyError("the caller's")
     assert full.chunks == [b"a", b"b", b"y"]
     assert not [t for t in threading.enumerate() if t.name == "write behind"]
+
+
+def test_xml_text_and_attributes_escape_as_the_standard_library_does():
+    """The writer's own escaping (kept off ``xml.sax``, whose import is slow) makes the bytes
+    ``xml.sax.saxutils`` would, quotes, line breaks and markup included."""
+    import random
+    from xml.sax.saxutils import escape, quoteattr
+
+    from sn_importer.report.xmledit import attr, text
+
+    rng = random.Random(11)
+    alphabet = "ab &<>\"'\n\r\t\x01é"
+    for _ in range(2000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        clean = value.replace("\x01", "")
+        assert text(value) == escape(clean).encode() and attr(value) == quoteattr(clean).encode(), repr(value)
