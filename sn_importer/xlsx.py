@@ -128,30 +128,48 @@ def _fast_reach(raw: np.ndarray, opening: np.ndarray) -> tuple[int, int, int]:
     """(cells, highest column, highest row) of the references spelled ``<c r="AB12"``, vectorised.
 
     Each ``<`` (``opening``: their positions in ``raw``) is a candidate; those followed by ``c r="``
-    are cell starts; the 13 bytes after each are decoded at once (letters base 26, digits base 10).
-    No Python object per cell: a million cells cost a few array operations.
+    are cell starts; the 13 bytes after each are classified at once (letters, then digits, then the
+    closing quote). Only the highest column and row are wanted, so only the longest spellings are
+    made numbers (a longer spelling is a larger number, as no letter is a zero and, where no row has
+    a leading zero, no digit run starts with one). No Python object per cell: a million cells cost a
+    few array operations.
     """
     starts = opening[opening < len(raw) - 19]
     for offset, byte in enumerate(b'c r="', start=1):
         starts = starts[raw[starts + offset] == byte]
     if not len(starts):
         return 0, 0, 0
-    window = raw[(starts + 6)[:, None] + _WINDOW]
-    is_letter = (window >= 65) & (window <= 90)
-    letters = np.argmin(is_letter, axis=1)
+    window = np.lib.stride_tricks.sliding_window_view(raw, len(_WINDOW))[starts + 6]  # rows of a view: no index matrix
+    letters = np.argmin((window >= 65) & (window <= 90), axis=1)
     is_digit = (window >= 48) & (window <= 57)
     end = np.argmax(~is_digit & (_WINDOW >= letters[:, None]), axis=1)
     good = (letters >= 1) & (letters <= 4) & (end > letters) & (window[np.arange(len(end)), end] == 34)
-    window, letters, end = window[good].astype(np.int64), letters[good], end[good]
+    window, letters, end = window[good], letters[good], end[good]
     if not len(window):
         return 0, 0, 0
+    if (window[np.arange(len(letters)), letters] == 48).any():  # a row spelled with a leading zero
+        return len(window), *_horner(window, letters, end)
+    most = int(letters.max())
+    column = (window[letters == most, :most].astype(np.int64) - 64) @ (26 ** np.arange(most - 1, -1, -1))
+    digits = end - letters
+    longest, row = int(digits.max()), 0
+    for count in np.unique(letters[digits == longest]):  # where the digits start: after 1 to 4 letters
+        picked = window[(digits == longest) & (letters == count), count:count + longest].astype(np.int64) - 48
+        row = max(row, int((picked @ (10 ** np.arange(longest - 1, -1, -1))).max()))
+    return len(window), int(column.max()), row
+
+
+def _horner(window: np.ndarray, letters: np.ndarray, end: np.ndarray) -> tuple[int, int]:
+    """(highest column, highest row) with every reference made a number (Horner's rule, a byte
+    position at a time): for rows spelled with leading zeros, where the longest is not the largest."""
+    window = window.astype(np.int64)
     column = np.zeros(len(window), dtype=np.int64)
     row = np.zeros(len(window), dtype=np.int64)
-    for k in range(len(_WINDOW)):  # Horner's rule, one byte position at a time
+    for k in range(len(_WINDOW)):
         if k < 4:
             column = np.where(k < letters, column * 26 + window[:, k] - 64, column)
         row = np.where((k >= letters) & (k < end), row * 10 + window[:, k] - 48, row)
-    return len(window), int(column.max()), int(row.max())
+    return int(column.max()), int(row.max())
 
 
 def _column_key(letters: bytes) -> tuple[int, bytes]:

@@ -292,3 +292,35 @@ def test_a_worker_out_of_memory_is_one_refusal_and_the_server_goes_on(page, monk
     assert page.get("/").status_code == 200
     monkeypatch.undo()
     assert upload(page, hostile.plain(tmp_path / "fine.xlsx")).status_code == 303
+
+
+def test_the_fast_reach_agrees_with_the_general_pattern():
+    """The vectorised reading of ``<c r="AB12"`` references gives the cells, the highest column and the
+    highest row the general pattern finds, for random references (1 to 5 letters, rows of 1 to 9
+    digits, some with leading zeros, some malformed)."""
+    import random
+
+    import numpy as np
+
+    from sn_importer.xlsx import _REF, _fast_reach, column_number
+
+    rng = random.Random(5)
+    letters = "ABCXYZ"
+    for _ in range(400):
+        cells = []
+        for _ in range(rng.randrange(1, 30)):
+            column = "".join(rng.choice(letters) for _ in range(rng.choice([1, 1, 2, 3, 4, 5])))
+            row = str(rng.randrange(1, 10 ** rng.randrange(1, 9)))
+            if rng.random() < 0.05:
+                row = "0" + row
+            if rng.random() < 0.05:
+                row = ""  # malformed: no row
+            cells.append(f'<c r="{column}{row}" s="1"><v>1</v></c>')
+        data = ("<row>" + "".join(cells) + "</row>" + " " * 20).encode()
+        raw = np.frombuffer(data, dtype=np.uint8)
+        # the window reads 12 bytes of reference (Excel's longest: XFD1048576); longer ones are left to the
+        # general pattern, which the scan runs whenever the fast reading finds fewer cells than there are
+        refs = [(a, b) for a, b in _REF.findall(data) if len(a) <= 4 and len(a) + len(b) <= 12]
+        expected = (len(refs), max((column_number(a) for a, _ in refs), default=0),
+                    max((int(b) for _, b in refs), default=0))
+        assert _fast_reach(raw, np.flatnonzero(raw == 60)) == expected, data
