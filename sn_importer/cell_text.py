@@ -30,7 +30,9 @@ def cells_as_text(column: pd.Series) -> pd.Series:
     kind = pd.api.types.infer_dtype(column, skipna=True)
     if kind == "floating":  # a workbook's numbers: calamine gives every one as a float
         return _floats_as_text(column)
-    if kind not in ("string", "empty", "integer"):
+    if kind in ("string", "empty"):  # text already: into Arrow as it is (a factorize first cost 5 times more)
+        return pd.Series(pd.array(column.to_numpy(), dtype="str"), index=column.index).fillna("")
+    if kind != "integer":
         column = column.map(cell_text, na_action=None)
     # text per distinct value, then taken by code: cheap for the few-valued columns of results
     codes, uniques = pd.factorize(column)
@@ -44,14 +46,15 @@ def text_by_code(values, codes: np.ndarray):
 
 
 def _floats_as_text(column: pd.Series) -> pd.Series:
-    """:func:`cell_text` of a column of floats (and blanks): the whole ones made text at once."""
-    values = column.to_numpy(dtype=float, na_value=np.nan)
-    whole = (np.abs(values) < 1e15) & (values == np.floor(values))  # NaN and infinities are not
+    """:func:`cell_text` of a column of floats (and blanks): each distinct value made text once (the whole
+    ones at once), then taken by code (an id column of 20,000 rows has a thousand distinct values)."""
+    codes, values = pd.factorize(column.to_numpy(dtype=float, na_value=np.nan))  # NaN: code -1
+    whole = (np.abs(values) < 1e15) & (values == np.floor(values))  # infinities are not
     text = np.full(len(values), "", dtype=object)
     text[whole] = values[whole].astype(np.int64).astype(str)
-    rest = np.flatnonzero(~whole & ~np.isnan(values))
+    rest = np.flatnonzero(~whole)
     text[rest] = [cell_text(float(value)) for value in values[rest]]
-    return pd.Series(pd.array(text, dtype="str"), index=column.index)
+    return pd.Series(text_by_code(text, codes), index=column.index).fillna("")
 
 
 def cell_text(cell) -> str:

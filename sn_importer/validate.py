@@ -182,8 +182,9 @@ def _blank_rows(data: pd.DataFrame) -> pd.Series:
         empty = column.isna().to_numpy().copy()
         if column.dtype == object:
             if pd.api.types.infer_dtype(column, skipna=True) in ("string", "mixed", "mixed-integer"):
-                stripped = column.str.strip()  # NaN for the cells that are not strings
-                empty |= (stripped == "").to_numpy(dtype=bool)
+                codes, values = pd.factorize(column)  # each distinct cell judged once (code -1: missing)
+                spaces = np.array([isinstance(v, str) and not v.strip() for v in values] + [False])
+                empty |= spaces[codes]
         else:
             empty |= (column.astype("str").str.strip() == "").to_numpy(dtype=bool)
         blank &= empty

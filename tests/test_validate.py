@@ -156,9 +156,9 @@ def test_duplicate_across_sheets_names_the_sheet(tmp_path):
 def test_wholly_blank_rows_ignored_but_kept_in_order(tmp_path):
     path = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_id", "note"],
                                        ["MO", 1, 2, "a"], [None, None, None, None], [None, None, "", None],
-                                       [None, None, None, 0], ["MO", 1, 3, "b"]]})
+                                       ["  ", None, "\t", " "], [None, None, None, 0], ["MO", 1, 3, "b"]]})
     job = sn.read(path)
-    assert job.rows["status"].tolist() == ["valid", "", "", "invalid", "valid"]
+    assert job.rows["status"].tolist() == ["valid", "", "", "", "invalid", "valid"]
     assert job.counts() == {"valid": 2, "invalid": 1}
     assert job.exit_code == 1
     out = read_back(job.write())["S"]
@@ -167,6 +167,7 @@ def test_wholly_blank_rows_ignored_but_kept_in_order(tmp_path):
         ["MO", 1, 2, "a", "valid"],
         [None, None, None, None, None],
         [None, None, None, None, None],
+        ["  ", None, "\t", " ", None],
         [None, None, None, 0, "invalid"],
         ["MO", 1, 3, "b", "valid"],
     ]
