@@ -29,7 +29,8 @@ from . import formats
 from .errors import InputError
 from .formats import Format
 from .package import KEPT, KEPT_BYTES, SheetEntry, WorkbookFacts
-from .xlsx import SheetScan, column_letters, scan_chunks, sheet_entries
+from .sheetscan import SheetScan, scan_chunks
+from .xlsx import column_letters, sheet_entries
 
 MB = 1_000_000  # sizes in messages are decimal, as file managers show them
 

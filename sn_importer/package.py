@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .formats import Format
-from .xlsx import SheetEntry, SheetScan
+from .sheetscan import SheetScan
+from .xlsx import SheetEntry
 
 #: Parts kept whole from the guard's pass (each at most :data:`KEPT_BYTES`; larger ones are read again).
 KEPT = re.compile(r"\[Content_Types\]\.xml|_rels/\.rels|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/styles\.xml"

@@ -2,7 +2,7 @@
 
 calamine reads a workbook fast, but it allocates every sheet as the rectangle
 from A1 to its farthest cell: one cell at XFD1048576 asks for 17 billion
-cells. The input guard scans each worksheet's XML (:func:`scan_sheet`) to see
+cells. The input guard scans each worksheet's XML (:mod:`.sheetscan`) to see
 what it really holds; a sheet whose rectangle is far larger than its cells is
 read here instead, cell by cell (:func:`read_sparse`), keeping only the rows
 that hold something. The number formats of cells (:func:`column_styles`,
@@ -19,15 +19,12 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
-import numpy as np
 from defusedxml import ElementTree as SafeTree
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 STRICT = "{http://purl.oclc.org/ooxml/spreadsheetml/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 
-_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]+)([0-9]+)\"")
-_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?\bref=\"([A-Z]+)?([0-9]+)?(?::([A-Z]+)([0-9]+))?\"")
 _CHUNK = 4 * 2**20
 
 
@@ -47,142 +44,6 @@ def column_letters(number: int) -> str:
         number, rest = divmod(number - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
-
-
-@dataclass
-class SheetScan:
-    """What a worksheet part holds, from one pass over its bytes (nothing allocated per cell)."""
-
-    rows: int = 0          # the highest row number of a row or cell
-    columns: int = 0       # the highest column number of a cell
-    cells: int = 0         # <c> elements
-    referenced: int = 0    # <c> elements with an r="A1" reference
-    declared: tuple[int, int] | None = None   # rows, columns of its <dimension>
-    far_cell: str = ""     # the reference of the farthest cell seen (for messages)
-    formulas: int = 0      # <f> elements (formulas kept in the results)
-
-    @property
-    def rectangle(self) -> int:
-        return self.rows * self.columns
-
-
-def scan_chunks(chunks, scan: SheetScan) -> None:
-    """Feed a worksheet part's bytes, chunk by chunk, into ``scan``.
-
-    A chunk is cut after its last ``>`` so a tag is never split between two
-    regex passes. The common spelling (``<c r="A1"`` first, no prefix) is
-    matched by a literal-led pattern, fast; a chunk where that misses cells
-    is matched again by the general one. Rows come from the cells' own
-    references, as calamine places them. Column letters compare as
-    (length, letters), which orders them like column numbers. Counting runs
-    on the positions of ``<`` and ``:`` in numpy, which lets go of the
-    interpreter's lock: the scan runs beside the command's loading (see
-    :mod:`.workbook_cells`), and ``bytes.count``, which holds the lock,
-    stalled that loading for as long as it took.
-    """
-    carry, widest = b"", 0
-    for chunk in chunks:
-        data = carry + chunk
-        cut = data.rfind(b">") + 1
-        data, carry = data[:cut], data[cut:]
-        if scan.declared is None and b"dimension" in data:
-            scan.declared = _declared(data)
-        raw = np.frombuffer(data, dtype=np.uint8)
-        opening, colon = np.flatnonzero(raw == 60), np.flatnonzero(raw == 58)  # each "<", each ":"
-        cells = _followed(raw, opening, b"c", (b" ", b">", b"/>")) + _followed(raw, colon, b"c", (b" ",))
-        found, column, row = _fast_reach(raw, opening)
-        if found < cells:  # another attribute order, or a namespace prefix: the general pattern
-            refs = _REF.findall(data)
-            found = len(refs)
-            if refs:
-                letters, rows = zip(*refs)
-                column = max(column, column_number(max(set(letters), key=_column_key)))
-                row = max(row, max(map(int, rows)))
-        scan.cells += cells
-        scan.formulas += _followed(raw, opening, b"f", (b">", b" ")) + _followed(raw, colon, b"f", (b">", b" "))
-        scan.referenced += found
-        widest, scan.rows = max(widest, column), max(scan.rows, row)
-    if widest:
-        scan.columns = widest
-        scan.far_cell = f"{column_letters(widest)}{scan.rows}"
-
-
-_WINDOW = np.arange(13)
-
-
-def _followed(raw: np.ndarray, marks: np.ndarray, name: bytes, endings: tuple[bytes, ...]) -> int:
-    """How many of ``marks`` (positions in ``raw``) are followed by ``name`` and then one of ``endings``:
-    ``bytes.count`` of each spelling, summed (none of them can overlap itself)."""
-    marks = marks[marks < len(raw) - 1]
-    marks = marks[raw[marks + 1] == name[0]]
-    total = 0
-    for ending in endings:
-        at = marks[marks < len(raw) - 1 - len(ending)]
-        for offset, byte in enumerate(ending, start=2):
-            at = at[raw[at + offset] == byte]
-        total += len(at)
-    return total
-
-
-def _fast_reach(raw: np.ndarray, opening: np.ndarray) -> tuple[int, int, int]:
-    """(cells, highest column, highest row) of the references spelled ``<c r="AB12"``, vectorised.
-
-    Each ``<`` (``opening``: their positions in ``raw``) is a candidate; those followed by ``c r="``
-    are cell starts; the 13 bytes after each are classified at once (letters, then digits, then the
-    closing quote). Only the highest column and row are wanted, so only the longest spellings are
-    made numbers (a longer spelling is a larger number, as no letter is a zero and, where no row has
-    a leading zero, no digit run starts with one). No Python object per cell: a million cells cost a
-    few array operations.
-    """
-    starts = opening[opening < len(raw) - 19]
-    for offset, byte in enumerate(b'c r="', start=1):
-        starts = starts[raw[starts + offset] == byte]
-    if not len(starts):
-        return 0, 0, 0
-    window = np.lib.stride_tricks.sliding_window_view(raw, len(_WINDOW))[starts + 6]  # rows of a view: no index matrix
-    letters = np.argmin((window >= 65) & (window <= 90), axis=1)
-    is_digit = (window >= 48) & (window <= 57)
-    end = np.argmax(~is_digit & (_WINDOW >= letters[:, None]), axis=1)
-    good = (letters >= 1) & (letters <= 4) & (end > letters) & (window[np.arange(len(end)), end] == 34)
-    window, letters, end = window[good], letters[good], end[good]
-    if not len(window):
-        return 0, 0, 0
-    if (window[np.arange(len(letters)), letters] == 48).any():  # a row spelled with a leading zero
-        return len(window), *_horner(window, letters, end)
-    most = int(letters.max())
-    column = (window[letters == most, :most].astype(np.int64) - 64) @ (26 ** np.arange(most - 1, -1, -1))
-    digits = end - letters
-    longest, row = int(digits.max()), 0
-    for count in np.unique(letters[digits == longest]):  # where the digits start: after 1 to 4 letters
-        picked = window[(digits == longest) & (letters == count), count:count + longest].astype(np.int64) - 48
-        row = max(row, int((picked @ (10 ** np.arange(longest - 1, -1, -1))).max()))
-    return len(window), int(column.max()), row
-
-
-def _horner(window: np.ndarray, letters: np.ndarray, end: np.ndarray) -> tuple[int, int]:
-    """(highest column, highest row) with every reference made a number (Horner's rule, a byte
-    position at a time): for rows spelled with leading zeros, where the longest is not the largest."""
-    window = window.astype(np.int64)
-    column = np.zeros(len(window), dtype=np.int64)
-    row = np.zeros(len(window), dtype=np.int64)
-    for k in range(len(_WINDOW)):
-        if k < 4:
-            column = np.where(k < letters, column * 26 + window[:, k] - 64, column)
-        row = np.where((k >= letters) & (k < end), row * 10 + window[:, k] - 48, row)
-    return int(column.max()), int(row.max())
-
-
-def _column_key(letters: bytes) -> tuple[int, bytes]:
-    return len(letters), letters
-
-
-def _declared(data: bytes) -> tuple[int, int] | None:
-    found = _DIMENSION.search(data)
-    if not found:
-        return (0, 0)
-    first_col, first_row, last_col, last_row = found.groups()
-    col, row = (last_col, last_row) if last_col else (first_col, first_row)
-    return (int(row or 0), column_number(col) if col else 0)
 
 
 # --------------------------------------------------------------------------- package facts

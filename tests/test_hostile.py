@@ -146,7 +146,7 @@ def test_a_csv_with_old_mac_line_breaks_is_not_one_long_line(tmp_path):
     ('<x:c r="XFD1048576"><x:v>1</x:v></x:c>', (1048576, 16384)),
 ])
 def test_scan_finds_the_reach_whatever_the_attribute_order(cells, expected):
-    from sn_importer.xlsx import SheetScan, scan_chunks
+    from sn_importer.sheetscan import SheetScan, scan_chunks
 
     scan = SheetScan()
     xml = f'<worksheet><dimension ref="A1:B2"/><sheetData><row r="1">{cells}</row></sheetData></worksheet>'
@@ -159,7 +159,7 @@ def test_scan_counts_cells_and_formulas_as_bytes_count_does():
     own bytes, cut anywhere, count as ``bytes.count`` of each spelling would."""
     import random
 
-    from sn_importer.xlsx import SheetScan, scan_chunks
+    from sn_importer.sheetscan import SheetScan, scan_chunks
 
     pieces = [b"<c ", b"<c>", b"<c/>", b"<c", b"<f>", b"<f ", b"<f", b":c ", b":f>", b":f ", b":c", b"<x:c ",
               b"<col ", b"</c>", b"/>", b">", b"<", b":", b"c", b"f", b" ", b'r="A1"', b"<v>1</v>"]
@@ -302,7 +302,8 @@ def test_the_fast_reach_agrees_with_the_general_pattern():
 
     import numpy as np
 
-    from sn_importer.xlsx import _REF, _fast_reach, column_number
+    from sn_importer.sheetscan import _REF, _fast_reach
+    from sn_importer.xlsx import column_number
 
     rng = random.Random(5)
     letters = "ABCXYZ"
