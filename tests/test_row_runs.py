@@ -238,3 +238,33 @@ def test_a_spans_away_from_the_row_number_is_left_to_the_row_by_row_path():
     part, patch = _plain(rows), _patch_of(range(2, 601))
     assert b'<row r="50" ht="15" spans="1:8">' in _rewrite(part, patch, [], runs=False)
     assert _rewrite(part, patch, [], runs=True) == _rewrite(part, patch, [], runs=False)
+
+
+@pytest.mark.parametrize("runs", [False, True])
+def test_a_greater_than_sign_inside_an_attribute_value_is_read_as_part_of_the_value(runs):
+    """XML lets ``>`` (and so ``/>``) stand unescaped in an attribute's value: a row or cell tag holding
+    one is read whole, not to its first ``>``, so its row still gets its results and the part stays
+    well-formed, whether the row sits among a run or alone."""
+    import xml.etree.ElementTree as ET
+
+    odd_rows = {40: b'<row r="40" x="a/>b" spans="1:3"><c r="A40"><v>1</v></c></row>',
+                41: b'<row r="41" spans="1:3" y="c>d"><c r="A41" z="e/>f"><v>1</v></c><c r="B41"><v>2</v></c></row>',
+                42: b'<row r="42" y="c>d" spans="1:3"><c r="A42"><v>1</v></c></row>',  # spans after the ">"
+                43: b'<row r="43"><c r="A43"><v>1</v></c><c z="e/>f" r="J43"><v>9</v></c></row>',  # right of ours
+                300: b"<row r='300' x='g>h'><c r=\"A300\"><v>1</v></c></row>"}
+    rows = [odd_rows.get(n, b'<row r="%d" spans="1:3"><c r="A%d"><v>1</v></c></row>' % (n, n))
+            for n in range(1, 400)]
+    out = _rewrite(_plain(rows), _patch_of(range(2, 400)), [], runs=runs)
+    assert out == _rewrite(_plain(rows), _patch_of(range(2, 400)), [], runs=not runs)
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    sheet = ET.fromstring(out)  # well-formed
+    for row in sheet.iter(main + "row"):
+        number = int(row.get("r"))
+        if number in odd_rows and number != 43:
+            assert [c.get("r") for c in row.iter(main + "c")][-1] == f"D{number}", row.attrib
+    placed = sheet.find(f".//{main}row[@r='43']")
+    assert [(c.get("r"), c.findtext(main + "v")) for c in placed.iter(main + "c")] == \
+        [("A43", "1"), ("D43", "1"), ("J43", "9")]
+    assert sheet.find(f".//{main}row[@r='40']").get("x") == "a/>b"
+    for number in (41, 42):  # widened over the five result columns
+        assert sheet.find(f".//{main}row[@r='{number}']").get("spans") == "1:8"

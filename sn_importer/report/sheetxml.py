@@ -34,6 +34,11 @@ _AFTER_VIEWS = (b"sheetFormatPr", b"cols", b"sheetData")
 _ROW_NUMBER = re.compile(rb'\sr="([0-9]+)"')
 _SPANS = re.compile(rb'\sspans="[0-9]+:([0-9]+)"')
 _CELL_COLUMN = re.compile(rb'\s+r="\$?([A-Z]+)')  # a cell's first attribute, as every writer puts it
+#: A tag's attributes up to its end, a quoted value read whole: XML lets ``>`` stand unescaped in a value,
+#: so a tag does not end at its first ``>``. Possessive steps (a run of plain bytes, or one whole value):
+#: nothing is tried twice, however long a malformed tag.
+_ATTRIBUTES = rb"""(?:[^>"'/]++|"[^"]*+"|'[^']*+'|/(?!>))*+"""
+_OPENING = re.compile(rb"<[^\s/>]+" + _ATTRIBUTES + rb"/?>")
 
 
 @dataclass
@@ -97,10 +102,10 @@ class _Rows:
 
     def __init__(self, p: bytes, patch: SheetPatch, write, runs: bool = True):
         self.p, self.patch, self.write = p, patch, write
-        self.row = re.compile(rb"<" + re.escape(p) + rb"row(?=[\s/>])[^>]*>")
+        self.row = re.compile(rb"<" + re.escape(p) + rb"row(?=[\s/>])" + _ATTRIBUTES + rb"/?>")
         self.row_end, self.data_end = b"</" + p + b"row>", b"</" + p + b"sheetData>"
-        self.cell = re.compile(rb"<" + re.escape(p) + rb"c(?=[\s/>])[^>]*?(?:/>|>.*?</" + re.escape(p) + rb"c>)",
-                               re.S)
+        self.cell = re.compile(rb"<" + re.escape(p) + rb"c(?=[\s/>])" + _ATTRIBUTES
+                               + rb"(?:/>|>.*?</" + re.escape(p) + rb"c>)", re.S)
         self.last_cell = b"<" + p + b"c "
         self.wanted = [patch.top, *patch.numbers]
         self.given = [None, *patch.cells]
@@ -185,7 +190,7 @@ class _Rows:
         style, column = None, 0
         for found in self.cell.finditer(body):
             text = found.group(0)
-            opening = text[:text.find(b">") + 1]
+            opening = _OPENING.match(text).group(0)
             ref = attribute(opening, b"r")
             column = split_ref(ref)[0] if ref else column + 1
             if column <= self.patch.width and not opening.endswith(b"/>"):
@@ -232,7 +237,7 @@ class _Rows:
         left, right, column = [], [], 0
         for found in self.cell.finditer(body):
             text = found.group(0)
-            ref = attribute(text[:text.find(b">") + 1], b"r")
+            ref = attribute(_OPENING.match(text).group(0), b"r")
             column = split_ref(ref)[0] if ref else column + 1
             if column < self.patch.first:
                 left.append(text)
