@@ -179,8 +179,8 @@ def test_atomic_write_leaves_no_temp_files(tmp_path, workbook, monkeypatch):
 
 
 def test_result_cells_escape_markup_and_drop_control_characters():
-    """A message with ``&``, ``<``, ``>`` or a control character is still well-formed XML; plain
-    columns beside it (nothing to escape) come through as they are."""
+    """A message with ``&``, ``<``, ``>``, a control character or a non-character (U+FFFE, U+FFFF) is
+    still well-formed XML, as the other sheets' text is; plain columns beside it come through as they are."""
     import xml.etree.ElementTree as ET
 
     import pandas as pd
@@ -190,10 +190,10 @@ def test_result_cells_escape_markup_and_drop_control_characters():
 
     values = {c.name: ["", ""] for c in RESULT_COLUMNS}
     values["status"] = ["invalid", "deleted"]
-    values["message"] = ["id <0> & \x01 'x' > y", "plain"]
+    values["message"] = ["id <0> & \x01 'x' > y", "plain \ufffe\uffffend"]
     cells = result_cells(pd.DataFrame(values), [2, 3], 4, {})
     texts = [[t.text for t in ET.fromstring(b"<row>" + c + b"</row>").iter("t")] for c in cells]
-    assert texts == [["invalid", "id <0> &  'x' > y"], ["deleted", "plain"]]
+    assert texts == [["invalid", "id <0> &  'x' > y"], ["deleted", "plain end"]]
     assert b"&lt;0&gt; &amp;" in cells[0]
 
 

@@ -13,10 +13,9 @@ import pandas as pd
 
 from ..columns import RESULT_COLUMNS, STATUS_COLUMN
 from ..xlsx import column_letters
-from .xmledit import text
+from .xmledit import ILLEGAL_XML, text
 
-_ILLEGAL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
-_ESCAPED = "[&<>\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"  # what the escaping below changes
+_ESCAPED = "[&<>" + ILLEGAL_XML[1:]  # what the escaping below changes: markup, or a character XML forbids
 
 
 def header_cells(row: int, first: int, style: int | None, names=None) -> bytes:
@@ -79,7 +78,7 @@ def _join(pc, *pieces):
 def _escaped(pc, values):
     if not pc.any(pc.match_substring_regex(values, _ESCAPED)).as_py():  # most columns: nothing to escape
         return values
-    values = pc.replace_substring_regex(values, _ILLEGAL, "")
+    values = pc.replace_substring_regex(values, ILLEGAL_XML, "")
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         values = pc.replace_substring(values, raw, entity)
     return values

@@ -15,7 +15,9 @@ import re
 from ..xlsx import column_number
 
 _ROOT = re.compile(rb"<(?:(\w+):)?(worksheet|workbook|styleSheet|Types|Relationships|Properties|table)[\s>]")
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: What XML 1.0 forbids in text, as a pattern both Python's ``re`` and Arrow's RE2 read (cells.py's columns).
+ILLEGAL_XML = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\ufffe\uffff]"
+_ILLEGAL = re.compile(ILLEGAL_XML)
 
 
 def prefix_of(data: bytes) -> bytes:
