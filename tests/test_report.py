@@ -295,3 +295,14 @@ def test_xml_text_and_attributes_escape_as_the_standard_library_does():
         value = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
         clean = value.replace("\x01", "")
         assert text(value) == escape(clean).encode() and attr(value) == quoteattr(clean).encode(), repr(value)
+
+
+def test_an_element_is_found_whole_when_a_value_holds_a_closing_sign():
+    """The shared tag reading (rows, cells and every element a sheet's head and tail edits find) takes
+    each quoted value whole: ``/>`` or ``>`` inside a value neither closes nor ends the tag."""
+    from sn_importer.report.xmledit import element, start_tag
+
+    part = b'<worksheet><sheetPr codeName="a/>b" x=\'c>d\'><tabColor rgb="FF0000"/></sheetPr><sheetData/></worksheet>'
+    found = element(part, b"", b"sheetPr")
+    assert part[found[0]:found[1]] == b'<sheetPr codeName="a/>b" x=\'c>d\'><tabColor rgb="FF0000"/></sheetPr>'
+    assert start_tag(part, b"", b"sheetData").group(0) == b"<sheetData/>"

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from ..columns import RESULT_COLUMNS
 from ..xlsx import column_letters, column_number
 from .rowruns import RowRuns
-from .xmledit import (attribute, drop_attribute, element, insert_before, set_attribute, split_ref,
-                      start_tag)
+from .xmledit import (ATTRIBUTES, attribute, drop_attribute, element, insert_before, set_attribute, split_ref,
+                      start_tag, tag_pattern)
 
 _CHUNK = 1 << 20
 _AFTER_FILTER = (b"sortState", b"dataConsolidate", b"customSheetViews", b"mergeCells", b"phoneticPr",
@@ -34,11 +34,6 @@ _AFTER_VIEWS = (b"sheetFormatPr", b"cols", b"sheetData")
 _ROW_NUMBER = re.compile(rb'\sr="([0-9]+)"')
 _SPANS = re.compile(rb'\sspans="[0-9]+:([0-9]+)"')
 _CELL_COLUMN = re.compile(rb'\s+r="\$?([A-Z]+)')  # a cell's first attribute, as every writer puts it
-#: A tag's attributes up to its end, a quoted value read whole: XML lets ``>`` stand unescaped in a value,
-#: so a tag does not end at its first ``>``. Possessive steps (a run of plain bytes, or one whole value):
-#: nothing is tried twice, however long a malformed tag.
-_ATTRIBUTES = rb"""(?:[^>"'/]++|"[^"]*+"|'[^']*+'|/(?!>))*+"""
-_OPENING = re.compile(rb"<[^\s/>]+" + _ATTRIBUTES + rb"/?>")
 
 
 @dataclass
@@ -102,10 +97,11 @@ class _Rows:
 
     def __init__(self, p: bytes, patch: SheetPatch, write, runs: bool = True):
         self.p, self.patch, self.write = p, patch, write
-        self.row = re.compile(rb"<" + re.escape(p) + rb"row(?=[\s/>])" + _ATTRIBUTES + rb"/?>")
+        self.row = re.compile(tag_pattern(p, b"row"))
         self.row_end, self.data_end = b"</" + p + b"row>", b"</" + p + b"sheetData>"
-        self.cell = re.compile(rb"<" + re.escape(p) + rb"c(?=[\s/>])" + _ATTRIBUTES
-                               + rb"(?:/>|>.*?</" + re.escape(p) + rb"c>)", re.S)
+        # a whole cell; group 1 its opening tag to the ``>`` or ``/>`` (group 2: "/" when it closes itself)
+        self.cell = re.compile(rb"(<" + re.escape(p) + rb"c(?=[\s/>])" + ATTRIBUTES
+                               + rb"(?:(/)>|>))(?(2)|.*?</" + re.escape(p) + rb"c>)", re.S)
         self.last_cell = b"<" + p + b"c "
         self.wanted = [patch.top, *patch.numbers]
         self.given = [None, *patch.cells]
@@ -189,11 +185,10 @@ class _Rows:
         """The style of the header's last filled cell: the result columns continue it."""
         style, column = None, 0
         for found in self.cell.finditer(body):
-            text = found.group(0)
-            opening = _OPENING.match(text).group(0)
+            opening = found.group(1)
             ref = attribute(opening, b"r")
             column = split_ref(ref)[0] if ref else column + 1
-            if column <= self.patch.width and not opening.endswith(b"/>"):
+            if column <= self.patch.width and not found.group(2):
                 value = attribute(opening, b"s")
                 style = int(value) if value else None
         return style
@@ -237,7 +232,7 @@ class _Rows:
         left, right, column = [], [], 0
         for found in self.cell.finditer(body):
             text = found.group(0)
-            ref = attribute(_OPENING.match(text).group(0), b"r")
+            ref = attribute(found.group(1), b"r")
             column = split_ref(ref)[0] if ref else column + 1
             if column < self.patch.first:
                 left.append(text)

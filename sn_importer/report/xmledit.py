@@ -20,15 +20,26 @@ ILLEGAL_XML = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\ufffe\uffff]"
 _ILLEGAL = re.compile(ILLEGAL_XML)
 
 
+#: A tag's attributes up to its end, each quoted value read whole: XML lets ``>`` stand unescaped in a
+#: value, so a tag does not end at its first ``>``. Possessive steps (a run of plain bytes, or one whole
+#: value): nothing is tried twice, however long a malformed tag.
+ATTRIBUTES = rb"""(?:[^>"'/]++|"[^"]*+"|'[^']*+'|/(?!>))*+"""
+
+
 def prefix_of(data: bytes) -> bytes:
     """The namespace prefix of the part's root element, with its colon (``b"x:"``), or ``b""``."""
     found = _ROOT.search(data)
     return (found.group(1) + b":") if found and found.group(1) else b""
 
 
+def tag_pattern(p: bytes, tag: bytes) -> bytes:
+    """A start tag ``<p:tag ...>`` (or self-closing), read to its end."""
+    return rb"<" + re.escape(p + tag) + rb"(?=[\s/>])" + ATTRIBUTES + rb"/?>"
+
+
 def start_tag(data: bytes, p: bytes, tag: bytes, start: int = 0) -> re.Match | None:
     """The first start tag ``<p:tag ...>`` (or self-closing) at or after ``start``."""
-    return re.compile(rb"<" + re.escape(p + tag) + rb"(?=[\s/>])[^>]*>").search(data, start)
+    return re.compile(tag_pattern(p, tag)).search(data, start)
 
 
 def element(data: bytes, p: bytes, tag: bytes, start: int = 0) -> tuple[int, int] | None:
