@@ -22,16 +22,14 @@ def cells_as_text(column: pd.Series) -> pd.Series:
     """Cells as the text a spreadsheet shows (not stripped); blanks are "".
 
     Only a column that mixes in numbers, dates or booleans (a workbook's) goes
-    cell by cell through :func:`cell_text`; text and whole numbers are
-    converted in one vectorised step, so a million CSV rows stay fast.
+    cell by cell through :func:`cell_text`; text is converted in one vectorised
+    step, and numbers a distinct value at a time, so a million rows stay fast.
     """
-    if column.dtype != object:
+    kind = pd.api.types.infer_dtype(column, skipna=True) if column.dtype == object else "typed"
+    if kind in ("typed", "string", "empty"):  # one type, or text already: into Arrow as it is
         return column.astype("str").fillna("")
-    kind = pd.api.types.infer_dtype(column, skipna=True)
     if kind == "floating":  # a workbook's numbers: calamine gives every one as a float
         return _floats_as_text(column)
-    if kind in ("string", "empty"):  # text already: into Arrow as it is (a factorize first cost 5 times more)
-        return pd.Series(pd.array(column.to_numpy(), dtype="str"), index=column.index).fillna("")
     if kind != "integer":
         column = column.map(cell_text, na_action=None)
     # text per distinct value, then taken by code: cheap for the few-valued columns of results
