@@ -15,12 +15,14 @@ fresh child process:
    patched get).
 
 With ``--sweep`` it repeats 1 and 2 over several sizes (time and peak memory
-as the cells grow). Each figure is the best of ``--repeat`` children by CPU time
+as the cells grow). With ``--pictures MB`` it also times 2 on the same
+workbook holding a picture of that many megabytes (random pixels: compressed
+already, as photographs and scans are), which the write copies as it is stored. Each figure is the best of ``--repeat`` children by CPU time
 (the machine is shared, so CPU time is steadier than wall time; both are
 printed, each with its ratio to the round trip). Peak memory is the child's
 ``ru_maxrss``.
 
-    python benchmarks/bench_annotate.py [--rows 100000] [--repeat 3] [--sweep 25000,100000,300000]
+    python benchmarks/bench_annotate.py [--rows 100000] [--repeat 3] [--sweep 25000,100000,300000] [--pictures 10]
 """
 
 from __future__ import annotations
@@ -38,12 +40,33 @@ from pathlib import Path
 COLUMNS = ["Resource type", "Resource ID", "Serial number", "Received", "Note"]
 
 
-def write_book(path: Path, rows: int) -> None:
+def picture(megabytes: float) -> bytes:
+    """A PNG of random pixels, about ``megabytes`` big (its pixels stored: random data does not deflate)."""
+    import os
+    import struct
+    import zlib
+
+    side = max(1, int((megabytes * 1e6 / 3) ** 0.5))
+    pixels = b"".join(b"\0" + os.urandom(3 * side) for _ in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(pixels, 0)) \
+        + chunk(b"IEND", b"")
+
+
+def write_book(path: Path, rows: int, pictures: float = 0) -> None:
     """Shared strings and a little formatting, as Excel or LibreOffice would save it."""
+    import io
+
     import xlsxwriter
 
     with xlsxwriter.Workbook(str(path)) as book:
         ws = book.add_worksheet("Serials")
+        if pictures:
+            ws.insert_image("H2", "photo.png", {"image_data": io.BytesIO(picture(pictures))})
         header = book.add_format({"bold": True, "bg_color": "#305496", "font_color": "#FFFFFF"})
         day = book.add_format({"num_format": "dd.mm.yyyy"})
         ws.write_row(0, 0, COLUMNS, header)
@@ -108,12 +131,12 @@ def measure(task: str, src: Path, out: Path, repeat: int) -> dict:
     return min(runs, key=lambda r: r["cpu"])
 
 
-def make(path: Path, rows: int) -> None:
+def make(path: Path, rows: int, pictures: float = 0) -> None:
     """In a child, so the parent's memory never counts in a measured child's peak."""
-    subprocess.run([sys.executable, __file__, "--make", str(path), str(rows)], check=True)
+    subprocess.run([sys.executable, __file__, "--make", str(path), str(rows), str(pictures)], check=True)
 
 
-def compare(tmp: Path, rows: int, repeat: int, with_rebuild: bool) -> None:
+def compare(tmp: Path, rows: int, repeat: int, with_rebuild: bool, pictures: float = 0) -> None:
     src = tmp / f"serials-{rows}.xlsx"
     make(src, rows)
     floor = measure("floor", src, tmp / "floor.xlsx", repeat)
@@ -123,6 +146,11 @@ def compare(tmp: Path, rows: int, repeat: int, with_rebuild: bool) -> None:
     show("annotate in place (job.write)", ours, floor)
     if with_rebuild:
         show("rebuild from values (job.write, forced)", measure("rebuild", src, tmp / "rebuilt.xlsx", repeat), floor)
+    if pictures:
+        pictured = tmp / f"serials-{rows}-pictured.xlsx"
+        make(pictured, rows, pictures)
+        show(f"annotate in place, with a {pictures:g} MB picture", measure("annotate", pictured, tmp / "p.xlsx",
+                                                                            repeat), floor)
 
 
 def show(label: str, run: dict, floor: dict) -> None:
@@ -136,16 +164,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sweep", default="", help="comma-separated row counts to compare as well")
     parser.add_argument("--child", nargs=3, metavar=("TASK", "SRC", "OUT"), help=argparse.SUPPRESS)
-    parser.add_argument("--make", nargs=2, metavar=("PATH", "ROWS"), help=argparse.SUPPRESS)
+    parser.add_argument("--pictures", type=float, default=0, help="also time a workbook holding a picture of MB")
+    parser.add_argument("--make", nargs="+", metavar="PATH ROWS [MB]", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     if args.make:
-        write_book(Path(args.make[0]), int(args.make[1]))
+        write_book(Path(args.make[0]), int(args.make[1]), float(args.make[2]) if len(args.make) > 2 else 0)
         return
     with tempfile.TemporaryDirectory(prefix="sn-bench-annotate-") as tmp:
-        compare(Path(tmp), args.rows, args.repeat, with_rebuild=True)
+        compare(Path(tmp), args.rows, args.repeat, with_rebuild=True, pictures=args.pictures)
         for rows in [int(n) for n in args.sweep.split(",") if n]:
             compare(Path(tmp), rows, args.repeat, with_rebuild=False)
 

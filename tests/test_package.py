@@ -177,3 +177,46 @@ def test_libreoffice_opens_the_output(tmp_path):
     book = load_workbook(again / out.name, data_only=True)
     assert [book["Serials"].cell(r, 5).value for r in range(4, 8)] == ["valid", "valid", "invalid", "valid"]
     assert book["Serials"]["D4"].value == "ok" and "Summary" in book.sheetnames
+
+
+def stored_bytes(path: Path, name: str) -> tuple[int, bytes]:
+    """A member's compression method and its bytes as stored in the zip (after its local header)."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    data = path.read_bytes()
+    start = info.header_offset
+    name_length, extra_length = int.from_bytes(data[start + 26:start + 28], "little"), \
+        int.from_bytes(data[start + 28:start + 30], "little")
+    begin = start + 30 + name_length + extra_length
+    return info.compress_type, data[begin:begin + info.compress_size]
+
+
+def test_untouched_parts_keep_their_stored_bytes_and_a_selected_tab_only_loses_its_mark(tmp_path):
+    """Every part the results do not touch goes into the output compressed as it came (deflated at level 1
+    here, as some writers do: deflating it again would change its bytes); a part compressed in a way Excel
+    cannot read is deflated; the non-data sheet that was the selected tab keeps everything but that mark."""
+    source = tmp_path / "rich.xlsx"
+    with zipfile.ZipFile(FIXTURES / "rich.xlsx") as src, \
+            zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b' tabSelected="1"', b"")
+            elif item.filename == "xl/worksheets/sheet3.xml":
+                data = data.replace(b"<sheetView ", b'<sheetView tabSelected="1" ')
+            kind = zipfile.ZIP_BZIP2 if item.filename == "xl/media/image1.png" else zipfile.ZIP_DEFLATED
+            dst.writestr(item.filename, data, compress_type=kind)
+    out = sn.read(source).write(tmp_path / "out.xlsx")
+    with zipfile.ZipFile(out) as archive:
+        assert archive.testzip() is None
+    before, after = parts(source), parts(out)
+    assert before["xl/media/image1.png"] == after["xl/media/image1.png"]
+    assert stored_bytes(out, "xl/media/image1.png")[0] == zipfile.ZIP_DEFLATED
+    assert after["xl/worksheets/sheet3.xml"] == before["xl/worksheets/sheet3.xml"].replace(b' tabSelected="1"', b"")
+    kept = set(before) - CHANGED - {"_rels/.rels", "xl/worksheets/sheet3.xml", "xl/media/image1.png"}
+    assert {"xl/worksheets/sheet2.xml", "xl/charts/chart1.xml", "xl/sharedStrings.xml"} <= kept
+    for name in sorted(kept):
+        assert stored_bytes(out, name) == stored_bytes(source, name), name
+    book = load_workbook(out)
+    assert [bool(ws.sheet_view.tabSelected) for ws in book.worksheets] == [False, False, False, True]
+    assert book["Serials"]["E4"].value == "valid"

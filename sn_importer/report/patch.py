@@ -10,7 +10,8 @@ table that sits on a data sheet's header (widened over the result columns, so
 sorting it keeps each status with its row), and a non-data sheet that was the
 selected tab (unselected). Charts, drawings, images, comments, VBA, pivot
 caches, defined names, external links, custom XML and the cached values of
-formulas are copied byte for byte. No workbook is loaded into memory; a
+formulas are copied byte for byte, as they are stored: compressed bytes and
+all, never deflated again (:mod:`.zipcopy`). No workbook is loaded into memory; a
 data sheet costs a stream over its XML, whatever its size.
 """
 
@@ -35,6 +36,8 @@ from .rows import result_frame, sheet_slices
 from .sheetxml import SheetPatch, rewrite_sheet
 from .styles import AddedStyles, add_styles
 from .summary import ReportFacts, SheetNames, summary_lines
+from .xmledit import ATTRIBUTES, attribute, drop_attribute
+from .zipcopy import copy_stored, copyable
 
 _VBA = re.compile(r"xl/vbaProject.*|xl/_rels/vbaProject.*")
 _VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
@@ -141,7 +144,7 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
 
 def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts, dropped) -> None:
     written = set()
-    with zipfile.ZipFile(package.path) as source, zip_target(path) as target, \
+    with zipfile.ZipFile(package.path) as source, open(package.path, "rb") as stored, zip_target(path) as target, \
             zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         for info in source.infolist():
             name = info.filename
@@ -155,9 +158,11 @@ def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts,
                     rewrite_sheet(read.read, behind, patches[name])
             elif name in replaced:
                 out.writestr(copy, replaced[name])
-            elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
+            elif name.startswith("xl/worksheets/") and name.endswith(".xml") and _selected(source, info):
                 with source.open(info) as read, out.open(copy, "w") as write:
                     _copy_unselected(read, write)
+            elif copyable(info):
+                copy_stored(stored, info, out, copy)
             else:
                 with source.open(info) as read, out.open(copy, "w") as write:
                     shutil.copyfileobj(read, write, _CHUNK)
@@ -176,10 +181,28 @@ def _like(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return copy
 
 
+_SHEET_VIEW = re.compile(rb"<(?:\w+:)?sheetView(?=[\s/>])" + ATTRIBUTES + rb"/?>")
+
+
+def _selected_view(head: bytes) -> re.Match | None:
+    """The sheet view marked as the selected tab, in the head of a sheet's XML."""
+    return next((found for found in _SHEET_VIEW.finditer(head)
+                 if attribute(found.group(0), b"tabSelected") in (b"1", b"true")), None)
+
+
+def _selected(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a sheet that is not a data sheet was the selected tab (the Summary is, in the output):
+    its view is in the sheet's first megabyte, after its properties and dimension."""
+    with source.open(info) as read:
+        return _selected_view(read.read(_CHUNK)) is not None
+
+
 def _copy_unselected(read, write) -> None:
-    """A sheet that is not a data sheet, copied; if it was the selected tab, only that mark goes."""
+    """A sheet that was the selected tab, copied without that mark (two selected tabs open in Excel as
+    a group, where typing in one sheet types in both)."""
     head = read.read(_CHUNK)
-    if re.search(rb"<(?:\w+:)?sheetView\s[^>]*tabSelected=\"(?:1|true)\"", head[:_CHUNK]):
-        head = re.sub(rb"(<(?:\w+:)?sheetView\s[^>]*?)\s+tabSelected=\"(?:1|true)\"", rb"\1", head, count=1)
+    found = _selected_view(head)
+    if found is not None:
+        head = head[:found.start()] + drop_attribute(found.group(0), b"tabSelected") + head[found.end():]
     write.write(head)
     shutil.copyfileobj(read, write, _CHUNK)
