@@ -220,3 +220,41 @@ def test_untouched_parts_keep_their_stored_bytes_and_a_selected_tab_only_loses_i
     book = load_workbook(out)
     assert [bool(ws.sheet_view.tabSelected) for ws in book.worksheets] == [False, False, False, True]
     assert book["Serials"]["E4"].value == "valid"
+
+
+def test_a_part_with_bytes_past_its_deflate_stream_is_written_clean(tmp_path):
+    """A part whose stored bytes go on after its deflate stream ends (readers skip them; a streaming
+    reader meets them as the next part) is not copied as stored: it is deflated again, without them."""
+    import struct
+    import zlib
+
+    smuggled = b"PK\x03\x04 bytes no reader of the input inflated " * 20
+    source = tmp_path / "padded.xlsx"
+    with zipfile.ZipFile(FIXTURES / "rich.xlsx") as src, zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/theme/theme1.xml":
+                theme = data
+                packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+                data = packer.compress(data) + packer.flush() + smuggled
+                dst.writestr(item.filename, data, compress_type=zipfile.ZIP_STORED)
+            else:
+                dst.writestr(item.filename, data)
+    raw = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        at = archive.getinfo("xl/theme/theme1.xml").header_offset
+    name = b"xl/theme/theme1.xml"
+    central = raw.index(b"PK\x01\x02")
+    while raw[central + 46:central + 46 + len(name)] != name:
+        central = raw.index(b"PK\x01\x02", central + 4)
+    fields = struct.pack("<H", 8), struct.pack("<L", zlib.crc32(theme)), struct.pack("<L", len(theme))
+    for method, crc, usize in ((at + 8, at + 14, at + 22), (central + 10, central + 16, central + 24)):
+        raw[method:method + 2], raw[crc:crc + 4], raw[usize:usize + 4] = fields  # deflated, as the directory says
+    source.write_bytes(bytes(raw))
+    with zipfile.ZipFile(source) as archive:
+        assert archive.read("xl/theme/theme1.xml") == theme  # what every reader of the input gets
+    out = sn.read(source).write(tmp_path / "out.xlsx")
+    assert smuggled[:20] not in out.read_bytes()
+    with zipfile.ZipFile(out) as archive:
+        assert archive.testzip() is None and archive.read("xl/theme/theme1.xml") == theme
+    assert load_workbook(out)["Serials"]["E4"].value == "valid"

@@ -37,7 +37,7 @@ from .sheetxml import SheetPatch, rewrite_sheet
 from .styles import AddedStyles, add_styles
 from .summary import ReportFacts, SheetNames, summary_lines
 from .xmledit import ATTRIBUTES, attribute, drop_attribute
-from .zipcopy import copy_stored, copyable
+from .zipcopy import copy_stored
 
 _VBA = re.compile(r"xl/vbaProject.*|xl/_rels/vbaProject.*")
 _VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
@@ -144,7 +144,7 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
 
 def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts, dropped) -> None:
     written = set()
-    with zipfile.ZipFile(package.path) as source, open(package.path, "rb") as stored, zip_target(path) as target, \
+    with open(package.path, "rb") as stored, zipfile.ZipFile(stored) as source, zip_target(path) as target, \
             zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         for info in source.infolist():
             name = info.filename
@@ -161,9 +161,7 @@ def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts,
             elif name.startswith("xl/worksheets/") and name.endswith(".xml") and _selected(source, info):
                 with source.open(info) as read, out.open(copy, "w") as write:
                     _copy_unselected(read, write)
-            elif copyable(info):
-                copy_stored(stored, info, out, copy)
-            else:
+            elif not copy_stored(stored, info, out, copy):  # not exactly as its entry says: as zipfile reads it
                 with source.open(info) as read, out.open(copy, "w") as write:
                     shutil.copyfileobj(read, write, _CHUNK)
         for name, data in replaced.items():

@@ -10,9 +10,13 @@ header on (the offsets zipfile documents), and appends them to the output the
 way zipfile's own writer appends a member it compressed (local header, data,
 then the entry its central directory lists on close).
 
-The stored bytes are inflated once on the way, only to check the part's CRC-32
-and size: a damaged part fails the write, as it did when it was re-compressed,
-and inflating is ten to thirty times faster than deflating.
+Only bytes that are exactly the part go out as they are: before anything is
+written, the stored bytes are inflated once (ten to thirty times faster than
+deflating) and must give the CRC-32 and size the directory names, end where
+the deflate stream ends, and sit under a local header that names the same part.
+A part that is anything less (damaged, padded, shorter or longer than its
+entry says) is not copied: the caller writes it as zipfile reads it, deflated
+again, as every part was before.
 """
 
 from __future__ import annotations
@@ -24,61 +28,78 @@ from typing import BinaryIO, Iterator
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
-_ENCRYPTED = 0x1
+_ENCRYPTED, _UTF8_NAME = 0x1, 0x800
 _CHUNK = 1 << 20
 
 
+class _NotExact(Exception):
+    """The stored bytes are not exactly the part the directory describes."""
+
+
 def copyable(info: zipfile.ZipInfo) -> bool:
-    """Whether ``info``'s stored bytes can go into the output unchanged (stored or deflated, not encrypted)."""
+    """Whether ``info``'s stored bytes could go into the output unchanged (stored or deflated, not encrypted)."""
     return info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and not info.flag_bits & _ENCRYPTED
 
 
-def copy_stored(source: BinaryIO, info: zipfile.ZipInfo, out: zipfile.ZipFile, like: zipfile.ZipInfo) -> None:
+def copy_stored(source: BinaryIO, info: zipfile.ZipInfo, out: zipfile.ZipFile, like: zipfile.ZipInfo,
+                encoding: str | None = None) -> bool:
     """Append ``info``'s member of the zip open as ``source`` to ``out`` with its stored bytes, under
-    ``like``'s name, date and attributes. Raises :class:`zipfile.BadZipFile` if the bytes are not the
-    part the directory describes (CRC-32 or size), before the entry is listed in ``out``."""
+    ``like``'s name, date and attributes, and say True; or write nothing and say False when those
+    bytes are not exactly the part (see the module's docstring). ``encoding`` is the names' encoding
+    the source zip was opened with (zipfile's ``metadata_encoding``; cp437 when None)."""
     if not copyable(info):
-        raise ValueError(f"{info.filename}: compression {info.compress_type} or encryption: cannot copy as stored")
+        return False
+    try:
+        checked = _Check(info)
+        for chunk in _stored_bytes(source, info, encoding):
+            checked.feed(chunk)
+        checked.done()
+    except _NotExact:
+        return False
+    if out._writing:  # noqa: SLF001 - zipfile's own guard against a second writer
+        raise ValueError("another member of the output is being written")
     entry = like
     entry.compress_type = info.compress_type
     entry.CRC, entry.file_size, entry.compress_size = info.CRC, info.file_size, info.compress_size
     entry.flag_bits = 0  # sizes known before the data: no data descriptor
-    if out._writing:  # noqa: SLF001 - zipfile's own guard against a second writer
-        raise ValueError("another member of the output is being written")
-    out._writecheck(entry)  # noqa: SLF001 - duplicate names, the ZIP64 limits: as zipfile checks its own members
-    out.fp.seek(out.start_dir)
-    entry.header_offset = out.fp.tell()
-    out._didModify = True  # noqa: SLF001
-    out.fp.write(entry.FileHeader())
-    checked = _Check(info)
-    for chunk in _stored_bytes(source, info):
-        checked.feed(chunk)
-        out.fp.write(chunk)
-    checked.done()
-    out.start_dir = out.fp.tell()
-    out.filelist.append(entry)
-    out.NameToInfo[entry.filename] = entry
+    with out._lock:  # noqa: SLF001 - as zipfile's own writers hold it
+        if out._seekable:  # noqa: SLF001
+            out.fp.seek(out.start_dir)
+        entry.header_offset = out.fp.tell()
+        out._writecheck(entry)  # noqa: SLF001 - duplicate names, the ZIP64 limits: as zipfile checks its own
+        out._didModify = True  # noqa: SLF001
+        out.fp.write(entry.FileHeader())
+        for chunk in _stored_bytes(source, info, encoding):
+            out.fp.write(chunk)
+        out.start_dir = out.fp.tell()
+        out.filelist.append(entry)
+        out.NameToInfo[entry.filename] = entry
+    return True
 
 
-def _stored_bytes(source: BinaryIO, info: zipfile.ZipInfo) -> Iterator[bytes]:
+def _stored_bytes(source: BinaryIO, info: zipfile.ZipInfo, encoding: str | None) -> Iterator[bytes]:
     """The member's stored bytes, read past its local header as zipfile reads them (the same checks)."""
     source.seek(info.header_offset)
     header = source.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size:
-        raise zipfile.BadZipFile(f"{info.filename}: truncated local header")
+        raise _NotExact("truncated local header")
     fields = _LOCAL_HEADER.unpack(header)
     if fields[0] != _LOCAL_SIGNATURE:
-        raise zipfile.BadZipFile(f"{info.filename}: bad local header signature")
-    name_length, extra_length = fields[10], fields[11]
+        raise _NotExact("bad local header signature")
+    flags, name_length, extra_length = fields[3], fields[10], fields[11]
     name = source.read(name_length)
-    if name != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
-        raise zipfile.BadZipFile(f"{info.filename}: the name in the directory and in the header differ")
+    try:
+        named = name.decode("utf-8" if flags & _UTF8_NAME else (encoding or "cp437"))
+    except UnicodeDecodeError:
+        raise _NotExact("a name that does not decode") from None
+    if named != info.orig_filename:
+        raise _NotExact("the name in the directory and in the local header differ")
     source.seek(extra_length, 1)
     left = info.compress_size
     while left:
         chunk = source.read(min(left, _CHUNK))
         if not chunk:
-            raise zipfile.BadZipFile(f"{info.filename}: truncated data")
+            raise _NotExact("truncated data")
         left -= len(chunk)
         yield chunk
 
@@ -96,27 +117,31 @@ class _Check:
         if self._inflate is None:
             self._add(chunk)
             return
+        if self._inflate.eof:  # stored bytes after the end of the deflate stream
+            raise _NotExact("bytes after the end of the deflate stream")
         data = chunk
-        while data:
+        while data and not self._inflate.eof:
             self._add(self._inflated(data))
             data = self._inflate.unconsumed_tail
 
     def done(self) -> None:
         if self._inflate is not None:
             self._add(self._inflated(b""))
+            if not self._inflate.eof or self._inflate.unused_data:
+                raise _NotExact("a deflate stream that does not end where the stored bytes do")
         if self._size != self._info.file_size or self._crc != self._info.CRC:
-            raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {self._info.filename!r}")
+            raise _NotExact("CRC-32 or size differ from the directory's")
 
     def _inflated(self, data: bytes) -> bytes:
         try:
             return self._inflate.decompress(data, _CHUNK) if data else self._inflate.flush()
-        except zlib.error as exc:
-            raise zipfile.BadZipFile(f"{self._info.filename!r} is damaged ({exc})") from None
+        except zlib.error:
+            raise _NotExact("damaged deflate stream") from None
 
     def _add(self, data: bytes) -> None:
         self._size += len(data)
         if self._size > self._info.file_size:  # a bomb stops here, not when it has filled the memory
-            raise zipfile.BadZipFile(f"{self._info.filename!r} holds more than its directory entry says")
+            raise _NotExact("more than the directory entry says")
         self._crc = zlib.crc32(data, self._crc)
 
 
