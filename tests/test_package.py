@@ -148,10 +148,63 @@ def test_a_table_on_the_header_is_widened_over_the_results(tmp_path):
     ws.append(["MO", 3002, "B"])
     ws.add_table(Table(displayName="Serials", ref="A1:C3"))
     book.save(tmp_path / "table.xlsx")
-    out = load_workbook(sn.read(tmp_path / "table.xlsx").write())["Sheet"]
+    written = sn.read(tmp_path / "table.xlsx").write()
+    out = load_workbook(written)["Sheet"]
     [table] = out.tables.values()
     assert table.ref == "A1:H3" and [c.name for c in table.tableColumns][3:] == RESULTS
+    assert [c.id for c in table.tableColumns] == list(range(1, 9))  # Excel repairs away a table with repeats
+    assert columns_counted(written) == 8
     assert out.auto_filter.ref is None  # the table's own filter serves
+
+
+def columns_counted(path: Path) -> int:
+    """The ``count`` a workbook's table gives its columns (Excel checks it against the columns listed)."""
+    import re
+
+    with zipfile.ZipFile(path) as archive:
+        return int(re.search(rb'<tableColumns count="(\d+)"', archive.read("xl/tables/table1.xml")).group(1))
+
+
+#: A table part as Excel writes one: ``id`` first, revision ids, a query column's ``uniqueName``, and a
+#: calculated column with its formula inside.
+EXCEL_TABLE = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<table xmlns="http://schemas.openxmlformats.org/'
+    'spreadsheetml/2006/main" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'mc:Ignorable="xr xr3" xmlns:xr="http://schemas.microsoft.com/office/spreadsheetml/2014/revision" '
+    'xmlns:xr3="http://schemas.microsoft.com/office/spreadsheetml/2016/revision3" id="1" '
+    'xr:uid="{0A5E8D9B-1111-4C2B-9D7E-1A2B3C4D5E6F}" name="Serials" displayName="Serials" ref="A1:D3" '
+    'totalsRowShown="0"><autoFilter ref="A1:D3" xr:uid="{0A5E8D9B-2222-4C2B-9D7E-1A2B3C4D5E6F}"/>'
+    '<tableColumns count="4"><tableColumn id="1" xr3:uid="{0A5E8D9B-3333-4C2B-9D7E-1A2B3C4D5E6F}" '
+    'uniqueName="1" name="resource_type" queryTableFieldId="1"/><tableColumn id="2" '
+    'xr3:uid="{0A5E8D9B-4444-4C2B-9D7E-1A2B3C4D5E6F}" name="resource_id"/><tableColumn id="5" '
+    'xr3:uid="{0A5E8D9B-5555-4C2B-9D7E-1A2B3C4D5E6F}" name="serial_number"/><tableColumn id="7" '
+    'xr3:uid="{0A5E8D9B-6666-4C2B-9D7E-1A2B3C4D5E6F}" name="Check" dataDxfId="0">'
+    '<calculatedColumnFormula>LEN(Serials[[#This Row],[serial_number]])</calculatedColumnFormula>'
+    '</tableColumn></tableColumns><tableStyleInfo name="TableStyleMedium2" showFirstColumn="0" '
+    'showLastColumn="0" showRowStripes="1" showColumnStripes="0"/></table>')
+
+
+def test_a_table_as_excel_writes_it_gets_new_column_ids_and_its_count(tmp_path):
+    from openpyxl import Workbook
+    from openpyxl.worksheet.table import Table
+
+    book = Workbook()
+    ws = book.active
+    ws.append(["resource_type", "resource_id", "serial_number", "Check"])
+    ws.append(["MO", 3001, "A", "=LEN(C2)"])
+    ws.append(["MO", 3002, "B", "=LEN(C3)"])
+    ws.add_table(Table(displayName="Serials", ref="A1:D3"))
+    book.save(tmp_path / "made.xlsx")
+    with zipfile.ZipFile(tmp_path / "made.xlsx") as src, zipfile.ZipFile(tmp_path / "excel.xlsx", "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, EXCEL_TABLE if item.filename == "xl/tables/table1.xml" else src.read(item))
+    out = sn.read(tmp_path / "excel.xlsx").write()
+    [table] = load_workbook(out)["Sheet"].tables.values()
+    assert table.ref == "A1:I3" and columns_counted(out) == 9
+    assert [(c.id, c.name) for c in table.tableColumns] == [
+        (1, "resource_type"), (2, "resource_id"), (5, "serial_number"), (7, "Check"),
+        (8, "status"), (9, "message"), (10, "serial_id"), (11, "request"), (12, "checked_at")]
+    assert table.tableColumns[3].calculatedColumnFormula.attr_text == "LEN(Serials[[#This Row],[serial_number]])"
 
 
 def test_a_changed_input_is_rebuilt_from_what_was_read_and_says_so(tmp_path):

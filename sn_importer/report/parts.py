@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..xlsx import column_letters
 from .xmledit import (attr, attribute, element, insert_before, prefix_of, quote_sheet, set_attribute,
-                      split_ref, start_tag, text)
+                      split_ref, start_tag, tag_pattern, text)
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 WORKSHEET_REL = f"{REL_NS}/worksheet"
@@ -172,19 +172,20 @@ def widen_table(data: bytes, top: int, first: int, names: list[str]) -> bytes | 
         return None
     low, high = ref.split(b":", 1)
     (_, row), (col, end_row) = split_ref(low), split_ref(high)
-    existing = {n.lower() for n in re.findall(rb'<' + re.escape(p) + rb'tableColumn\s[^>]*name="([^"]*)"', data)}
+    columns = [found.group(0) for found in re.finditer(tag_pattern(p, b"tableColumn"), data)]
+    existing = {name.lower() for tag in columns if (name := attribute(tag, b"name")) is not None}
     if row != top or col != first - 1 or any(n.encode().lower() in existing for n in names):
         return None
     new_ref = low + b":" + f"{column_letters(first + len(names) - 1)}{end_row}".encode()
     data = data[:table.start()] + set_attribute(table.group(0), b"ref", new_ref) + data[table.end():]
     data = re.sub(rb"(<" + re.escape(p) + rb"autoFilter\s[^>]*ref=\")" + re.escape(ref) + rb'"',
                   lambda m: m.group(1) + new_ref + b'"', data, count=1)
-    ids = [int(i) for i in re.findall(rb'<' + re.escape(p) + rb'tableColumn\s[^>]*?\sid="(\d+)"', data)]
-    columns = b"".join(b'<%stableColumn id="%d" name=%s/>' % (p, max(ids, default=0) + n, attr(name))
-                       for n, name in enumerate(names, start=1))
+    ids = [int(found) for tag in columns if (found := attribute(tag, b"id")) is not None and found.isdigit()]
+    added = b"".join(b'<%stableColumn id="%d" name=%s/>' % (p, max(ids, default=0) + n, attr(name))
+                     for n, name in enumerate(names, start=1))
     span = element(data, p, b"tableColumns")
     block = data[span[0]:span[1]]
     opening = start_tag(block, p, b"tableColumns").group(0)
-    block = set_attribute(opening, b"count", str(len(ids) + len(names)).encode()) + block[len(opening):]
-    block = block[:block.rfind(b"</")] + columns + block[block.rfind(b"</"):]
+    block = set_attribute(opening, b"count", str(len(columns) + len(names)).encode()) + block[len(opening):]
+    block = block[:block.rfind(b"</")] + added + block[block.rfind(b"</"):]
     return data[:span[0]] + block + data[span[1]:]
