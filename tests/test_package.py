@@ -311,3 +311,41 @@ def test_a_part_with_bytes_past_its_deflate_stream_is_written_clean(tmp_path):
     with zipfile.ZipFile(out) as archive:
         assert archive.testzip() is None and archive.read("xl/theme/theme1.xml") == theme
     assert load_workbook(out)["Serials"]["E4"].value == "valid"
+
+
+def sdk_style(source: Path, target: Path) -> None:
+    """``source`` with its sheet written as the Open XML SDK writes one: every element ``x:``-prefixed."""
+    import re
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<(/?)([A-Za-z]\w*)(?=[\s/>])", rb"<\1x:\2", data)
+                data = data.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                                    b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
+                assert b"<x:sheetData" in data and b"<c " not in data
+            dst.writestr(item, data)
+
+
+@pytest.mark.parametrize("rows", [6, 400])  # row by row; and long enough for rows to be spliced a run at a time
+def test_a_sheet_with_prefixed_elements_gets_result_cells_in_its_namespace(tmp_path, rows):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    ws = book.active
+    ws.title = "Report"
+    ws.append(["Resource type", "Resource ID", "Serial number"])
+    for n in range(1, rows):
+        ws.append(["MO", "abc" if n == 3 else 3000 + n, f"SN-{n}"])
+    book.save(tmp_path / "plain.xlsx")
+    sdk_style(tmp_path / "plain.xlsx", tmp_path / "sdk.xlsx")
+    out = sn.read(tmp_path / "sdk.xlsx").write(tmp_path / "out.xlsx")
+    with zipfile.ZipFile(out) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    assert b"<c " not in sheet and b"<is>" not in sheet and b"<v>" not in sheet  # nothing outside the namespace
+    back = load_workbook(out)["Report"]
+    assert [c.value for c in back[1]] == ["Resource type", "Resource ID", "Serial number", *RESULTS]
+    statuses = [back.cell(r, 4).value for r in range(2, rows + 1)]
+    assert statuses == ["invalid" if r == 4 else "valid" for r in range(2, rows + 1)]
+    assert back["E4"].value == "Resource ID 'abc' is not a whole number"

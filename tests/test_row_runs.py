@@ -81,15 +81,16 @@ def _sheet(rng, p, first, rows, mess, inside):
             .encode()), held
 
 
-def _patch(rng, first, held, clear=False):
+def _patch(rng, first, held, clear=False, p=""):
     top = held[0] if held else 1
     share = rng.choice([1.0, 1.0, 0.99, 0.95, 0.6])  # of the rows held, how many the patch names
     data = sorted(set(rng.sample(held[1:], int(len(held[1:]) * share)))
                   | {top + rng.randrange(1, 400) for _ in range(rng.randrange(4))})
+    x = p.encode()
     cells = [b"" if rng.random() < 0.05 else
-             b'<c r="%s%d"><v>%d</v></c>' % (column_letters(first).encode(), n, n) for n in data]
-    return SheetPatch(top, first, first - 1, lambda style: b'<c r="Z1" t="inlineStr"><is><t>h</t></is></c>',
-                      data, cells, clear=clear)
+             b'<%sc r="%s%d"><%sv>%d</%sv></%sc>' % (x, column_letters(first).encode(), n, x, n, x, x) for n in data]
+    header = b'<%sc r="Z1" t="inlineStr"><%sis><%st>h</%st></%sis></%sc>' % (x, x, x, x, x, x)
+    return SheetPatch(top, first, first - 1, lambda style: header, data, cells, clear=clear, p=x)
 
 
 def _rewrite(part, patch, cuts, runs):
@@ -127,7 +128,7 @@ def test_runs_write_the_bytes_of_the_row_by_row_path(seed):
     mess = rng.choice([0.001, 0.02, 0.1, 0.3, 1.0])
     part, held = _sheet(rng, p, first, sorted(rng.sample(range(1, 4000), rng.randint(1, 2500))), mess,
                         inside=seed % 7 == 0)
-    patch = _patch(rng, first, held, clear=seed % 11 == 0)
+    patch = _patch(rng, first, held, clear=seed % 11 == 0, p=p)
     reach = rng.choice([3000, 100000, 400000])  # buffers of a few rows, or of hundreds
     cuts = [rng.randint(1, reach) for _ in range(len(part) // 500 + 2)]
     by_row = _rewrite(part, patch, cuts, runs=False)

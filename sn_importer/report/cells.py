@@ -18,16 +18,21 @@ from .xmledit import ILLEGAL_XML, text
 _ESCAPED = "[&<>" + ILLEGAL_XML[1:]  # what the escaping below changes: markup, or a character XML forbids
 
 
-def header_cells(row: int, first: int, style: int | None, names=None) -> bytes:
-    """The result columns' header cells on ``row``, in the header's own style."""
+def header_cells(row: int, first: int, style: int | None, names=None, p: bytes = b"") -> bytes:
+    """The result columns' header cells on ``row``, in the header's own style; ``p`` is the sheet's
+    namespace prefix (``b"x:"`` where its elements are written ``<x:c>``)."""
     s = b' s="%d"' % style if style else b""
     names = names or [c.name for c in RESULT_COLUMNS]
-    return b"".join(b'<c r="%s%d"%s t="inlineStr"><is><t>%s</t></is></c>'
-                    % (column_letters(first + i).encode(), row, s, text(name)) for i, name in enumerate(names))
+    return b"".join(b'<%sc r="%s%d"%s t="inlineStr"><%sis><%st>%s</%st></%sis></%sc>'
+                    % (p, column_letters(first + i).encode(), row, s, p, p, text(name), p, p, p)
+                    for i, name in enumerate(names))
 
 
-def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[str, int]) -> list[bytes]:
-    """Each row's result cells (b"" where it has none), from :func:`.rows.result_frame`'s frame.
+def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[str, int],
+                 p: bytes = b"") -> list[bytes]:
+    """Each row's result cells (b"" where it has none), from :func:`.rows.result_frame`'s frame, with
+    the sheet's namespace prefix ``p`` on every element (a sheet written ``<x:row><x:c>``, as the
+    Open XML SDK writes them, holds no element outside that namespace).
 
     A result column holds few distinct values (a status, a message, a request's label), so each
     distinct value's XML after the reference is made once and taken by code; a column with
@@ -42,10 +47,10 @@ def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[s
     for offset, column in enumerate(RESULT_COLUMNS):
         values = pa.array(frame[column.name].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
         encoded = values.dictionary_encode()
-        tails = _tails(pc, encoded.dictionary, column, status_styles)  # null for "": no cell
+        tails = _tails(pc, encoded.dictionary, column, status_styles, p.decode("ascii"))  # null for "": no cell
         if tails.null_count == len(tails):
             continue
-        start = _scalar(f'<c r="{column_letters(first + offset)}')
+        start = _scalar(f'<{p.decode("ascii")}c r="{column_letters(first + offset)}')
         parts.append(pc.binary_join_element_wise(start, rows, tails.take(encoded.indices), _scalar("")))
     if not parts:
         return [b""] * len(frame)
@@ -54,14 +59,14 @@ def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[s
     return joined.cast(pa.large_binary()).to_pylist()
 
 
-def _tails(pc, words, column, status_styles: dict[str, int]):
+def _tails(pc, words, column, status_styles: dict[str, int], p: str):
     """Each distinct value's cell from the end of its reference on; null for "" (no cell)."""
     if column.kind == "id":
-        tails = _join(pc, '"><v>', words, "</v></c>")
+        tails = _join(pc, f'"><{p}v>', words, f"</{p}v></{p}c>")
     else:
         style = _styles(words, status_styles) if column.name == STATUS_COLUMN else _scalar("")
-        tails = _join(pc, '"', style, ' t="inlineStr"><is><t xml:space="preserve">', _escaped(pc, words),
-                      "</t></is></c>")
+        tails = _join(pc, '"', style, f' t="inlineStr"><{p}is><{p}t xml:space="preserve">', _escaped(pc, words),
+                      f"</{p}t></{p}is></{p}c>")
     return pc.if_else(pc.equal(words, _scalar("")), _scalar(None), tails)
 
 

@@ -48,6 +48,7 @@ class SheetPatch:
     cells: list[bytes]               # each data row's result cells (b"" for a blank row)
     clear: bool = False              # a results file fed back in: old result cells in the range go
     filter: bool = True              # grow or add the sheet's filter (False: the sheet has tables)
+    p: bytes = b""                   # the namespace prefix the cells were made with (b"x:" for <x:c>)
 
     @property
     def last(self) -> int:
@@ -64,6 +65,8 @@ def rewrite_sheet(read, write, patch: SheetPatch, *, runs: bool = True) -> None:
     ``runs=False`` takes every row one by one (the reference the runs are tested against).
     """
     buf, p = _head(read)
+    if p != patch.p:  # cells outside the sheet's namespace would not be cells at all
+        raise ValueError(f"the sheet's elements are prefixed {p!r}, its result cells {patch.p!r}")
     opening = start_tag(buf, p, b"sheetData")
     head = _edit_head(buf[:opening.start()], p, patch)
     rows = _Rows(p, patch, write, runs=runs)
@@ -77,6 +80,11 @@ def rewrite_sheet(read, write, patch: SheetPatch, *, runs: bool = True) -> None:
     while chunk := read(_CHUNK):
         tail += chunk
     write(_edit_tail(tail, p, patch))
+
+
+def sheet_prefix(read) -> bytes:
+    """The namespace prefix of a worksheet part's elements (``b"x:"``, or ``b""``), read from its head."""
+    return _head(read)[1]
 
 
 def _head(read) -> tuple[bytes, bytes]:
