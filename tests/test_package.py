@@ -349,3 +349,37 @@ def test_a_sheet_with_prefixed_elements_gets_result_cells_in_its_namespace(tmp_p
     statuses = [back.cell(r, 4).value for r in range(2, rows + 1)]
     assert statuses == ["invalid" if r == 4 else "valid" for r in range(2, rows + 1)]
     assert back["E4"].value == "Resource ID 'abc' is not a whole number"
+
+
+def test_a_strict_open_xml_workbook_is_rebuilt_and_the_summary_says_why(tmp_path):
+    """Saved as "Strict Open XML Spreadsheet", a workbook names its parts in other namespaces: its results
+    are rebuilt from its values, with a sentence that says so (not an error's text)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    ws = book.active
+    ws.title = "Serials"
+    ws.append(["Resource type", "Resource ID", "Serial number"])
+    ws.append(["MO", 3001, "SN-1"])
+    ws.append(["MO", "abc", "SN-2"])
+    book.save(tmp_path / "plain.xlsx")
+    strict = tmp_path / "strict.xlsx"
+    names = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+             b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+                 b"http://purl.oclc.org/ooxml/officeDocument/relationships"}
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as src, zipfile.ZipFile(strict, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            for old, new in names.items():
+                data = data.replace(old, new)
+            if item.filename == "xl/workbook.xml":
+                data = data.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
+            dst.writestr(item, data)
+    out = sn.read(strict).write(tmp_path / "out.xlsx")
+    back = load_workbook(out)
+    assert [c.value for c in back["Serials"][1]][3:] == RESULTS
+    assert [back["Serials"].cell(r, 4).value for r in (2, 3)] == ["valid", "invalid"]
+    summary = [str(r[0]) for r in back["Summary"].iter_rows(values_only=True) if r[0]]
+    assert any(line.startswith("The input is saved as Strict Open XML, which cannot be annotated in place")
+               for line in summary), summary
+    assert not any("Error" in line for line in summary)
