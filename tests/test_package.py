@@ -383,3 +383,53 @@ def test_a_strict_open_xml_workbook_is_rebuilt_and_the_summary_says_why(tmp_path
     assert any(line.startswith("The input is saved as Strict Open XML, which cannot be annotated in place")
                for line in summary), summary
     assert not any("Error" in line for line in summary)
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+@pytest.mark.parametrize("styles", [
+    pytest.param(f'<styleSheet xmlns="{MAIN}"/>', id="empty, self-closing"),
+    pytest.param(f'<x:styleSheet xmlns:x="{MAIN}"></x:styleSheet>', id="empty, prefixed"),
+    pytest.param(f'<styleSheet xmlns="{MAIN}"><numFmts count="1"><numFmt numFmtId="164" formatCode="0.0"/></numFmts>'
+                 '<dxfs count="1"><dxf><font><b/></font></dxf></dxfs></styleSheet>', id="formats and dxfs only"),
+])
+def test_a_styles_part_missing_its_lists_gets_them_and_the_workbook_is_still_patched(tmp_path, styles):
+    """Some writers leave the styles part (nearly) empty; the lists the results' styles go in are added
+    in the schema's order, what was there is kept, and the workbook is annotated in place."""
+    import xml.etree.ElementTree as ET
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    ws = book.active
+    ws.title = "Serials"
+    ws.append(["Resource type", "Resource ID", "Serial number"])
+    ws.append(["MO", 3001, "SN-1"])
+    ws.append(["MO", "abc", "SN-2"])
+    book.save(tmp_path / "made.xlsx")
+    with zipfile.ZipFile(tmp_path / "made.xlsx") as src, zipfile.ZipFile(tmp_path / "bare.xlsx", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/styles.xml":
+                data = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + styles).encode()
+            elif item.filename.startswith("xl/worksheets/"):
+                data = data.replace(b' s="1"', b"")  # its cells name no style the bare part lacks
+            dst.writestr(item, data)
+    out = sn.read(tmp_path / "bare.xlsx").write(tmp_path / "out.xlsx")
+    with zipfile.ZipFile(out) as archive:
+        root = ET.fromstring(archive.read("xl/styles.xml"))
+    children = [child.tag.split("}")[1] for child in root]
+    order = ["numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs"]
+    assert children == [c for c in order if c in children]
+    assert {"fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles"} <= set(children)
+    for child in root:
+        if child.get("count") is not None:
+            assert int(child.get("count")) == len(child), child.tag
+    if "dxfs" in styles:
+        assert children[0] == "numFmts" and children[-1] == "dxfs"
+    back = load_workbook(out)
+    summary = [str(r[0]) for r in back["Summary"].iter_rows(values_only=True) if r[0]]
+    assert not any("could not be annotated in place" in line for line in summary), summary
+    assert [back["Serials"].cell(r, 4).value for r in (2, 3)] == ["valid", "invalid"]
+    assert back["Serials"]["D2"].fill.fgColor.rgb.endswith("C6EFCE")  # the status colours came

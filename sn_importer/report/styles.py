@@ -3,7 +3,9 @@
 Fonts, fills, a border and cell formats are appended at the end of their
 lists (so every style index the workbook already uses keeps its meaning) and
 their ``count`` attributes updated; nothing else in the part changes. A
-package without a styles part gets a minimal one.
+package without a styles part gets a minimal one, and a styles part without
+one of the lists the results need (some writers leave ``<styleSheet/>``
+empty) gets that list as a new workbook starts it, in the schema's place.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..status import COLOURS
-from .xmledit import element, prefix_of, set_attribute, start_tag
+from .xmledit import element, insert_before, prefix_of, set_attribute, start_tag
 
 HEADER_FILL = "FFD9E1F2"
 
@@ -39,10 +41,16 @@ class AddedStyles:
     header: int = 0
 
 
+#: The styleSheet's children in the schema's order (CT_Stylesheet).
+_ORDER = (b"numFmts", b"fonts", b"fills", b"borders", b"cellStyleXfs", b"cellXfs", b"cellStyles", b"dxfs",
+          b"tableStyles", b"colors", b"extLst")
+
+
 def add_styles(data: bytes | None) -> tuple[bytes, AddedStyles]:
     """``styles.xml`` with the results' styles appended, and their indices."""
     data = data or MINIMAL
     p = prefix_of(data)
+    data = _completed(data, p)
     name = _first_font_name(data, p)
     data, fonts = _append(data, p, b"fonts", b"font", [
         b"<%sfont><%sb/>%s</%sfont>" % (p, p, name, p),
@@ -60,6 +68,22 @@ def add_styles(data: bytes | None) -> tuple[bytes, AddedStyles]:
     data, xfs = _append(data, p, b"cellXfs", b"xf", formats)
     added = AddedStyles(status=dict(zip(colours, xfs)), title=xfs[-4], heading=xfs[-3], bold=xfs[-2], header=xfs[-1])
     return data, added
+
+
+def _completed(data: bytes, p: bytes) -> bytes:
+    """``data`` with every list a new workbook's styles start with, those it lacks taken from :data:`MINIMAL`
+    (a cell without a style still means format 0, the default font, no fill, no border)."""
+    missing = [name for name in _ORDER[1:7] if element(data, p, name) is None]
+    if not missing:
+        return data
+    root = start_tag(data, p, b"styleSheet")
+    if root is not None and root.group(0).endswith(b"/>"):
+        data = data[:root.start()] + root.group(0)[:-2].rstrip() + b"></" + p + b"styleSheet>" + data[root.end():]
+    for name in missing:
+        start, end = element(MINIMAL, b"", name)
+        default = re.sub(rb"<(/?)(?=\w)", lambda found: b"<" + found.group(1) + p, MINIMAL[start:end])
+        data = insert_before(data, p, default, _ORDER[_ORDER.index(name) + 1:], b"styleSheet")
+    return data
 
 
 def _first_font_name(data: bytes, p: bytes) -> bytes:
