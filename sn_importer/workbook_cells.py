@@ -23,6 +23,7 @@ Nothing here loads pandas: it is what runs while pandas loads.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 from dataclasses import dataclass, field
@@ -112,7 +113,17 @@ def excel_problem(path: Path, exc: Exception) -> str:
         return "is password-protected (encrypted); save a copy without a password and import that"
     if path.suffix.lower() == ".xls":
         return f"this old Excel 97-2003 .xls file cannot be read ({exc}); open it in Excel and save it as .xlsx"
+    unknown = re.search(r"Unrecognized sheet:type: (\S+)", str(exc))
+    if unknown:  # a sound workbook with a sheet the reader does not know: not "corrupt"
+        part = unknown.group(1)
+        kind = next((words for folder, words in _SHEET_KINDS.items() if f"/{folder}/" in part), "a kind of sheet")
+        return (f"holds {kind} ({part}), which cannot be read; copy the sheets with the serials into a new "
+                "workbook and import that")
     return f"is not a readable workbook (corrupt or not really {path.suffix}): {exc}"
+
+
+#: Sheets a workbook may hold that the reader does not read, by the folder of their part.
+_SHEET_KINDS = {"macrosheets": "an Excel 4.0 macro sheet", "dialogsheets": "an Excel 5.0 dialog sheet"}
 
 
 # --------------------------------------------------------------------------- reading ahead

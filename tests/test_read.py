@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -333,6 +334,39 @@ def test_corrupt_xlsx(tmp_path):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(bytes(range(256)) * 20)
     assert_refused(path, "broken.xlsx", "not a readable workbook")
+
+
+def test_a_workbook_with_an_excel_4_macro_sheet_is_not_called_corrupt(tmp_path):
+    """The reader cannot read a workbook holding an Excel 4.0 macro sheet; it is sound, and the line says
+    what it holds and what to do, not "corrupt"."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["resource_type", "resource_id", "serial_number"])
+    book.active.append(["MO", 3001, "SN-1"])
+    book.save(tmp_path / "plain.xlsx")
+    macro = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<xm:macrosheet xmlns="http://schemas.'
+             'openxmlformats.org/spreadsheetml/2006/main" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/'
+             'main"><sheetData/></xm:macrosheet>')
+    path = tmp_path / "macros.xlsm"
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/workbook.xml":
+                data = data.replace(b"</sheets>", b'<sheet xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
+                                    b'relationships" name="Macro1" sheetId="9" r:id="rIdM"/></sheets>')
+            elif item.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdM" Type="http://schemas.microsoft.'
+                                    b'com/office/2006/relationships/xlMacrosheet" Target="macrosheets/sheet1.xml"/>'
+                                    b"</Relationships>")
+            elif item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/macrosheets/sheet1.xml" ContentType='
+                                    b'"application/vnd.ms-excel.macrosheet+xml"/></Types>')
+            dst.writestr(item, data)
+        dst.writestr("xl/macrosheets/sheet1.xml", macro)
+    line = assert_refused(path, "holds an Excel 4.0 macro sheet (xl/macrosheets/sheet1.xml), which cannot be read",
+                          "copy the sheets with the serials into a new workbook")
+    assert "corrupt" not in line
 
 
 def test_password_protected_xlsx(tmp_path):
