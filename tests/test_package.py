@@ -433,3 +433,33 @@ def test_a_styles_part_missing_its_lists_gets_them_and_the_workbook_is_still_pat
     assert not any("could not be annotated in place" in line for line in summary), summary
     assert [back["Serials"].cell(r, 4).value for r in (2, 3)] == ["valid", "invalid"]
     assert back["Serials"]["D2"].fill.fgColor.rgb.endswith("C6EFCE")  # the status colours came
+
+
+def test_a_chart_sheet_that_was_the_selected_tab_is_unselected(tmp_path):
+    """The Summary is the one selected tab of the results, whatever kind of sheet was selected before."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    book = Workbook()
+    ws = book.active
+    ws.title = "Serials"
+    ws.append(["Resource type", "Resource ID", "Serial number"])
+    ws.append(["MO", 3001, "SN-1"])
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=2), titles_from_data=True)
+    book.create_chartsheet("Chart").add_chart(chart)
+    book.save(tmp_path / "made.xlsx")
+    source = tmp_path / "charted.xlsx"
+    with zipfile.ZipFile(tmp_path / "made.xlsx") as src, zipfile.ZipFile(source, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/chartsheets/sheet1.xml":
+                data = data.replace(b"<sheetView ", b'<sheetView tabSelected="1" ')
+            dst.writestr(item, data)
+    out = sn.read(source).write(tmp_path / "out.xlsx")
+    with zipfile.ZipFile(out) as archive:
+        chart_sheet = archive.read("xl/chartsheets/sheet1.xml")
+        selected = [name for name in archive.namelist() if name.endswith(".xml") and "sheets/" in name
+                    and b'tabSelected="1"' in archive.read(name)]
+    assert b"tabSelected" not in chart_sheet and b'zoomToFit="1"' in chart_sheet
+    assert len(selected) == 1 and load_workbook(out).active.title == "Summary"

@@ -160,7 +160,7 @@ def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts,
                     rewrite_sheet(read.read, behind, patches[name])
             elif name in replaced:
                 out.writestr(copy, replaced[name])
-            elif name.startswith("xl/worksheets/") and name.endswith(".xml") and _selected(source, info):
+            elif name.startswith(_SHEET_FOLDERS) and name.endswith(".xml") and _selected(source, info):
                 with source.open(info) as read, out.open(copy, "w") as write:
                     _copy_unselected(read, write)
             elif not copy_stored(stored, info, out, copy):  # not exactly as its entry says: as zipfile reads it
@@ -181,6 +181,8 @@ def _like(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return copy
 
 
+#: Where the parts of sheets that can be the selected tab live: worksheets and chart sheets.
+_SHEET_FOLDERS = ("xl/worksheets/", "xl/chartsheets/")
 _SHEET_VIEW = re.compile(rb"<(?:\w+:)?sheetView(?=[\s/>])" + ATTRIBUTES + rb"/?>")
 
 
@@ -191,8 +193,8 @@ def _selected_view(head: bytes) -> re.Match | None:
 
 
 def _selected(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """Whether a sheet that is not a data sheet was the selected tab (the Summary is, in the output):
-    its view is in the sheet's first megabyte, after its properties and dimension."""
+    """Whether a sheet that is not a data sheet (a worksheet or a chart sheet) was the selected tab (the
+    Summary is, in the output): its view is in the sheet's first megabyte, after its properties."""
     with source.open(info) as read:
         return _selected_view(read.read(_CHUNK)) is not None
 
