@@ -463,3 +463,27 @@ def test_a_chart_sheet_that_was_the_selected_tab_is_unselected(tmp_path):
                     and b'tabSelected="1"' in archive.read(name)]
     assert b"tabSelected" not in chart_sheet and b'zoomToFit="1"' in chart_sheet
     assert len(selected) == 1 and load_workbook(out).active.title == "Summary"
+
+
+def test_macros_leave_an_xlsx_whole_when_its_lists_close_each_entry_with_an_end_tag(tmp_path):
+    """Some writers close every relationship and content-type entry with an end tag (``<Relationship …>
+    </Relationship>``). Written as .xlsx, such an .xlsm loses its VBA part, the relationship to it and its
+    content-type entry, and the workbook's type is the ordinary one: nothing points at a missing part."""
+    import re
+
+    source = tmp_path / "closed.xlsm"
+    with zipfile.ZipFile(FIXTURES / "macros.xlsm") as src, zipfile.ZipFile(source, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+                data = re.sub(rb"<(Relationship|Override)(\s[^>]*?)\s*/>", rb"<\1\2></\1>", data)
+                assert b"></Relationship>" in data or b"></Override>" in data
+            if item.filename == "[Content_Types].xml":  # part names may differ in case from the zip's
+                data = data.replace(b'PartName="/xl/vbaProject.bin"', b'PartName="/xl/VBAProject.bin"')
+            dst.writestr(item, data)
+    out = parts(sn.read(source).write(tmp_path / "plain.xlsx"))
+    assert "xl/vbaProject.bin" not in out
+    assert b"vbaProject" not in out["xl/_rels/workbook.xml.rels"]
+    assert b"VBAProject" not in out["[Content_Types].xml"] and b"macroEnabled" not in out["[Content_Types].xml"]
+    assert b"spreadsheetml.sheet.main+xml" in out["[Content_Types].xml"]
+    load_workbook(tmp_path / "plain.xlsx")

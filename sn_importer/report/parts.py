@@ -85,13 +85,20 @@ def _active_tab(data: bytes, p: bytes, active: int) -> bytes:
 def relationships(data: bytes, added: list[tuple[str, str, str]], dropped_types: tuple[str, ...] = ()) -> bytes:
     """A .rels part with (id, type, target) relationships added and those of ``dropped_types`` taken out."""
     p = prefix_of(data)
-    for kind in dropped_types:
-        data = re.sub(rb"<" + re.escape(p) + rb"Relationship\s[^>]*Type=\"" + re.escape(kind.encode())
-                      + rb"\"[^>]*/>", b"", data)
+    if dropped_types:
+        kinds = {kind.encode() for kind in dropped_types}
+        data = _without(data, p, b"Relationship", lambda tag: attribute(tag, b"Type") in kinds)
     new = b"".join(b"<%sRelationship Id=%s Type=%s Target=%s/>" % (p, attr(i), attr(t), attr(g))
                    for i, t, g in added)
     close = data.rfind(b"</" + p + b"Relationships>")
     return data[:close] + new + data[close:]
+
+
+def _without(data: bytes, p: bytes, tag: bytes, drop) -> bytes:
+    """``data`` without the ``tag`` elements (childless, self-closing or with their end tag) that ``drop``
+    says go, given their start tag."""
+    element = re.compile(rb"(" + tag_pattern(p, tag) + rb")(?:\s*</" + re.escape(p + tag) + rb">)?")
+    return element.sub(lambda found: b"" if drop(found.group(1)) else found.group(0), data)
 
 
 def free_id(data: bytes | None, stem: str = "rIdSn") -> callable:
@@ -111,14 +118,17 @@ def free_id(data: bytes | None, stem: str = "rIdSn") -> callable:
 def content_types(data: bytes, added: dict[str, str], dropped: set[str], book_type: str | None) -> bytes:
     """[Content_Types].xml with overrides for the added parts, none for dropped ones, the workbook's type set."""
     p = prefix_of(data)
-    for name in dropped:
-        data = re.sub(rb"<" + re.escape(p) + rb"Override\s[^>]*PartName=\"/" + re.escape(name.encode())
-                      + rb"\"[^>]*/>", b"", data)
+
+    def part_name(tag: bytes) -> bytes:  # part names are the same whatever their case (OPC)
+        return (attribute(tag, b"PartName") or b"").lower()
+
+    if dropped:
+        gone = {b"/" + name.encode().lower() for name in dropped}
+        data = _without(data, p, b"Override", lambda tag: part_name(tag) in gone)
     if book_type:
-        data = re.sub(rb"(<" + re.escape(p) + rb"Override\s[^>]*PartName=\"/xl/workbook\.xml\"[^>]*ContentType=\")"
-                      rb"[^\"]*", lambda m: m.group(1) + book_type.encode(), data)
-        data = re.sub(rb"(<" + re.escape(p) + rb"Override\s[^>]*ContentType=\")[^\"]*(\"[^>]*PartName=\"/xl/"
-                      rb"workbook\.xml\")", lambda m: m.group(1) + book_type.encode() + m.group(2), data)
+        data = re.sub(tag_pattern(p, b"Override"), lambda found: set_attribute(found.group(0), b"ContentType",
+                                                                             book_type.encode())
+                      if part_name(found.group(0)) == b"/xl/workbook.xml" else found.group(0), data)
     new = b"".join(b'<%sOverride PartName=%s ContentType=%s/>' % (p, attr("/" + name), attr(kind))
                    for name, kind in added.items())
     close = data.rfind(b"</" + p + b"Types>")
