@@ -17,6 +17,8 @@ import numpy as np
 from .xlsx import column_letters, column_number
 
 _REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]+)([0-9]+)\"")
+#: A worksheet's ``<sheetData>`` start, with the namespace prefix its elements are written with (group 1).
+SHEET_DATA = re.compile(rb"<(?:(\w+):)?sheetData[\s/>]")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?\bref=\"([A-Z]+)?([0-9]+)?(?::([A-Z]+)([0-9]+))?\"")
 
 
@@ -31,6 +33,7 @@ class SheetScan:
     declared: tuple[int, int] | None = None   # rows, columns of its <dimension>
     far_cell: str = ""     # the reference of the farthest cell seen (for messages)
     formulas: int = 0      # <f> elements (formulas kept in the results)
+    prefix: bytes | None = None  # the prefix its elements are written with (b"x:" for <x:c>), once seen
 
     @property
     def rectangle(self) -> int:
@@ -58,6 +61,8 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
         data, carry = data[:cut], data[cut:]
         if scan.declared is None and b"dimension" in data:
             scan.declared = _declared(data)
+        if scan.prefix is None and (head := SHEET_DATA.search(data)):
+            scan.prefix = head.group(1) + b":" if head.group(1) else b""
         raw = np.frombuffer(data, dtype=np.uint8)
         opening, colon = np.flatnonzero(raw == 60), np.flatnonzero(raw == 58)  # each "<", each ":"
         cells = _followed(raw, opening, b"c", (b" ", b">", b"/>")) + _followed(raw, colon, b"c", (b" ",))

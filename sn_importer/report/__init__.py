@@ -26,6 +26,7 @@ from ..errors import UsageError
 from ..columns import RESULT_NAMES as RESULT_COLUMNS
 from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
+from ..xlsx import STRICT
 from .csv_out import csv_lines, write_csv, write_removed_csv
 from .paths import (PROPERTY_INPUT, PROPERTY_MODE, atomic_path, default_output_path, keep_earlier_apply_report,
                     keep_other_input_results, removed_path)
@@ -100,12 +101,6 @@ def prove_writable(path: Path, input_path: Path) -> None:
         raise UsageError(f"cannot write the output {path}: {exc.reason}") from None
 
 
-#: The namespace of a workbook saved as "Strict Open XML Spreadsheet" (ISO/IEC 29500 strict): its parts and
-#: relationships are named differently from an ordinary .xlsx, and edits in the ordinary names would not
-#: be its own.
-_STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
-
-
 def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFrame, facts: ReportFacts,
                    removed: pd.DataFrame | None) -> None:
     """The input's own package patched with the results (.xlsx/.xlsm); .xls/.ods rewritten as an .xlsx
@@ -120,7 +115,7 @@ def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFra
         if package.changed():
             notes.append("The input file changed after it was read, so these results were rebuilt from the values "
                          "that were read, without its formatting, hidden sheets and sheets with no rows read.")
-        elif _STRICT in (package.part("xl/workbook.xml") or b""):
+        elif STRICT.strip("{}").encode() in (package.part("xl/workbook.xml") or b""):  # names of its own
             notes.append("The input is saved as Strict Open XML, which cannot be annotated in place: these results "
                          "are a new .xlsx rebuilt from its values, without its formatting, hidden sheets and sheets "
                          "with no rows read. The input is unchanged.")

@@ -33,7 +33,7 @@ from .behind import WriteBehind
 from .cells import header_cells, result_cells
 from .newsheets import removed_sheet, summary_sheet
 from .rows import result_frame, sheet_slices
-from .sheetxml import SheetPatch, rewrite_sheet, sheet_prefix
+from .sheetxml import SheetPatch, rewrite_sheet
 from .styles import AddedStyles, add_styles
 from .summary import ReportFacts, SheetNames, summary_lines
 from .xmledit import ATTRIBUTES, attribute, drop_attribute
@@ -66,8 +66,8 @@ def _patch(package: WorkbookFacts, sheet: Sheet, part: pd.DataFrame, added: Adde
     if first + len(RESULT_COLUMNS) - 1 > 16_384:  # a stray cell far right: no room in Excel's grid
         raise ValueError(f"no room for the result columns right of column {first - 1:,} (Excel ends at 16,384)")
     numbers = list(sheet.numbers())
-    with zipfile.ZipFile(package.path) as archive, archive.open(xml_part) as stream:
-        p = sheet_prefix(stream.read)
+    scan = package.scans.get(sheet.name)
+    p = (scan.prefix if scan is not None else None) or b""  # as the guard's pass over the part saw it
     cells = result_cells(result_frame(part), numbers, first, added.status, p)
     has_tables = bool(parts.targets(package.rels_of(xml_part), xml_part.rpartition("/")[0], "/table"))
     return SheetPatch(top, first, width, lambda style: header_cells(top, first, style, p=p), numbers, cells,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..columns import RESULT_COLUMNS
+from ..sheetscan import SHEET_DATA
 from ..xlsx import column_letters, column_number
 from .rowruns import RowRuns
 from .xmledit import (ATTRIBUTES, attribute, drop_attribute, element, insert_before, set_attribute, split_ref,
@@ -82,16 +83,11 @@ def rewrite_sheet(read, write, patch: SheetPatch, *, runs: bool = True) -> None:
     write(_edit_tail(tail, p, patch))
 
 
-def sheet_prefix(read) -> bytes:
-    """The namespace prefix of a worksheet part's elements (``b"x:"``, or ``b""``), read from its head."""
-    return _head(read)[1]
-
-
 def _head(read) -> tuple[bytes, bytes]:
     """The part up to its ``<sheetData>`` start tag (and what was read after it), and its prefix."""
     buf = b""
     while True:
-        found = re.search(rb"<(?:(\w+):)?sheetData[\s/>]", buf)
+        found = SHEET_DATA.search(buf)
         if found and buf.find(b">", found.start()) >= 0:
             return buf, (found.group(1) + b":") if found.group(1) else b""
         chunk = read(_CHUNK)
