@@ -37,6 +37,29 @@ def patched(tmp_path: Path, name: str, output: str | None = None) -> tuple[Path,
     return source, out
 
 
+def serials_book(path: Path, rows=(("MO", 3001, "SN-1"), ("MO", "abc", "SN-2")), title: str = "Serials") -> Path:
+    """A small workbook as openpyxl saves it: a header in staff words over ``rows``."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    ws = book.active
+    ws.title = title
+    ws.append(["Resource type", "Resource ID", "Serial number"])
+    for row in rows:
+        ws.append(list(row))
+    book.save(path)
+    return path
+
+
+def repackaged(source: Path, target: Path, edit) -> Path:
+    """``source``'s package written to ``target`` part by part, each part's bytes through ``edit(name, data)``
+    (how another writer would have saved the same workbook)."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, edit(item.filename, src.read(item)))
+    return target
+
+
 @pytest.mark.parametrize("name, output", [("rich.xlsx", None), ("rich-libreoffice.xlsx", None),
                                           ("macros.xlsm", "macros.results.xlsm")])
 def test_only_the_named_parts_differ_and_every_other_is_byte_identical(tmp_path, name, output):
@@ -195,9 +218,8 @@ def test_a_table_as_excel_writes_it_gets_new_column_ids_and_its_count(tmp_path):
     ws.append(["MO", 3002, "B", "=LEN(C3)"])
     ws.add_table(Table(displayName="Serials", ref="A1:D3"))
     book.save(tmp_path / "made.xlsx")
-    with zipfile.ZipFile(tmp_path / "made.xlsx") as src, zipfile.ZipFile(tmp_path / "excel.xlsx", "w") as dst:
-        for item in src.infolist():
-            dst.writestr(item, EXCEL_TABLE if item.filename == "xl/tables/table1.xml" else src.read(item))
+    repackaged(tmp_path / "made.xlsx", tmp_path / "excel.xlsx",
+               lambda name, data: EXCEL_TABLE.encode() if name == "xl/tables/table1.xml" else data)
     out = sn.read(tmp_path / "excel.xlsx").write()
     [table] = load_workbook(out)["Sheet"].tables.values()
     assert table.ref == "A1:I3" and columns_counted(out) == 9
@@ -313,34 +335,24 @@ def test_a_part_with_bytes_past_its_deflate_stream_is_written_clean(tmp_path):
     assert load_workbook(out)["Serials"]["E4"].value == "valid"
 
 
-def sdk_style(source: Path, target: Path) -> None:
-    """``source`` with its sheet written as the Open XML SDK writes one: every element ``x:``-prefixed."""
+def sdk_style(name: str, data: bytes) -> bytes:
+    """A sheet written as the Open XML SDK writes one: every element ``x:``-prefixed."""
     import re
 
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = re.sub(rb"<(/?)([A-Za-z]\w*)(?=[\s/>])", rb"<\1x:\2", data)
-                data = data.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
-                                    b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
-                assert b"<x:sheetData" in data and b"<c " not in data
-            dst.writestr(item, data)
+    if name != "xl/worksheets/sheet1.xml":
+        return data
+    data = re.sub(rb"<(/?)([A-Za-z]\w*)(?=[\s/>])", rb"<\1x:\2", data)
+    data = data.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                        b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
+    assert b"<x:sheetData" in data and b"<c " not in data
+    return data
 
 
 @pytest.mark.parametrize("rows", [6, 400])  # row by row; and long enough for rows to be spliced a run at a time
 def test_a_sheet_with_prefixed_elements_gets_result_cells_in_its_namespace(tmp_path, rows):
-    from openpyxl import Workbook
-
-    book = Workbook()
-    ws = book.active
-    ws.title = "Report"
-    ws.append(["Resource type", "Resource ID", "Serial number"])
-    for n in range(1, rows):
-        ws.append(["MO", "abc" if n == 3 else 3000 + n, f"SN-{n}"])
-    book.save(tmp_path / "plain.xlsx")
-    sdk_style(tmp_path / "plain.xlsx", tmp_path / "sdk.xlsx")
-    out = sn.read(tmp_path / "sdk.xlsx").write(tmp_path / "out.xlsx")
+    plain = serials_book(tmp_path / "plain.xlsx", [("MO", "abc" if n == 3 else 3000 + n, f"SN-{n}")
+                                                    for n in range(1, rows)], title="Report")
+    out = sn.read(repackaged(plain, tmp_path / "sdk.xlsx", sdk_style)).write(tmp_path / "out.xlsx")
     with zipfile.ZipFile(out) as archive:
         sheet = archive.read("xl/worksheets/sheet1.xml")
     assert b"<c " not in sheet and b"<is>" not in sheet and b"<v>" not in sheet  # nothing outside the namespace
@@ -354,28 +366,17 @@ def test_a_sheet_with_prefixed_elements_gets_result_cells_in_its_namespace(tmp_p
 def test_a_strict_open_xml_workbook_is_rebuilt_and_the_summary_says_why(tmp_path):
     """Saved as "Strict Open XML Spreadsheet", a workbook names its parts in other namespaces: its results
     are rebuilt from its values, with a sentence that says so (not an error's text)."""
-    from openpyxl import Workbook
-
-    book = Workbook()
-    ws = book.active
-    ws.title = "Serials"
-    ws.append(["Resource type", "Resource ID", "Serial number"])
-    ws.append(["MO", 3001, "SN-1"])
-    ws.append(["MO", "abc", "SN-2"])
-    book.save(tmp_path / "plain.xlsx")
-    strict = tmp_path / "strict.xlsx"
     names = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http://purl.oclc.org/ooxml/spreadsheetml/main",
              b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
                  b"http://purl.oclc.org/ooxml/officeDocument/relationships"}
-    with zipfile.ZipFile(tmp_path / "plain.xlsx") as src, zipfile.ZipFile(strict, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            for old, new in names.items():
-                data = data.replace(old, new)
-            if item.filename == "xl/workbook.xml":
-                data = data.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
-            dst.writestr(item, data)
-    out = sn.read(strict).write(tmp_path / "out.xlsx")
+
+    def strict(name: str, data: bytes) -> bytes:
+        for old, new in names.items():
+            data = data.replace(old, new)
+        return data.replace(b"<workbook ", b'<workbook conformance="strict" ', 1) if name == "xl/workbook.xml" else data
+
+    source = repackaged(serials_book(tmp_path / "plain.xlsx"), tmp_path / "strict.xlsx", strict)
+    out = sn.read(source).write(tmp_path / "out.xlsx")
     back = load_workbook(out)
     assert [c.value for c in back["Serials"][1]][3:] == RESULTS
     assert [back["Serials"].cell(r, 4).value for r in (2, 3)] == ["valid", "invalid"]
@@ -399,24 +400,13 @@ def test_a_styles_part_missing_its_lists_gets_them_and_the_workbook_is_still_pat
     in the schema's order, what was there is kept, and the workbook is annotated in place."""
     import xml.etree.ElementTree as ET
 
-    from openpyxl import Workbook
+    def bare(name: str, data: bytes) -> bytes:
+        if name == "xl/styles.xml":
+            return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + styles).encode()
+        return data.replace(b' s="1"', b"") if name.startswith("xl/worksheets/") else data  # no style it lacks
 
-    book = Workbook()
-    ws = book.active
-    ws.title = "Serials"
-    ws.append(["Resource type", "Resource ID", "Serial number"])
-    ws.append(["MO", 3001, "SN-1"])
-    ws.append(["MO", "abc", "SN-2"])
-    book.save(tmp_path / "made.xlsx")
-    with zipfile.ZipFile(tmp_path / "made.xlsx") as src, zipfile.ZipFile(tmp_path / "bare.xlsx", "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "xl/styles.xml":
-                data = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + styles).encode()
-            elif item.filename.startswith("xl/worksheets/"):
-                data = data.replace(b' s="1"', b"")  # its cells name no style the bare part lacks
-            dst.writestr(item, data)
-    out = sn.read(tmp_path / "bare.xlsx").write(tmp_path / "out.xlsx")
+    source = repackaged(serials_book(tmp_path / "made.xlsx"), tmp_path / "bare.xlsx", bare)
+    out = sn.read(source).write(tmp_path / "out.xlsx")
     with zipfile.ZipFile(out) as archive:
         root = ET.fromstring(archive.read("xl/styles.xml"))
     children = [child.tag.split("}")[1] for child in root]
@@ -437,25 +427,15 @@ def test_a_styles_part_missing_its_lists_gets_them_and_the_workbook_is_still_pat
 
 def test_a_chart_sheet_that_was_the_selected_tab_is_unselected(tmp_path):
     """The Summary is the one selected tab of the results, whatever kind of sheet was selected before."""
-    from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
 
-    book = Workbook()
-    ws = book.active
-    ws.title = "Serials"
-    ws.append(["Resource type", "Resource ID", "Serial number"])
-    ws.append(["MO", 3001, "SN-1"])
+    book = load_workbook(serials_book(tmp_path / "plain.xlsx", [("MO", 3001, "SN-1")]))
     chart = BarChart()
-    chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=2), titles_from_data=True)
+    chart.add_data(Reference(book["Serials"], min_col=2, min_row=1, max_row=2), titles_from_data=True)
     book.create_chartsheet("Chart").add_chart(chart)
     book.save(tmp_path / "made.xlsx")
-    source = tmp_path / "charted.xlsx"
-    with zipfile.ZipFile(tmp_path / "made.xlsx") as src, zipfile.ZipFile(source, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "xl/chartsheets/sheet1.xml":
-                data = data.replace(b"<sheetView ", b'<sheetView tabSelected="1" ')
-            dst.writestr(item, data)
+    source = repackaged(tmp_path / "made.xlsx", tmp_path / "charted.xlsx", lambda name, data: data.replace(
+        b"<sheetView ", b'<sheetView tabSelected="1" ') if name == "xl/chartsheets/sheet1.xml" else data)
     out = sn.read(source).write(tmp_path / "out.xlsx")
     with zipfile.ZipFile(out) as archive:
         chart_sheet = archive.read("xl/chartsheets/sheet1.xml")
@@ -471,16 +451,15 @@ def test_macros_leave_an_xlsx_whole_when_its_lists_close_each_entry_with_an_end_
     content-type entry, and the workbook's type is the ordinary one: nothing points at a missing part."""
     import re
 
-    source = tmp_path / "closed.xlsm"
-    with zipfile.ZipFile(FIXTURES / "macros.xlsm") as src, zipfile.ZipFile(source, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
-                data = re.sub(rb"<(Relationship|Override)(\s[^>]*?)\s*/>", rb"<\1\2></\1>", data)
-                assert b"></Relationship>" in data or b"></Override>" in data
-            if item.filename == "[Content_Types].xml":  # part names may differ in case from the zip's
-                data = data.replace(b'PartName="/xl/vbaProject.bin"', b'PartName="/xl/VBAProject.bin"')
-            dst.writestr(item, data)
+    def closed(name: str, data: bytes) -> bytes:
+        if name in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+            data = re.sub(rb"<(Relationship|Override)(\s[^>]*?)\s*/>", rb"<\1\2></\1>", data)
+            assert b"></Relationship>" in data or b"></Override>" in data
+        if name == "[Content_Types].xml":  # part names may differ in case from the zip's
+            data = data.replace(b'PartName="/xl/vbaProject.bin"', b'PartName="/xl/VBAProject.bin"')
+        return data
+
+    source = repackaged(FIXTURES / "macros.xlsm", tmp_path / "closed.xlsm", closed)
     out = parts(sn.read(source).write(tmp_path / "plain.xlsx"))
     assert "xl/vbaProject.bin" not in out
     assert b"vbaProject" not in out["xl/_rels/workbook.xml.rels"]
