@@ -19,7 +19,9 @@ on every launch):
 3. ``sn-importer validate`` of a 1,000,000-row CSV against pandas
    ``read_csv`` + ``to_csv``; goal ≤ 2 ×, ≤ 600 MB;
 
-and ``validate`` of a 10-row file (start-up: goal about a second).
+and ``validate`` of a 10-row file (start-up: goal about a second), in turns
+with a bare interpreter importing the libraries it loads (pandas, pandera,
+calamine, typer, rich): the part of start-up that is not sn-importer's.
 The files are bench_validate.py's (staff spellings, ~2 % repeats, a few
 invalid cells) and bench_annotate.py's workbook layout.
 
@@ -54,6 +56,11 @@ FULL_LOAD_SAVE = """
 import sys
 from openpyxl import load_workbook
 load_workbook(sys.argv[1]).save(sys.argv[2])
+"""
+LIBRARIES = """
+import gc
+gc.disable()
+import pandas, pandera.pandas, python_calamine, rich.console, typer
 """
 PANDAS = """
 import sys
@@ -160,9 +167,12 @@ def main() -> None:
         if "small" in only:
             src = tmp / "small.csv"
             make("csv", src, 10)
-            small = measure(sn(src, tmp / "small.results.csv"), args.repeat)
+            libraries, small = measure_pair([sys.executable, "-c", LIBRARIES], sn(src, tmp / "small.results.csv"),
+                                            args.repeat)
             print(f"10-row CSV validate, launch to exit: wall {small['seconds']:.2f} s, CPU {small['cpu']:.2f} s, "
                   f"peak {small['peak_mb']:.0f} MB")
+            print(f"  its libraries imported alone: wall {libraries['seconds']:.2f} s "
+                  f"({libraries['seconds'] / small['seconds']:.0%} of it)")
 
 
 if __name__ == "__main__":
