@@ -22,8 +22,10 @@ from .source import Sheet, SourceFile, sheet_under
 from .template import Template
 
 DELIMITERS = (",", ";", "\t", "|")
-_WIDER_ROWS = ("some rows have more cells than the header (a value with an unquoted delimiter?); "
-               "quote such values or add a header for the extra column")
+_WIDER_ROW = ("line {line} has {cells} cells where the header has {width} (a value with an unquoted "
+              "delimiter?); quote such values or add a header for the extra column")
+_UNCLOSED = ("line {line} opens a quote (\") that is never closed, so every line after it would be read as "
+             "one cell; close the quote or remove it")
 
 
 def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceFile:
@@ -43,7 +45,7 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
     if isinstance(found, str):
         return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding)
     data = _arrow_body(raw, encoding, delimiter, found.index + 1, found.width + found.dropped)
-    if data is None:  # blank lines, ragged rows, wider rows: pandas' parser and its rules
+    if data is None:  # blank lines, ragged rows, wider rows, a cell over several lines: pandas' parser
         data = _parse_csv_body(path, raw.decode(encoding), delimiter, found.index, found.width + found.dropped)
     del raw
     if found.dropped:
@@ -150,6 +152,10 @@ def _arrow_body(raw: bytes, encoding: str, delimiter: str, skip: int, width: int
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
+    if skip + table.num_rows < _lines(raw):
+        # A cell holds a line break. Arrow reads a quote left open as running to the end of the
+        # file (every later row swallowed into one cell); pandas' parser refuses it, with its line.
+        return None
     text = pd.StringDtype("pyarrow", na_value=np.nan)
     data = table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
     data.columns = range(width)
@@ -183,20 +189,57 @@ def _parse_csv_body(path: Path, text: str, delimiter: str, header_index: int, wi
     except pd.errors.EmptyDataError:
         return pd.DataFrame({i: pd.Series([], dtype=str) for i in range(width)})
     except pd.errors.ParserError as exc:
-        raise InputError(path, f"rows do not fit the header: {exc}") from None
+        raise InputError(path, _parser_problem(str(exc), text, delimiter, header_index + 1, width)) from None
     wider = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
-    if wider and _cells_past(text, delimiter, header_index + 1, width):
-        raise InputError(path, _WIDER_ROWS)
+    if wider:
+        found = _first_wider(text, delimiter, header_index + 1, width)
+        if found:
+            raise InputError(path, _WIDER_ROW.format(line=found[0], cells=found[1], width=width))
     return data.fillna("")
 
 
-def _cells_past(text: str, delimiter: str, skip: int, width: int) -> bool:
-    """Whether any row below the header has a non-empty cell beyond ``width`` (rare: a slow pass)."""
+def _parser_problem(error: str, text: str, delimiter: str, skip: int, width: int) -> str:
+    """pandas' refusal in the sheet's terms, with the line a person finds in an editor."""
+    if "EOF inside string" in error:
+        return _UNCLOSED.format(line=_last_record_line(text, delimiter))
+    found = _first_wider(text, delimiter, skip, width)
+    if found:
+        return _WIDER_ROW.format(line=found[0], cells=found[1], width=width)
+    return f"rows do not fit the header: {error}"
+
+
+def _first_wider(text: str, delimiter: str, skip: int, width: int) -> tuple[int, int] | None:
+    """The first row below the header with a non-empty cell beyond ``width``: (its first line in the
+    file, its number of cells up to its last non-empty one), or None (rare: a slow pass)."""
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = 1
     try:
-        return any(any(c.strip() for c in row[width:]) for n, row in enumerate(rows) if n >= skip)
+        for n, row in enumerate(rows):
+            if n >= skip and any(c.strip() for c in row[width:]):
+                cells = max(i for i, c in enumerate(row) if c.strip()) + 1
+                return line, cells
+            line = rows.line_num + 1
     except csv.Error:
-        return True
+        return None
+    return None
+
+
+def _last_record_line(text: str, delimiter: str) -> int:
+    """The line on which the file's last row starts (where a quote left open begins)."""
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = start = 1
+    try:
+        for _ in rows:
+            start, line = line, rows.line_num + 1
+    except csv.Error:
+        pass
+    return start
+
+
+def _lines(raw: bytes) -> int:
+    """How many lines ``raw`` holds (LF, CRLF or CR endings; a last line without one counts)."""
+    breaks = raw.count(b"\n") or raw.count(b"\r")
+    return breaks + (1 if raw and not raw.endswith((b"\n", b"\r")) else 0)
 
 
 #: The guard bounds every line, so no field is longer than a line limit; the csv module's own

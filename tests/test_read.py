@@ -200,7 +200,29 @@ def test_row_with_more_cells_than_header_is_refused_not_shifted(tmp_path):
     path = write_csv(tmp_path, "resource_type,resource_id,serial_number,note\nMO,3001,A1,Smith, J.\nMO,3001,A2,ok\n")
     with pytest.raises(InputError) as caught:
         sn.read(path)
-    assert "more cells than the header" in str(caught.value)
+    assert "line 2 has 5 cells where the header has 4" in str(caught.value)
+
+
+def test_a_quote_left_open_is_refused_at_its_line_not_read_as_one_row(tmp_path):
+    """A stray opening quote would swallow every later line into one cell: three serials read as one."""
+    path = write_csv(tmp_path, 'Resource type,Resource ID,Serial number,Note\r\nMO,3001,K1,"unterminated\r\n'
+                               'MO,3001,K2,ok\r\nMO,3001,K3,ok\r\n')
+    assert_refused(path, "line 2 opens a quote", "never closed")
+
+
+def test_a_later_row_with_a_stray_cell_is_refused_at_its_line_in_plain_words(tmp_path):
+    path = write_csv(tmp_path, "Resource type,Resource ID,Serial ID\nMO,3001,1001\nMO,3001,1002,see note\n"
+                               "MO,3001,1003\n")
+    line = assert_refused(path, "line 3 has 4 cells where the header has 3")
+    assert "C error" not in line and "tokenizing" not in line
+
+
+def test_cells_over_several_lines_keep_every_row_after_them(tmp_path):
+    path = write_csv(tmp_path, 'resource_type,resource_id,serial_id,note\nMO,3001,1,"two\nlines"\n'
+                               'MO,3001,2,"three\r\nmore\nlines"\nMO,3001,3,plain\n')
+    job = sn.read(path)
+    assert job.source.sheets[0].data[3].tolist() == ["two\nlines", "three\r\nmore\nlines", "plain"]
+    assert job.rows["status"].tolist() == ["valid"] * 3
 
 
 # --- bad input ------------------------------------------------------------------------------
