@@ -28,7 +28,7 @@ from .fold import fold
 from .katana.stats import no_requests
 from .outcome import Findings, Outcomes, Stop
 from .settings import base_url_words
-from .report import ReportFacts, default_output_path, keep_earlier_apply_report, write_report
+from .report import ReportFacts, default_output_path, keep_earlier_apply_report, keep_other_input_results, write_report
 from .status import GOAL, Mode, Origin, Status, StopKind, count_statuses
 from .strategy import ListingPlan
 
@@ -196,10 +196,12 @@ class RunResult:
     def write(self, path: str | Path | None = None) -> Path:
         """Write the annotated output (default beside the input) and return its path."""
         target = Path(path) if path else default_output_path(self.path, self.source.kind)
-        if target.resolve() != self.path.resolve():
+        if target.resolve() != self.path.resolve():  # (the input itself is refused in plain words below)
             kept = keep_earlier_apply_report(target)
             if kept:
                 self.notes.append(f"The earlier apply report {target.name} was kept as {kept.name}.")
+            elif kept := keep_other_input_results(target, self.path):
+                self.notes.append(f"{target.name} already held another file; it was kept as {kept.name}.")
         removed = self.removed if self.mode == Mode.APPLY else None
         self.output = write_report(target, self.source, self.rows, self.report_facts(), removed)
         return self.output

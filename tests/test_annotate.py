@@ -14,9 +14,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 import sn_importer as sn
 from sn_importer.report import default_output_path
-from sn_importer.report.paths import PROPERTY_INPUT, PROPERTY_MODE, recorded
+from sn_importer.report.paths import PROPERTY_INPUT, PROPERTY_INPUT_ID, PROPERTY_MODE, input_id, recorded
 
-from conftest import write_csv, write_xlsx
+from conftest import read_back, run_cli, write_csv, write_xlsx
 
 RESULTS = ("status", "message", "serial_id", "request", "checked_at")
 YELLOW, BLUE = "FFFFFF00", "FF305496"
@@ -160,7 +160,8 @@ def test_summary_speaks_to_staff_first(annotated):
     assert legend["invalid"][0] == 1 and "message says which column" in legend["invalid"][1]
     facts = {r[0]: r[1] for r in rows if r[0]}
     assert facts["Mode"] == "validate" and facts["Exit code"] == "1 (some rows need attention)"
-    assert recorded(out) == {PROPERTY_MODE: "validate", PROPERTY_INPUT: "week48.xlsx"}
+    assert recorded(out) == {PROPERTY_MODE: "validate", PROPERTY_INPUT: "week48.xlsx",
+                             PROPERTY_INPUT_ID: input_id(out.with_name("week48.xlsx"))}
 
 
 def test_a_results_file_fed_back_in_gets_fresh_results_in_place(annotated, tmp_path):
@@ -240,6 +241,43 @@ def test_results_of_another_input_are_kept_aside_not_replaced(tmp_path):
     assert recorded(shared)[PROPERTY_INPUT] == "two.xlsx"
     sn.read(two).write(shared)  # the same input again: simply replaced
     assert len(list(tmp_path.glob("shared.*.xlsx"))) == 1
+
+
+def test_results_of_an_input_of_the_same_name_in_another_folder_are_kept_aside(tmp_path):
+    rows = [["resource_type", "resource_id", "serial_number"], ["MO", 3001, "A"]]
+    (tmp_path / "week").mkdir(), (tmp_path / "month").mkdir()
+    one = write_xlsx(tmp_path / "week", {"S": rows}, name="serials.xlsx")
+    two = write_xlsx(tmp_path / "month", {"S": rows}, name="serials.xlsx")
+    shared = tmp_path / "shared.xlsx"
+    sn.read(one).write(shared)
+    result = sn.read(two).validation()
+    result.write(shared)
+    kept = list(tmp_path.glob("shared.*.xlsx"))
+    assert len(kept) == 1 and recorded(kept[0])[PROPERTY_INPUT_ID] == input_id(one)
+    assert recorded(shared)[PROPERTY_INPUT_ID] == input_id(two)
+    assert result.notes[-1] == f"shared.xlsx already held another file; it was kept as {kept[0].name}."
+
+
+def test_a_workbook_of_the_users_own_chosen_as_output_is_kept_not_replaced(tmp_path):
+    source = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_number"], ["MO", 3001, "A"]]})
+    own = write_xlsx(tmp_path, {"Budget": [["item", "cost"], ["desk", 300]]}, name="budget.xlsx")
+    sn.read(source).write(own)
+    kept = list(tmp_path.glob("budget.*.xlsx"))
+    assert len(kept) == 1 and read_back(kept[0])["Budget"] == [["item", "cost"], ["desk", 300]]
+
+
+def test_csv_results_of_another_input_are_kept_aside_and_the_command_says_so(tmp_path):
+    (tmp_path / "a.csv").write_text("resource_type,resource_id,serial_id\nMO,3001,1\n")
+    (tmp_path / "b.csv").write_text("resource_type,resource_id,serial_id\nMO,3002,2\nMO,3002,3\n")
+    assert run_cli("validate", "b.csv", cwd=tmp_path).returncode == 0
+    b_results = (tmp_path / "b.results.csv").read_bytes()
+    done = run_cli("validate", "a.csv", "--output", "b.results.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    kept = list(tmp_path.glob("b.results.2*.csv"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b_results
+    assert f"b.results.csv already held another file; it was kept as {kept[0].name}." in done.stderr
+    assert run_cli("validate", "b.csv", cwd=tmp_path).returncode == 0  # at its own default name: replaced
+    assert len(list(tmp_path.glob("b.results.2*.csv"))) == 1
 
 
 def test_csv_input_gives_csv_output_as_before(tmp_path):

@@ -163,7 +163,11 @@ def finish(result: RunResult, output: Optional[Path], as_json: bool, *, target: 
 
     result.origin = Origin.COMMAND_LINE
     aim = target or output or result.path
+    said = len(result.notes)
     landed = write_landing(result.write, output, aim, state_dir, result.run_id, result.path)
+    if not as_json:  # what writing did besides: a file found at the output's place and kept aside
+        for note in result.notes[said:]:
+            console.err.print(note, soft_wrap=True, markup=False)
     code = 2 if landed.refused or interrupted else result.exit_code
     if as_json or landed.where is None:
         summary = result.summary() | {"exit_code": code}

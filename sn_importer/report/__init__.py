@@ -17,7 +17,6 @@ results (``paths.py``).
 from __future__ import annotations
 
 import errno
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,8 +27,8 @@ from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..xlsx import STRICT
 from .csv_out import csv_lines, write_csv, write_removed_csv
-from .paths import (PROPERTY_INPUT, PROPERTY_MODE, atomic_path, default_output_path, keep_earlier_apply_report,
-                    keep_other_input_results, removed_path)
+from .paths import (PROPERTY_INPUT, PROPERTY_INPUT_ID, PROPERTY_MODE, atomic_path, default_output_path, input_id,
+                    keep_earlier_apply_report, keep_other_input_results, removed_path)
 from .rows import defuse_formulas, result_frame, sheet_slices
 from .summary import ReportFacts
 
@@ -39,7 +38,7 @@ XLSX_OUTPUTS = {".xlsx", ".xlsm"}
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 __all__ = ["REMOVED_COLUMNS", "RESULT_COLUMNS", "ReportFacts", "atomic_path", "csv_lines", "default_output_path",
-           "defuse_formulas", "keep_earlier_apply_report", "prove_writable", "removed_path", "result_frame", "sheet_slices",
+           "defuse_formulas", "keep_earlier_apply_report", "keep_other_input_results", "prove_writable", "removed_path", "result_frame", "sheet_slices",
            "write_report"]
 
 
@@ -61,10 +60,6 @@ def write_report(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Repo
             with atomic_path(removed_path(path)) as tmp:
                 write_removed_csv(tmp, removed)
     else:
-        kept = keep_other_input_results(path, source.path)
-        if kept:
-            facts = replace(facts, notes=[*facts.notes, f"Results of another input, {path.name}, "
-                                                        f"were kept as {kept.name}."])
         with atomic_path(path) as tmp:
             write_workbook(tmp, path, source, rows, facts, removed)
     return path
@@ -107,7 +102,8 @@ def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFra
     keeping their sheets and formats; anything else rebuilt from its values, saying so."""
     from .rebuild import write_rebuilt
 
-    properties = {PROPERTY_MODE: facts.mode, PROPERTY_INPUT: Path(source.path).name}
+    properties = {PROPERTY_MODE: facts.mode, PROPERTY_INPUT: Path(source.path).name,
+                  PROPERTY_INPUT_ID: input_id(source.path)}
     package = source.package
     notes: list[str] = []
     output = package.format.output if package is not None else None

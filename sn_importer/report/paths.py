@@ -11,6 +11,7 @@ and renamed, so a crash never leaves half a report.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import zipfile
@@ -24,6 +25,9 @@ from ..status import Mode
 #: The document properties a results workbook carries (read back by :func:`recorded`).
 PROPERTY_MODE = "sn-importer mode"
 PROPERTY_INPUT = "sn-importer input"
+#: Which file on this computer that was: a digest of its full path, so two inputs of one name in two
+#: folders are told apart without the workbook carrying the folder's name to whoever it is sent to.
+PROPERTY_INPUT_ID = "sn-importer input id"
 #: The mode an undo report records (``sn-importer undo``; not a run mode of a sheet: see :mod:`sn_importer.restore`).
 UNDO_MODE = "undo"
 #: What an undo report records besides the mode: "yes" when it was a preview (nothing sent).
@@ -100,14 +104,33 @@ def keep_earlier_apply_report(path: Path) -> Path | None:
     return keep_aside(path)
 
 
+def input_id(input_path: Path) -> str:
+    """The value of :data:`PROPERTY_INPUT_ID` for ``input_path``."""
+    return hashlib.sha256(os.fsencode(Path(input_path).resolve())).hexdigest()[:20]
+
+
 def keep_other_input_results(path: Path, input_path: Path) -> Path | None:
-    """Move aside a results workbook at ``path`` that another input made; return where it went."""
-    if not path.is_file() or path.suffix.lower() not in {".xlsx", ".xlsm"}:
+    """Move aside what is at ``path`` unless it is this input's results; return where it went.
+
+    A workbook says which input made it (document properties: the input's
+    path, or only its name for workbooks written before that was recorded).
+    A CSV report cannot say: one at the input's own default name is taken as
+    its results and replaced, anything else at the chosen path is kept.
+    A workbook that records no input is not results (a user's own file
+    chosen as ``--output``), and is kept too.
+    """
+    path = Path(path)
+    if not path.is_file() or path.resolve() == Path(input_path).resolve():
         return None
-    made_from = recorded(path).get(PROPERTY_INPUT)
-    if made_from is None or made_from == Path(input_path).name:
-        return None
-    return keep_aside(path)
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        made = recorded(path)
+        if PROPERTY_INPUT_ID in made:
+            same = made[PROPERTY_INPUT_ID] == input_id(input_path)
+        else:
+            same = made.get(PROPERTY_INPUT) == Path(input_path).name
+    else:
+        same = path.resolve() == default_output_path(input_path, "csv").resolve()
+    return None if same else keep_aside(path)
 
 
 def keep_aside(path: Path) -> Path:
