@@ -17,7 +17,7 @@ import pandas as pd
 from . import formats, guard
 from .errors import InputError
 from .guard import LIMITS, Limits
-from .header import locate
+from .header import LOOK_BELOW, locate
 from .source import Sheet, SourceFile, sheet_under
 from .template import Template
 
@@ -33,10 +33,11 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
     raw = path.read_bytes()
     longest = guard.check_text(path, raw, limits)
     encoding = detect_encoding(path, raw)
-    text = _head_text(raw, encoding, max(template.search_rows, 50))
+    text = _head_text(raw, encoding, template.search_rows + LOOK_BELOW)
     try:
         delimiter = detect_delimiter(text)
-        head = list(csv.reader(io.StringIO(_head(text, template.search_rows), newline=""), delimiter=delimiter))
+        head = list(csv.reader(io.StringIO(_head(text, template.search_rows + LOOK_BELOW), newline=""),
+                               delimiter=delimiter))
     except csv.Error as exc:
         raise InputError(path, f"cannot be read as CSV ({exc})") from None
     for cells in head:

@@ -45,8 +45,14 @@ class HeaderRow:
         return len(self.cells)
 
 
+#: How far below the rows searched a header is still looked for, only to say where it is: a sheet
+#: whose table starts under a long block of notes is then said first, its rows ``skipped``, rather
+#: than passed over as a sheet of notes while the run reports every row ready.
+LOOK_BELOW = 500
+
+
 def locate(rows: list[list], template: Template, numbers: list[int] | None = None) -> HeaderRow | str:
-    """The header among ``rows`` (the first ``template.search_rows`` of a sheet), or why there is none.
+    """The header among ``rows`` (a sheet's first rows: ``template.search_rows`` are searched), or why there is none.
 
     A row is the header when it names every field the template needs, alone
     or under a group row above it. Failing that, the row that names most of
@@ -55,9 +61,11 @@ def locate(rows: list[list], template: Template, numbers: list[int] | None = Non
     the answer is why no row is a header, quoting the row nearest to one.
     ``numbers`` are the sheet's row numbers of ``rows`` when some were left
     out (a sheet read cell by cell), so the reasons name the right rows.
+    A full header in the :data:`LOOK_BELOW` rows after those searched is the
+    header of a sheet that is not read, saying where it is.
     """
     texts = [[header_text(c) for c in r] for r in rows[: template.search_rows]]
-    numbers = list(numbers) if numbers is not None else list(range(1, len(texts) + 1))
+    numbers = list(numbers) if numbers is not None else list(range(1, len(rows) + 1))
     filled = [i for i, cells in enumerate(texts) if any(cells)]
     if not filled:
         return "empty sheet"
@@ -75,7 +83,26 @@ def locate(rows: list[list], template: Template, numbers: list[int] | None = Non
             strength = (len(needs(template)) - len(mapping.missing), len(mapping.columns))
             if mapping.columns and (best is None or strength > best[0]):
                 best = strength, found
+    below = _below(rows, template, numbers)
+    if below is not None:
+        return below
     return _unread(best[1], template, numbers) if best else _no_header_row(texts, filled[0], numbers)
+
+
+def _below(rows: list[list], template: Template, numbers: list[int]) -> HeaderRow | None:
+    """A header under the rows searched, as the header of a sheet not read, or None."""
+    for index in range(template.search_rows, min(len(rows), template.search_rows + LOOK_BELOW)):
+        cells = [header_text(c) for c in rows[index]]
+        if not any(cells):
+            continue
+        kept = cells[: len(cells) - trailing_result_columns(cells)]
+        mapping = read_header(kept, template, None)
+        if not mapping.missing:
+            row = f"row {numbers[index]} ({_cells(kept, set(mapping.columns.values()))})"
+            return HeaderRow(index, tuple(kept), mapping, len(cells) - len(kept),
+                             unread=f"its header {row} is below the first {template.search_rows} rows searched; "
+                                    f"move the table up, or use a template (--template) whose [header] search_rows reaches it")
+    return None
 
 
 def _unread(found: HeaderRow, template: Template, numbers: list[int]) -> HeaderRow | str:
@@ -137,5 +164,5 @@ def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) ->
         path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 
 
-__all__ = ["INSTRUCTIONS_TITLE", "HeaderRow", "header_text", "locate", "needs_attention", "no_header",
+__all__ = ["INSTRUCTIONS_TITLE", "LOOK_BELOW", "HeaderRow", "header_text", "locate", "needs_attention", "no_header",
            "unread_sentence"]

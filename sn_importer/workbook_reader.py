@@ -16,7 +16,7 @@ import pandas as pd
 from . import formats, guard
 from .errors import InputError
 from .guard import Limits
-from .header import locate
+from .header import LOOK_BELOW, locate
 from .mapping import is_removed_sheet
 from .source import Sheet, SourceFile, sheet_under
 from .template import Template
@@ -184,7 +184,7 @@ def _show_numbers(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -> None:
 
 def _find_sheet(name: str, rows: list[list], template: Template) -> Sheet | str:
     """The sheet under the header the template recognises, or why there is none."""
-    found = locate(rows[: template.search_rows], template)
+    found = locate(rows[: template.search_rows + LOOK_BELOW], template)
     if isinstance(found, str):
         return found
     width = found.width
@@ -199,7 +199,7 @@ def _find_sparse_sheet(name: str, rows: list[tuple[int, dict]], template: Templa
     Only rows holding a value within the header's width are kept: the rest of
     the rectangle (a stray cell at XFD1048576) costs nothing.
     """
-    head = [(number, _as_list(cells)) for number, cells in rows[: template.search_rows]]
+    head = [(number, _as_list(cells)) for number, cells in rows[: template.search_rows + LOOK_BELOW]]
     found = locate([cells for _, cells in head], template, [number for number, _ in head])
     if isinstance(found, str):
         return found

@@ -96,6 +96,27 @@ def test_classic_mac_cr_line_endings(tmp_path):
 # --- header search and matching -------------------------------------------------------------
 
 
+def test_a_header_below_the_rows_searched_is_said_and_its_rows_skipped(tmp_path):
+    """Not passed over as a sheet of notes while the run reports every row ready."""
+    notes = [[f"Instructions line {n}"] for n in range(1, 22)]
+    path = write_xlsx(tmp_path, {"Good": [["Resource type", "Resource ID", "Serial ID"], ["MO", 3001, 1001]],
+                                 "Deep": [*notes, ["Resource type", "Resource ID", "Serial ID"],
+                                          ["MO", 3001, 1003], ["MO", 3001, 1004]]})
+    job = sn.read(path)
+    assert job.rows[["sheet", "row", "status"]].values.tolist() == [
+        ["Good", 2, "valid"], ["Deep", 23, "skipped"], ["Deep", 24, "skipped"]]
+    assert job.rows["message"].iloc[1] == (
+        "sheet not read: its header row 22 (Resource type | Resource ID | Serial ID) is below the first 20 rows "
+        "searched; move the table up, or use a template (--template) whose [header] search_rows reaches it")
+    assert job.validation().exit_code == 1
+
+
+def test_a_csv_header_below_the_rows_searched_is_named_where_it_is(tmp_path):
+    lines = "".join(f"note {n}\n" for n in range(1, 23))
+    path = write_csv(tmp_path, lines + "resource_type,resource_id,serial_id\nMO,3001,1\n")
+    assert_refused(path, "its header row 23 (resource_type | resource_id | serial_id) is below the first 20 rows")
+
+
 def test_header_on_row_three_under_title_rows(tmp_path):
     text = "Serials to detach - week 48,,\nprepared by ops,,\nResource Type,Resource ID,Serial number\nMO,3001,A1\n"
     job = sn.read(write_csv(tmp_path, text))
