@@ -27,9 +27,11 @@ PLAIN_WORDS = {"resource_type": "resource type", "resource_id": "resource id", "
                "sku": "SKU", "serial_id": "serial id", "serial_number": "serial number"}
 
 SERIAL_MAX_LENGTH = 32
-WHOLE = r"[+-]?\d+(?:\.0*)?"
-POSITIVE = r"\+?0*[1-9]\d*(?:\.0*)?"
-SIZED = r"[+-]?0*\d{1,15}(?:\.0*)?"
+# Ids are written in the digits 0-9 (``\d`` would also take ١٠٠٧ or full-width １００８, and then call
+# them "not greater than 0").
+WHOLE = r"[+-]?[0-9]+(?:\.0*)?"
+POSITIVE = r"\+?0*[1-9][0-9]*(?:\.0*)?"
+SIZED = r"[+-]?0*[0-9]{1,15}(?:\.0*)?"
 # Scientific notation as spreadsheets show a damaged number (1.23E+12, 1.5e3); a bare
 # "1E5" or "2020E01" has neither a sign nor a decimal part and may be a real label.
 SCIENTIFIC = r"\d+[.,]\d+[eE][+-]?\d+|\d+[eE][+-]\d+"

@@ -53,6 +53,8 @@ def test_resource_type_spellings(tmp_path, spelling, canonical):
     ("0", "resource_id '0' must be greater than 0"),
     ("", "resource_id is blank"),
     ("1234567890123456", "resource_id '1234567890123456' is too large to be an id"),
+    ("١٠٠٧", "resource_id '١٠٠٧' is not a whole number"),  # digits other than 0-9: not "not greater than 0"
+    ("１００８", "resource_id '１００８' is not a whole number"),
 ])
 def test_resource_id_problems(tmp_path, cell, message):
     assert check(tmp_path, f"MO,{cell},1,") == [("invalid", message)]
