@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from contextlib import contextmanager
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +40,7 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
                 skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
             elif isinstance(sheet, Sheet):
                 _show_numbers(path, facts, sheet)
+                _refuse_dates(sheet)
                 sheets.append(sheet)
                 if sheet.unread:
                     skipped.append((meta.name, sheet.unread))
@@ -104,6 +106,7 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
             skipped.append((office_sheet.name, "the Removed sheet of a results file (serials already detached)"))
         elif isinstance(found, Sheet):
             _show_office_numbers(found, office_sheet)
+            _refuse_dates(found)
             sheets.append(found)
             if found.unread:
                 skipped.append((office_sheet.name, found.unread))
@@ -129,6 +132,36 @@ def _show_office_numbers(sheet: Sheet, office_sheet) -> None:
         code = office_sheet.codes.get((row, col))
         return (excel_text(value, code) if code else None) or general_text(value)
     _remark_numbers(sheet, lambda i, position, value: shown(sheet.header_row + i, position, value))
+
+
+#: Fields written as text that a spreadsheet turns into dates as they are typed (1-2, 3/4, MAR1).
+_TEXT_FIELDS = ("serial_number", "order_no", "sku")
+
+
+def _refuse_dates(sheet: Sheet) -> None:
+    """A date where a serial, order number or SKU belongs makes its row invalid, saying so.
+
+    The application turned what was typed into a date (1-2 becomes 2 January), and a date does not
+    say what was typed: reading it as shown would send "2-Jan" as a serial, and reading its value
+    "2026-01-02". The .xlsx, .xls and .ods readers all give such a cell as a date.
+    """
+    for field in _TEXT_FIELDS:
+        position = sheet.mapping.columns.get(field)
+        if position is None:
+            continue
+        column = sheet.data[position]
+        if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+            continue
+        name = sheet.header[position] or field
+        for i, value in enumerate(column.to_numpy()):
+            if isinstance(value, (date, time)):
+                when = value.date() if isinstance(value, datetime) and value.time() == time() else value
+                text = when.isoformat(sep=" ") if isinstance(when, datetime) else when.isoformat()
+                said = (f"{name}: the workbook holds a date or time here ({text}), not the text that was typed "
+                        f"(a spreadsheet turns entries like 1-2 into dates); format the column as Text and "
+                        f"type it again")
+                sheet.problems[i] = f"{sheet.problems[i]}; {said}" if i in sheet.problems else said
+                sheet.shown.setdefault(position, {})[i] = text  # the date, not its reader's spelling of it
 
 
 def _remark_numbers(sheet: Sheet, text_of) -> None:

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 import sn_importer as sn
 from sn_importer import HeaderNotFoundError, InputError
@@ -162,6 +163,34 @@ def test_excel_damaged_serials_are_invalid_with_a_message_saying_so(tmp_path):
     assert messages[1] == ("serial_number '12345.0' ends in '.0' as Excel writes numbers; "
                            "format the column as Text and enter the serial again")
     assert "damaged by Excel" in messages[2]
+
+
+DATE_SAID = ("the workbook holds a date or time here ({}), not the text that was typed (a spreadsheet turns "
+             "entries like 1-2 into dates); format the column as Text and type it again")
+
+
+def test_a_serial_a_spreadsheet_turned_into_a_date_is_invalid_saying_so_xlsx(tmp_path):
+    from datetime import datetime
+
+    path = write_xlsx(tmp_path, {"S": [["Resource type", "Resource ID", "Serial number"],
+                                       ["MO", 3001, datetime(2026, 1, 2)], ["MO", 3001, "KNF-1"]]})
+    book = load_workbook(path)
+    book["S"]["C2"].number_format = "d-mmm"  # Excel shows 2-Jan where 1-2 was typed
+    book.save(path)
+    job = sn.read(path)
+    assert job.rows[["status", "message"]].values.tolist() == [
+        ["invalid", "Serial number: " + DATE_SAID.format("2026-01-02")], ["valid", ""]]
+
+
+def test_a_serial_a_spreadsheet_turned_into_a_date_is_invalid_saying_so_ods(tmp_path):
+    from hostile_files import ods
+
+    cell = '<table:table-cell office:value-type="{}" {}><text:p>{}</text:p></table:table-cell>'
+    row = "".join([cell.format("string", "", "MO"), cell.format("float", 'office:value="3001"', "3001"),
+                   cell.format("date", 'office:date-value="2026-01-02"', "2-Jan")])
+    job = sn.read(ods(tmp_path / "dates.ods", f"<table:table-row>{row}</table:table-row>"))
+    assert job.rows[["status", "message"]].values.tolist() == [
+        ["valid", ""], ["invalid", "serial_number: " + DATE_SAID.format("2026-01-02")]]
 
 
 def test_numeric_serial_cell_in_xlsx_is_read_without_dot_zero(tmp_path):
