@@ -52,7 +52,8 @@ LOOK_BELOW = 500
 
 
 def locate(rows: list[list], template: Template, numbers: list[int] | None = None) -> HeaderRow | str:
-    """The header among ``rows`` (a sheet's first rows: ``template.search_rows`` are searched), or why there is none.
+    """The header among ``rows`` (a sheet's first rows; ``template.search_rows`` are searched), or why
+    there is none.
 
     A row is the header when it names every field the template needs, alone
     or under a group row above it. Failing that, the row that names most of

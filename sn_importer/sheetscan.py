@@ -33,6 +33,7 @@ class SheetScan:
     declared: tuple[int, int] | None = None   # rows, columns of its <dimension>
     far_cell: str = ""     # the reference of the farthest cell seen (for messages)
     formulas: int = 0      # <f> elements (formulas kept in the results)
+    errors: bool = False   # a cell showing an error (t="e": #N/A, #DIV/0!, ...)
     prefix: bytes | None = None  # the prefix its elements are written with (b"x:" for <x:c>), once seen
 
     @property
@@ -76,6 +77,7 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
                 row = max(row, max(map(int, rows)))
         scan.cells += cells
         scan.formulas += _followed(raw, opening, b"f", (b">", b" ")) + _followed(raw, colon, b"f", (b">", b" "))
+        scan.errors = scan.errors or b't="e"' in data
         scan.referenced += found
         widest, scan.rows = max(widest, column), max(scan.rows, row)
     if widest:

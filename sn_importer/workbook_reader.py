@@ -40,6 +40,7 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
                 skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
             elif isinstance(sheet, Sheet):
                 _show_numbers(path, facts, sheet)
+                _show_unseen_results(path, facts, sheet)
                 _refuse_dates(sheet)
                 sheets.append(sheet)
                 if sheet.unread:
@@ -132,6 +133,58 @@ def _show_office_numbers(sheet: Sheet, office_sheet) -> None:
         code = office_sheet.codes.get((row, col))
         return (excel_text(value, code) if code else None) or general_text(value)
     _remark_numbers(sheet, lambda i, position, value: shown(sheet.header_row + i, position, value))
+
+
+#: The fields a row cannot do without, in groups: one of each group is needed.
+_NEEDED = (("resource_type",), ("resource_id", "order_no"), ("serial_id", "serial_number"))
+
+
+def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -> None:
+    """Cells the reader gives as empty that the application does not show empty, where a row lacks
+    a value it needs: an error a formula shows (#N/A) is read as shown, as the .xls reader reads it;
+    a formula saved without its result (by a program that does not calculate) makes the row invalid,
+    saying so, instead of "is blank". Only a sheet with formulas or error cells, and rows lacking
+    such a value, cost a pass over its XML."""
+    scan = facts.scans.get(sheet.name)
+    part = facts.parts.get(sheet.name)
+    if scan is None or part is None or not (scan.formulas or scan.errors) or not len(sheet.data):
+        return
+    from .xlsx import column_letters, unseen_results
+
+    data, columns = sheet.data, sheet.mapping.columns
+    filled = pd.Series(False, index=data.index)
+    for position in data.columns:
+        filled |= ~_empty_cells(data[position])
+    wanted: dict[str, tuple[int, int]] = {}
+    numbers = sheet.numbers()
+    for group in _NEEDED:
+        positions = [columns[name] for name in group if name in columns]
+        if not positions:
+            continue
+        lacking = filled.copy()
+        for position in positions:
+            lacking &= _empty_cells(data[position])
+        for i in lacking.to_numpy().nonzero()[0]:
+            for position in positions:
+                wanted[f"{column_letters(position + 1)}{numbers[i]}"] = (int(i), position)
+    if not wanted:
+        return
+    with zipfile.ZipFile(path) as archive:
+        found = unseen_results(archive, part, set(wanted))
+    for ref, (kind, text) in found.items():
+        i, position = wanted[ref]
+        if kind == "error":
+            sheet.shown.setdefault(position, {})[i] = text
+        else:
+            name = sheet.header[position] or next(f for f, p in columns.items() if p == position)
+            what = f"={text}" if text else "a copy of a shared formula"
+            said = (f"{name}: holds a formula saved without its result ({what}); open the file in Excel or "
+                    f"LibreOffice and save it, so its results are saved with it")
+            sheet.problems[i] = f"{sheet.problems[i]}; {said}" if i in sheet.problems else said
+
+
+def _empty_cells(column: pd.Series) -> pd.Series:
+    return column.isna() | (column.astype(str).str.strip() == "")
 
 
 #: Fields written as text that a spreadsheet turns into dates as they are typed (1-2, 3/4, MAR1).

@@ -18,6 +18,7 @@ import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
+from html import unescape
 
 from defusedxml import ElementTree as SafeTree
 
@@ -178,6 +179,50 @@ def column_styles(archive: zipfile.ZipFile, part: str, column: int) -> dict[int,
                 s = style.search(match.group(0))
                 if s:
                     found[int(match.group(1))] = int(s.group(1))
+    return found
+
+
+_CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_CELL_REF = re.compile(rb"\br=\"([A-Z]+[0-9]+)\"")
+_CELL_TYPE = re.compile(rb"\bt=\"(\w+)\"")
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_VALUE = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.S)
+
+
+def unseen_results(archive: zipfile.ZipFile, part: str, refs: set[str]) -> dict[str, tuple[str, str]]:
+    """Of the cells ``refs`` (``"C3"``: cells the reader gave as empty), those that are not empty in
+    the application: ``("error", "#N/A")`` for a cell showing an error, ``("formula", "A1*2")`` for a
+    formula saved without its result (as programs that do not calculate write them; the text is ""
+    for a copy of a shared formula). One regex pass over the sheet, a run of whole rows at a time."""
+    wanted = {ref.encode() for ref in refs}
+    found: dict[str, tuple[str, str]] = {}
+
+    def look(data: bytes) -> None:
+        for cell in _CELL.finditer(data):
+            ref = _CELL_REF.search(cell.group(1))
+            if ref is None or ref.group(1) not in wanted:
+                continue
+            kind, inner = _CELL_TYPE.search(cell.group(1)), cell.group(2) or b""
+            value = _VALUE.search(inner)
+            value = unescape(value.group(1).decode("utf-8", "replace")) if value else ""
+            formula = _FORMULA.search(inner)
+            if kind is not None and kind.group(1) == b"e" and value:
+                found[ref.group(1).decode()] = ("error", value)
+            elif formula is not None and not value and (kind is None or kind.group(1) != b"inlineStr"):
+                text = (formula.group(1) or b"").decode("utf-8", "replace")
+                found[ref.group(1).decode()] = ("formula", unescape(text))
+
+    with archive.open(part) as stream:
+        carry = b""
+        while chunk := stream.read(_CHUNK):
+            data = carry + chunk
+            cut = data.rfind(b"row>") + 4  # after a row's end: no cell is split between two passes
+            if cut < 4:
+                carry = data
+                continue
+            look(data[:cut])
+            carry = data[cut:]
+        look(carry)
     return found
 
 

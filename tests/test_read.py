@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 import sn_importer as sn
 from sn_importer import HeaderNotFoundError, InputError
@@ -163,6 +163,42 @@ def test_excel_damaged_serials_are_invalid_with_a_message_saying_so(tmp_path):
     assert messages[1] == ("serial_number '12345.0' ends in '.0' as Excel writes numbers; "
                            "format the column as Text and enter the serial again")
     assert "damaged by Excel" in messages[2]
+
+
+def test_a_formula_showing_an_error_is_read_as_shown_not_as_blank(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "errors.xlsx"
+    with xlsxwriter.Workbook(path) as book:
+        sheet = book.add_worksheet("S")
+        sheet.write_row(0, 0, ["Resource type", "Resource ID", "Serial ID", "Serial number"])
+        sheet.write_row(1, 0, ["MO", 3001])
+        sheet.write_formula(1, 2, "=VLOOKUP(1,A1:A2,1,0)", None, "#N/A")  # saved as Excel saves it: t="e"
+        sheet.write_row(2, 0, ["MO", 3001, 5])
+        sheet.write_formula(3, 3, "=1/0", None, "#DIV/0!")
+        sheet.write_row(3, 0, ["MO", 3001])
+    job = sn.read(path)
+    assert job.rows["message"].tolist() == [
+        "Serial ID '#N/A' is not a whole number", "",
+        "Serial number '#DIV/0!' has characters Katana does not allow (only letters, digits, spaces and - _ / , .)"]
+
+
+def test_a_formula_saved_without_its_result_is_said_not_called_blank(tmp_path):
+    """As openpyxl and other programs that do not calculate write formulas."""
+    book = Workbook()
+    ws = book.active
+    ws.title = "S"
+    ws.append(["Resource type", "Resource ID", "Serial ID", "Serial number"])
+    ws.append(["MO", 3001, "=1000+5", None])
+    ws.append(["MO", 3001, None, '="KNF"&"0001"'])
+    ws.append(["MO", 3001, 7, None])
+    path = tmp_path / "uncached.xlsx"
+    book.save(path)
+    messages = sn.read(path).rows["message"].tolist()
+    assert messages[0].startswith("Serial ID: holds a formula saved without its result (=1000+5); open the file in "
+                                  "Excel or LibreOffice and save it, so its results are saved with it")
+    assert messages[1].startswith('Serial number: holds a formula saved without its result (="KNF"&"0001")')
+    assert messages[2] == ""
 
 
 DATE_SAID = ("the workbook holds a date or time here ({}), not the text that was typed (a spreadsheet turns "
