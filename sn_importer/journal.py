@@ -91,10 +91,14 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
-def run_key(input_path: Path, template_path: Path, base_url: str) -> str:
-    """The same file content, template and base URL give the same key."""
+def run_key(input_path: Path, template_path: Path, base_url: str, api_key: str) -> str:
+    """The same file content, template and Katana account (base URL and key: every customer shares
+    Katana's one base URL) give the same key. What a run of the file did on one account is never
+    taken for what happened on another: its "before" records, its detached serials, its resume."""
+    from .katana.quota import tenant_key
+
     digest = hashlib.sha256(file_digest(input_path).encode())
-    digest.update(b"\0" + Path(template_path).read_bytes() + b"\0" + base_url.encode())
+    digest.update(b"\0" + Path(template_path).read_bytes() + b"\0" + tenant_key(base_url, api_key).encode())
     return digest.hexdigest()
 
 
@@ -146,7 +150,8 @@ class Journal:
         self.db.close()
 
     @staticmethod
-    def peek(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str) -> PastRun | None:
+    def peek(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str,
+             api_key: str) -> PastRun | None:
         """The run recorded for a file, read without creating or locking anything (for a preview)."""
         path = (Path(state_dir) if state_dir else default_state_dir()) / "journal.sqlite3"
         if not path.is_file():
@@ -155,7 +160,7 @@ class Journal:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
             try:
                 row = db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs WHERE run_key=?",
-                                 (run_key(input_path, template_path, base_url),)).fetchone()
+                                 (run_key(input_path, template_path, base_url, api_key),)).fetchone()
             finally:
                 db.close()
         except (sqlite3.Error, OSError):

@@ -81,10 +81,10 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             result.halt(StopKind.NO_KEY, NO_KEY)
             return result
         if mode == Mode.APPLY:
-            journal, key, earlier = _open_journal(result, stack, state_dir, fresh)
+            journal, key, earlier = _open_journal(result, stack, state_dir, fresh, connection.api_key)
         else:
             journal, key, earlier = None, None, {}
-            _note_applied_before(result, state_dir)
+            _note_applied_before(result, state_dir, connection.api_key)
         if result.stop:
             return result
         options = with_ledger(result, stack, state_dir, connection, share, client_options)
@@ -200,11 +200,11 @@ def _complete(result: RunResult) -> bool:
     return not result.stop and not {s.value for s in UNSETTLED} & set(count_statuses(rows))
 
 
-def _open_journal(result: RunResult, stack: ExitStack, state_dir,
-                  fresh: bool) -> tuple[Journal | None, str | None, dict[int, Earlier]]:
-    """The journal, locked for this run, its key, and what an earlier finished run of the file did
-    to its rows. On failure the result is stopped with the reason."""
-    key = run_key(result.path, result.template.path, result.base_url or "")
+def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool,
+                  api_key: str) -> tuple[Journal | None, str | None, dict[int, Earlier]]:
+    """The journal, locked for this run, its key, and what an earlier finished run of the file on
+    the same Katana account did to its rows. On failure the result is stopped with the reason."""
+    key = run_key(result.path, result.template.path, result.base_url or "", api_key)
     journal = open_journal(result, stack, state_dir, key, lambda j: _prepare_journal(result, j, key, fresh))
     if journal is None:
         return None, None, {}
@@ -235,9 +235,10 @@ def applied_before(past: PastRun) -> str:
             "shows what is on its resource today.")
 
 
-def _note_applied_before(result: RunResult, state_dir) -> None:
-    """A preview of a file that was applied before says so, and when (the journal is only read)."""
-    past = Journal.peek(state_dir, result.path, result.template.path, result.base_url or "")
+def _note_applied_before(result: RunResult, state_dir, api_key: str) -> None:
+    """A preview of a file that was applied before (on this account) says so, and when (the journal
+    is only read)."""
+    past = Journal.peek(state_dir, result.path, result.template.path, result.base_url or "", api_key)
     if past and past.finished_at:
         result.notes.append(f"This file was applied before on {past.finished_at} (run {past.run_id}); "
                             "this check shows what is on each resource today.")

@@ -277,7 +277,7 @@ def test_two_applies_of_one_file_never_both_send(tmp_path, state):
     with running_sandbox(records=[rec(1, "A")]) as server:
         job = sn.read(path)
         journal = Journal(state)
-        with journal.exclusive(run_key(path, job.template.path, server.base_url)):
+        with journal.exclusive(run_key(path, job.template.path, server.base_url, "sandbox")):
             result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         journal.close()
         assert result.exit_code == 2 and "another apply of this file" in result.error
@@ -286,6 +286,22 @@ def test_two_applies_of_one_file_never_both_send(tmp_path, state):
         again = sn.read(path)
         again_run = again.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
         assert statuses(again_run) == ["deleted"]
+
+
+def test_a_file_applied_on_one_account_is_not_reported_deleted_on_another(tmp_path, state):
+    """Every customer shares Katana's base URL: what a run did on account A is not account B's truth."""
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 2, "")])
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B")], api_key="key-a") as first:
+        port, base_url = first.port, first.base_url
+        on_a = sn.read(path).apply(base_url=base_url, api_key="key-a", state_dir=state, client_options=FAST)
+        assert statuses(on_a) == ["deleted", "deleted"]
+    with running_sandbox(records=[rec(7, "Z")], api_key="key-b", port=port) as second:
+        assert second.base_url == base_url
+        previewed = sn.read(path).preview(base_url=base_url, api_key="key-b", state_dir=state, client_options=FAST)
+        assert not any("applied before" in note for note in previewed.notes)
+        on_b = sn.read(path).apply(base_url=base_url, api_key="key-b", state_dir=state, client_options=FAST)
+        assert statuses(on_b) == ["not_on_resource", "not_on_resource"]
+        assert on_b.removed.empty and not any("Applied before" in note for note in on_b.notes)
 
 
 def test_a_later_run_never_erases_an_apply_report(tmp_path, state):

@@ -272,7 +272,8 @@ class Server:
 
     def journal_key(self, run: Run) -> str:
         """The key the journal will file this run's apply under (same file, template and Katana)."""
-        return run_key(run.upload, self.settings.templates[run.template], self.settings.base_url)
+        return run_key(run.upload, self.settings.templates[run.template], self.settings.base_url,
+                       self.settings.api_key)
 
     def confirmed(self, run: Run, key: str, who: str) -> None:
         """Keep a record as soon as a run is confirmed (before it is queued, so the finished run's
