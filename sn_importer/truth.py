@@ -88,7 +88,13 @@ def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int]
     for ask in asks:
         records = ([by_id[ask.serial_id]] if ask.serial_id in by_id else []) if ask.serial_id is not None \
             else by_serial.get(ask.serial or "", [])
-        if not records:
+        if not records and ask.serial and ask.serial_id is not None and by_serial.get(ask.serial):
+            others = ", ".join(str(r["id"]) for r in by_serial[ask.serial])
+            found.outcomes[ask.position] = Outcome(
+                Status.INVALID, f"serial_id {ask.serial_id} is not on {name}, but serial {ask.serial!r} is, as record "
+                                f"{others} (put back under a new id, or a mistyped id): the two disagree, so nothing "
+                                f"was sent; give the id on {name} or the serial alone", ask.serial_id, stamp)
+        elif not records:
             hint = _zeros_hint(ask.serial, padded) if ask.serial_id is None else ""
             _absent(found, name, ask, now_listed, apply, earlier.get(ask.position), stamp, hint, one_sheet)
         elif ask.serial and ask.serial_id is not None and records[0]["serial_number"] != ask.serial:

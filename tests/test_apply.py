@@ -304,6 +304,20 @@ def test_a_file_applied_on_one_account_is_not_reported_deleted_on_another(tmp_pa
         assert on_b.removed.empty and not any("Applied before" in note for note in on_b.notes)
 
 
+def test_an_id_not_on_the_resource_whose_serial_is_there_under_another_id_is_invalid_not_absent(tmp_path, state):
+    """Both given, they must agree: after an undo the serial is back under a new id, and the row's id is gone."""
+    path = sheet(tmp_path, [("MO", 3001, 1004, "KNF4"), ("MO", 3001, 1005, "")])
+    with running_sandbox(records=[rec(5009, "KNF4"), rec(1005, "KNF5")]) as server:
+        applied = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+                                      client_options=FAST)
+        assert statuses(applied) == ["invalid", "deleted"]
+        assert applied.rows["message"][0] == (
+            "serial_id 1004 is not on Manufacturing order 3001, but serial 'KNF4' is, as record 5009 (put back under "
+            "a new id, or a mistyped id): the two disagree, so nothing was sent; give the id on Manufacturing order "
+            "3001 or the serial alone")
+        assert [r["id"] for r in server.store.find("ManufacturingOrder", 3001)] == [5009]  # not sent
+
+
 def test_a_later_run_never_erases_an_apply_report(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, "")])
     with running_sandbox(records=[rec(1, "A1")]) as server:
