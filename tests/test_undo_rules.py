@@ -115,6 +115,9 @@ def test_unsettled_records_are_unverified_where_sent_else_skipped():
 def test_records_that_cannot_be_used_say_why():
     assert usable(0, {"serial_number": " ", "resource_type": "ManufacturingOrder", "resource_id": 1}).startswith(
         "the record has no serial number")
+    assert usable(0, {"serial_number": 123.0, "resource_type": "ManufacturingOrder", "resource_id": 1}) == (
+        "the serial number is stored as a number (123), which may have lost leading zeros; type it as text, as "
+        "the apply wrote it; nothing was sent for it")
     assert "is not one Katana knows" in usable(0, {"serial_number": "A", "resource_type": "MO", "resource_id": 1})
     assert "is not a whole number" in usable(0, {"serial_number": "A", "resource_type": "ManufacturingOrder",
                                                  "resource_id": "x"})

@@ -113,6 +113,10 @@ def usable(position: int, record: dict) -> Wanted | str:
     serial = record.get("serial_number")
     rtype = record.get("resource_type")
     rid = _whole(record.get("resource_id"))
+    if isinstance(serial, (int, float)) and not isinstance(serial, bool) and serial == serial:
+        shown = int(serial) if float(serial).is_integer() else serial
+        return (f"the serial number is stored as a number ({shown}), which may have lost leading zeros; type it "
+                "as text, as the apply wrote it; nothing was sent for it")
     if not isinstance(serial, str) or not serial.strip():
         return "the record has no serial number; nothing can be sent for it"
     if rtype not in NAMES:
