@@ -165,6 +165,7 @@ def test_an_undo_stopped_midway_resumes_and_sends_each_serial_once(applied, resu
     resumed = undo(written, katana, state)
     assert stopped.exit_code == 2 and "interrupted (test)" in stopped.error
     assert "skipped" in stopped.counts() and 1 <= first_posts < 8
+    assert stopped.counts()["cannot_restore"] == 1, "never to be sent: it keeps its status when the run stops"
     assert resumed.run_id == stopped.run_id and any("Resumed the unfinished undo" in n for n in resumed.notes)
     assert resumed.counts() == {"restored": 14, "cannot_restore": 1}
     assert posts(katana) == 8, "a resource put back before the stop is not sent again"

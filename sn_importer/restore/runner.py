@@ -123,10 +123,17 @@ class Undoer:
             task.cancel()
 
     def finalise(self) -> None:
-        """Records the run did not settle: ``unverified`` where their POST went out, else ``skipped``."""
+        """Records the run did not settle: ``unverified`` where their POST went out, else ``skipped``;
+        a record Katana's POST never accepts is ``cannot_restore`` whether the run reached it or not."""
+        from ..resource_types import BY_NAME
+
         reason = self.stop.reason if self.stop else "the run stopped early"
         for res, wanted in self.groups.items():
             if res in self._finished:
+                continue
+            if not BY_NAME[res[0]].creatable:
+                self._record({w.position: Found(Status.CANNOT_RESTORE, rules.cannot_post(res), None, "", self._stamp())
+                              for w in wanted if w.position not in self.outcomes})
                 continue
             to_send = self._to_send.get(res) or {w.serial: [w] for w in wanted if w.position not in self.outcomes}
             open_ = {s: [w for w in ws if w.position not in self.outcomes] for s, ws in to_send.items()}
