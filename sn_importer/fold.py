@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .outcome import Outcomes, Stop
+from .outcome import Cause, Outcomes, Stop
 from .status import NEVER_SENT, OPEN, Status
 from .cell_text import text_by_code
 
 if TYPE_CHECKING:
     from .references import Resolution
+
+#: Rows an earlier run's DELETE took off: this run sent nothing for them.
+_EARLIER_RUNS = frozenset({Cause.EARLIER_RUN, Cause.LANDED_LATE})
 
 
 def fold(base: pd.DataFrame, *, requests: pd.Series | None = None, resolution: "Resolution | None" = None,
@@ -44,6 +47,7 @@ def fold(base: pd.DataFrame, *, requests: pd.Series | None = None, resolution: "
         open_rows = rows["status"].isin([s.value for s in OPEN]) & ~rows.index.isin(list(outcomes or ()))
         rows.loc[open_rows, "status"] = Status.SKIPPED.value
         rows.loc[open_rows, "message"] = f"not reached: {stop.reason}"
+        rows.loc[open_rows, "request"] = ""
     if resolution is not None and resolution.notes:
         _prefix(rows, resolution.notes)
     return rows
@@ -86,7 +90,9 @@ def _outcomes(rows: pd.DataFrame, outcomes: Outcomes) -> None:
     rows.loc[positions, "serial_id"] = pd.array([g if v.serial_id is None else v.serial_id
                                                  for v, g in zip(values, given)], dtype="Int64")
     rows.loc[positions, "checked_at"] = [v.checked_at for v in values]
-    unsent = [p for p, v in zip(positions, values) if v.status in NEVER_SENT]
+    # the request column names what this run sent: nothing for these (an earlier run's DELETE is its message's)
+    unsent = [p for p, v in zip(positions, values)
+              if v.status in NEVER_SENT or v.status == Status.SKIPPED or v.cause in _EARLIER_RUNS]
     if unsent:
         rows.loc[unsent, "request"] = ""
 

@@ -116,6 +116,7 @@ def test_wrong_key_stops_everything(tmp_path, state):
         assert "check KATANA_API_KEY" in result.rows.at[0, "message"]
         assert result.exit_code == 2 and "check KATANA_API_KEY" in result.error
         assert server.store.stats()["requests"]["DELETE"] == 0
+        assert result.rows["request"].tolist() == ["", ""], "nothing was sent for them"
 
 
 def test_no_key_says_how_to_set_one(tmp_path, state, monkeypatch):
@@ -212,6 +213,7 @@ def test_the_same_file_again_is_checked_again_and_reports_todays_truth(tmp_path,
         assert again.rows.at[0, "message"].startswith(f"detached on {first.rows.at[0, 'checked_at']} by run "
                                                       f"{first.run_id}; still absent now")
         assert again.rows.at[1, "message"] == ""  # detached again, today
+        assert again.rows["request"].tolist() == ["", "DELETE ManufacturingOrder 3001 (1/1)"]  # what this run sent
         # the list after came back empty: read twice before the row is deleted
         assert again.run_id != first.run_id and again.requests["GET"] == 3 and again.requests["DELETE"] == 1
         assert f"Applied before on {first.finished_at} (run {first.run_id})" in " ".join(again.notes)
