@@ -90,16 +90,19 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         options = with_ledger(result, stack, state_dir, connection, share, client_options)
         client = KatanaClient(connection.base_url, connection.api_key, **options)
 
+        lookups = lookup_requests(job.rows)
+
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
             client.ledger.expect(plan.requests)  # the other runs on the tenant count it in their estimates
-            result.estimate = f"{plan.requests} requests; {wait_text(client.ledger, plan.requests)}"
+            looked = f" and {lookups} at most to look up resources by order number" if lookups else ""
+            result.estimate = f"{plan.requests} requests{looked}; {wait_text(client.ledger, plan.requests)}"
             if announce and plan.requests:
                 announce(run_estimate(mode, client.ledger, plan))
 
         start = partial(Engine, client=client, mode=mode, ids_per_request=job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency,
                         listing=listing, on_plan=planned, interrupt=interrupt, earlier=earlier, recheck=recheck)
-        _run_engine(result, start, client, _requests_up_front(job, mode, client, announce))
+        _run_engine(result, start, client, _requests_up_front(job, mode, client, announce, lookups))
         result.notes.extend(getattr(client.ledger, "notes", []))
         if journal and key and _complete(result):
             try:
@@ -110,10 +113,10 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
 
 
 def _requests_up_front(job: Job, mode: Mode, client: KatanaClient,
-                       announce: Callable[[str], None] | None) -> int:
+                       announce: Callable[[str], None] | None, lookups: int) -> int:
     """What the run will ask of Katana before the probes answer (the order-number lookups said
     first, as they are sent first): the total its progress counts against."""
-    lookups, named = lookup_requests(job.rows), references(job.rows)
+    named = references(job.rows)
     if announce and lookups:
         announce(lookup_estimate(client.ledger, lookups, len(named)))
     resources = job.plan_detail.sizes() + [(ref.resource_type, len(rows)) for ref, rows in named.items()]

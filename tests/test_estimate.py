@@ -60,6 +60,18 @@ def test_the_summary_shows_the_estimate_said_before_sending(tmp_path):
         ledger.close()
 
 
+def test_the_summary_estimate_counts_the_order_number_lookups_too(tmp_path):
+    said = []
+    with running_sandbox() as server:
+        result = sn.read(SAMPLE.with_name("by-order.xlsx")).apply(
+            base_url=server.base_url, api_key="sandbox", state_dir=tmp_path / "state", announce=said.append)
+    estimate = dict(result.report_facts().facts)["Estimated before sending"]
+    lookups = next(line for line in said if line.startswith("First "))
+    assert estimate.startswith("9 requests and 10 at most to look up resources by order number; ")
+    assert lookups.startswith("First 10 requests at most to look up")
+    assert sum(result.requests[m] for m in ("GET", "DELETE")) <= 19
+
+
 def test_the_page_check_and_the_command_line_preview_print_the_same_estimate(tmp_path):
     """The same sheet checked on the page and previewed on the command line, against the same sandbox and
     state folder (so the same tenant's ledger): the sentence beside the page's confirm button is the line
