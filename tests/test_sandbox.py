@@ -365,3 +365,35 @@ def test_stop_frees_the_port():
         url = server.base_url
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/serial_numbers", headers=AUTH, timeout=2)
+
+
+def test_a_client_that_goes_away_mid_request_costs_no_traceback():
+    """A killed apply leaves its DELETE half sent: the sandbox's console stays quiet about it."""
+    import logging
+    import socket
+    import time as clock
+
+    class Kept(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.records = []
+
+        def emit(self, record):
+            self.records.append(record)
+
+    kept = Kept()
+    with running_sandbox() as server:
+        logging.getLogger("uvicorn.error").addHandler(kept)  # where uvicorn reports an app's exception (once
+        # the server has set its logging up)
+        with socket.create_connection(("127.0.0.1", server.port)) as client:
+            client.sendall(b"DELETE /v1/serial_numbers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sandbox\r\n"
+                           b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            limit = clock.monotonic() + 30
+            while server.store.window.peek().remaining == 60 and clock.monotonic() < limit:
+                clock.sleep(0.01)  # the request has passed the quota: its handler waits for the body
+        limit = clock.monotonic() + 30
+        while server._server.server_state.connections and clock.monotonic() < limit:
+            clock.sleep(0.01)  # ... and has finished with it
+        assert not server._server.server_state.connections
+    logging.getLogger("uvicorn.error").removeHandler(kept)
+    assert not [r for r in kept.records if r.exc_info], [r.getMessage() for r in kept.records]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 import uvicorn
+from starlette.requests import ClientDisconnect
 
 from .app import SimulatedConnectionDrop, create_app
 from .store import SandboxStore, Seed, load_seed
@@ -35,10 +36,11 @@ def parse_rate_limit(text: str) -> tuple[int, float]:
 
 
 class _QuietDrops(logging.Filter):
-    """Simulated connection drops are the sandbox working, not an error worth a traceback."""
+    """Simulated connection drops are the sandbox working, and a client that went away mid-request
+    (killed, timed out) is a client's life: neither is an error worth a traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], SimulatedConnectionDrop))
+        return not (record.exc_info and isinstance(record.exc_info[1], (SimulatedConnectionDrop, ClientDisconnect)))
 
 
 def _quiet_uvicorn() -> None:
