@@ -52,9 +52,15 @@ def show_plan(job: Job) -> None:
               f"{plan.delete_requests} DELETE requests.")
     named = references(job.rows)
     if named:
-        rows = sum(len(labels) for labels in named.values())
-        out.print(f"      and {rows} rows naming {len(named)} resources by order number, "
-                  "to be looked up in Katana at preview and apply.")
+        labels = [label for found in named.values() for label in found]
+        both = int(job.rows.loc[labels, "resource_id"].notna().sum())  # counted in the plan above already
+        if len(labels) > both:
+            only = {ref for ref, found in named.items() if job.rows.loc[found, "resource_id"].isna().any()}
+            out.print(f"      and {len(labels) - both} rows naming {len(only)} resources by order number, "
+                      "to be looked up in Katana at preview and apply.")
+        if both:
+            out.print(f"      {both} rows give both a resource id and an order number: at preview and apply "
+                      "Katana is asked whether the two name the same resource.")
 
 
 def show_counts(result: RunResult) -> None:

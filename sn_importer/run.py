@@ -38,6 +38,7 @@ from .result import RunResult
 from .settings import resolve_quota_share
 from .strategy import ListingPlan, upfront_requests
 from .truth import Ask, Earlier
+from .validate import sheet_words
 from .status import UNSETTLED, Mode, Origin, StopKind, count_statuses
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ class _Run:
             job, plan = self.result.job, self.result.job.plan_detail
             if by_order_mask(job.rows).any():
                 try:
-                    resolution = await resolve(job.rows, Lookups(client))
+                    resolution = await resolve(job.rows, Lookups(client), sheet_words(job.source))
                 except (KatanaError, StorageError) as exc:
                     if exc.stop_kind is None:
                         raise

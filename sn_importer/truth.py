@@ -91,7 +91,7 @@ def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int]
         if not records and ask.serial and ask.serial_id is not None and by_serial.get(ask.serial):
             others = ", ".join(str(r["id"]) for r in by_serial[ask.serial])
             found.outcomes[ask.position] = Outcome(
-                Status.INVALID, f"serial_id {ask.serial_id} is not on {name}, but serial {ask.serial!r} is, as record "
+                Status.INVALID, f"serial id {ask.serial_id} is not on {name}, but serial {ask.serial!r} is, as record "
                                 f"{others} (put back under a new id, or a mistyped id): the two disagree, so nothing "
                                 f"was sent; give the id on {name} or the serial alone", ask.serial_id, stamp)
         elif not records:

@@ -314,10 +314,19 @@ def test_an_id_not_on_the_resource_whose_serial_is_there_under_another_id_is_inv
                                       client_options=FAST)
         assert statuses(applied) == ["invalid", "deleted"]
         assert applied.rows["message"][0] == (
-            "serial_id 1004 is not on Manufacturing order 3001, but serial 'KNF4' is, as record 5009 (put back under "
+            "serial id 1004 is not on Manufacturing order 3001, but serial 'KNF4' is, as record 5009 (put back under "
             "a new id, or a mistyped id): the two disagree, so nothing was sent; give the id on Manufacturing order "
             "3001 or the serial alone")
         assert [r["id"] for r in server.store.find("ManufacturingOrder", 3001)] == [5009]  # not sent
+
+
+def test_an_id_and_an_order_number_that_disagree_are_named_in_the_sheets_words(tmp_path):
+    path = tmp_path / "both.csv"
+    path.write_text("Resource type,Resource ID,Order no,Serial number\nMO,3001,MO-3001,KNF000001001\n")
+    with running_sandbox() as server:  # the samples' dataset: MO-3001 is manufacturing order 8301
+        result = sn.read(path).preview(base_url=server.base_url, api_key="sandbox", client_options=FAST)
+    assert result.rows[["status", "message"]].values.tolist() == [
+        ["invalid", "Resource ID 3001 is not MO-3001, which is Manufacturing order 8301 in Katana"]]
 
 
 def test_a_later_run_never_erases_an_apply_report(tmp_path, state):

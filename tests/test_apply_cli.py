@@ -182,3 +182,15 @@ def test_unusable_state_dir_is_one_line_and_the_output_is_still_written(tmp_path
 def test_sandbox_refuses_bad_options_in_one_line(tmp_path, option, words):
     done = run_cli("sandbox", "--port", free_port(), *option, cwd=tmp_path)
     assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_plan_counts_a_row_once_when_it_gives_an_id_and_an_order_number(tmp_path):
+    (tmp_path / "both.csv").write_text("Resource type,Resource ID,Order no,Serial number\n"
+                                       "MO,3001,MO-3001,A\nMO,,MO-3002,B\n")
+    done = run_cli("validate", "both.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert "Plan: 1 serials on 1 resources, 1 DELETE requests." in said
+    assert "and 1 rows naming 1 resources by order number, to be looked up in Katana" in said
+    assert ("1 rows give both a resource id and an order number: at preview and apply Katana is asked whether the "
+            "two name the same resource.") in said

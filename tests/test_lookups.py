@@ -171,7 +171,7 @@ def test_a_given_id_must_agree_with_the_order_number():
     rows = rows_frame(("ManufacturingOrder", 3001, "MO-3001", "", "A"), ("ManufacturingOrder", 8123, "MO-3001", "", "B"))
     out = fold(rows, resolution=run_resolve(app_for(), rows)[0])
     assert out["status"].tolist() == ["invalid", "valid"]
-    assert out.at[0, "message"] == "resource_id 3001 is not MO-3001, which is Manufacturing order 8123 in Katana"
+    assert out.at[0, "message"] == "resource id 3001 is not MO-3001, which is Manufacturing order 8123 in Katana"
 
 
 def test_the_cost_model_counts_each_reference_as_one_resource():

@@ -114,26 +114,30 @@ def _listed(ids: list[int]) -> str:
     return ", ".join(str(i) for i in ids)
 
 
-async def resolve(rows: pd.DataFrame, lookups: Lookups) -> Resolution:
-    """Resolve every row named by order number; the rows frame is only read."""
+async def resolve(rows: pd.DataFrame, lookups: Lookups,
+                  words: dict[str, dict[str, str]] | None = None) -> Resolution:
+    """Resolve every row named by order number; the rows frame is only read. ``words``: each sheet's
+    words for the fields (its own headers), for the messages."""
     refs = references(rows)
     found = await asyncio.gather(*(lookups.find(ref) for ref in refs))
     resolution = Resolution()
-    given = rows["resource_id"]
+    given, sheets = rows["resource_id"], rows.get("sheet")
     for (ref, labels), answer in zip(refs.items(), found):
         for label in labels:
-            _settle(resolution, label, ref, answer, given.at[label])
+            sheet_words = (words or {}).get(sheets.at[label], {}) if sheets is not None else {}
+            named = sheet_words.get("resource_id", "resource id")
+            _settle(resolution, label, ref, answer, given.at[label], named)
     return resolution
 
 
-def _settle(resolution: Resolution, label, ref: Reference, answer: Found, given) -> None:
+def _settle(resolution: Resolution, label, ref: Reference, answer: Found, given, named: str) -> None:
     """One row's outcome: its resolved id, or the problem (also when a given id disagrees)."""
     if answer.resource_id is None:
         resolution.problems[label] = (answer.status.value, answer.problem)
         return
     if not pd.isna(given) and int(given) != answer.resource_id:
         resolution.problems[label] = (Status.INVALID.value,
-                                      f"resource_id {int(given)} is not {ref}, which is "
+                                      f"{named} {int(given)} is not {ref}, which is "
                                       f"{staff_resource(ref.resource_type, answer.resource_id)} in Katana")
         return
     resolution.ids[label] = answer.resource_id
