@@ -95,8 +95,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
 
         def planned(plan: ListingPlan) -> None:  # the probes have answered: say what the run will cost
             client.ledger.expect(plan.requests)  # the other runs on the tenant count it in their estimates
-            looked = f" and {lookups} at most to look up resources by order number" if lookups else ""
-            result.estimate = f"{plan.requests} requests{looked}; {wait_text(client.ledger, plan.requests)}"
+            result.estimate = _estimate(plan.requests, lookups, client.ledger)
             if announce and plan.requests:
                 announce(run_estimate(mode, client.ledger, plan))
 
@@ -111,6 +110,12 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
             except StorageError as exc:  # every row is settled: the next run re-checks them
                 result.halt(exc.stop_kind, str(exc))
     return result
+
+
+def _estimate(requests: int, lookups: int, ledger) -> str:
+    """The Summary's "Estimated before sending": the run's requests and the lookups before them."""
+    looked = f" and {lookups} at most to look up resources by order number" if lookups else ""
+    return f"{requests} requests{looked}; {wait_text(ledger, requests)}"
 
 
 def _requests_up_front(job: Job, mode: Mode, client: KatanaClient,
