@@ -102,6 +102,22 @@ def run_key(input_path: Path, template_path: Path, base_url: str, api_key: str) 
     return digest.hexdigest()
 
 
+def _read(state_dir: Path | None, question):
+    """``question(db)`` of the journal opened read-only (nothing created or locked); None when
+    there is no journal or it cannot be read."""
+    path = (Path(state_dir) if state_dir else default_state_dir()) / "journal.sqlite3"
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            return question(db)
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's content, read in blocks (sheets can be large)."""
     digest = hashlib.sha256()
@@ -153,19 +169,31 @@ class Journal:
     def peek(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str,
              api_key: str) -> PastRun | None:
         """The run recorded for a file, read without creating or locking anything (for a preview)."""
-        path = (Path(state_dir) if state_dir else default_state_dir()) / "journal.sqlite3"
-        if not path.is_file():
-            return None
-        try:
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-            try:
-                row = db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs WHERE run_key=?",
-                                 (run_key(input_path, template_path, base_url, api_key),)).fetchone()
-            finally:
-                db.close()
-        except (sqlite3.Error, OSError):
-            return None
+        key = run_key(input_path, template_path, base_url, api_key)
+        row = _read(state_dir, lambda db: db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs "
+                                                     "WHERE run_key=?", (key,)).fetchone())
         return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None) if row else None
+
+    @staticmethod
+    def removed_by(state_dir: Path | None, run_id: str) -> dict[tuple[str, int], set[tuple[int, str]]] | None:
+        """What the apply ``run_id`` took off each resource, as (record id, serial) pairs, when this
+        computer's journal still holds that run (the latest run of its file); else None. Read only."""
+        def read(db: sqlite3.Connection):
+            run = db.execute("SELECT run_key FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if run is None:
+                return None
+            found: dict[tuple[str, int], set[tuple[int, str]]] = {}
+            for rtype, rid, before, planned in db.execute(
+                    "SELECT resource_type, resource_id, before, planned FROM resources WHERE run_key=?", run):
+                sent = set(json.loads(planned))
+                found.setdefault((rtype, int(rid)), set()).update(
+                    (int(r["id"]), str(r["serial_number"])) for r in json.loads(before) if int(r["id"]) in sent)
+            for (record,) in db.execute("SELECT record FROM earlier WHERE run_key=? AND record IS NOT NULL", run):
+                r = json.loads(record)  # sent by an earlier run, gone by this one's check: in its Removed sheet
+                found.setdefault((r["resource_type"], int(r["resource_id"])), set()).add(
+                    (int(r["id"]), str(r["serial_number"])))
+            return found
+        return _read(state_dir, read)
 
     @contextmanager
     def exclusive(self, key: str, what: str = "apply of this file"):

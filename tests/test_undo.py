@@ -259,3 +259,36 @@ def test_two_undos_of_one_apply_never_both_send(results, katana, state):
     assert posts(katana) == 0
     assert blocked.exit_code == 2 and "another undo of these removed records" in blocked.error
     assert blocked.counts() == {"skipped": 15}
+
+
+def test_a_record_typed_over_in_the_results_is_not_created_when_the_journal_knows_what_the_apply_removed(
+        applied, results, katana):
+    """Undo puts back what the apply removed, as this computer's journal of it shows: an edited record
+    would otherwise create a serial that was never there."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(results["workbook"])
+    removed = book["Removed"]
+    row = next(r for r in range(2, removed.max_row + 1) if removed.cell(r, 2).value == "PO-77-001")
+    removed.cell(row, 2).value = "NEVERSEEN-XYZ"
+    book.save(results["workbook"])
+    undone = undo(results["workbook"], katana, applied[1] / "s")
+    edited = undone.rows[undone.rows["serial_number"] == "NEVERSEEN-XYZ"]
+    assert edited["status"].tolist() == ["cannot_restore"]
+    assert edited["message"].iloc[0].startswith(f"apply run {applied[2]['serials.xlsx']} did not remove record ")
+    assert "NEVERSEEN-XYZ" not in {s for serials in tenant(katana.store).values() for s in serials}
+    assert undone.counts() == {"restored": 13, "cannot_restore": 2}
+
+
+def test_an_undo_on_one_account_is_not_taken_for_an_undo_on_another(results, tmp_path):
+    """Every customer shares Katana's base URL: an undo is known by its account too."""
+    state = tmp_path / "state"
+    with running_sandbox(rate_limit=ROOMY, api_key="key-a") as first:
+        port, base_url = first.port, first.base_url
+        on_a = sn.undo(results["removed csv"], base_url=base_url, api_key="key-a", state_dir=state, recheck=0)
+        assert "restored" not in on_a.counts()  # the samples' tenant still holds every record
+    with running_sandbox(rate_limit=ROOMY, api_key="key-b", port=port) as second:
+        assert second.base_url == base_url
+        on_b = sn.undo(results["removed csv"], base_url=base_url, api_key="key-b", state_dir=state, recheck=0)
+    assert not any("Undone before" in note for note in on_b.notes)
+    assert on_b.run_id != on_a.run_id

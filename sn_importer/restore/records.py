@@ -78,13 +78,15 @@ class RemovedRecords:
                 groups.setdefault(wanted.resource, []).append(wanted)
         return groups, problems
 
-    def key(self, base_url: str) -> str:
-        """The same records against the same Katana give the same key, whichever file held them
-        (the workbook and the CSV of one apply are one undo)."""
+    def key(self, base_url: str, api_key: str) -> str:
+        """The same records against the same Katana account (base URL and key) give the same key,
+        whichever file held them (the workbook and the CSV of one apply are one undo)."""
+        from ..katana.quota import tenant_key
+
         rows = [[_plain(r.get(c)) for c in ("id", "serial_number", "resource_type", "resource_id")]
                 for r in self.records.to_dict("records")]
         digest = hashlib.sha256(json.dumps(rows, default=str).encode())
-        digest.update(b"\0undo\0" + base_url.encode())
+        digest.update(b"\0undo\0" + tenant_key(base_url, api_key).encode())
         return digest.hexdigest()
 
 

@@ -28,10 +28,11 @@ from ..journal import Journal
 from ..katana.client import KatanaClient
 from ..outcome import Progress
 from ..remote import NO_KEY, connect, open_journal, run_sync, with_ledger
+from ..resource_types import staff_resource
 from ..settings import resolve_quota_share
 from ..status import Status, StopKind
 from .journal import UndoJournal
-from .records import RemovedRecords, from_frame, read_removed
+from .records import RemovedRecords, Wanted, from_frame, read_removed
 from .result import UndoResult
 from .rules import Answer, Earlier, Found
 from .runner import Undoer, requests_needed
@@ -96,6 +97,7 @@ def run_undo(removed: RemovedRecords, *, preview: bool = False, base_url: str | 
     share = resolve_quota_share(quota_share, env_file=env_file)
     result = UndoResult.begin(removed, preview, (client_options or {}).get("clock"))
     groups, problems = removed.wanted()
+    problems |= _not_removed(groups, removed.apply_run_id, state_dir)
     result.record({p: Found(Status.CANNOT_RESTORE, why) for p, why in problems.items()}, None, [])
     if not groups:
         return result
@@ -106,7 +108,7 @@ def run_undo(removed: RemovedRecords, *, preview: bool = False, base_url: str | 
         if not connection.api_key:
             result.halt(StopKind.NO_KEY, NO_KEY)
             return result
-        resume = _Resume() if preview else _open(result, stack, state_dir, connection.base_url)
+        resume = _Resume() if preview else _open(result, stack, state_dir, connection.base_url, connection.api_key)
         if result.stop:
             return result
         client = KatanaClient(connection.base_url, connection.api_key,
@@ -125,11 +127,34 @@ def run_undo(removed: RemovedRecords, *, preview: bool = False, base_url: str | 
     return result
 
 
-def _open(result: UndoResult, stack: ExitStack, state_dir, base_url: str) -> _Resume:
-    """The journal, locked for these records and this Katana; the interrupted attempt resumed or a
-    new undo started. On failure the result is halted with the reason."""
+def _not_removed(groups: dict[tuple[str, int], list[Wanted]], apply_run_id: str | None,
+                 state_dir) -> dict[int, str]:
+    """Records the apply did not remove (a results file edited by hand: a serial typed over, a row
+    added), when this computer's journal still knows what it removed; they leave ``groups``.
+    Putting one back would create a serial that was never there."""
+    removed = Journal.removed_by(state_dir, apply_run_id) if apply_run_id else None
+    if removed is None:
+        return {}
+    problems: dict[int, str] = {}
+    for res in list(groups):
+        kept = [w for w in groups[res] if (w.old_id, w.serial) in removed.get(res, set())]
+        for w in groups[res]:
+            if w not in kept:
+                problems[w.position] = (f"apply run {apply_run_id} did not remove record {w.old_id} ({w.serial!r}) "
+                                        f"from {staff_resource(*res)}, as its journal on this computer shows; "
+                                        "nothing was sent for it (was the results file edited?)")
+        if kept:
+            groups[res] = kept
+        else:
+            del groups[res]
+    return problems
+
+
+def _open(result: UndoResult, stack: ExitStack, state_dir, base_url: str, api_key: str) -> _Resume:
+    """The journal, locked for these records and this Katana account; the interrupted attempt resumed
+    or a new undo started. On failure the result is halted with the reason."""
     resume = _Resume()
-    key = result.removed.key(base_url)
+    key = result.removed.key(base_url, api_key)
 
     def prepare(journal: Journal) -> None:
         undo_journal = resume.undo = UndoJournal(journal)
