@@ -38,8 +38,7 @@ class Job:
         self.source: SourceFile = read_file(self.path, self.template)
         checked = validate(self.source, self.template)
         self.plan_detail: Plan = build_plan(checked, self.template.ids_per_request)
-        #: Every input row with its validation status and message, and its request once planned.
-        self.rows: pd.DataFrame = fold(checked, requests=self.plan_detail.labels)
+        self._rows: pd.DataFrame = fold(checked, requests=self.plan_detail.labels)
         self._counts: dict[str, int] | None = None
         #: When the file was read (the validation result's time).
         self.read_at = now_iso(clock)
@@ -50,9 +49,17 @@ class Job:
     # --- what it holds -------------------------------------------------------
 
     @property
+    def rows(self) -> pd.DataFrame:
+        """Every input row with its validation status and message, and its request once planned.
+
+        A view of its own each time (copy on write: nothing is copied until it is changed), so a
+        notebook that edits or drops rows of it changes its own frame, never what runs send."""
+        return self._rows.copy(deep=False)
+
+    @property
     def plan(self) -> pd.DataFrame:
-        """The requests: one row per resource with its serial and request counts."""
-        return self.plan_detail.resources
+        """The requests: one row per resource with its serial and request counts (a view of its own)."""
+        return self.plan_detail.resources.copy(deep=False)
 
     def mapping(self) -> list[tuple[str, str, str]]:
         """(sheet, field, where it is read from) for every sheet read."""

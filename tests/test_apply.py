@@ -456,3 +456,25 @@ def test_ctrl_c_inside_a_running_loop_cancels_the_run():
 
     asyncio.run(cell())
     assert cancelled.is_set(), "the run in the worker thread was cancelled, not left running"
+
+
+def test_a_job_edited_in_a_notebook_still_sends_the_sheet_as_read(tmp_path, state):
+    """``job.rows`` and ``job.plan`` are the notebook's own to change: a run sends what was read."""
+    import warnings
+
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 2, "")])
+    job = sn.read(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas says such an edit changes a copy: that is the point
+        job.rows.loc[0, "serial_id"] = 3
+        job.plan.loc[0, "serials"] = 99
+    edited = job.rows
+    edited.loc[1, "status"] = "invalid"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # inplace is deprecated; notebooks still use it
+        edited.drop(index=0, inplace=True)
+    assert job.rows["serial_id"].tolist() == [1, 2] and job.plan["serials"].tolist() == [2]
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B"), rec(3, "C")]) as server:
+        result = job.apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(result) == ["deleted", "deleted"]
+        assert on(server.store, "ManufacturingOrder", 3001) == {3}
