@@ -244,6 +244,7 @@ class Engine:
         stored = self.resume.get(res)
         if self._restorable(res):
             self._commit(res, stored.before, stored.planned, stored.outcome or {}, write=False)
+            self.findings.carried.update(stored.outcome or {})
             return
         try:
             current = await self.reads.before(res)

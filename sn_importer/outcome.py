@@ -91,6 +91,9 @@ class Findings:
     removed: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     stop: Stop | None = None
+    #: Rows shown again from the journal: an interrupted attempt of this run settled them, and this
+    #: attempt neither listed nor sent anything for them (a log that counts per attempt counts them once).
+    carried: set = field(default_factory=set)
 
     def stopped(self, kind: StopKind, reason: str) -> None:
         """Record the first reason the run stopped (later ones are consequences)."""

@@ -70,6 +70,8 @@ class RunResult:
     #: How each resource type was listed (None: the run did not get that far, or sent nothing).
     listing: ListingPlan | None = None
     notes: list[str] = field(default_factory=list)
+    #: Rows an interrupted attempt of this run settled, shown again from the journal (not sent again).
+    carried: set = field(default_factory=set)
     #: Where :meth:`write` last wrote the annotated output.
     output: Path | None = None
     #: The plan this run carried out when it differs from the job's: rows named by
@@ -185,6 +187,7 @@ class RunResult:
     def record(self, findings: Findings, listing: ListingPlan | None) -> None:
         """What the engine found: outcomes, removed records, notes, how it listed, why it stopped."""
         self.outcomes = dict(findings.outcomes)
+        self.carried = set(findings.carried)
         self.removed = pd.DataFrame(findings.removed, columns=list(REMOVED_COLUMNS))
         self.stop = findings.stop or self.stop
         self.listing = listing

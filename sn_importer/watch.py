@@ -89,7 +89,10 @@ class FileResult:
     summary: dict
     seconds: float
     stop_pass: bool = False  # a run-level problem: leave the other files for later
-    gone_before: int = 0  # rows ``deleted`` by an earlier run of the same file (still gone), not by this one
+    #: Rows ``deleted`` not by this attempt: by an earlier run of the same file (still gone), or by
+    #: an interrupted attempt of this run whose own line counted them already.
+    gone_before: int = 0
+    rechecked: bool = False  # an earlier run of the same file had detached some of its serials
 
 
 class FileRunner:
@@ -182,9 +185,8 @@ class FileRunner:
         summary |= extras | {"place": place}
         _note_same_content(summary)
         summary = self._finish(path, folder, summary)
-        deleted = result.rows.loc[result.rows["status"] == Status.DELETED.value, "message"]
-        gone_before = int(deleted.str.startswith("detached on ").sum())  # by an earlier run, still gone
-        return FileResult(path.name, place, result.exit_code, summary, self.clock.now() - started, False, gone_before)
+        return FileResult(path.name, place, result.exit_code, summary, self.clock.now() - started, False,
+                          *_detached_before(result))
 
     def _unreadable(self, path: Path, why: str, extras: dict, started: float) -> FileResult:
         summary = unreadable_summary(self.layout.failed / path.name, self.settings, self.template, why)
@@ -195,7 +197,8 @@ class FileRunner:
         """Katana unreachable, key refused, interrupted: not the file's fault, so it stays in
         processing/ and is resumed first next time (``apply`` through the journal)."""
         summary = self._masked(result.summary() | extras | {"place": "processing"})
-        return FileResult(path.name, "processing", 2, summary, self.clock.now() - started, stop_pass=True)
+        return FileResult(path.name, "processing", 2, summary, self.clock.now() - started, True,
+                          *_detached_before(result))
 
     def _finish(self, path: Path, folder: Path, summary: dict) -> dict:
         """File it with its summary; the summary as written (its words about the file's content
@@ -206,6 +209,17 @@ class FileRunner:
 
     def _masked(self, summary: dict) -> dict:
         return masked_summary(summary, keep=(self.template.name,))
+
+
+def _detached_before(result: RunResult) -> tuple[int, bool]:
+    """The rows ``deleted`` that this attempt did not detach (by an earlier run of the file, still
+    gone; or by an interrupted attempt of this run, whose line counted them), and whether an
+    earlier run had detached some."""
+    rows = result.rows
+    deleted = rows["status"] == Status.DELETED.value
+    earlier = deleted & rows["message"].astype(str).str.startswith("detached on ")
+    carried = deleted & rows.index.isin(list(result.carried)) & ~earlier
+    return int(earlier.sum() + carried.sum()), bool(earlier.any())
 
 
 def _why(exc: SnImporterError) -> str:

@@ -32,8 +32,9 @@ def logfmt(*, clock: Clock = SYSTEM, **fields) -> str:
 
 
 def file_line(result: FileResult, clock: Clock = SYSTEM) -> str:
-    """One line per file. ``deleted`` counts the serials this run detached; a copy of a file already
-    done says ``recheck=yes`` and counts what its earlier run detached as ``gone_before``."""
+    """One line per file. ``deleted`` counts the serials this attempt detached; an apply of a copy of
+    a file already done says ``recheck=yes`` and counts what its earlier run detached as
+    ``gone_before``, as a resumed attempt counts what its interrupted attempt's line counted."""
     s = result.summary
     requests = s.get("requests") or {}
     statuses = dict(s.get("statuses") or {})
@@ -42,7 +43,8 @@ def file_line(result: FileResult, clock: Clock = SYSTEM) -> str:
         statuses["gone_before"] = result.gone_before
     level = "info" if result.exit_code == 0 else ("warn" if result.exit_code == 1 else "error")
     return logfmt(clock=clock, level=level, event="file", file=result.name, result=result.place, mode=s.get("mode"), exit=result.exit_code,
-                  rows=s.get("rows"), recheck="yes" if s.get("same_content_as") or result.gone_before else None,
+                  rows=s.get("rows"), recheck="yes" if s.get("mode") == "apply" and (
+                      s.get("same_content_as") or result.rechecked) else None,
                   **statuses,
                   requests=sum(requests.get(m, 0) for m in ("GET", "DELETE", "POST")),
                   seconds=f"{result.seconds:.1f}", resumed="yes" if s.get("resumed") else None,

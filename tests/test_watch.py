@@ -457,6 +457,10 @@ def test_sighup_while_polling_stops_sending_and_the_next_run_resumes(folder, sta
     assert rerun.returncode == 0, rerun.stderr
     assert summary(folder, "done", "first")["statuses"] == {"deleted": 12}
     assert slow_katana.deletes() - before == 6  # one DELETE per resource over both runs
+    # the two lines count each serial once: what the stopped attempt's line counted is gone_before now
+    counted = [int(m) for m in re.findall(r" deleted=(\d+)", line.group(0) + rerun.stderr)]
+    assert sum(counted) == 12, (line.group(0), rerun.stderr)
+    assert "recheck=yes" not in rerun.stderr
 
 
 def test_a_missing_key_is_one_logfmt_line_with_its_exit_code(folder, state):
