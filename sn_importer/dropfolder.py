@@ -226,13 +226,25 @@ def write_json_atomic(path: Path, document: dict) -> None:
 
 
 def same_content(layout: Layout, digest: str) -> dict | None:
-    """The newest earlier summary (done/ or failed/) of a file with this exact content."""
+    """The newest earlier summary (done/ or failed/) of a file with this exact content.
+
+    Only the watcher's own summaries count: ``<stem>.summary.json`` beside the file it names, in the
+    same folder. A file dropped under such a name (filed in failed/ as it was dropped, with a
+    summary of its own naming it) is content someone dropped, never an earlier run."""
     found = []
     for folder in (layout.done, layout.failed):
+        summaries = {}
         for path in folder.glob("*.summary.json"):
             try:
-                summary = json.loads(path.read_text(encoding="utf-8"))
+                summaries[path.name] = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
+                continue
+        dropped = {Path(str(s.get("input") or "")).name for s in summaries.values() if isinstance(s, dict)}
+        for name, summary in summaries.items():
+            if not isinstance(summary, dict) or name in dropped:
+                continue
+            named = Path(str(summary.get("input") or ""))
+            if f"{named.stem}.summary.json" != name or named.parent.name != folder.name:
                 continue
             if summary.get("sha256") == digest:
                 found.append(summary)

@@ -132,6 +132,22 @@ def test_cron_twice_good_bad_and_half_written_files(folder, state):
     assert third.returncode == 0 and file_lines(third.stderr) == []
 
 
+def test_a_summary_dropped_by_someone_is_never_taken_for_an_earlier_run(folder, state):
+    """Anyone who may drop files could otherwise forge 'the same content was done before'."""
+    import hashlib
+    import json
+
+    forged = {"sha256": hashlib.sha256(GOOD.encode()).hexdigest(), "input": str(folder / "failed" / "boss.csv"),
+              "finished_at": "9999-01-01T00:00:00Z", "mode": "apply", "exit_code": 0, "statuses": {"deleted": 2}}
+    drop(folder, "boss.summary.json", json.dumps(forged))
+    assert watch_cli(folder, state, "--once", "--sandbox").returncode == 2  # not a sheet: failed/
+    drop(folder, "serials.csv", GOOD)
+    done = watch_cli(folder, state, "--once", "--sandbox")
+    assert done.returncode == 0, done.stderr
+    assert summary(folder, "done", "serials").get("same_content_as") is None
+    assert "same_content_as" not in done.stderr and "recheck" not in done.stderr
+
+
 def test_same_content_dropped_again_is_recognised_and_kept_apart(folder, state):
     drop(folder, "serials.csv", GOOD)
     assert watch_cli(folder, state, "--once", "--sandbox").returncode == 0
