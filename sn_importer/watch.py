@@ -38,9 +38,9 @@ from .report import default_output_path
 from .result import RunResult, failure_summary
 from .run import NO_KEY, connect, run_sync
 from .settings import Connection, target_facts
-from .status import Mode, Origin, Status, StopKind
+from .status import Mode, Origin, StopKind
 from .template import Template, load_template
-from .watchlog import file_line, logfmt, unread_lines
+from .watchlog import detached_before, file_line, logfmt, unread_lines
 
 #: Why a run may stop (``RunResult.stop_kind``) that is about the run, not the file: the file
 #: stays in processing/, the pass stops, and the next run resumes it. Any other stop
@@ -89,9 +89,7 @@ class FileResult:
     summary: dict
     seconds: float
     stop_pass: bool = False  # a run-level problem: leave the other files for later
-    #: Rows ``deleted`` not by this attempt: by an earlier run of the same file (still gone), or by
-    #: an interrupted attempt of this run whose own line counted them already.
-    gone_before: int = 0
+    gone_before: int = 0  # rows ``deleted`` not by this attempt (see watchlog.detached_before)
     rechecked: bool = False  # an earlier run of the same file had detached some of its serials
 
 
@@ -181,12 +179,12 @@ class FileRunner:
         folder = getattr(self.layout, place)
         result.origin = Origin.WATCH
         output = result.write(folder / default_output_path(path, result.source.kind).name)
-        summary = result.summary() | {"input": str(folder / path.name), "output": str(output)}
-        summary |= extras | {"place": place}
+        summary = (result.summary() | {"input": str(folder / path.name), "output": str(output)}
+                   | extras | {"place": place})
         _note_same_content(summary)
         summary = self._finish(path, folder, summary)
         return FileResult(path.name, place, result.exit_code, summary, self.clock.now() - started, False,
-                          *_detached_before(result))
+                          *detached_before(result))
 
     def _unreadable(self, path: Path, why: str, extras: dict, started: float) -> FileResult:
         summary = unreadable_summary(self.layout.failed / path.name, self.settings, self.template, why)
@@ -197,8 +195,7 @@ class FileRunner:
         """Katana unreachable, key refused, interrupted: not the file's fault, so it stays in
         processing/ and is resumed first next time (``apply`` through the journal)."""
         summary = self._masked(result.summary() | extras | {"place": "processing"})
-        return FileResult(path.name, "processing", 2, summary, self.clock.now() - started, True,
-                          *_detached_before(result))
+        return FileResult(path.name, "processing", 2, summary, self.clock.now() - started, True, *detached_before(result))
 
     def _finish(self, path: Path, folder: Path, summary: dict) -> dict:
         """File it with its summary; the summary as written (its words about the file's content
@@ -209,17 +206,6 @@ class FileRunner:
 
     def _masked(self, summary: dict) -> dict:
         return masked_summary(summary, keep=(self.template.name,))
-
-
-def _detached_before(result: RunResult) -> tuple[int, bool]:
-    """The rows ``deleted`` that this attempt did not detach (by an earlier run of the file, still
-    gone; or by an interrupted attempt of this run, whose line counted them), and whether an
-    earlier run had detached some."""
-    rows = result.rows
-    deleted = rows["status"] == Status.DELETED.value
-    earlier = deleted & rows["message"].astype(str).str.startswith("detached on ")
-    carried = deleted & rows.index.isin(list(result.carried)) & ~earlier
-    return int(earlier.sum() + carried.sum()), bool(earlier.any())
 
 
 def _why(exc: SnImporterError) -> str:

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 from .clock import SYSTEM, Clock, now_iso
 from .header import needs_attention, unread_sentence
+from .status import Status
 
 if TYPE_CHECKING:
+    from .result import RunResult
     from .watch import FileResult
 
 
@@ -29,6 +31,17 @@ def logfmt(*, clock: Clock = SYSTEM, **fields) -> str:
             text = json.dumps(text, ensure_ascii=False)
         parts.append(f"{key}={text}")
     return " ".join(parts)
+
+
+def detached_before(result: RunResult) -> tuple[int, bool]:
+    """The rows ``deleted`` that this attempt did not detach (by an earlier run of the file, still
+    gone; or by an interrupted attempt of this run, whose line counted them), and whether an
+    earlier run had detached some."""
+    rows = result.rows
+    deleted = rows["status"] == Status.DELETED.value
+    earlier = deleted & rows["message"].astype(str).str.startswith("detached on ")
+    carried = deleted & rows.index.isin(list(result.carried)) & ~earlier
+    return int(earlier.sum() + carried.sum()), bool(earlier.any())
 
 
 def file_line(result: FileResult, clock: Clock = SYSTEM) -> str:
@@ -59,4 +72,4 @@ def unread_lines(result: FileResult, clock: Clock = SYSTEM) -> list[str]:
             for item in result.summary.get("sheets_skipped") or [] if needs_attention(item["reason"])]
 
 
-__all__ = ["file_line", "logfmt", "unread_lines"]
+__all__ = ["detached_before", "file_line", "logfmt", "unread_lines"]

@@ -253,7 +253,7 @@ def test_a_file_that_is_not_an_apply_results_is_refused_before_anything_is_sent(
 
 def test_two_undos_of_one_apply_never_both_send(results, katana, state):
     journal = Journal(state)
-    with journal.exclusive(read_removed(results["workbook"]).key(katana.base_url), "undo"):
+    with journal.exclusive(read_removed(results["workbook"]).key(katana.base_url, "sandbox"), "undo"):
         blocked = undo(results["workbook"], katana, state)
     journal.close()
     assert posts(katana) == 0

@@ -116,7 +116,7 @@ def test_a_resumed_undo_counts_what_its_interrupted_post_put_back(tmp_path, stat
     with MisbehavingKatana([WITNESS, record(501, "A")]) as katana:  # the killed attempt's POST landed for A only
         journal = Journal(state)
         undo_journal = UndoJournal(journal)
-        undo_journal.start(read_removed(path).key(katana.base_url), "killedrun001", str(path), None,
+        undo_journal.start(read_removed(path).key(katana.base_url, "sandbox"), "killedrun001", str(path), None,
                            katana.base_url, "2026-12-01T10:00:00Z")
         undo_journal.posting("killedrun001", MO, ["A", "B"])  # committed, sent, never answered
         journal.close()
