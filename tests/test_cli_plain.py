@@ -57,6 +57,7 @@ def test_template_answers_json(tmp_path):
     ("res", "the output 'res' has no extension; name it .xlsx (a workbook) or .csv (text)"),
     ("res.pdf", "has the extension '.pdf'"),
     ("in.xlsx", "would overwrite the input"),
+    ("in.xlsx/out.xlsx", "would go inside in.xlsx, which is a file, not a folder"),
 ])
 def test_a_bad_output_is_one_plain_line_before_anything_runs(tmp_path, monkeypatch, output, words):
     monkeypatch.chdir(tmp_path)

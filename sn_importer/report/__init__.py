@@ -75,6 +75,10 @@ def check_output_path(path: Path, input_path: Path) -> None:
         raise UsageError(f"the output {str(path)!r} {what}; name it .xlsx (a workbook) or .csv (text)")
     if path.is_dir():
         raise UsageError(f"the output {path} is a folder; give a file name ending in .xlsx or .csv")
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise UsageError(f"the output {path} would go inside {above}, which is a file, not a folder; "
+                         "choose another --output")
 
 
 def prove_writable(path: Path, input_path: Path) -> None:
