@@ -214,6 +214,11 @@ def test_the_same_file_again_is_checked_again_and_reports_todays_truth(tmp_path,
                                                       f"{first.run_id}; still absent now")
         assert again.rows.at[1, "message"] == ""  # detached again, today
         assert again.rows["request"].tolist() == ["", "DELETE ManufacturingOrder 3001 (1/1)"]  # what this run sent
+        from sn_importer.report.summary import summary_lines
+
+        said = [line.cells[0] for line in summary_lines(again.rows, again.report_facts()) if line.kind == "text"]
+        assert "• 1 detached and checked gone afterwards (deleted)." in said
+        assert "• 1 detached by an earlier run of this file and still gone (deleted)." in said
         # the list after came back empty: read twice before the row is deleted
         assert again.run_id != first.run_id and again.requests["GET"] == 3 and again.requests["DELETE"] == 1
         assert f"Applied before on {first.finished_at} (run {first.run_id})" in " ".join(again.notes)
