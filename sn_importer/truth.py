@@ -94,6 +94,12 @@ def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int]
                 Status.INVALID, f"serial id {ask.serial_id} is not on {name}, but serial {ask.serial!r} is, as record "
                                 f"{others} (put back under a new id, or a mistyped id): the two disagree, so nothing "
                                 f"was sent; give the id on {name} or the serial alone", ask.serial_id, stamp)
+        elif not records and (back := _back(earlier.get(ask.position), by_serial)):
+            found.outcomes[ask.position] = Outcome(
+                Status.NOT_ON_RESOURCE, f"serial id {ask.serial_id} was detached on {back[0].checked_at} by run "
+                                        f"{back[0].run_id}, but its serial {back[1]!r} is on {name} again, as record "
+                                        f"{back[2]} (put back by an undo?): nothing was sent; to detach it again, give "
+                                        f"the serial number or the new id", ask.serial_id, stamp)
         elif not records:
             hint = _zeros_hint(ask.serial, padded) if ask.serial_id is None else ""
             _absent(found, name, ask, now_listed, apply, earlier.get(ask.position), stamp, hint, one_sheet)
@@ -114,6 +120,14 @@ def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int]
                 found.notes[ask.position] = (f"{len(ids)} records of serial {ask.serial!r} are on {name} "
                                              f"(ids {', '.join(map(str, ids))}): each one is sent")
     return found
+
+
+def _back(earlier: Earlier | None, by_serial: dict[str, list[dict]]) -> tuple[Earlier, str, str] | None:
+    """An earlier run detached the row's record, and its serial is on the resource again under
+    another id (an undo mints new records): (what the earlier run did, the serial, the ids now)."""
+    serial = str((earlier.record or {}).get("serial_number") or "") if earlier else ""
+    again = [int(r["id"]) for r in by_serial.get(serial, []) if int(r["id"]) != earlier.serial_id] if serial else []
+    return (earlier, serial, ", ".join(map(str, again))) if again else None
 
 
 def _absent(found: Resolved, name: str, ask: Ask, now_listed: set[int], apply: bool, earlier: Earlier | None,

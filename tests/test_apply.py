@@ -334,6 +334,24 @@ def test_an_id_and_an_order_number_that_disagree_are_named_in_the_sheets_words(t
         ["invalid", "Resource ID 3001 is not MO-3001, which is Manufacturing order 8301 in Katana"]]
 
 
+def test_a_serial_put_back_by_an_undo_is_not_reported_still_gone_by_the_next_apply(tmp_path, state):
+    """An undo puts a serial back as a new record: the sheet's old id is gone, its serial is not."""
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 2, "")])
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B")]) as server:
+        first = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(first) == ["deleted", "deleted"]
+        undone = first.undo(api_key="sandbox", state_dir=state, recheck=0)
+        assert undone.counts() == {"restored": 2}
+        back = {r["serial_number"]: r["id"] for r in server.store.find("ManufacturingOrder", 3001)}
+        again = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+    assert statuses(again) == ["not_on_resource", "not_on_resource"]
+    assert again.rows["message"][0] == (
+        f"serial id 1 was detached on {first.rows['checked_at'][0]} by run {first.run_id}, but its serial 'A' is on "
+        f"Manufacturing order 3001 again, as record {back['A']} (put back by an undo?): nothing was sent; to detach "
+        f"it again, give the serial number or the new id")
+    assert again.requests["DELETE"] == 0
+
+
 def test_a_later_run_never_erases_an_apply_report(tmp_path, state):
     path = sheet(tmp_path, [("MO", 3001, 1, "")])
     with running_sandbox(records=[rec(1, "A1")]) as server:
