@@ -37,8 +37,10 @@ class Interrupt:
     and calls the listeners, which only schedule work on their event loop.
     """
 
-    def __init__(self, grace: float = GRACE):
+    def __init__(self, grace: float = GRACE, resume: str = "run the same command again to resume"):
         self.grace = grace
+        #: How a report tells the person to finish the run, in the words of where it was started.
+        self.resume = resume
         self.reason: str | None = None
         self.count = 0
         self._listeners: list[Callable[[], None]] = []
@@ -67,7 +69,7 @@ class Interrupt:
 
     def describe(self) -> str:
         """The stop reason in the words a report uses."""
-        return f"interrupted ({self.reason}); nothing more was sent; run the same command again to resume"
+        return f"interrupted ({self.reason}); nothing more was sent; {self.resume}"
 
     def __repr__(self) -> str:
         return f"Interrupt(reason={self.reason!r}, count={self.count})"

@@ -422,6 +422,41 @@ def test_a_run_cut_off_by_a_restart_reopens_resumes_and_sends_nothing_twice(sand
         assert f'href="{url}/download"' in again.get("/history").text
 
 
+def test_a_run_the_server_stopped_in_good_order_reopens_with_resume(sandbox, tmp_path):
+    """SIGTERM: the run in hand stops sending and is reported; after the restart its page and History
+    offer to resume it, and its report tells the person to do that (not to run a command)."""
+    from sn_importer.web.runs import STOPPING
+
+    settings = settings_for(sandbox, tmp_path)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        page = Page(client)
+        url = run_url(page.upload(SAMPLE))
+        page.wait(url, "ready")
+        server = client.app.state.server
+        run = server.registry.get(url.rsplit("/", 1)[1])
+        report_progress = run.progress
+
+        def stopping(report):
+            report_progress(report)
+            if report.resources_done == 3:
+                server.interrupt.request(STOPPING)  # what a stop signal asks of the server's runs
+
+        run.progress = stopping
+        page.post(f"{url}/apply")
+        page.wait(url, "done")
+        assert 0 < _deletes(sandbox) < 9
+        assert "open the run's page (or History) and resume it" in text(page.get(url))
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        again = Page(client)
+        assert "The run was interrupted" in text(again.get(url))
+        history = again.get("/history")
+        assert "not finished" in text(history) and f'href="{url}">Resume' in history.text
+        assert again.post(f"{url}/resume").status_code == 200
+        again.wait(url, "done")
+        assert "Finished: 15 serial numbers detached" in text(again.get(url))
+        assert _deletes(sandbox) == 9, "a resumed run sent a DELETE twice"
+
+
 def test_the_queue_runs_one_task_at_a_time_in_order():
     spans: list[tuple[str, float, float]] = []
     gate = threading.Event()

@@ -155,7 +155,7 @@ def test_stopping_the_server_during_a_check_shows_it_interrupted_with_its_workbo
     # the server stopped: the check was asked to stop as Ctrl-C asks, settled, and was shown
     wait_for(lambda: run.phase.value == "broken", timeout=PATIENCE_S, what="the stopped check to end")
     assert run.error == ("interrupted (the server is stopping); nothing more was sent; "
-                         "run the same command again to resume")
+                         "upload the sheet again after the restart to check it")
     counts = {s["status"]: s["count"] for s in run.view["statuses"]}
     assert counts.get("skipped", 0) > 0 and sum(counts.values()) == 8, counts
     assert run.output is not None and run.output.is_file()

@@ -107,7 +107,7 @@ def tenant_estimate(state_dir: Path, base_url: str, api_key: str, share: float, 
 def main(fd: int) -> int:
     """The child's life: its exit code (0 when it could say how the check went)."""
     connection = Connection(fd)
-    interrupt = Interrupt()
+    interrupt = Interrupt(resume="upload the sheet again after the restart to check it")
 
     def stop(signum, frame) -> None:  # the server is stopping: stop as Ctrl-C stops the command line
         interrupt.request(STOPPING)

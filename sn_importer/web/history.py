@@ -87,7 +87,8 @@ def _history_entry(server: Server, past: dict, record: dict | None) -> dict:
         "page": f"/runs/{record['id']}" if record else None,
         "from_page": record is not None,
         "confirmed_by": record.get("confirmed_by") if record else None,
-        "interrupted": record is not None and "view" not in record and not past["finished_at"],
+        "interrupted": record is not None and ("view" not in record or bool(record.get("interrupted")))
+                       and not past["finished_at"],
     }
 
 

@@ -31,7 +31,7 @@ from ..filesafety import private_dir
 from ..interrupt import Interrupt
 from ..journal import run_key
 from ..memory import give_back
-from ..status import Mode, Origin
+from ..status import Mode, Origin, StopKind
 from ..template import available_templates, load_template
 from . import checks, present, undo
 from .check_child import stamp, tenant_estimate
@@ -104,7 +104,8 @@ class Server:
         #: Where workbooks are written and views made once the queue is done with a run (two at once).
         self.finishing = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sn-web-finish")
         #: Requested when the server stops: a run in progress stops sending, settles and is reported.
-        self.interrupt = Interrupt(grace=5.0)
+        self.interrupt = Interrupt(grace=5.0, resume="after the restart, open the run's page (or History) and "
+                                                      "resume it")
         self.sessions = Sessions(idle=settings.idle_seconds, clock=settings.clock)
         self.logins = Logins(settings.password, settings.users, settings.token, settings.operator)
         self.throttle = LoginThrottle(settings.clock)
@@ -214,9 +215,13 @@ class Server:
 
     def _applied(self, run: Run, result) -> Phase:
         run.view = present.result_view(result, run.filename)
+        # stopped with the server: after the restart its page offers to resume it (the journal knows the rest)
+        stopped = result.stop_kind == StopKind.INTERRUPTED and self.interrupt.requested
         self.registry.save(run, {"run_id": result.run_id, "filename": run.filename, "template": run.template,
                                  "output": run.output.name if run.output else None, "view": run.view,
-                                 "finished_at": result.finished_at, "confirmed_by": run.confirmed_by})
+                                 "finished_at": result.finished_at, "confirmed_by": run.confirmed_by,
+                                 **({"interrupted": True, "upload": run.upload.relative_to(self.uploads).as_posix()}
+                                    if stopped else {})})
         return Phase.DONE
 
     def tidy(self) -> None:
@@ -260,7 +265,7 @@ class Server:
                 raise HTTPException(410, f"The check of “{gone}” is no longer kept: the server keeps only its "
                                          "latest runs. Upload the sheet again to check it.")
             raise HTTPException(404, "There is no run at this address. See History for past runs.")
-        if "view" not in record:  # confirmed, never finished: the server stopped during the run
+        if "view" not in record or record.get("interrupted"):  # the server stopped during the run
             return Run(id=run_id, filename=record["filename"], template=record["template"],
                        upload=self.uploads / record["upload"], phase=Phase.INTERRUPTED,
                        view={"filename": record["filename"], "template": record["template"]},
