@@ -261,6 +261,9 @@ class Engine:
         self._confirmed[res] = found.confirmed
         self.findings.removed.extend(found.removed)
         if self.mode == Mode.PREVIEW or not found.confirmed:
+            if self.mode == Mode.PREVIEW and not (self.scans and self.scans.scanned(res[0])):
+                taken = {i for group in found.confirmed.values() for i in group}
+                self.findings.second_reads += bool(not before or (found.confirmed and ids_of(before) <= taken))
             self._commit(res, before, [], {**found.outcomes, **truth.planned(found, self._stamp())},
                          write=self.mode == Mode.APPLY)
             return

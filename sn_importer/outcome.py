@@ -94,6 +94,9 @@ class Findings:
     #: Rows shown again from the journal: an interrupted attempt of this run settled them, and this
     #: attempt neither listed nor sent anything for them (a log that counts per attempt counts them once).
     carried: set = field(default_factory=set)
+    #: Lists an apply of the previewed rows will read twice, as a preview sees them: a resource the
+    #: sheet empties (its list after comes back empty) or one listed empty before.
+    second_reads: int = 0
 
     def stopped(self, kind: StopKind, reason: str) -> None:
         """Record the first reason the run stopped (later ones are consequences)."""

@@ -72,6 +72,8 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     #: Rows an interrupted attempt of this run settled, shown again from the journal (not sent again).
     carried: set = field(default_factory=set)
+    #: Lists an apply of these rows reads twice, as this preview found them (see :class:`Findings`).
+    second_reads: int = 0
     #: Where :meth:`write` last wrote the annotated output.
     output: Path | None = None
     #: The plan this run carried out when it differs from the job's: rows named by
@@ -188,6 +190,7 @@ class RunResult:
         """What the engine found: outcomes, removed records, notes, how it listed, why it stopped."""
         self.outcomes = dict(findings.outcomes)
         self.carried = set(findings.carried)
+        self.second_reads = findings.second_reads
         self.removed = pd.DataFrame(findings.removed, columns=list(REMOVED_COLUMNS))
         self.stop = findings.stop or self.stop
         self.listing = listing
@@ -246,7 +249,8 @@ class RunResult:
         """Requests ``mode`` needs at most: by the listing this run chose once its probes
         answered, else (nothing asked yet) by the plan, each resource on its own."""
         if self.listing is not None:
-            return self.listing.in_mode(Mode(mode).value).requests
+            return self.listing.in_mode(Mode(mode).value).requests + (self.second_reads if Mode(mode) == Mode.APPLY
+                                                                      else 0)
         return self.plan_detail.api_requests(with_delete=Mode(mode) == Mode.APPLY)
 
     @property
