@@ -321,7 +321,7 @@ def test_the_blank_template_round_trips_into_clean_results(tmp_path):
     ("res", "has no extension; name it .xlsx (a workbook) or .csv (text)"),
     ("out.pdf", "has the extension '.pdf'"),
     ("week48.xlsx", "would overwrite the input"),
-    ("blocker/out.xlsx", "cannot write the output"),
+    ("blocker/out.xlsx", "which is a file, not a folder"),
 ])
 def test_a_bad_output_is_refused_in_plain_words_before_anything_is_sent(tmp_path, name, words):
     from sn_importer import UsageError

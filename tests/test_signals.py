@@ -94,7 +94,7 @@ def test_sighup_stops_serve_gracefully_with_exit_2(tmp_path):
     finally:
         process.kill()
     assert process.returncode == 2, stderr
-    assert "SIGHUP: the server stopped" in stderr and "Traceback" not in stderr
+    assert "SIGHUP: the server stopped; no run was in progress." in stderr and "Traceback" not in stderr
 
 
 def _answers(url: str) -> bool:

@@ -95,6 +95,11 @@ def test_the_page_names_its_sandbox_built_in_sandbox_everywhere(sandbox, tmp_pat
         workbook.write_bytes(page.get(f"{url}/download").content)
         summary = {r[0]: r[1] for r in load_workbook(workbook)["Summary"].iter_rows(values_only=True) if r[0]}
         assert summary["Base URL"] == "built-in sandbox (started with the page's server)"
+    # restarted: its sandbox has another port now, and the earlier run still went to "built-in sandbox"
+    restarted = settings_for(sandbox, tmp_path, base_url="http://127.0.0.1:9/v1")
+    with TestClient(create_app(restarted), base_url=BASE) as client:
+        row = history_row(Page(client), url)
+        assert "built-in sandbox" in row and port not in row, row
 
 
 def test_the_favicon_is_served(sandbox, tmp_path):  # noqa: F811

@@ -102,7 +102,9 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, template: TemplateO
                                                **tls))
         stopped_by = _serve(server)
     if stopped_by:
-        console.err.print(f"{stopped_by}: the server stopped; a run in progress stopped sending and was reported.")
+        what = ("a run in progress stopped sending and was reported; resume it from its page after the restart"
+                if app.state.server.stopped_a_run else "no run was in progress")
+        console.err.print(f"{stopped_by}: the server stopped; {what}.")
         raise typer.Exit(2)
 
 

@@ -48,6 +48,7 @@ def create_app(settings: WebSettings) -> Starlette:
         try:
             yield
         finally:
+            server.stopped_a_run = server.queue.lineup()[0] is not None
             server.interrupt.request(STOPPING)
             server.queue.stop()
             server.settle()

@@ -80,7 +80,9 @@ def _history_entry(server: Server, past: dict, record: dict | None) -> dict:
     return {
         "run_id": past["run_id"], "started_at": past["started_at"], "finished_at": past["finished_at"],
         "file": record["filename"] if record else Path(past["input"]).name,
-        "template": past["template"], "target": target(server, past["base_url"]),
+        "template": past["template"],
+        # a run of a --sandbox server went to that server's sandbox, whatever port the sandbox has now
+        "target": "built-in sandbox" if record and record.get("sandbox") else target(server, past["base_url"]),
         "where": where(past, record is not None),
         "statuses": present.statuses(past["statuses"] or {}),
         "download": f"/runs/{record['id']}/download" if record and _kept(server, record) else None,

@@ -104,6 +104,8 @@ class Server:
         #: Where workbooks are written and views made once the queue is done with a run (two at once).
         self.finishing = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="sn-web-finish")
         #: Requested when the server stops: a run in progress stops sending, settles and is reported.
+        #: Whether a run was going when the server was asked to stop (what ``serve`` says as it ends).
+        self.stopped_a_run = False
         self.interrupt = Interrupt(grace=5.0, resume="after the restart, open the run's page (or History) and "
                                                       "resume it")
         self.sessions = Sessions(idle=settings.idle_seconds, clock=settings.clock)
@@ -220,6 +222,7 @@ class Server:
         self.registry.save(run, {"run_id": result.run_id, "filename": run.filename, "template": run.template,
                                  "output": run.output.name if run.output else None, "view": run.view,
                                  "finished_at": result.finished_at, "confirmed_by": run.confirmed_by,
+                                 "sandbox": self.settings.sandbox,
                                  **({"interrupted": True, "upload": run.upload.relative_to(self.uploads).as_posix()}
                                     if stopped else {})})
         return Phase.DONE
@@ -286,7 +289,8 @@ class Server:
         journal key ties it to the journal's entry, which History lists, with who confirmed it."""
         run.confirmed_by = who
         self.registry.save(run, {"filename": run.filename, "template": run.template, "journal_key": key,
-                                 "upload": run.upload.relative_to(self.uploads).as_posix(), "confirmed_by": who})
+                                 "upload": run.upload.relative_to(self.uploads).as_posix(), "confirmed_by": who,
+                                 "sandbox": self.settings.sandbox})
 
     def who(self, request: Request) -> str:
         """The person behind a request: the name the proxy gives (``--trusted-user-header``), else
