@@ -62,6 +62,15 @@ def test_pressing_undo_twice_makes_one_undo_and_confirming_twice_sends_once(page
     report = page.get(f"{undo}/download")
     assert 'filename="serials.results.undo.xlsx"' in report.headers["content-disposition"]
     assert workbook_statuses(io.BytesIO(report.content), ("Undo",)) == {"restored": 14, "cannot_restore": 1}
+    from openpyxl import load_workbook
+
+    def confirmed_by(workbook: bytes):
+        return {r[0]: r[1] for r in load_workbook(io.BytesIO(workbook))["Summary"].iter_rows(values_only=True)
+                if r[0]}.get("Confirmed by")
+
+    who = confirmed_by(page.get(f"{url}/download").content)  # the same person pressed both buttons
+    assert who and confirmed_by(report.content) == who
+    assert f"Confirmed by {who}" in done
 
 
 def test_the_run_its_undo_and_history_stay_linked_after_a_restart(sandbox, tmp_path):  # noqa: F811

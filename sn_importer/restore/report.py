@@ -149,6 +149,8 @@ def technical_facts(result: UndoResult) -> list[tuple[str, object]]:
              ("Resources", result.resources), ("Estimated before sending", result.estimate or "(nothing to send)"),
              ("Requests sent", requests), ("Waited for the quota", waits_text(result.requests)),
              ("Exit code", f"{exit_code} ({_EXIT_MEANING[exit_code]})")]
+    if result.confirmed_by:
+        facts.insert(3, ("Confirmed by", result.confirmed_by))
     if result.error:
         facts.append(("Stopped because", result.error))
     return facts

@@ -56,6 +56,8 @@ class UndoResult:
     requests_needed: int = 0
     #: What the undo was expected to cost and take, said before anything was sent (the one estimate).
     estimate: str = ""
+    #: Who pressed the button (the web page: a login or the proxy's user header); None elsewhere.
+    confirmed_by: str | None = None
     _rows: pd.DataFrame | None = None
 
     @classmethod

@@ -90,6 +90,8 @@ def finish(server: Server, run: Run, result: UndoResult, removed, mode: str) -> 
     """The undo's report and its page, made beside the queue (as a check's are): only the Katana calls
     hold the queue, so the next person's run starts while this report is written."""
     preview = mode == UNDO_CHECK
+    if not preview:
+        result.confirmed_by = run.confirmed_by  # its report and page say who pressed the button
     try:
         run.output = _write(result, server.results / f"{run.id}-{mode}.xlsx")
         run.view, run.error = undo_view(result, run, *_cost(server, removed, preview)), result.error
