@@ -112,3 +112,18 @@ def test_the_page_says_why_a_run_waits_and_its_counts_move(page, slow_site, tmp_
     assert len(counts) >= 2, f"the counts by status did not move: {counts}"
     assert any("pending" in c for c in counts) and any("deleted" in c for c in counts), counts
     assert not any(re.search(r"\bvalid\b", c) for c in counts), counts
+
+
+def test_the_page_says_when_the_server_cannot_be_reached_mid_run(page, slow_site, tmp_path):  # noqa: F811
+    """Not "Running now" with a countdown while nothing answers its polls."""
+    slow_site.open(page)
+    page.set_input_files("#file", str(sheet(tmp_path)))
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.locator("h1")).to_have_text("Check done: review before detaching", timeout=PATIENCE_S * 1000)
+    page.locator("#confirm button.danger").click()
+    expect(page.locator("h1")).to_have_text("Detaching serial numbers", timeout=WAIT_MS)
+    expect(page.locator("[data-ahead]")).to_have_text("Running now.", timeout=PATIENCE_S * 1000)
+    slow_site.server.stop()  # the page's server goes away (its run goes on, as a stopped server's would end)
+    expect(page.locator("[data-ahead]")).to_have_text("The server cannot be reached; trying again\u2026",
+                                                      timeout=PATIENCE_S * 1000)
+    assert not page.locator("[data-wait]").is_visible()

@@ -112,11 +112,28 @@
       ticking = window.setInterval(tick, 1000);
     }
 
+    // The server does not answer (stopped, restarting, the network): say so rather than show a run
+    // going and a countdown that no longer mean anything, and keep asking.
+    function lost() {
+      failures += 1;
+      if (failures >= 2) {
+        window.clearInterval(ticking);
+        if (wait) { wait.hidden = true; }
+        if (ahead) { ahead.textContent = "The server cannot be reached; trying again\u2026"; }
+      }
+      window.setTimeout(poll, Math.min(10000, 1000 * failures));
+    }
+
     function poll() {
       fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-        .then(function (response) { if (!response.ok) { throw new Error(response.status); } return response.json(); })
-        .then(function (data) { failures = 0; show(data); window.setTimeout(poll, 700); })
-        .catch(function () { failures += 1; window.setTimeout(poll, Math.min(10000, 1000 * failures)); });
+        .then(function (response) {
+          var json = (response.headers.get("Content-Type") || "").indexOf("json") >= 0;
+          // answered, but not with the run's status (a restart ended the session, the run is gone):
+          // the page itself says what is true now
+          if (!response.ok || !json) { window.location.reload(); return; }
+          return response.json().then(function (data) { failures = 0; show(data); window.setTimeout(poll, 700); });
+        })
+        .catch(lost);
     }
     poll();
   }
