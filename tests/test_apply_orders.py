@@ -71,7 +71,7 @@ def test_serials_leave_exactly_the_named_resources(tmp_path):
     # nothing sent for the ambiguous SKU or the unknown order: three DELETEs, one per named resource
     assert app.state.store.stats()["endpoints"]["DELETE /serial_numbers"] == 3
     assert rows.at[3, "message"] == ("sales order SO-1042 has 2 rows with SKU KNF-02 (row ids 5002, 5003); "
-                                     "give the row's id as resource_id")
+                                     "add a resource id column and give the row's id there")
     assert rows.at[4, "message"] == "Katana has no manufacturing order MO-404"
     assert rows.at[0, "message"] == "MO-3001 is Manufacturing order 8123"
     assert result.plan[["resource_type", "resource_id", "serials", "deleted"]].values.tolist() == [

@@ -76,7 +76,7 @@ def test_purchase_order_row_by_order_and_sku():
     (Reference("PurchaseOrderRow", "PO-77", "NOPE"), "Katana has no item with SKU NOPE"),
     (Reference("PurchaseOrderRow", "PO-77", "KNF-01"), "purchase order PO-77 has no row with SKU KNF-01"),
     (Reference("SalesOrderRow", "SO-1042", "KNF-02"),
-     "sales order SO-1042 has 2 rows with SKU KNF-02 (row ids 5002, 5003); give the row's id as resource_id"),
+     "sales order SO-1042 has 2 rows with SKU KNF-02 (row ids 5002, 5003); add a resource id column and give the row's id there"),
 ])
 def test_unknown_and_ambiguous_references_say_which(ref, problem):
     [found] = find(app_for(), ref)

@@ -45,7 +45,7 @@ def test_a_person_undoes_a_run_from_the_page(page, site, tmp_path):  # noqa: F81
     button = page.locator("#confirm button.danger")
     assert button.inner_text() == "Put back 14 serial numbers on 8 resources"
     assert "cannot_restore" in page.locator("#attention").inner_text()
-    assert "does not accept SalesOrderFulfillmentRow" in page.locator("#attention").inner_text()
+    assert "onto a sales order fulfillment row through its API" in page.locator("#attention").inner_text()
     shoot(page, "8-undo-check.png")
 
     button.focus()

@@ -39,7 +39,7 @@ def test_undo_notebook_executes_top_to_bottom(tmp_path, venv_kernel):  # noqa: F
     assert not any("ERROR" in s for s in shown), shown
     html = next(s for s in shown if "sn-importer-undo" in s)
     assert "undo · 15 removed records" in html and ">restored</td>" in html
-    assert "Records that need attention (1)" in html and "does not accept SalesOrderFulfillmentRow" in html
+    assert "Records that need attention (1)" in html and "onto a sales order fulfillment row through its API" in html
     plain = next(s for s in shown if s.startswith("<UndoResult"))
     assert plain.splitlines()[0] == ("<UndoResult undo of serials.xlsx: 15 removed records (restored 14, "
                                      "cannot_restore 1); exit code 1>")

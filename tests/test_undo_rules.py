@@ -32,7 +32,7 @@ def test_a_serial_on_its_resource_is_already_there_and_nothing_is_sent():
 def test_a_type_post_does_not_accept_cannot_be_restored_even_when_absent():
     decided = decide(SOF, [want(0, "A", 1, SOF)], [], preview=False, stamp=STAMP)
     assert decided.outcomes[0].status == Status.CANNOT_RESTORE and not decided.to_send
-    assert "does not accept SalesOrderFulfillmentRow" in decided.outcomes[0].message
+    assert "onto a sales order fulfillment row through its API" in decided.outcomes[0].message
 
 
 def test_a_preview_plans_what_it_would_send_and_says_whether_it_mints_or_moves():

@@ -94,7 +94,7 @@ class Lookups:
             return Found(None, f"{kind.order_words} {ref.order_no} has no row with SKU {ref.sku}")
         if len(rows) > 1:
             return Found(None, f"{kind.order_words} {ref.order_no} has {len(rows)} rows with SKU {ref.sku} "
-                               f"(row ids {_listed(sorted(rows))}); give the row's id as resource_id")
+                               f"(row ids {_listed(sorted(rows))}); add a resource id column and give the row's id there")
         return Found(rows.pop())
 
     def _ask(self, path: str, params: dict) -> asyncio.Task:

@@ -36,8 +36,9 @@ MEANINGS = {
     Status.ALREADY_THERE: "on its resource already when undo looked; nothing was sent",
     Status.NOT_RESTORED: "not put back: Katana refused it, it was not on the resource afterwards, or the resource "
                          "could not be listed (the message says which)",
-    Status.CANNOT_RESTORE: "its resource type does not accept POST (e.g. a sales order fulfillment row), or the "
-                           "record is incomplete; nothing was sent: re-attach it in Katana's screens",
+    Status.CANNOT_RESTORE: "Katana's API takes no serials back onto its resource type (a sales order fulfillment "
+                           "row), or the record is incomplete or was not removed by that apply; nothing was sent: "
+                           "re-attach it in Katana's screens",
 }
 
 #: One sentence per outcome for "What happened" ({n} rows, already worded).
@@ -56,8 +57,7 @@ _HAPPENED = {
     Status.RESTORED: "{n} put back and checked on their resource afterwards (restored).",
     Status.ALREADY_THERE: "{n} on their resource already, so nothing was sent for them (already_there).",
     Status.NOT_RESTORED: "{n} not put back (not_restored): the message says why.",
-    Status.CANNOT_RESTORE: "{n} that undo cannot put back: Katana's POST does not take their resource type "
-                           "(cannot_restore).",
+    Status.CANNOT_RESTORE: "{n} that undo cannot put back, the message says why (cannot_restore).",
 }
 
 #: The same sentences, for other reports that count by status (the undo's).

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..resource_types import BY_NAME, staff_resource
+from ..resource_types import BY_NAME, staff_label, staff_resource
 from ..status import Status
 from .records import Wanted
 
@@ -127,8 +127,8 @@ def decide(res: Resource, wanted: list[Wanted], listed: list[dict], *, preview: 
 
 
 def cannot_post(res: Resource) -> str:
-    return (f"Katana's POST /serial_numbers does not accept {res[0]}, so undo cannot put it back on "
-            f"{staff_resource(*res)}; nothing was sent (re-attach it in Katana's screens)")
+    return (f"Katana does not take serial numbers back onto a {staff_label(res[0]).lower()} through its API, so "
+            f"undo cannot put it back on {staff_resource(*res)}; nothing was sent (re-attach it in Katana's screens)")
 
 
 def _there_note(w: Wanted, new_id: int, earlier: dict[int, Earlier] | None) -> str:
