@@ -177,8 +177,8 @@ def test_upload_check_confirm_and_download_the_annotated_workbook(page, sandbox)
     assert "Orders 13 invalid" in text_of(attention) and "unknown resource type 'Invoice'" in text_of(attention)
     # invalid rows keep the values their cells hold, as the workbook does
     assert "Orders 13 invalid Invoice 3001 1005" in text_of(attention)
-    assert "Orders 14 invalid ManufacturingOrder abc 1006" in text_of(attention)
-    assert "Sales and purchasing 9 not_on_resource SalesOrderRow 5001 4201" in text_of(attention)
+    assert "Orders 14 invalid Manufacturing order abc 1006" in text_of(attention)  # types in the drop-down's words
+    assert "Sales and purchasing 9 not_on_resource Sales order row 5001 4201" in text_of(attention)
     assert "column 'Resource type'" in words  # the mapping
     said = re.search(r"Up to (\d+) requests in all", words)  # as the preview listed, lists read twice included
     assert said, words

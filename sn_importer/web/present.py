@@ -113,7 +113,8 @@ def rows_table(job: Shown, wanted: tuple[Status, ...]) -> dict:
 
 
 def _row(row) -> dict:
-    return {"sheet": text(row.sheet), "row": text(row.row), "resource_type": text(row.resource_type),
+    # the type as the drop-down names it ("Sales order row"); one the table does not know stays as typed
+    return {"sheet": text(row.sheet), "row": text(row.row), "resource_type": type_label(text(row.resource_type)),
             "resource_id": text(row.resource_id), "serial_id": text(row.serial_id),
             "serial_number": text(row.serial_number), "status": text(row.status), "message": text(row.message),
             "colour": COLOURS.get(text(row.status), "EDEDED")}
