@@ -97,7 +97,7 @@ def test_invalid_rows_show_the_values_the_sheet_gave():
     assert job.rows.at[bad, "resource_id"] is pd.NA and job.rows.at[bad, "given_resource_id"] == "abc"
     assert ">abc</td>" in html and ">Invoice</td><td style" in html and ">1005</td>" in html
     table = {(r["resource_type"], r["resource_id"], r["serial_id"]) for r in rows_table(job, NEEDS_FIX)["rows"]}
-    assert ("ManufacturingOrder", "abc", "1006") in table and ("Invoice", "3001", "1005") in table
+    assert ("Manufacturing order", "abc", "1006") in table and ("Invoice", "3001", "1005") in table
 
 
 def test_the_plan_after_a_preview_is_the_runs():
