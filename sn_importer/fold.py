@@ -21,15 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .outcome import Cause, Outcomes, Stop
+from .outcome import BY_EARLIER_RUN, Outcomes, Stop
 from .status import NEVER_SENT, OPEN, Status
 from .cell_text import text_by_code
 
 if TYPE_CHECKING:
     from .references import Resolution
-
-#: Rows an earlier run's DELETE took off: this run sent nothing for them.
-_EARLIER_RUNS = frozenset({Cause.EARLIER_RUN, Cause.LANDED_LATE})
 
 
 def fold(base: pd.DataFrame, *, requests: pd.Series | None = None, resolution: "Resolution | None" = None,
@@ -92,7 +89,7 @@ def _outcomes(rows: pd.DataFrame, outcomes: Outcomes) -> None:
     rows.loc[positions, "checked_at"] = [v.checked_at for v in values]
     # the request column names what this run sent: nothing for these (an earlier run's DELETE is its message's)
     unsent = [p for p, v in zip(positions, values)
-              if v.status in NEVER_SENT or v.status == Status.SKIPPED or v.cause in _EARLIER_RUNS]
+              if v.status in NEVER_SENT or v.status == Status.SKIPPED or v.cause in BY_EARLIER_RUN]
     if unsent:
         rows.loc[unsent, "request"] = ""
 

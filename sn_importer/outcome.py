@@ -33,6 +33,10 @@ class Cause(StrEnum):
     SENT_STILL_THERE = "sent_still_there"
 
 
+#: ``deleted`` by an earlier run's DELETE (still gone, or landed after its check): this run sent nothing for it.
+BY_EARLIER_RUN = frozenset({Cause.EARLIER_RUN, Cause.LANDED_LATE})
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One row's result: its status, the message that explains it, the serial record's id
@@ -104,4 +108,4 @@ class Findings:
             self.stop = Stop(StopKind(kind), reason)
 
 
-__all__ = ["Cause", "Findings", "Outcome", "Outcomes", "Progress", "Stop"]
+__all__ = ["BY_EARLIER_RUN", "Cause", "Findings", "Outcome", "Outcomes", "Progress", "Stop"]

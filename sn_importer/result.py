@@ -26,7 +26,7 @@ from .mapping import REMOVED_COLUMNS
 from .estimate import waits_text
 from .fold import fold
 from .katana.stats import no_requests
-from .outcome import Findings, Outcomes, Stop
+from .outcome import BY_EARLIER_RUN, Findings, Outcomes, Stop
 from .settings import base_url_words
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, keep_other_input_results, write_report
 from .status import GOAL, Mode, Origin, Status, StopKind, count_statuses
@@ -245,6 +245,11 @@ class RunResult:
             "exit_code": self.exit_code,
         }
 
+    def deleted_before(self, causes: frozenset = BY_EARLIER_RUN) -> set:
+        """The ``deleted`` rows (labels) an earlier run's DELETE took off, by the outcome's cause (by
+        default: still gone since, or landed after that run's check); this run sent nothing for them."""
+        return {p for p, o in self.outcomes.items() if o.status == Status.DELETED and o.cause in causes}
+
     def requests_needed(self, mode: Mode = Mode.APPLY) -> int:
         """Requests ``mode`` needs at most: by the listing this run chose once its probes
         answered, else (nothing asked yet) by the plan, each resource on its own."""
@@ -287,7 +292,8 @@ class RunResult:
             facts.append(("How each type was listed", "; ".join(self.listing.describe())))
         if self.error:
             facts.append(("Stopped because", self.error))
-        return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes), Origin(self.origin))
+        return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes), Origin(self.origin),
+                           len(self.deleted_before()))
 
     # --- showing it ------------------------------------------------------------------
 

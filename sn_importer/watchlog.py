@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .clock import SYSTEM, Clock, now_iso
 from .header import needs_attention, unread_sentence
+from .outcome import Cause
 from .status import Status
 
 if TYPE_CHECKING:
@@ -37,11 +38,9 @@ def detached_before(result: RunResult) -> tuple[int, bool]:
     """The rows ``deleted`` that this attempt did not detach (by an earlier run of the file, still
     gone; or by an interrupted attempt of this run, whose line counted them), and whether an
     earlier run had detached some."""
-    rows = result.rows
-    deleted = rows["status"] == Status.DELETED.value
-    earlier = deleted & rows["message"].astype(str).str.startswith("detached on ")
-    carried = deleted & rows.index.isin(list(result.carried)) & ~earlier
-    return int(earlier.sum() + carried.sum()), bool(earlier.any())
+    earlier = result.deleted_before(frozenset({Cause.EARLIER_RUN}))  # a late DELETE was still_present on its line
+    carried = {p for p, o in result.outcomes.items() if o.status == Status.DELETED and p in result.carried} - earlier
+    return len(earlier) + len(carried), bool(earlier)
 
 
 def file_line(result: FileResult, clock: Clock = SYSTEM) -> str:

@@ -152,21 +152,22 @@ def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -
     from .xlsx import column_letters, unseen_results
 
     data, columns = sheet.data, sheet.mapping.columns
-    filled = pd.Series(False, index=data.index)
-    for position in data.columns:
-        filled |= ~_empty_cells(data[position])
+    groups = [[columns[name] for name in group if name in columns] for group in _NEEDED]
+    empty = {p: _empty_cells(data[p]) for group in groups for p in group}  # the key columns only
+    lacking = [(group, pd.concat([empty[p] for p in group], axis=1).all(axis=1)) for group in groups if group]
+    candidates = sorted({int(i) for _, rows in lacking for i in rows.to_numpy().nonzero()[0]})
+    if not candidates:
+        return
+    # a row left blank whole is not a row lacking a value: only the candidates' other cells are looked at
+    filled = ~pd.concat([_empty_cells(data[p].iloc[candidates]) for p in data.columns], axis=1).all(axis=1)
+    kept = {candidates[k] for k in filled.to_numpy().nonzero()[0]}
     wanted: dict[str, tuple[int, int]] = {}
     numbers = sheet.numbers()
-    for group in _NEEDED:
-        positions = [columns[name] for name in group if name in columns]
-        if not positions:
-            continue
-        lacking = filled.copy()
-        for position in positions:
-            lacking &= _empty_cells(data[position])
-        for i in lacking.to_numpy().nonzero()[0]:
-            for position in positions:
-                wanted[f"{column_letters(position + 1)}{numbers[i]}"] = (int(i), position)
+    for group, rows in lacking:
+        for i in rows.to_numpy().nonzero()[0]:
+            if int(i) in kept:
+                for position in group:
+                    wanted[f"{column_letters(position + 1)}{numbers[i]}"] = (int(i), position)
     if not wanted:
         return
     with zipfile.ZipFile(path) as archive:
@@ -180,7 +181,12 @@ def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -
             what = f"={text}" if text else "a copy of a shared formula"
             said = (f"{name}: holds a formula saved without its result ({what}); open the file in Excel or "
                     f"LibreOffice and save it, so its results are saved with it")
-            sheet.problems[i] = f"{sheet.problems[i]}; {said}" if i in sheet.problems else said
+            _add_problem(sheet, i, said)
+
+
+def _add_problem(sheet: Sheet, position: int, said: str) -> None:
+    """One more reason the row at ``position`` cannot be used (after any the reader found before)."""
+    sheet.problems[position] = f"{sheet.problems[position]}; {said}" if position in sheet.problems else said
 
 
 def _empty_cells(column: pd.Series) -> pd.Series:
@@ -213,7 +219,7 @@ def _refuse_dates(sheet: Sheet) -> None:
                 said = (f"{name}: the workbook holds a date or time here ({text}), not the text that was typed "
                         f"(a spreadsheet turns entries like 1-2 into dates); format the column as Text and "
                         f"type it again")
-                sheet.problems[i] = f"{sheet.problems[i]}; {said}" if i in sheet.problems else said
+                _add_problem(sheet, i, said)
                 sheet.shown.setdefault(position, {})[i] = text  # the date, not its reader's spelling of it
 
 

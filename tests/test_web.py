@@ -399,31 +399,41 @@ def apply_until_the_server_stops(page: "Page", url: str, after: int = 3) -> Live
     return first_seen[0]
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_run_cut_off_by_a_restart_reopens_resumes_and_sends_nothing_twice(sandbox, tmp_path):
-    settings = settings_for(sandbox, tmp_path)
-    with TestClient(create_app(settings), base_url=BASE) as client:
-        page = Page(client)
-        url = run_url(page.upload(SAMPLE))
-        page.wait(url, "ready")
-        server = client.app.state.server
-        run = server.registry.get(url.rsplit("/", 1)[1])
-        assert run.snapshot().resources_total == 9  # the check's figures
-        first_seen = apply_until_the_server_stops(page, url)
-        assert first_seen == Live(), "the run's figures must start from zero, not from the check's"
-        assert 0 < _deletes(sandbox) < 9
+def checked_sample(client: TestClient) -> tuple["Page", str, Run]:
+    """The sample uploaded and checked on the page: the page, the run's address and the run."""
+    page = Page(client)
+    url = run_url(page.upload(SAMPLE))
+    page.wait(url, "ready")
+    return page, url, client.app.state.server.registry.get(url.rsplit("/", 1)[1])
+
+
+def resumes_after_a_restart(settings: WebSettings, sandbox, url: str) -> None:
+    """A new server on the same state: the run at ``url`` reopens interrupted, History offers Resume,
+    and resuming finishes it without a DELETE sent twice."""
     with TestClient(create_app(settings), base_url=BASE) as client:
         again = Page(client)
         reopened = again.get(url)
         assert reopened.status_code == 200 and "The run was interrupted" in text(reopened)
         history = again.get("/history")
-        assert f'href="{url}"' in history.text and "not finished" in text(history) and "Resume" in text(history)
-        again.post(f"{url}/resume")
+        assert "not finished" in text(history) and f'href="{url}">Resume' in history.text
+        assert again.post(f"{url}/resume").status_code == 200
         again.wait(url, "done")
         assert "Finished: 15 serial numbers detached" in text(again.get(url))
         assert _deletes(sandbox) == 9, "a resumed run sent a DELETE twice"
         assert statuses_in(again.get(f"{url}/download").content)["deleted"] == 15
         assert f'href="{url}/download"' in again.get("/history").text
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_run_cut_off_by_a_restart_reopens_resumes_and_sends_nothing_twice(sandbox, tmp_path):
+    settings = settings_for(sandbox, tmp_path)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        page, url, run = checked_sample(client)
+        assert run.snapshot().resources_total == 9  # the check's figures
+        first_seen = apply_until_the_server_stops(page, url)
+        assert first_seen == Live(), "the run's figures must start from zero, not from the check's"
+        assert 0 < _deletes(sandbox) < 9
+    resumes_after_a_restart(settings, sandbox, url)
 
 
 def test_a_run_the_server_stopped_in_good_order_reopens_with_resume(sandbox, tmp_path):
@@ -433,12 +443,8 @@ def test_a_run_the_server_stopped_in_good_order_reopens_with_resume(sandbox, tmp
 
     settings = settings_for(sandbox, tmp_path)
     with TestClient(create_app(settings), base_url=BASE) as client:
-        page = Page(client)
-        url = run_url(page.upload(SAMPLE))
-        page.wait(url, "ready")
-        server = client.app.state.server
-        run = server.registry.get(url.rsplit("/", 1)[1])
-        report_progress = run.progress
+        page, url, run = checked_sample(client)
+        server, report_progress = client.app.state.server, run.progress
 
         def stopping(report):
             report_progress(report)
@@ -450,15 +456,7 @@ def test_a_run_the_server_stopped_in_good_order_reopens_with_resume(sandbox, tmp
         page.wait(url, "done")
         assert 0 < _deletes(sandbox) < 9
         assert "open the run's page (or History) and resume it" in text(page.get(url))
-    with TestClient(create_app(settings), base_url=BASE) as client:
-        again = Page(client)
-        assert "The run was interrupted" in text(again.get(url))
-        history = again.get("/history")
-        assert "not finished" in text(history) and f'href="{url}">Resume' in history.text
-        assert again.post(f"{url}/resume").status_code == 200
-        again.wait(url, "done")
-        assert "Finished: 15 serial numbers detached" in text(again.get(url))
-        assert _deletes(sandbox) == 9, "a resumed run sent a DELETE twice"
+    resumes_after_a_restart(settings, sandbox, url)
 
 
 def test_the_queue_runs_one_task_at_a_time_in_order():

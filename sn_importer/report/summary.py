@@ -80,6 +80,8 @@ class ReportFacts:
     notes: list[str] = field(default_factory=list)
     #: Where the run was started: the advice says what to do there.
     origin: Origin = Origin.NOTEBOOK
+    #: Of the ``deleted`` rows, those an earlier run of the file detached (:meth:`RunResult.deleted_before`).
+    deleted_before: int = 0
 
     def value(self, label: str, default=None):
         return next((v for k, v in self.facts if k == label), default)
@@ -114,7 +116,7 @@ def summary_lines(rows: pd.DataFrame, facts: ReportFacts, file_notes: list[str] 
     unread = unread_sheets(facts.skipped_sheets)
     if unread:
         lines += _section("Not read", [Line("text", (s,)) for s in unread])
-    lines += _section("What happened", [Line("text", (s,)) for s in what_happened(facts, counts, earlier_runs(rows))])
+    lines += _section("What happened", [Line("text", (s,)) for s in what_happened(facts, counts)])
     advice = what_next(facts.mode, counts, facts.origin, bool(unread), bool(facts.value("Stopped because")))
     lines += _section("What to do next", [Line("text", (s,)) for s in advice])
     if file_notes or facts.notes:
@@ -142,9 +144,10 @@ def status_counts(rows: pd.DataFrame) -> dict[Status, int]:
     return {s: int(found[s.value]) for s in Status if s.value in found.index}
 
 
-def what_happened(facts: ReportFacts, counts: dict[Status, int], earlier: int = 0) -> list[str]:
-    """``earlier``: of the ``deleted`` rows, those an earlier run of the file detached (this run sent
-    nothing for them), said apart from what this run detached."""
+def what_happened(facts: ReportFacts, counts: dict[Status, int]) -> list[str]:
+    """Rows by outcome; the ``deleted`` rows an earlier run of the file detached (this run sent nothing
+    for them) said apart from what this run detached."""
+    earlier = facts.deleted_before
     total = sum(counts.values())
     if not total:
         return ["The sheet has a header but no rows to import."]
@@ -160,18 +163,6 @@ def what_happened(facts: ReportFacts, counts: dict[Status, int], earlier: int = 
     if stopped:
         sentences.append(f"The run stopped early: {stopped}")
     return sentences
-
-
-#: How the message of a ``deleted`` row begins when an earlier run's DELETE detached it (see :mod:`..truth`).
-_EARLIER_RUN_MESSAGES = ("detached on ", "confirmed on re-run: ")
-
-
-def earlier_runs(rows: pd.DataFrame) -> int:
-    """The ``deleted`` rows an earlier run of the file detached (still gone, or its DELETE landed late)."""
-    deleted = rows["status"] == Status.DELETED.value
-    if not deleted.any():
-        return 0
-    return int((deleted & rows["message"].astype(str).str.startswith(_EARLIER_RUN_MESSAGES)).sum())
 
 
 def opening(mode: str, counts: dict[Status, int]) -> str:

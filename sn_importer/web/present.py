@@ -19,6 +19,7 @@ from ..notebook import cell_text as text
 from ..resource_types import label as type_label
 from ..report.summary import unread_sheets
 from ..validate import shown_fields
+from ..outcome import Cause
 from ..status import COLOURS, Mode, Status
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def result_view(job: RunResult, filename: str) -> dict:
     view = read_view(job, filename)
     counts = job.counts()
     deleted = job.rows[job.rows["status"] == Status.DELETED.value]
-    before = int(deleted["message"].str.startswith("detached on ").sum())  # by an earlier run, still gone
+    before = len(job.deleted_before(frozenset({Cause.EARLIER_RUN})))  # by an earlier run, still gone
     view.update({
         "mode": Mode.APPLY.value,
         "attention": rows_table(job, NEEDS_FIX),
