@@ -19,14 +19,11 @@ from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
 from .resource_types import NAMES
 from .storage import zip_target
 from .resource_types import label as type_label
+from .mapping import LABELS
 from .template import BY_ORDER_NO, Template, normalise_key
 
 SHEET = "Serials"
 INSTRUCTIONS_SHEET = "Instructions"
-
-#: The column headers staff see, per field (a field the table does not know keeps its name).
-LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "order_no": "Order number",
-          "sku": "SKU", "serial_id": "Serial record id", "serial_number": "Serial number"}
 
 #: Columns formatted as text, so Excel cannot turn "00042" or "1E5" into a number.
 TEXT_FIELDS = ("order_no", "sku", "serial_number")

@@ -200,12 +200,21 @@ def trailing_result_columns(header: list[str]) -> int:
     return 0
 
 
+#: The column headers staff see, per field: in the blank template, and where a message lists what
+#: the template looks for (a field the table does not know keeps its name).
+LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "order_no": "Order number",
+          "sku": "SKU", "serial_id": "Serial record id", "serial_number": "Serial number"}
+
+
 def expected_headers(template: Template) -> str:
-    """A plain-words list of the headers the template looks for."""
+    """The headers the template looks for, in the blank template's words first and then a few of
+    its other spellings: "Resource type (or resource, type, resource kind); …"."""
     parts = []
     for name, spec in template.fields.items():
         if spec.value is None:
-            parts.append(" / ".join([name, *spec.aliases[:3]]))
+            label = LABELS.get(name, name)
+            others = [alias for alias in spec.aliases if normalise_key(alias) != normalise_key(label)][:3]
+            parts.append(label + (f" (or {', '.join(others)})" if others else ""))
     return "; ".join(parts)
 
 
