@@ -92,8 +92,9 @@ class Engine:
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
         self._grace: asyncio.TimerHandle | None = None
-        if progress and client.on_wait is None:  # the progress says why nothing moves (e.g. another run's turn)
-            client.on_wait = lambda seconds, why: self.tell(f"{why} (about {seconds:.0f} s)")
+        if progress:  # the progress says why nothing moves (e.g. another run's turn), and counts requests as sent
+            client.on_wait = client.on_wait or (lambda seconds, why: self.tell(f"{why} (about {seconds:.0f} s)"))
+            client.stats.on_request = client.stats.on_request or self.tell
 
     # --- the run -------------------------------------------------------------
 
@@ -249,13 +250,13 @@ class Engine:
         try:
             current = await self.reads.before(res)
         except (ApiRequestError, ApiUnavailableError, UntrustedListError) as exc:
-            self._record(_failed(self.asks[res], f"could not list the serials on {_name(res)}: {exc}"))
+            self._record(_failed(self.asks[res], f"could not list the serials on {staff_resource(*res)}: {exc}"))
             self._done.add(res)
             if isinstance(exc, ApiUnavailableError) or (isinstance(exc, ApiRequestError) and exc.status_code == 404):
                 raise
             return
         before = stored.before if stored else current
-        found = truth.resolve(_name(res), self.asks[res], before, {int(r["id"]) for r in current},
+        found = truth.resolve(staff_resource(*res), self.asks[res], before, {int(r["id"]) for r in current},
                               apply=self.mode == Mode.APPLY, earlier=self.earlier, stamp=self._stamp(),
                               one_sheet=self._one_sheet)
         self._confirmed[res] = found.confirmed
@@ -390,11 +391,6 @@ async def _cancel(tasks: list[asyncio.Task]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _name(res: Resource) -> str:
-    """A resource as messages to staff name it: "Manufacturing order 3001"."""
-    return staff_resource(*res)
 
 
 __all__ = ["Engine", "Progress", "UNREACHABLE_LIMIT"]

@@ -201,6 +201,21 @@ def test_sandbox_stopped_mid_run(tmp_path, state):
     assert out.exists()
 
 
+def test_progress_counts_each_request_as_it_goes_out(tmp_path, state):
+    """The requests figure moves with every request, not only when a resource is through (under
+    the quota a resource's lists and DELETEs take seconds, and the page would stand still)."""
+    path = sheet(tmp_path, [("MO", r, r, "") for r in range(1, 4)])
+    with running_sandbox(records=[rec(r, f"S{r}", resource_id=r) for r in range(1, 4)]) as server:
+        told: list[int] = []
+        result = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state,
+                                     client_options=FAST, progress=lambda p: told.append(p.requests_done),
+                                     concurrency=1, listing="per_resource")
+        sent = sum(server.store.stats()["requests"].values())
+    assert statuses(result) == ["deleted"] * 3
+    assert sent >= 9  # per resource: a list before, a DELETE, a list after
+    assert set(range(1, sent + 1)) <= set(told), told
+
+
 def test_the_same_file_again_is_checked_again_and_reports_todays_truth(tmp_path, state):
     """A re-run re-checks: it lists again, sends what is on the resource now, and notes the earlier run."""
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 2, "")])

@@ -64,6 +64,8 @@ class PacedTransport(httpx.AsyncBaseTransport):
                 if request.method in WRITES and self.holds.writes:
                     raise RequestNotSent()
                 self.stats.requests[request.method] += 1
+                if self.stats.on_request is not None:
+                    self.stats.on_request()
                 response = await self._send(request)
                 answer = self._learn(response, grant.sent_at)
             finally:
