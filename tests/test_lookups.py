@@ -80,7 +80,7 @@ def test_purchase_order_row_by_order_and_sku():
 ])
 def test_unknown_and_ambiguous_references_say_which(ref, problem):
     [found] = find(app_for(), ref)
-    assert found == Found(None, problem, Status.INVALID)
+    assert (found.resource_id, found.problem, found.status) == (None, problem, Status.INVALID)
 
 
 def test_an_unknown_order_spends_no_sku_lookup():
@@ -156,6 +156,25 @@ def test_resolution_fills_ids_marks_problems_and_notes_beside_the_row():
     assert out.at[0, "message"] == "MO-3001 is Manufacturing order 8123"
     assert out.at[3, "message"] == "SO-1042 / SKU KNF-01 is Sales order row 5001"
     assert out.at[8, "message"] == ""
+
+
+def test_an_unknown_spelling_of_an_order_or_sku_found_in_another_row_names_it():
+    """Katana matches order numbers and SKUs as written: "mo-3001" beside a found "MO-3001" says
+    how Katana writes it, without a request more; a number no other row spells is left as it was."""
+    rows = rows_frame(("ManufacturingOrder", None, "MO-3001", "", "A"),
+                      ("ManufacturingOrder", None, "mo 3001", "", "B"),
+                      ("SalesOrderRow", None, "SO-1042", "KNF-01", "C"),
+                      ("PurchaseOrderRow", None, "PO-77", "knf01", "D"),
+                      ("ManufacturingOrder", None, "MO-404", "", "E"))
+    app = app_for()
+    out = fold(rows, resolution=run_resolve(app, rows)[0])
+    assert out["status"].tolist() == ["valid", "invalid", "valid", "invalid", "invalid"]
+    assert out.at[1, "message"] == ("Katana has no manufacturing order mo 3001; another row writes it MO-3001, "
+                                    "which Katana found: write the order number as Katana shows it")
+    assert out.at[3, "message"] == ("Katana has no item with SKU knf01; another row writes it KNF-01, "
+                                    "which Katana found: write the SKU as Katana shows it")
+    assert out.at[4, "message"] == "Katana has no manufacturing order MO-404"
+    assert sum(endpoints(app).values()) <= lookup_requests(rows)  # no request more than said beforehand
 
 
 def test_an_order_row_with_its_id_but_no_sku_is_not_looked_up():

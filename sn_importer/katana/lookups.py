@@ -18,7 +18,8 @@ its rows ``invalid`` and nothing is sent for them.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -36,6 +37,7 @@ class Found:
     resource_id: int | None
     problem: str = ""
     status: Status = Status.INVALID  # of the rows, when there is a problem
+    unknown: str = ""  # "order" or "sku": the one Katana does not know, for a near miss in the same file
 
 
 def _same(a: object, b: str) -> bool:
@@ -73,7 +75,7 @@ class Lookups:
         records = await self._ask(kind.orders, {"order_no": order_no})
         ids = sorted({int(r["id"]) for r in records if _same(r.get("order_no"), order_no) and "id" in r})
         if not ids:
-            return Found(None, f"Katana has no {kind.order_words} {order_no}")
+            return Found(None, f"Katana has no {kind.order_words} {order_no}", unknown="order")
         if len(ids) > 1:
             return Found(None, f"Katana has several {kind.order_words}s numbered {order_no} "
                                f"(ids {_listed(ids)}); give the resource_id instead")
@@ -82,7 +84,7 @@ class Lookups:
     async def _variants(self, sku: str) -> set[int] | Found:
         records = await self._ask("/variants", {"sku": sku})
         ids = {int(r["id"]) for r in records if _same(r.get("sku"), sku) and "id" in r}
-        return ids or Found(None, f"Katana has no item with SKU {sku}")
+        return ids or Found(None, f"Katana has no item with SKU {sku}", unknown="sku")
 
     async def _row(self, kind: OrderLookup, ref: Reference, order_id: int, variants: set[int]) -> Found:
         rows: set[int] = set()
@@ -119,7 +121,7 @@ async def resolve(rows: pd.DataFrame, lookups: Lookups,
     """Resolve every row named by order number; the rows frame is only read. ``words``: each sheet's
     words for the fields (its own headers), for the messages."""
     refs = references(rows)
-    found = await asyncio.gather(*(lookups.find(ref) for ref in refs))
+    found = _near_misses(list(refs), await asyncio.gather(*(lookups.find(ref) for ref in refs)))
     resolution = Resolution()
     given, sheets = rows["resource_id"], rows.get("sheet")
     for (ref, labels), answer in zip(refs.items(), found):
@@ -128,6 +130,32 @@ async def resolve(rows: pd.DataFrame, lookups: Lookups,
             named = sheet_words.get("resource_id", "resource id")
             _settle(resolution, label, ref, answer, given.at[label], named)
     return resolution
+
+
+def _near_misses(refs: list[Reference], found: list[Found]) -> list[Found]:
+    """An order number or SKU Katana does not know that another row of the file writes otherwise
+    and Katana found ("mo-2917" beside "MO-2917", "KNF 01" beside "KNF-01") says so: Katana
+    matches them as written, and staff see the right spelling at once. Costs no request."""
+    orders = {(ref.resource_type, _letters(ref.order_no)): ref.order_no
+              for ref, answer in zip(refs, found) if answer.resource_id is not None}
+    skus = {_letters(ref.sku): ref.sku for ref, answer in zip(refs, found) if answer.resource_id is not None and ref.sku}
+    out = []
+    for ref, answer in zip(refs, found):
+        twin, what = None, ""
+        if answer.unknown == "order":
+            twin, what = orders.get((ref.resource_type, _letters(ref.order_no))), "order number"
+        elif answer.unknown == "sku":
+            twin, what = skus.get(_letters(ref.sku)), "SKU"
+        if twin:
+            answer = replace(answer, problem=f"{answer.problem}; another row writes it {twin}, which Katana "
+                                             f"found: write the {what} as Katana shows it")
+        out.append(answer)
+    return out
+
+
+def _letters(text: str) -> str:
+    """Letters and digits alone, case folded: what two spellings of one number share."""
+    return re.sub(r"[\W_]+", "", text).casefold()
 
 
 def _settle(resolution: Resolution, label, ref: Reference, answer: Found, given, named: str) -> None:
