@@ -16,6 +16,7 @@ from rich.table import Table
 
 from .header import needs_attention, unread_sentence
 from .status import COLOURS
+from .words import plural
 
 if TYPE_CHECKING:
     from .job import Job
@@ -48,18 +49,17 @@ def show_plan(job: Job) -> None:
     from .references import references
 
     plan = job.plan_detail
-    out.print(f"Plan: {plan.serial_count} serials on {plan.resource_count} resources, "
-              f"{plan.delete_requests} DELETE requests.")
+    out.print(f"{plan.sentence}.")
     named = references(job.rows)
     if named:
         labels = [label for found in named.values() for label in found]
         both = int(job.rows.loc[labels, "resource_id"].notna().sum())  # counted in the plan above already
         if len(labels) > both:
             only = {ref for ref, found in named.items() if job.rows.loc[found, "resource_id"].isna().any()}
-            out.print(f"      and {len(labels) - both} rows naming {len(only)} resources by order number, "
-                      "to be looked up in Katana at preview and apply.")
+            out.print(f"      and {plural(len(labels) - both, 'row')} naming {plural(len(only), 'resource')} by order "
+                      "number, to be looked up in Katana at preview and apply.")
         if both:
-            out.print(f"      {both} rows give both a resource id and an order number: at preview and apply "
+            out.print(f"      {plural(both, 'row gives', 'rows give')} both a resource id and an order number: at preview and apply "
                       "Katana is asked whether the two name the same resource.")
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from .header import needs_attention, unread_sentence
 from .report.summary import shown_skipped_sheets, unread_sheets
 from .status import COLOURS, GOAL, Mode
+from .words import plural
 from .validate import shown_fields
 
 if TYPE_CHECKING:
@@ -127,15 +128,14 @@ def plan_title(result: RunResult, plan: pd.DataFrame) -> str:
     """What the plan table shows: the sheet's plan, or what the run found of it."""
     detail = result.plan_detail
     if result.mode == Mode.VALIDATE:
-        return (f"Plan: {detail.serial_count} serials on {detail.resource_count} resources, "
-                f"{detail.delete_requests} DELETE requests")
+        return detail.sentence
     goal = plan.columns[-1]
     reached, resources = int(plan[goal].sum()), int((plan[goal] > 0).sum())
     found = f"{reached} of {detail.serial_count} serials on {resources} of {detail.resource_count} resources"
     if result.mode == Mode.PREVIEW:
         chunk = result.template.ids_per_request
         deletes = sum(-(-int(n) // chunk) for n in plan[goal])
-        return f"Plan after the preview: {found} would be detached, {deletes} DELETE requests"
+        return f"Plan after the preview: {found} would be detached, {plural(deletes, 'DELETE request')}"
     return f"After the apply: {found} detached and verified"
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .status import Mode, Status, is_one_of
 from .strategy import upfront_requests
+from .words import plural
 
 PLAN_COLUMNS = ("resource_type", "resource_id", "serials", "requests")
 
@@ -54,6 +55,12 @@ class Plan:
     @property
     def delete_requests(self) -> int:
         return int(self.resources["requests"].sum()) if len(self.resources) else 0
+
+    @property
+    def sentence(self) -> str:
+        """"Plan: 3 serials on 1 resource, 1 DELETE request", as the console and the notebook say it."""
+        return (f"Plan: {plural(self.serial_count, 'serial')} on {plural(self.resource_count, 'resource')}, "
+                f"{plural(self.delete_requests, 'DELETE request')}")
 
     def api_requests(self, with_delete: bool = True) -> int:
         """Requests a run needs at most before Katana is asked anything (see :mod:`.strategy`,

@@ -190,7 +190,7 @@ def test_the_plan_counts_a_row_once_when_it_gives_an_id_and_an_order_number(tmp_
     done = run_cli("validate", "both.csv", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     said = " ".join(done.stdout.split())
-    assert "Plan: 1 serials on 1 resources, 1 DELETE requests." in said
-    assert "and 1 rows naming 1 resources by order number, to be looked up in Katana" in said
-    assert ("1 rows give both a resource id and an order number: at preview and apply Katana is asked whether the "
+    assert "Plan: 1 serial on 1 resource, 1 DELETE request." in said
+    assert "and 1 row naming 1 resource by order number, to be looked up in Katana" in said
+    assert ("1 row gives both a resource id and an order number: at preview and apply Katana is asked whether the "
             "two name the same resource.") in said

@@ -120,7 +120,7 @@ def test_the_cycle_finder_finds_a_cycle():
 #: subpackage whole.
 LAYERS = {
     "tables and plumbing": ["errors", "status", "clock", "interrupt", "resources", "filesafety", "storage",
-                            "locks", "sqlitefile", "memory", "textbytes", "cell_text", "resource_types", "columns", "formats", "katana", "schemas"],
+                            "locks", "sqlitefile", "memory", "textbytes", "cell_text", "words", "resource_types", "columns", "formats", "katana", "schemas"],
     "reading a sheet": ["template", "mapping", "header", "numfmt", "office", "xlsx", "sheetscan", "xls", "ods", "package",
                         "source", "guard", "reader", "csv_reader", "workbook_cells", "workbook_reader", "footer"],
     "rows": ["schema", "validate", "plan", "strategy", "references"],

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..header import INSTRUCTIONS_REASON, INSTRUCTIONS_TITLE, needs_attention, unread_sentence
 from ..status import Mode, Origin, Status
+from ..words import plural
 
 #: The first cell of the blank template's own instructions sheet (see ``blank.py``).
 TEMPLATE_INSTRUCTIONS_TITLE = INSTRUCTIONS_TITLE
@@ -102,10 +103,6 @@ class Line:
 
     kind: str
     cells: tuple = ()
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def summary_lines(rows: pd.DataFrame, facts: ReportFacts, file_notes: list[str] = ()) -> list[Line]:

@@ -21,6 +21,7 @@ from ..report.summary import unread_sheets
 from ..validate import shown_fields
 from ..outcome import Cause
 from ..status import COLOURS, Mode, Status
+from ..words import plural
 
 if TYPE_CHECKING:
     from ..job import Job
@@ -65,10 +66,6 @@ def when(stamp: str | None) -> str:
     except ValueError:
         return stamp
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def statuses(counts: dict[str, int]) -> list[dict]:
