@@ -82,7 +82,7 @@ def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int]
     by_serial: dict[str, list[dict]] = {}
     for record in before:
         by_serial.setdefault(str(record["serial_number"]), []).append(record)
-    padded = _zero_padded(by_serial)
+    padded, near = _zero_padded(by_serial), _near_serials(by_serial)
     found = Resolved()
     seen: dict[int, Ask] = {}
     for ask in asks:
@@ -101,7 +101,7 @@ def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int]
                                         f"{back[2]} (put back by an undo?): nothing was sent; to detach it again, give "
                                         f"the serial number or the new id", ask.serial_id, stamp)
         elif not records:
-            hint = _zeros_hint(ask.serial, padded) if ask.serial_id is None else ""
+            hint = (_zeros_hint(ask.serial, padded) or _near_hint(ask.serial, near)) if ask.serial_id is None else ""
             _absent(found, name, ask, now_listed, apply, earlier.get(ask.position), stamp, hint, one_sheet)
         elif ask.serial and ask.serial_id is not None and records[0]["serial_number"] != ask.serial:
             found.outcomes[ask.position] = Outcome(
@@ -274,6 +274,36 @@ def _zeros_hint(serial: str | None, padded: dict[str, str]) -> str:
         return ""
     return (f"; {found!r} is on it: Excel drops the leading zeros of a serial stored as a number, so format the "
             "serial column as Text, type the serial with its zeros and run again")
+
+
+def _loose(serial: str) -> str:
+    """A serial with its letter case and every space taken out: what a near miss shares with it."""
+    return "".join(serial.split()).casefold()
+
+
+def _near_serials(by_serial: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """The resource's serials by their loose form (from the list already read: no request)."""
+    near: dict[str, list[str]] = {}
+    for serial in by_serial:
+        near.setdefault(_loose(serial), []).append(serial)
+    return near
+
+
+def _near_hint(serial: str | None, near: dict[str, list[str]]) -> str:
+    """When a serial differing from a missing one only in letter case or spacing is on the resource,
+    name it, so the sheet can be corrected. Katana matches serials exactly and only the exact
+    serial is ever sent: this is advice, not a match."""
+    if not serial:
+        return ""
+    found = [s for s in near.get(_loose(serial), []) if s != serial]
+    if not found:
+        return ""
+    cased = any("".join(s.split()) != "".join(serial.split()) for s in found)
+    spaced = any(s.casefold() != serial.casefold() for s in found)
+    how = " and ".join(w for w, differs in (("letter case", cased), ("spacing", spaced)) if differs)
+    names = ", ".join(map(repr, found))
+    return (f"; {names} {'is' if len(found) == 1 else 'are'} on it, differing only in {how}: Katana matches "
+            "serials exactly, so correct this row's serial and run again")
 
 
 __all__ = ["Ask", "Earlier", "Resolved", "Sending", "planned", "removed_records", "resolve", "stopped", "suspicion",
