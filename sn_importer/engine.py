@@ -34,7 +34,7 @@ from .outcome import Findings, Outcome, Outcomes, Progress
 from .reads import Reads, Unbelieved, ids_of
 from .status import UNSETTLED, Mode, Status, StopKind
 from .strategy import ListingPlan
-from .truth import Ask, Earlier, Resolved, Sending
+from .truth import Ask, Earlier, Resolved, Sending, Unfinished
 
 Resource = tuple[str, int]
 
@@ -67,11 +67,11 @@ class Engine:
                  journal: Journal | None = None, run_key: str | None = None,
                  progress: Callable[[Progress], None] | None = None, concurrency: int = 4, listing: str = "auto",
                  on_plan: Callable[[ListingPlan], None] | None = None, interrupt: Interrupt | None = None,
-                 earlier: dict[int, Earlier] | None = None, counts: Counter | None = None, recheck: float = 15.0):
+                 earlier: dict[int, Earlier] | None = None, counts: Counter | None = None, recheck: float = 15.0,
+                 unfinished: dict[Resource, Unfinished] | None = None):
         self.asks, self.client, self.mode, self.chunk = asks, client, Mode(mode), ids_per_request
         self.journal, self.key, self.progress, self.interrupt = journal, run_key, progress, interrupt
-        self.earlier = earlier or {}
-        self.recheck = max(0.0, recheck)
+        self.earlier, self.unfinished, self.recheck = earlier or {}, unfinished or {}, max(0.0, recheck)
         self._one_sheet = len({a.sheet for asks_ in asks.values() for a in asks_}) <= 1
         self.findings = Findings()
         self.listing: ListingPlan | None = None
@@ -258,7 +258,7 @@ class Engine:
         before = stored.before if stored else current
         found = truth.resolve(staff_resource(*res), self.asks[res], before, {int(r["id"]) for r in current},
                               apply=self.mode == Mode.APPLY, earlier=self.earlier, stamp=self._stamp(),
-                              one_sheet=self._one_sheet)
+                              one_sheet=self._one_sheet, unfinished=self.unfinished.get(res))
         self._confirmed[res] = found.confirmed
         self.findings.removed.extend(found.removed)
         if self.mode == Mode.PREVIEW or not found.confirmed:

@@ -118,6 +118,15 @@ def _read(state_dir: Path | None, question):
         return None
 
 
+def _resources(db: sqlite3.Connection, key: str) -> dict[tuple[str, int], ResourceRecord]:
+    """What the run of ``key`` recorded for each resource: its phase, records before, plan and outcomes."""
+    rows = db.execute("SELECT resource_type, resource_id, phase, before, planned, outcome "
+                      "FROM resources WHERE run_key=?", (key,)).fetchall()
+    return {(t, i): ResourceRecord(p, json.loads(b), json.loads(pl),
+                                   {int(k): Outcome.from_json(v) for k, v in json.loads(o).items()} if o else None)
+            for t, i, p, b, pl, o in rows}
+
+
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's content, read in blocks (sheets can be large)."""
     digest = hashlib.sha256()
@@ -173,6 +182,20 @@ class Journal:
         row = _read(state_dir, lambda db: db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs "
                                                      "WHERE run_key=?", (key,)).fetchone())
         return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None) if row else None
+
+    @staticmethod
+    def unfinished(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str,
+                   api_key: str) -> tuple[PastRun, dict[tuple[str, int], ResourceRecord]] | None:
+        """The unfinished apply of a file on this account and what it recorded for each resource (the
+        records before its first DELETE, the ids it set out to detach), read the way a resumed apply
+        reads them, without creating or locking anything (for a preview); None when there is none."""
+        key = run_key(input_path, template_path, base_url, api_key)
+
+        def read(db: sqlite3.Connection):
+            row = db.execute("SELECT run_id, started_at FROM runs WHERE run_key=? AND finished_at IS NULL",
+                             (key,)).fetchone()
+            return (PastRun(row[0], row[1], None, None), _resources(db, key)) if row else None
+        return _read(state_dir, read)
 
     @staticmethod
     def removed_by(state_dir: Path | None, run_id: str) -> dict[tuple[str, int], set[tuple[int, str]]] | None:
@@ -292,11 +315,7 @@ class Journal:
     # --- resources -----------------------------------------------------------
 
     def resources(self, key: str) -> dict[tuple[str, int], ResourceRecord]:
-        rows = self.db.execute("SELECT resource_type, resource_id, phase, before, planned, outcome "
-                               "FROM resources WHERE run_key=?", (key,)).fetchall()
-        return {(t, i): ResourceRecord(p, json.loads(b), json.loads(pl),
-                                       {int(k): Outcome.from_json(v) for k, v in json.loads(o).items()} if o else None)
-                for t, i, p, b, pl, o in rows}
+        return _resources(self.db, key)
 
     def before_delete(self, key: str, resource: tuple[str, int], before: list[dict], planned: list[int]) -> None:
         """Commit the plan and the 'before' records of a resource ahead of its first DELETE."""

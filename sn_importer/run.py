@@ -37,7 +37,7 @@ from .remote import NO_KEY, connect, open_journal, run_sync, with_ledger
 from .result import RunResult
 from .settings import resolve_quota_share
 from .strategy import ListingPlan, upfront_requests
-from .truth import Ask, Earlier
+from .truth import Ask, Earlier, Unfinished
 from .validate import sheet_words
 from .status import UNSETTLED, Mode, Origin, StopKind, count_statuses
 
@@ -81,11 +81,7 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
         if not connection.api_key:
             result.halt(StopKind.NO_KEY, NO_KEY)
             return result
-        if mode == Mode.APPLY:
-            journal, key, earlier = _open_journal(result, stack, state_dir, fresh, connection.api_key)
-        else:
-            journal, key, earlier = None, None, {}
-            _note_applied_before(result, state_dir, connection.api_key)
+        journal, key, earlier, unfinished = _journal_for(result, stack, state_dir, fresh, connection.api_key)
         if result.stop:
             return result
         options = with_ledger(result, stack, state_dir, connection, share, client_options)
@@ -101,7 +97,8 @@ def run_remote(job: Job, mode: Mode, *, base_url: str | None = None, api_key: st
 
         start = partial(Engine, client=client, mode=mode, ids_per_request=job.template.ids_per_request,
                         journal=journal, run_key=key, progress=progress, concurrency=concurrency,
-                        listing=listing, on_plan=planned, interrupt=interrupt, earlier=earlier, recheck=recheck)
+                        listing=listing, on_plan=planned, interrupt=interrupt, earlier=earlier, recheck=recheck,
+                        unfinished=unfinished)
         _run_engine(result, start, client, _requests_up_front(job, mode, client, announce, lookups))
         result.notes.extend(getattr(client.ledger, "notes", []))
         if journal and key and _complete(result):
@@ -209,6 +206,15 @@ def _complete(result: RunResult) -> bool:
     return not result.stop and not {s.value for s in UNSETTLED} & set(count_statuses(rows))
 
 
+def _journal_for(result: RunResult, stack: ExitStack, state_dir, fresh: bool, api_key: str) -> tuple[
+        Journal | None, str | None, dict[int, Earlier], dict[tuple[str, int], Unfinished]]:
+    """An apply's journal (locked), its key and what an earlier run did to its rows; a preview's notes
+    from the journal and what an unfinished apply set out to detach (the journal only read)."""
+    if result.mode == Mode.APPLY:
+        return *_open_journal(result, stack, state_dir, fresh, api_key), {}
+    return None, None, {}, _note_applied_before(result, state_dir, api_key)
+
+
 def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool,
                   api_key: str) -> tuple[Journal | None, str | None, dict[int, Earlier]]:
     """The journal, locked for this run, its key, and what an earlier finished run of the file on
@@ -244,13 +250,22 @@ def applied_before(past: PastRun) -> str:
             "shows what is on its resource today.")
 
 
-def _note_applied_before(result: RunResult, state_dir, api_key: str) -> None:
-    """A preview of a file that was applied before (on this account) says so, and when (the journal
-    is only read)."""
-    past = Journal.peek(state_dir, result.path, result.template.path, result.base_url or "", api_key)
+def _note_applied_before(result: RunResult, state_dir, api_key: str) -> dict[tuple[str, int], Unfinished]:
+    """A preview of a file that was applied before (on this account) says so, and when; one whose apply
+    stopped part way says that apply finishes it, and gets what that run set out to detach on each
+    resource, so its rows are told from serials never there (the journal is only read)."""
+    where = (result.path, result.template.path, result.base_url or "", api_key)
+    if unfinished := Journal.unfinished(state_dir, *where):
+        past, resources = unfinished
+        result.notes.append(f"An apply of this file started {past.started_at} (run {past.run_id}) did not finish; "
+                            "apply this file again to finish it. Rows it detached are not on their resource now.")
+        return {res: Unfinished(past.run_id, past.started_at, stored.before, frozenset(stored.planned))
+                for res, stored in resources.items()}
+    past = Journal.peek(state_dir, *where)
     if past and past.finished_at:
         result.notes.append(f"This file was applied before on {past.finished_at} (run {past.run_id}); "
                             "this check shows what is on each resource today.")
+    return {}
 
 
 __all__ = ["NO_KEY", "RECHECK", "connect", "run_remote", "run_sync"]

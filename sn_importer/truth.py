@@ -11,6 +11,8 @@ prove. They are the product's promise, so they are kept apart and small:
   there is ``not_on_resource`` (or ``deleted``, when an earlier run of the
   same file detached it, or sent it and saw it stay, and it is gone now);
   the same serial twice on a resource is a ``duplicate`` of the first row.
+  A preview tells a row an unfinished apply of the file took off (its
+  journal's plan, :class:`Unfinished`) from one whose serial was never there.
 * **After the DELETE** (:func:`verdict`): a row is ``deleted`` only when none
   of its records is listed; still listed, it is ``still_present`` if it was
   sent, ``failed`` if its DELETE failed, ``skipped`` if the run stopped before
@@ -60,6 +62,25 @@ class Earlier:
     record: dict | None = None
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """What the unfinished apply of the same file recorded for a resource before its first DELETE: the
+    records then on it and the ids it set out to detach. A preview tells the rows that run took off
+    from rows whose serial was never there (an apply resumes the run instead)."""
+
+    run_id: str
+    started_at: str
+    before: list[dict]
+    planned: frozenset[int]
+
+    def took(self, ask: Ask, now_listed: set[int]) -> bool:
+        """The row's serial was on the resource when the run started, the run set out to detach it, and
+        it is gone now."""
+        ids = {int(r["id"]) for r in self.before if (int(r["id"]) == ask.serial_id if ask.serial_id is not None
+                                                      else str(r["serial_number"]) == ask.serial)}
+        return bool(ids) and ids <= self.planned and not ids & now_listed
+
+
 @dataclass
 class Resolved:
     """A resource's rows before its DELETE: the confirmed ones (position → the ids of their
@@ -73,16 +94,18 @@ class Resolved:
 
 
 def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int], *, apply: bool,
-            earlier: dict[int, Earlier], stamp: str, one_sheet: bool = True) -> Resolved:
+            earlier: dict[int, Earlier], stamp: str, one_sheet: bool = True,
+            unfinished: Unfinished | None = None) -> Resolved:
     """Which rows name a serial that is on the resource; outcomes for the rest.
 
     ``before`` are the records the run started from (the journal's, when it
-    resumes), ``now_listed`` the ids listed on the resource now."""
+    resumes), ``now_listed`` the ids listed on the resource now; ``unfinished``
+    (a preview's) what an unfinished apply of the file set out to detach here."""
     by_id = {int(r["id"]): r for r in before}
     by_serial: dict[str, list[dict]] = {}
     for record in before:
         by_serial.setdefault(str(record["serial_number"]), []).append(record)
-    padded = _zero_padded(by_serial)
+    padded, near = _zero_padded(by_serial), _near_serials(by_serial)
     found = Resolved()
     seen: dict[int, Ask] = {}
     for ask in asks:
@@ -100,8 +123,13 @@ def resolve(name: str, asks: list[Ask], before: list[dict], now_listed: set[int]
                                         f"{back[0].run_id}, but its serial {back[1]!r} is on {name} again, as record "
                                         f"{back[2]} (put back by an undo?): nothing was sent; to detach it again, give "
                                         f"the serial number or the new id", ask.serial_id, stamp)
+        elif not records and unfinished and unfinished.took(ask, now_listed):
+            found.outcomes[ask.position] = Outcome(
+                Status.NOT_ON_RESOURCE, f"{_what(ask)} is not on {name} now: detached by the unfinished apply run "
+                                        f"{unfinished.run_id} started {unfinished.started_at}; apply this file "
+                                        "again to finish that run", ask.serial_id, stamp)
         elif not records:
-            hint = _zeros_hint(ask.serial, padded) if ask.serial_id is None else ""
+            hint = (_zeros_hint(ask.serial, padded) or _near_hint(ask.serial, near)) if ask.serial_id is None else ""
             _absent(found, name, ask, now_listed, apply, earlier.get(ask.position), stamp, hint, one_sheet)
         elif ask.serial and ask.serial_id is not None and records[0]["serial_number"] != ask.serial:
             found.outcomes[ask.position] = Outcome(
@@ -146,10 +174,14 @@ def _absent(found: Resolved, name: str, ask: Ask, now_listed: set[int], apply: b
                 Status.DELETED, f"detached on {earlier.checked_at} by run {earlier.run_id}; still absent now",
                 earlier.serial_id, stamp, Cause.EARLIER_RUN)
         return
-    what = f"serial id {ask.serial_id}" if ask.serial_id is not None else f"serial {ask.serial!r}"
     found.outcomes[ask.position] = Outcome(
-        Status.NOT_ON_RESOURCE, f"{what} is not on {name} (checked before any delete; nothing sent){hint}",
+        Status.NOT_ON_RESOURCE, f"{_what(ask)} is not on {name} (checked before any delete; nothing sent){hint}",
         ask.serial_id, stamp)
+
+
+def _what(ask: Ask) -> str:
+    """The serial a row names, as its messages say it."""
+    return f"serial id {ask.serial_id}" if ask.serial_id is not None else f"serial {ask.serial!r}"
 
 
 def planned(found: Resolved, stamp: str) -> Outcomes:
@@ -276,5 +308,35 @@ def _zeros_hint(serial: str | None, padded: dict[str, str]) -> str:
             "serial column as Text, type the serial with its zeros and run again")
 
 
-__all__ = ["Ask", "Earlier", "Resolved", "Sending", "planned", "removed_records", "resolve", "stopped", "suspicion",
-           "unsettled", "verdict"]
+def _loose(serial: str) -> str:
+    """A serial with its letter case and every space taken out: what a near miss shares with it."""
+    return "".join(serial.split()).casefold()
+
+
+def _near_serials(by_serial: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """The resource's serials by their loose form (from the list already read: no request)."""
+    near: dict[str, list[str]] = {}
+    for serial in by_serial:
+        near.setdefault(_loose(serial), []).append(serial)
+    return near
+
+
+def _near_hint(serial: str | None, near: dict[str, list[str]]) -> str:
+    """When a serial differing from a missing one only in letter case or spacing is on the resource,
+    name it, so the sheet can be corrected. Katana matches serials exactly and only the exact
+    serial is ever sent: this is advice, not a match."""
+    if not serial:
+        return ""
+    found = [s for s in near.get(_loose(serial), []) if s != serial]
+    if not found:
+        return ""
+    cased = any("".join(s.split()) != "".join(serial.split()) for s in found)
+    spaced = any(s.casefold() != serial.casefold() for s in found)
+    how = " and ".join(w for w, differs in (("letter case", cased), ("spacing", spaced)) if differs)
+    names = ", ".join(map(repr, found))
+    return (f"; {names} {'is' if len(found) == 1 else 'are'} on it, differing only in {how}: Katana matches "
+            "serials exactly, so correct this row's serial and run again")
+
+
+__all__ = ["Ask", "Earlier", "Resolved", "Sending", "Unfinished", "planned", "removed_records", "resolve", "stopped",
+           "suspicion", "unsettled", "verdict"]
