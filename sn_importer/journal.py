@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import JournalError, RunInProgress, StorageError
@@ -127,6 +127,40 @@ def _resources(db: sqlite3.Connection, key: str) -> dict[tuple[str, int], Resour
             for t, i, p, b, pl, o in rows}
 
 
+def _detached(db: sqlite3.Connection, key: str) -> dict[int, Earlier]:
+    """Row position → what the finished run of ``key`` did to it (detached it, or sent it and saw it stay)."""
+    rows = db.execute("SELECT position, serial_id, checked_at, run_id, cause, record FROM earlier "
+                      "WHERE run_key=?", (key,)).fetchall()
+    return {int(p): Earlier(s, c, r, Cause(cause), json.loads(record) if record else None)
+            for p, s, c, r, cause, record in rows}
+
+
+def _carried(db: sqlite3.Connection, key: str) -> dict[int, Earlier] | None:
+    """What the earlier runs of ``key`` did to its rows once its finished run is added (None when it has
+    none): the rows it detached (the latest detachment wins; a row it only found still gone keeps the
+    run that detached it), and the rows it sent and saw stay, with their records (a DELETE may land
+    after its check). Only read: a new run writes it to ``earlier``, a preview reads it."""
+    run = db.execute("SELECT run_id FROM runs WHERE run_key=? AND finished_at IS NOT NULL", (key,)).fetchone()
+    if run is None:
+        return None
+    earlier = _detached(db, key)
+    for before, outcome in db.execute("SELECT before, outcome FROM resources WHERE run_key=? AND "
+                                      "outcome IS NOT NULL", (key,)).fetchall():
+        records = {int(r["id"]): r for r in json.loads(before)}
+        for position, value in json.loads(outcome).items():
+            found, position = Outcome.from_json(value), int(position)
+            if found.cause == Cause.LANDED_LATE:  # the earlier run's DELETE did it: now known gone
+                if position in earlier:
+                    earlier[position] = replace(earlier[position], cause=Cause.VERIFIED)
+                continue
+            if found.cause not in _KEPT or found.status not in (Status.DELETED, Status.STILL_PRESENT):
+                continue
+            cause = Cause.SENT_STILL_THERE if found.status == Status.STILL_PRESENT else Cause.VERIFIED
+            earlier[position] = Earlier(found.serial_id, found.checked_at or "", run[0], cause,
+                                        records.get(found.serial_id))
+    return earlier
+
+
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's content, read in blocks (sheets can be large)."""
     digest = hashlib.sha256()
@@ -182,6 +216,14 @@ class Journal:
         row = _read(state_dir, lambda db: db.execute("SELECT run_id, started_at, finished_at, statuses FROM runs "
                                                      "WHERE run_key=?", (key,)).fetchone())
         return PastRun(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None) if row else None
+
+    @staticmethod
+    def detached_before(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str,
+                        api_key: str) -> dict[int, Earlier]:
+        """What the finished apply of a file on this account did to its rows, read without creating or
+        locking anything (for a preview: a row that run took off is told from a serial never there)."""
+        key = run_key(input_path, template_path, base_url, api_key)
+        return _read(state_dir, lambda db: _carried(db, key)) or {}
 
     @staticmethod
     def unfinished(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str,
@@ -272,36 +314,18 @@ class Journal:
                             (finished_at, json.dumps(statuses), key))
 
     def _keep_detached(self, key: str) -> None:
-        """Carry what the finished run of ``key`` did to its rows into ``earlier``: the rows it detached
-        (the latest detachment wins; a row it only found still gone keeps the run that detached it),
-        and the rows it sent and saw stay, with their records (a DELETE may land after its check)."""
-        run = self.db.execute("SELECT run_id FROM runs WHERE run_key=? AND finished_at IS NOT NULL",
-                              (key,)).fetchone()
-        if run is None:
+        """Carry what the finished run of ``key`` did to its rows into ``earlier`` (:func:`_carried`)."""
+        carried = _carried(self.db, key)
+        if carried is None:
             return
-        for before, outcome in self.db.execute("SELECT before, outcome FROM resources WHERE run_key=? AND "
-                                               "outcome IS NOT NULL", (key,)).fetchall():
-            records = {int(r["id"]): r for r in json.loads(before)}
-            for position, value in json.loads(outcome).items():
-                found = Outcome.from_json(value)
-                if found.cause == Cause.LANDED_LATE:  # the earlier run's DELETE did it: now known gone
-                    self.db.execute("UPDATE earlier SET cause=? WHERE run_key=? AND position=?",
-                                    (Cause.VERIFIED.value, key, int(position)))
-                    continue
-                if found.cause not in _KEPT or found.status not in (Status.DELETED, Status.STILL_PRESENT):
-                    continue
-                cause = Cause.SENT_STILL_THERE if found.status == Status.STILL_PRESENT else Cause.VERIFIED
-                record = records.get(found.serial_id)
-                self.db.execute("INSERT OR REPLACE INTO earlier VALUES (?,?,?,?,?,?,?)",
-                                (key, int(position), found.serial_id, found.checked_at or "", run[0], cause.value,
-                                 json.dumps(record) if record else None))
+        self.db.execute("DELETE FROM earlier WHERE run_key=?", (key,))
+        self.db.executemany("INSERT INTO earlier VALUES (?,?,?,?,?,?,?)", [
+            (key, position, e.serial_id, e.checked_at, e.run_id, e.cause.value, json.dumps(e.record) if e.record else None)
+            for position, e in carried.items()])
 
     def detached(self, key: str) -> dict[int, Earlier]:
         """Row position → what the earlier run did to it, for a re-run of a finished file."""
-        rows = self.db.execute("SELECT position, serial_id, checked_at, run_id, cause, record FROM earlier "
-                               "WHERE run_key=?", (key,)).fetchall()
-        return {int(p): Earlier(s, c, r, Cause(cause), json.loads(record) if record else None)
-                for p, s, c, r, cause, record in rows}
+        return _detached(self.db, key)
 
     def history(self, limit: int = 50) -> list[dict]:
         names = ("run_id", "input", "template", "base_url", "started_at", "finished_at", "statuses", "started_from",

@@ -209,10 +209,11 @@ def _complete(result: RunResult) -> bool:
 def _journal_for(result: RunResult, stack: ExitStack, state_dir, fresh: bool, api_key: str) -> tuple[
         Journal | None, str | None, dict[int, Earlier], dict[tuple[str, int], Unfinished]]:
     """An apply's journal (locked), its key and what an earlier run did to its rows; a preview's notes
-    from the journal and what an unfinished apply set out to detach (the journal only read)."""
+    from the journal, what the file's finished apply did to its rows and what an unfinished one set
+    out to detach (the journal only read)."""
     if result.mode == Mode.APPLY:
         return *_open_journal(result, stack, state_dir, fresh, api_key), {}
-    return None, None, {}, _note_applied_before(result, state_dir, api_key)
+    return None, None, *_note_applied_before(result, state_dir, api_key)
 
 
 def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool,
@@ -250,22 +251,25 @@ def applied_before(past: PastRun) -> str:
             "shows what is on its resource today.")
 
 
-def _note_applied_before(result: RunResult, state_dir, api_key: str) -> dict[tuple[str, int], Unfinished]:
-    """A preview of a file that was applied before (on this account) says so, and when; one whose apply
-    stopped part way says that apply finishes it, and gets what that run set out to detach on each
-    resource, so its rows are told from serials never there (the journal is only read)."""
+def _note_applied_before(result: RunResult, state_dir, api_key: str) -> tuple[
+        dict[int, Earlier], dict[tuple[str, int], Unfinished]]:
+    """A preview of a file that was applied before (on this account) says so, and when, and gets what
+    that run did to each row; one whose apply stopped part way says that apply finishes it, and gets
+    what that run set out to detach on each resource. Either way its rows are told from serials never
+    there (the journal is only read)."""
     where = (result.path, result.template.path, result.base_url or "", api_key)
     if unfinished := Journal.unfinished(state_dir, *where):
         past, resources = unfinished
         result.notes.append(f"An apply of this file started {past.started_at} (run {past.run_id}) did not finish; "
                             "apply this file again to finish it. Rows it detached are not on their resource now.")
-        return {res: Unfinished(past.run_id, past.started_at, stored.before, frozenset(stored.planned))
-                for res, stored in resources.items()}
+        return {}, {res: Unfinished(past.run_id, past.started_at, stored.before, frozenset(stored.planned))
+                    for res, stored in resources.items()}
     past = Journal.peek(state_dir, *where)
     if past and past.finished_at:
         result.notes.append(f"This file was applied before on {past.finished_at} (run {past.run_id}); "
                             "this check shows what is on each resource today.")
-    return {}
+        return Journal.detached_before(state_dir, *where), {}
+    return {}, {}
 
 
 __all__ = ["NO_KEY", "RECHECK", "connect", "run_remote", "run_sync"]

@@ -161,7 +161,18 @@ def _back(earlier: Earlier | None, by_serial: dict[str, list[dict]]) -> tuple[Ea
 def _absent(found: Resolved, name: str, ask: Ask, now_listed: set[int], apply: bool, earlier: Earlier | None,
             stamp: str, hint: str, one_sheet: bool) -> None:
     """A row whose serial the list before did not show: detached by an earlier run of this file
-    (its DELETE verified, or landing after its check), or not on the resource."""
+    (its DELETE verified, or landing after its check), or not on the resource. A preview says
+    which earlier run took it off; only an apply records it as ``deleted``."""
+    if not apply and earlier and earlier.serial_id not in now_listed:
+        late = earlier.cause == Cause.SENT_STILL_THERE
+        found.outcomes[ask.position] = Outcome(
+            Status.NOT_ON_RESOURCE,
+            f"{_what(ask)} is not on {name} now: " + (
+                f"the DELETE run {earlier.run_id} sent took effect after its check on {earlier.checked_at}; "
+                "apply this file again to record it as detached" if late else
+                f"detached on {earlier.checked_at} by run {earlier.run_id}, an apply of this file"),
+            earlier.serial_id, stamp)
+        return
     if apply and earlier and earlier.serial_id not in now_listed:
         if earlier.cause == Cause.SENT_STILL_THERE:
             found.outcomes[ask.position] = Outcome(

@@ -216,6 +216,25 @@ def test_progress_counts_each_request_as_it_goes_out(tmp_path, state):
     assert set(range(1, sent + 1)) <= set(told), told
 
 
+def test_a_preview_after_an_apply_says_which_run_took_a_row_off(tmp_path, state):
+    """A preview of a file applied before tells the rows that apply detached from serials never
+    there (the journal only read); it still calls them not_on_resource: nothing would be sent."""
+    path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 2, ""), ("MO", 3001, 9, "")])
+    with running_sandbox(records=[rec(1, "A"), rec(2, "B")]) as server:
+        first = sn.read(path).apply(base_url=server.base_url, api_key="sandbox", state_dir=state, client_options=FAST)
+        assert statuses(first) == ["deleted", "deleted", "not_on_resource"]
+        server.store.add(rec(2, "B"))  # serial 2 came back since
+        journal = (state / "journal.sqlite3").read_bytes()
+        preview = sn.read(path).preview(base_url=server.base_url, api_key="sandbox", state_dir=state,
+                                        client_options=FAST)
+    assert statuses(preview) == ["not_on_resource", "planned", "not_on_resource"]
+    assert preview.rows.at[0, "message"] == (f"serial id 1 is not on Manufacturing order 3001 now: detached on "
+                                             f"{first.rows.at[0, 'checked_at']} by run {first.run_id}, an apply of "
+                                             "this file")
+    assert preview.rows.at[2, "message"].startswith("serial id 9 is not on Manufacturing order 3001 (checked before")
+    assert (state / "journal.sqlite3").read_bytes() == journal
+
+
 def test_the_same_file_again_is_checked_again_and_reports_todays_truth(tmp_path, state):
     """A re-run re-checks: it lists again, sends what is on the resource now, and notes the earlier run."""
     path = sheet(tmp_path, [("MO", 3001, 1, ""), ("MO", 3001, 2, "")])
