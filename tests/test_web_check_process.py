@@ -102,7 +102,7 @@ def test_a_check_of_thousands_of_rows_is_made_in_a_process_that_exits(tmp_path, 
         page = Page(client)
         url = run_url(page.upload(sheet))
         page.wait(url, "ready", timeout=PATIENCE_S)
-        assert f"{rows} serial numbers would be detached from {orders} resources" in text(page.get(url))
+        assert f"{rows:,} serial numbers would be detached from {orders} resources" in text(page.get(url))
         workbook = io.BytesIO(page.get(f"{url}/download").content)
         assert workbook_statuses(workbook, ("four-thousand",)) == {"planned": rows}
         run = client.app.state.server.registry.get(url.rsplit("/", 1)[1])
