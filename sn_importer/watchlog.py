@@ -18,7 +18,7 @@ from .status import Status
 
 if TYPE_CHECKING:
     from .result import RunResult
-    from .watch import FileResult
+    from .dropfile import FileResult
 
 
 def logfmt(*, clock: Clock = SYSTEM, **fields) -> str:
