@@ -28,8 +28,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from .dropfile import LEFT_FOR_LATER, FileResult, FileRunner, Settings
-from .dropfolder import (FolderBusy, Layout, Settling, claim, folder_lock, free_name, is_ignored, mask_content,
-                         scan)
+from .dropfolder import (FolderBusy, Layout, Settling, claim, dropped_name, folder_lock, free_name, is_ignored,
+                         mask_content, scan)
 from .errors import UsageError
 from .filesafety import kind_of
 from .interrupt import Interrupt, stop_signals
@@ -158,7 +158,7 @@ class Watcher:
         for path, _ in scan(self.layout.processing):
             if self.stopping:
                 return
-            yield path, True, None, None
+            yield path, True, dropped_name(path), None
         for path, _ in scan(self.layout.inbox):
             if self.stopping:
                 return

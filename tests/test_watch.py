@@ -53,7 +53,10 @@ def summary(folder: Path, place: str, stem: str) -> dict:
 
 
 def names(folder: Path, place: str) -> set[str]:
-    return {p.name for p in (folder / place).iterdir()}
+    """What is in a sub-folder; in processing/, the files, not the hidden ``.<name>.claim`` record
+    beside each (the name it was dropped as)."""
+    return {p.name for p in (folder / place).iterdir()
+            if not (place == "processing" and p.name.startswith(".") and p.name.endswith(".claim"))}
 
 
 def file_lines(stderr: str) -> list[re.Match]:
@@ -486,3 +489,38 @@ def test_a_missing_key_is_one_logfmt_line_with_its_exit_code(folder, state):
     lines = stopped.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(r"^ts=\S+ level=error event=stopped .*exit=2 error=\"no API key", lines[0])
     assert names(folder, "inbox") == {"good.csv"}  # nothing touched
+
+
+def test_a_drop_renamed_on_arrival_keeps_its_dropped_name_when_resumed(folder, state):
+    """A drop whose name was taken is filed as ``<stem>.<UTC time><suffix>``; stopped mid-run by
+    SIGTERM and resumed by the next run, both lines and the summary still name what it was dropped as."""
+    (folder / "done").mkdir()
+    (folder / "done" / "orders.csv").write_text(sheet(0, 1))  # an earlier drop of that name, kept
+    drop(folder, "orders.csv", sheet(0, 6))
+    key = {"KATANA_API_KEY": "sandbox"}
+    with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
+        katana = SlowKatana(server)
+        options = ("--once", "--apply", "--base-url", katana.base_url)
+        watcher = start_watch(folder, state, *options, env=key)
+        try:
+            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
+            watcher.send_signal(signal.SIGTERM)
+            _, stderr = watcher.communicate(timeout=60)
+        finally:
+            watcher.kill()
+        assert watcher.returncode == 2, stderr
+        assert katana.deletes() < 6, "the file finished before the signal; make the sandbox slower"
+        [renamed] = names(folder, "processing")
+        assert (folder / "processing" / f".{renamed}.claim").is_file()
+        assert renamed.startswith("orders.2") and renamed.endswith(".csv")
+        stopped = next(m.string for m in file_lines(stderr) if f"file={renamed} " in m.string)
+        assert "result=processing" in stopped and " dropped_as=orders.csv" in stopped
+
+        resumed = watch_cli(folder, state, *options, env=key)
+    assert resumed.returncode == 0, resumed.stderr
+    [line] = [m.string for m in file_lines(resumed.stderr)]
+    assert f"file={renamed} result=done" in line and "resumed=yes" in line and " dropped_as=orders.csv" in line
+    result = summary(folder, "done", Path(renamed).stem)
+    assert result["resumed"] is True and result["file"] == renamed and result["dropped_as"] == "orders.csv"
+    assert result["statuses"] == {"deleted": 12}
+    assert {n for n in os.listdir(folder / "processing")} == set()  # nothing of it left behind
