@@ -6,7 +6,10 @@
 ``<stem>.summary.json`` in ``done/``, or in ``failed/`` when it could not be
 read or its run stopped on an internal error; a run stopped for a reason
 about the run, not the file (:data:`LEFT_FOR_LATER`), leaves it in
-``processing/`` for the next run. What became of it is a :class:`FileResult`,
+``processing/`` for the next run. A file removed from ``processing/`` by hand
+before its run was filed can be neither filed nor resumed: its summary (and
+its results when they can be made without it) go to ``failed/``, its line
+says so (:func:`removed_sentence`), and the other files go on. What became of it is a :class:`FileResult`,
 which :mod:`sn_importer.watchlog` turns into the file's log line. The folder
 itself is :mod:`sn_importer.dropfolder`; the session, :mod:`sn_importer.watch`.
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .clock import SYSTEM, Clock
-from .dropfolder import Layout, digest_of, file_away, masked_summary, same_content
+from .dropfolder import Layout, digest_of, file_away, forget_claim, masked_summary, same_content, write_json_atomic
 from .errors import InputError, SnImporterError, UsageError
 from .filesafety import NotRegular, open_regular
 from .interrupt import Interrupt
@@ -106,11 +109,15 @@ class FileRunner:
             extras["same_content_as"] = same_content(self.layout, digest)
         except NotRegular as exc:
             return self.refuse(path, str(exc), extras, started)
+        except FileNotFoundError:
+            return self.removed(path, None, extras, started)
         except OSError:
             pass  # unreadable: Job says why in plain words just below
         try:
             return self._run(path, extras, started)
         except OSError as exc:
+            if _gone(path):
+                return self.removed(path, None, extras, started)
             summary = unreadable_summary(path, self.settings, self.template, f"cannot file the results: {exc}")
             summary = self._masked(summary | extras | {"place": "processing"})
             return FileResult(path.name, "processing", 2, summary, self.clock.now() - started, stop_pass=True)
@@ -124,11 +131,14 @@ class FileRunner:
     def _run(self, path: Path, extras: dict, started: float) -> FileResult:
         try:
             job = Job(path, self.template)
-        except SnImporterError as exc:
-            return self._unreadable(path, _why(exc), extras, started)
         except Exception as exc:  # noqa: BLE001 - a bad file must never stop the other files
-            return self._unreadable(path, f"unexpected error reading the file: {exc!r}", extras, started)
+            if _gone(path):
+                return self.removed(path, None, extras, started)
+            why = _why(exc) if isinstance(exc, SnImporterError) else f"unexpected error reading the file: {exc!r}"
+            return self._unreadable(path, why, extras, started)
         result, broke = self._run_job(job)
+        if _gone(path):  # removed by hand while it ran: it can be neither filed nor resumed
+            return self.removed(path, result, extras, started, broke)
         if result.stop and not broke and result.stop_kind in LEFT_FOR_LATER:
             return self._left_for_later(path, result, extras, started)
         # An internal error (or any stop not known to be about the run) is filed with
@@ -140,6 +150,32 @@ class FileRunner:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug writing the results must not jam the folder either
             return self._unreadable(path, f"unexpected error writing the results: {exc!r}", extras, started)
+
+    def removed(self, path: Path, result: RunResult | None, extras: dict, started: float,
+                broke: bool = False) -> FileResult:
+        """``path`` was removed from processing/ before its run was filed (by hand, while it ran or
+        while it waited to be resumed). Nothing brings it back, so this is its last word: a summary
+        in failed/ (with the results when they can be written without the file) and a line saying
+        so; the pass goes on with the other files."""
+        folder = self.layout.failed
+        if result is not None:
+            result.origin = Origin.WATCH
+            try:
+                result.write(folder / default_output_path(path, result.source.kind).name)
+            except Exception:  # noqa: BLE001 - a workbook's annotated copy is made from the workbook
+                pass
+        why = removed_sentence(path.name, self.settings.mode, result)
+        summary = (result.summary() if result is not None
+                   else unreadable_summary(folder / path.name, self.settings, self.template, why))
+        summary = self._masked(summary | extras | {"input": None, "place": "failed", "error": why})
+        try:
+            write_json_atomic(folder / f"{path.stem}.summary.json", summary)
+        except OSError:
+            pass  # the log line still says what became of it
+        forget_claim(path)
+        counts = detached_before(result) if result is not None else (0, False)
+        left = result is not None and not broke and result.stop_kind in LEFT_FOR_LATER  # interrupted: the pass ends
+        return FileResult(path.name, "failed", 2, summary, self.clock.now() - started, left, *counts)
 
     def _run_job(self, job: Job) -> tuple[RunResult, bool]:
         """Preview or apply (validate: the job's own result); True if it broke unexpectedly."""
@@ -193,6 +229,25 @@ class FileRunner:
         return masked_summary(summary, keep=(self.template.name,))
 
 
+def removed_sentence(name: str, mode: Mode, result: RunResult | None = None) -> str:
+    """What a file removed from processing/ before it was filed comes to, in the words of its log
+    line: a run already under way goes on with the rows it had read (a resumed one, or one stopped,
+    is not taken up again)."""
+    sent = "what was sent is in the journal" if mode == Mode.APPLY else ""
+    if result is not None and not result.stop:
+        made = "its results are filed without it" if result.output else "its results could not be made without it"
+        return "; ".join(filter(None, (f"{name} was removed from processing/ while it ran; the run went on with "
+                                       "the rows it had read", made, sent)))
+    if mode == Mode.APPLY:
+        return (f"{name} was removed from processing/ before its run finished; nothing more is sent for it; "
+                f"{sent} (drop the file again to finish it)")
+    return f"{name} was removed from processing/ before its run finished; drop it again to run it"
+
+
+def _gone(path: Path) -> bool:
+    return not os.path.lexists(path)
+
+
 def _why(exc: SnImporterError) -> str:
     if isinstance(exc, InputError):
         return exc.problem + (f" (sheet {exc.sheet!r})" if exc.sheet else "")
@@ -211,4 +266,4 @@ def unreadable_summary(input_path: Path, settings: Settings, template: Template,
     return failure_summary(input_path, settings.mode, why, template.name)
 
 
-__all__ = ["LEFT_FOR_LATER", "FileResult", "FileRunner", "Settings", "unreadable_summary"]
+__all__ = ["LEFT_FOR_LATER", "FileResult", "FileRunner", "Settings", "removed_sentence", "unreadable_summary"]

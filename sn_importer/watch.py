@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .dropfile import LEFT_FOR_LATER, FileResult, FileRunner, Settings
 from .dropfolder import (FolderBusy, Layout, Settling, claim, dropped_name, folder_lock, free_name, is_ignored,
-                         mask_content, scan)
+                         mask_content, removed_claims, scan)
 from .errors import UsageError
 from .filesafety import kind_of
 from .interrupt import Interrupt, stop_signals
@@ -156,6 +156,10 @@ class Watcher:
         """Files to run, claimed one at a time so a stop leaves the rest in the inbox. A link or
         any other entry that only claims to be a file is claimed at once, to be refused."""
         for path, _ in scan(self.layout.processing):
+            if self.stopping:
+                return
+            yield path, True, dropped_name(path), None
+        for path in removed_claims(self.layout):  # removed by hand while they waited: said once, then forgotten
             if self.stopping:
                 return
             yield path, True, dropped_name(path), None

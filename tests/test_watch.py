@@ -524,3 +524,77 @@ def test_a_drop_renamed_on_arrival_keeps_its_dropped_name_when_resumed(folder, s
     assert result["resumed"] is True and result["file"] == renamed and result["dropped_as"] == "orders.csv"
     assert result["statuses"] == {"deleted": 12}
     assert {n for n in os.listdir(folder / "processing")} == set()  # nothing of it left behind
+
+
+def test_a_file_removed_from_processing_while_it_runs_is_told_of_and_the_others_go_on(folder, state):
+    """Removed by hand while its run is under way: the run goes on with the rows it had read, its
+    results and summary go to failed/ (it can be neither filed nor resumed), one line says so, and
+    the file waiting in the inbox is still run in the same pass."""
+    from sn_importer.watch import Settings, Watcher
+
+    first = drop(folder, "orders.csv", sheet(0, 6))
+    drop(folder, "other.csv", sheet(8, 1))
+    earlier = time.time() - 5
+    os.utime(first, (earlier, earlier))  # claimed before other.csv
+    lines: list[str] = []
+    with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
+        katana = SlowKatana(server)
+        watcher = Watcher(folder, Settings(mode="apply", base_url=katana.base_url, api_key="sandbox", settle=0,
+                                           state_dir=state), log=lines.append)
+        worker = threading.Thread(target=watcher.run)
+        worker.start()
+        try:
+            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
+            (folder / "processing" / "orders.csv").unlink()  # still there: the run is under way
+        finally:
+            worker.join(timeout=120)
+        assert not worker.is_alive()
+    assert watcher.exit_code == 2, lines
+    assert not any("event=pass-stopped" in line for line in lines), lines
+    removed = next(line for line in lines if "event=file file=orders.csv " in line)
+    assert "result=failed" in removed and "exit=2" in removed and "deleted=12" in removed, removed
+    assert ('error="orders.csv was removed from processing/ while it ran; the run went on with the rows it had '
+            'read; its results are filed without it; what was sent is in the journal"') in removed
+    assert summary(folder, "done", "other")["statuses"] == {"deleted": 2}  # the same pass went on
+    assert names(folder, "processing") == set() and names(folder, "inbox") == set()
+    gone = summary(folder, "failed", "orders")
+    assert gone["input"] is None and gone["statuses"] == {"deleted": 12} and gone["error"].startswith("orders.csv was")
+    assert names(folder, "failed") == {"orders.results.csv", "orders.results.removed.csv", "orders.summary.json"}
+    assert [n for n in os.listdir(folder / "processing")] == []  # its claim record went with it
+
+
+def test_a_file_removed_from_processing_between_stop_and_resume_is_told_of_once(folder, state):
+    """Stopped by SIGTERM, then removed by hand before the next run: that run says in one line that
+    nothing more is sent for it, files a summary saying so, and runs the other drops."""
+    drop(folder, "orders.csv", sheet(0, 6))
+    key = {"KATANA_API_KEY": "sandbox"}
+    with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
+        katana = SlowKatana(server)
+        options = ("--once", "--apply", "--base-url", katana.base_url)
+        watcher = start_watch(folder, state, *options, env=key)
+        try:
+            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
+            watcher.send_signal(signal.SIGTERM)
+            _, stderr = watcher.communicate(timeout=60)
+        finally:
+            watcher.kill()
+        assert watcher.returncode == 2 and names(folder, "processing") == {"orders.csv"}, stderr
+        sent = katana.deletes()
+        assert sent < 6, "the file finished before the signal; make the sandbox slower"
+        (folder / "processing" / "orders.csv").unlink()
+        drop(folder, "other.csv", sheet(8, 1))
+
+        resumed = watch_cli(folder, state, *options, env=key)
+        assert katana.deletes() == sent + 1  # other.csv's one resource; nothing more for orders.csv
+        again = watch_cli(folder, state, *options, env=key)
+    assert resumed.returncode == 2, resumed.stderr
+    lines = {m[2]: m.string for m in file_lines(resumed.stderr)}
+    assert set(lines) == {"orders.csv", "other.csv"}, resumed.stderr
+    assert "result=failed" in lines["orders.csv"] and "resumed=yes" in lines["orders.csv"]
+    assert ('error="orders.csv was removed from processing/ before its run finished; nothing more is sent for it; '
+            'what was sent is in the journal (drop the file again to finish it)"') in lines["orders.csv"]
+    assert "event=pass-stopped" not in resumed.stderr
+    assert summary(folder, "done", "other")["statuses"] == {"deleted": 2}
+    assert summary(folder, "failed", "orders")["input"] is None
+    assert os.listdir(folder / "processing") == []
+    assert again.returncode == 0 and file_lines(again.stderr) == []  # said once
