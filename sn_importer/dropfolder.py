@@ -13,16 +13,17 @@ A watched folder ``DIR`` holds four sub-folders and a lock::
                                 when the file was read)
 
 This module is the folder's side of ``sn-importer watch``; the runners
-(:mod:`sn_importer.dropfile`, :mod:`sn_importer.watch`) decide what to do with each file. The folders
-and the lock must be the watcher's own (:func:`~sn_importer.filesafety.own_folder`);
-only regular files with one name are taken (:func:`scan` lists the rest, to
-be refused unread); a file is claimed by an atomic rename into processing/
-once it has been still for ``settle`` seconds (:class:`Settling`, on an
-injected clock), with a hidden record beside it of the name it was dropped as
-(:func:`remember_claim`: a resumed run keeps that name, and a file removed
-from processing/ by hand is still told of); it is filed with its summary,
-the summary first (:func:`file_away`); and no summary quotes more than a glimpse of what a file
-holds (:func:`masked_summary`).
+(:mod:`sn_importer.dropfile`, :mod:`sn_importer.watch`) decide what to do
+with each file. The folders and the lock must be the watcher's own
+(:func:`~sn_importer.filesafety.own_folder`); only regular files with one
+name are taken (:func:`scan` lists the rest, to be refused unread); a file is
+claimed by an atomic rename into processing/ once it has been still for
+``settle`` seconds (:class:`Settling`, on an injected clock), with a hidden
+record beside it of the name it was dropped as (:func:`remember_claim`: a
+resumed run keeps that name, and a file removed from processing/ by hand is
+still told of); it is filed with its summary, the summary first
+(:func:`file_away`); and no summary quotes more than a glimpse of what a
+file holds (:func:`masked_summary`).
 """
 
 from __future__ import annotations
