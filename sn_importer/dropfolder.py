@@ -5,21 +5,25 @@ A watched folder ``DIR`` holds four sub-folders and a lock::
     DIR/.sn-importer.lock       held while a watcher works on DIR (pid inside)
     DIR/inbox/                  drop files here (write them elsewhere, or under a
                                 .name / *.tmp / *.part name, and rename when done)
-    DIR/processing/             the file in hand, or one a crash left behind
+    DIR/processing/             the file in hand, or one a crash left behind (and, hidden
+                                beside it, .<name>.claim: the name it was dropped as)
     DIR/done/                   read and run: input, <stem>.results.*, <stem>.summary.json
     DIR/failed/                 could not be read, or its run hit an internal error:
                                 input, <stem>.summary.json saying why (and <stem>.results.*
                                 when the file was read)
 
-This module is the folder's side of ``sn-importer watch``; the runner
-(:mod:`sn_importer.watch`) decides what to do with each file. The folders
-and the lock must be the watcher's own (:func:`~sn_importer.filesafety.own_folder`);
-only regular files with one name are taken (:func:`scan` lists the rest, to
-be refused unread); a file is claimed by an atomic rename into processing/
-once it has been still for ``settle`` seconds (:class:`Settling`, on an
-injected clock); it is filed with its summary, the summary first
-(:func:`file_away`); and no summary quotes more than a glimpse of what a file
-holds (:func:`masked_summary`).
+This module is the folder's side of ``sn-importer watch``; the runners
+(:mod:`sn_importer.dropfile`, :mod:`sn_importer.watch`) decide what to do
+with each file. The folders and the lock must be the watcher's own
+(:func:`~sn_importer.filesafety.own_folder`); only regular files with one
+name are taken (:func:`scan` lists the rest, to be refused unread); a file is
+claimed by an atomic rename into processing/ once it has been still for
+``settle`` seconds (:class:`Settling`, on an injected clock), with a hidden
+record beside it of the name it was dropped as (:func:`remember_claim`: a
+resumed run keeps that name, and a file removed from processing/ by hand is
+still told of); it is filed with its summary, the summary first
+(:func:`file_away`); and no summary quotes more than a glimpse of what a
+file holds (:func:`masked_summary`).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pathlib import Path
 
 from .clock import SYSTEM, Clock
 from .errors import FolderBusy, LockUnavailable, UsageError
-from .filesafety import NotOwnFolder, kind_of, own_folder
+from .filesafety import NotOwnFolder, NotRegular, kind_of, open_regular, own_folder
 from .locks import acquire
 from .report import atomic_path
 from .report.paths import is_undo_report
@@ -190,6 +194,7 @@ def claim(layout: Layout, path: Path, stat: os.stat_result, clock: Clock = SYSTE
         os.rename(path, target)
     except FileNotFoundError:
         return None
+    remember_claim(target, path.name)
     return target
 
 
@@ -207,6 +212,63 @@ def _taken(layout: Layout, name: str) -> bool:
                for folder in (layout.processing, layout.done, layout.failed))
 
 
+# --------------------------------------------------------------------------- what a claimed file was dropped as
+
+#: How much of a claim record is read (it holds one file name).
+CLAIM_BYTES = 4096
+
+
+def _claim_record(path: Path) -> Path:
+    """Beside a claimed file in processing/, hidden (never listed as a file to run)."""
+    return path.with_name(f".{path.name}.claim")
+
+
+def remember_claim(path: Path, dropped_as: str) -> None:
+    """Record beside the claimed ``path`` the name it was dropped as: a file renamed on arrival
+    (its name was taken) and stopped mid-run keeps its dropped name when it is resumed, and a
+    file removed from processing/ while it waited can still be told of. Best effort: without
+    the record only the dropped name of a resumed file is lost."""
+    try:
+        write_json_atomic(_claim_record(path), {"dropped_as": dropped_as})
+    except OSError:
+        pass
+
+
+def dropped_name(path: Path) -> str | None:
+    """The name ``path`` (in processing/) was dropped as, from its claim record; None without one."""
+    try:
+        with os.fdopen(open_regular(_claim_record(path)), "rb") as handle:
+            record = json.loads(handle.read(CLAIM_BYTES))
+    except (OSError, NotRegular, ValueError):
+        return None
+    name = record.get("dropped_as") if isinstance(record, dict) else None
+    return name if isinstance(name, str) and name and "/" not in name else None
+
+
+def forget_claim(path: Path) -> None:
+    """Drop the claim record of ``path`` once it is filed (or known to be gone)."""
+    try:
+        _claim_record(path).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def removed_claims(layout: Layout) -> list[Path]:
+    """Files claimed into processing/ that are gone from it without being filed: removed by hand
+    after a stop, before the run that would have resumed them. A record whose file reached done/
+    or failed/ (a crash between filing it and dropping the record) is dropped quietly."""
+    gone = []
+    for record in sorted(layout.processing.glob(".*.claim")):
+        path = layout.processing / record.name[1:].removesuffix(".claim")
+        if os.path.lexists(path):
+            continue
+        if any(os.path.lexists(folder / path.name) for folder in (layout.done, layout.failed)):
+            forget_claim(path)
+        else:
+            gone.append(path)
+    return gone
+
+
 # --------------------------------------------------------------------------- filing
 
 
@@ -215,6 +277,7 @@ def file_away(path: Path, folder: Path, summary: dict) -> None:
     input last, so a crash in between only repeats this file. A link is moved as it is."""
     write_json_atomic(folder / f"{path.stem}.summary.json", summary)
     os.replace(path, folder / path.name)
+    forget_claim(path)
 
 
 def write_json_atomic(path: Path, document: dict) -> None:
@@ -299,5 +362,5 @@ def masked_summary(summary: dict, keep: tuple[str, ...] = ()) -> dict:
 
 
 __all__ = ["EXCERPT_CHARS", "LOCK_NAME", "FolderBusy", "Layout", "Settling", "candidates", "claim", "digest_of",
-           "file_away", "folder_lock", "free_name", "is_ignored", "mask_content", "masked_summary", "same_content",
-           "scan", "write_json_atomic"]
+           "dropped_name", "file_away", "folder_lock", "forget_claim", "free_name", "is_ignored", "mask_content",
+           "masked_summary", "remember_claim", "removed_claims", "same_content", "scan", "write_json_atomic"]

@@ -18,7 +18,7 @@ from .status import Status
 
 if TYPE_CHECKING:
     from .result import RunResult
-    from .watch import FileResult
+    from .dropfile import FileResult
 
 
 def logfmt(*, clock: Clock = SYSTEM, **fields) -> str:
@@ -46,7 +46,8 @@ def detached_before(result: RunResult) -> tuple[int, bool]:
 def file_line(result: FileResult, clock: Clock = SYSTEM) -> str:
     """One line per file. ``deleted`` counts the serials this attempt detached; an apply of a copy of
     a file already done says ``recheck=yes`` and counts what its earlier run detached as
-    ``gone_before``, as a resumed attempt counts what its interrupted attempt's line counted."""
+    ``gone_before``, as a resumed attempt counts what its interrupted attempt's line counted. A file
+    renamed on arrival (its name was taken) says the name it was dropped as (``dropped_as``)."""
     s = result.summary
     requests = s.get("requests") or {}
     statuses = dict(s.get("statuses") or {})
@@ -61,6 +62,7 @@ def file_line(result: FileResult, clock: Clock = SYSTEM) -> str:
                   requests=sum(requests.get(m, 0) for m in ("GET", "DELETE", "POST")),
                   seconds=f"{result.seconds:.1f}", resumed="yes" if s.get("resumed") else None,
                   same_content_as=Path((s.get("same_content_as") or {}).get("input") or "").name or None,
+                  dropped_as=s.get("dropped_as") if s.get("dropped_as") != result.name else None,
                   output=s.get("output"), error=s.get("error"))
 
 

@@ -127,7 +127,7 @@ LAYERS = {
     "Katana": ["settings", "katana.*", "sandbox.*"],
     "run and truth": ["truth", "outcome", "fold", "reads", "engine", "journal", "remote", "estimate", "landing"],
     "results and the library": ["run", "result", "report.*", "restore.*", "notebook", "blank", "job"],
-    "front ends": ["console", "cli.*", "dropfolder", "watch", "watchlog", "history", "web.*", "__main__", ""],
+    "front ends": ["console", "cli.*", "dropfolder", "dropfile", "watch", "watchlog", "history", "web.*", "__main__", ""],
 }
 
 

@@ -90,6 +90,11 @@ def test_the_run_its_undo_and_history_stay_linked_after_a_restart(sandbox, tmp_p
         history = again.get("/history")
         assert re.search(rf'href="{undo}"><span class="chip st-restored">14 restored', history.text)
         assert "Undone " in text(history)
+        # the undo's line says who confirmed it, in the words of its apply's line
+        row = re.search(r"<tbody>\s*<tr>.*?</tr>", history.text, flags=re.S).group(0)
+        who = re.search(r'data-label="Confirmed by">([^<]+)</td>', row).group(1)
+        undone = re.search(r"<p [^>]*data-undo>.*?</p>", row, flags=re.S).group(0)
+        assert re.sub(r"<[^>]+>", "", undone).count(f"Confirmed by {who}") == 1, undone
         assert again.post(f"{url}/undo", follow_redirects=False).headers["location"] == undo
     assert posts(sandbox) == 8
 

@@ -53,7 +53,10 @@ def summary(folder: Path, place: str, stem: str) -> dict:
 
 
 def names(folder: Path, place: str) -> set[str]:
-    return {p.name for p in (folder / place).iterdir()}
+    """What is in a sub-folder; in processing/, the files, not the hidden ``.<name>.claim`` record
+    beside each (the name it was dropped as)."""
+    return {p.name for p in (folder / place).iterdir()
+            if not (place == "processing" and p.name.startswith(".") and p.name.endswith(".claim"))}
 
 
 def file_lines(stderr: str) -> list[re.Match]:
@@ -486,3 +489,112 @@ def test_a_missing_key_is_one_logfmt_line_with_its_exit_code(folder, state):
     lines = stopped.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(r"^ts=\S+ level=error event=stopped .*exit=2 error=\"no API key", lines[0])
     assert names(folder, "inbox") == {"good.csv"}  # nothing touched
+
+
+def test_a_drop_renamed_on_arrival_keeps_its_dropped_name_when_resumed(folder, state):
+    """A drop whose name was taken is filed as ``<stem>.<UTC time><suffix>``; stopped mid-run by
+    SIGTERM and resumed by the next run, both lines and the summary still name what it was dropped as."""
+    (folder / "done").mkdir()
+    (folder / "done" / "orders.csv").write_text(sheet(0, 1))  # an earlier drop of that name, kept
+    drop(folder, "orders.csv", sheet(0, 6))
+    key = {"KATANA_API_KEY": "sandbox"}
+    with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
+        katana = SlowKatana(server)
+        options = ("--once", "--apply", "--base-url", katana.base_url)
+        watcher = start_watch(folder, state, *options, env=key)
+        try:
+            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
+            watcher.send_signal(signal.SIGTERM)
+            _, stderr = watcher.communicate(timeout=60)
+        finally:
+            watcher.kill()
+        assert watcher.returncode == 2, stderr
+        assert katana.deletes() < 6, "the file finished before the signal; make the sandbox slower"
+        [renamed] = names(folder, "processing")
+        assert (folder / "processing" / f".{renamed}.claim").is_file()
+        assert renamed.startswith("orders.2") and renamed.endswith(".csv")
+        stopped = next(m.string for m in file_lines(stderr) if f"file={renamed} " in m.string)
+        assert "result=processing" in stopped and " dropped_as=orders.csv" in stopped
+
+        resumed = watch_cli(folder, state, *options, env=key)
+    assert resumed.returncode == 0, resumed.stderr
+    [line] = [m.string for m in file_lines(resumed.stderr)]
+    assert f"file={renamed} result=done" in line and "resumed=yes" in line and " dropped_as=orders.csv" in line
+    result = summary(folder, "done", Path(renamed).stem)
+    assert result["resumed"] is True and result["file"] == renamed and result["dropped_as"] == "orders.csv"
+    assert result["statuses"] == {"deleted": 12}
+    assert {n for n in os.listdir(folder / "processing")} == set()  # nothing of it left behind
+
+
+def test_a_file_removed_from_processing_while_it_runs_is_told_of_and_the_others_go_on(folder, state):
+    """Removed by hand while its run is under way: the run goes on with the rows it had read, its
+    results and summary go to failed/ (it can be neither filed nor resumed), one line says so, and
+    the file waiting in the inbox is still run in the same pass."""
+    from sn_importer.watch import Settings, Watcher
+
+    first = drop(folder, "orders.csv", sheet(0, 6))
+    drop(folder, "other.csv", sheet(8, 1))
+    earlier = time.time() - 5
+    os.utime(first, (earlier, earlier))  # claimed before other.csv
+    lines: list[str] = []
+    with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
+        katana = SlowKatana(server)
+        watcher = Watcher(folder, Settings(mode="apply", base_url=katana.base_url, api_key="sandbox", settle=0,
+                                           state_dir=state), log=lines.append)
+        worker = threading.Thread(target=watcher.run)
+        worker.start()
+        try:
+            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
+            (folder / "processing" / "orders.csv").unlink()  # still there: the run is under way
+        finally:
+            worker.join(timeout=120)
+        assert not worker.is_alive()
+    assert watcher.exit_code == 2, lines
+    assert not any("event=pass-stopped" in line for line in lines), lines
+    removed = next(line for line in lines if "event=file file=orders.csv " in line)
+    assert "result=failed" in removed and "exit=2" in removed and "deleted=12" in removed, removed
+    assert ('error="orders.csv was removed from processing/ while it ran; the run went on with the rows it had '
+            'read; its results are filed without it; what was sent is in the journal"') in removed
+    assert summary(folder, "done", "other")["statuses"] == {"deleted": 2}  # the same pass went on
+    assert names(folder, "processing") == set() and names(folder, "inbox") == set()
+    gone = summary(folder, "failed", "orders")
+    assert gone["input"] is None and gone["statuses"] == {"deleted": 12} and gone["error"].startswith("orders.csv was")
+    assert names(folder, "failed") == {"orders.results.csv", "orders.results.removed.csv", "orders.summary.json"}
+    assert [n for n in os.listdir(folder / "processing")] == []  # its claim record went with it
+
+
+def test_a_file_removed_from_processing_between_stop_and_resume_is_told_of_once(folder, state):
+    """Stopped by SIGTERM, then removed by hand before the next run: that run says in one line that
+    nothing more is sent for it, files a summary saying so, and runs the other drops."""
+    drop(folder, "orders.csv", sheet(0, 6))
+    key = {"KATANA_API_KEY": "sandbox"}
+    with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
+        katana = SlowKatana(server)
+        options = ("--once", "--apply", "--base-url", katana.base_url)
+        watcher = start_watch(folder, state, *options, env=key)
+        try:
+            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
+            watcher.send_signal(signal.SIGTERM)
+            _, stderr = watcher.communicate(timeout=60)
+        finally:
+            watcher.kill()
+        assert watcher.returncode == 2 and names(folder, "processing") == {"orders.csv"}, stderr
+        sent = katana.deletes()
+        assert sent < 6, "the file finished before the signal; make the sandbox slower"
+        (folder / "processing" / "orders.csv").unlink()
+        drop(folder, "other.csv", sheet(8, 1))
+
+        resumed = watch_cli(folder, state, *options, env=key)
+        assert katana.deletes() == sent + 1  # other.csv's one resource; nothing more for orders.csv
+        again = watch_cli(folder, state, *options, env=key)
+    assert resumed.returncode == 2, resumed.stderr
+    lines = {m[2]: m.string for m in file_lines(resumed.stderr)}
+    assert set(lines) == {"orders.csv", "other.csv"}, resumed.stderr
+    assert "result=failed" in lines["orders.csv"] and "resumed=yes" in lines["orders.csv"]
+    assert ('error="orders.csv was removed from processing/ before its run finished; nothing more is sent for it; '
+            'what was sent is in the journal (drop the file again to finish it)"') in lines["orders.csv"]
+    assert "event=pass-stopped" not in resumed.stderr
+    assert summary(folder, "done", "other")["statuses"] == {"deleted": 2}
+    assert summary(folder, "failed", "orders")["input"] is None
+    assert os.listdir(folder / "processing") == []
+    assert again.returncode == 0 and file_lines(again.stderr) == []  # said once

@@ -45,11 +45,13 @@ def _history_entries(server: Server) -> list[dict]:
 
 
 def _undo_entry(past: dict, record: dict | None) -> dict:
-    """An undo of an apply, as the journal recorded it, linked to its page when this server kept it."""
+    """An undo of an apply, as the journal recorded it, linked to its page and saying who confirmed it
+    when this server kept it (an undo puts serials back: who pressed the button matters as for the apply)."""
     from .undo import statuses
 
     return {"run_id": past["run_id"], "finished_at": past["finished_at"], "statuses": statuses(past["statuses"] or {}),
-            "page": f"/runs/{record['id']}" if record else None}
+            "page": f"/runs/{record['id']}" if record else None,
+            "confirmed_by": record.get("confirmed_by") if record else None}
 
 
 #: Where a run was started or resumed (the journal keeps :class:`~sn_importer.status.Origin`'s words).
