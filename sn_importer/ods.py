@@ -201,6 +201,8 @@ class _Table:
 
     def end_row(self, element) -> None:
         repeat = int(element.get(q("table", "number-rows-repeated"), "1"))
+        if self.cells and element.get(q("table", "visibility"), "visible") != "visible":  # filtered or collapsed
+            self.sheet.hidden_rows.update(range(self.row, self.row + repeat))
         if self.cells:
             width = self.cells[-1][0] + 1
             values = [None] * width

@@ -19,7 +19,7 @@ from .errors import InputError
 from .guard import Limits
 from .header import LOOK_BELOW, locate
 from .mapping import is_removed_sheet
-from .source import Sheet, SourceFile, sheet_under
+from .source import Sheet, SourceFile, hidden_rows_note, sheet_under
 from .template import Template
 from .workbook_cells import WorkbookCells, cells_of, excel_problem, kind_problem
 
@@ -28,7 +28,7 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
     """Every visible sheet with a header: by calamine, or cell by cell where the guard found it sparse."""
     cells = cells_of(path, limits)  # parsed ahead by the command line when it could (workbook_cells.py)
     facts = cells.facts
-    sheets, skipped = [], []
+    sheets, skipped, said = [], [], []
     with _sparse_package(path, facts) as package:
         for meta in cells.sheets:
             reason = kind_problem(meta) or (None if template.wants_sheet(meta.name) else "left out by the template")
@@ -43,6 +43,8 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
                 _show_unseen_results(path, facts, sheet)
                 _refuse_dates(sheet)
                 sheets.append(sheet)
+                scan = facts.scans.get(meta.name)
+                said += _sheet_notes(sheet, scan.hidden_rows if scan else ())
                 if sheet.unread:
                     skipped.append((meta.name, sheet.unread))
             else:
@@ -52,7 +54,7 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
         from .package import shared_content_notes
 
         notes += shared_content_notes(facts.external_links, facts.formulas)
-    return SourceFile(path, "excel", sheets, skipped, notes=notes, package=facts)
+    return SourceFile(path, "excel", sheets, skipped, notes=notes, package=facts, sheet_notes=said)
 
 
 @contextmanager
@@ -98,7 +100,7 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
         raise
     except Exception as exc:  # xlrd and the XML parser raise several unrelated types
         raise InputError(path, excel_problem(path, exc)) from None
-    sheets, skipped = [], []
+    sheets, skipped, said = [], [], []
     for office_sheet in book.sheets:
         reason = "hidden sheet" if not office_sheet.visible else \
             None if template.wants_sheet(office_sheet.name) else "left out by the template"
@@ -109,12 +111,21 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
             _show_office_numbers(found, office_sheet)
             _refuse_dates(found)
             sheets.append(found)
+            said += _sheet_notes(found, {r + 1 for r in office_sheet.hidden_rows})  # as sheet row numbers
             if found.unread:
                 skipped.append((office_sheet.name, found.unread))
         else:
             skipped.append((office_sheet.name, found))
     notes = list(facts.notes) + shared_content_notes(0, book.formulas)
-    return SourceFile(path, "excel", sheets, skipped, notes=notes, office=book)
+    return SourceFile(path, "excel", sheets, skipped, notes=notes, office=book, sheet_notes=said)
+
+
+def _sheet_notes(sheet: Sheet, hidden) -> list[str]:
+    """What is said first about a sheet that is read: rows it hides (``hidden``: sheet row numbers)."""
+    if sheet.unread:  # its rows are skipped, which is said first already
+        return []
+    note = hidden_rows_note(sheet, hidden)
+    return [note] if note else []
 
 
 def _padded(rows: list[list]) -> list[list]:
