@@ -151,16 +151,41 @@ _NEEDED = (("resource_type",), ("resource_id", "order_no"), ("serial_id", "seria
 
 
 def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -> None:
-    """Cells the reader gives as empty that the application does not show empty, where a row lacks
-    a value it needs: an error a formula shows (#N/A) is read as shown, as the .xls reader reads it;
-    a formula saved without its result (by a program that does not calculate) makes the row invalid,
-    saying so, instead of "is blank". Only a sheet with formulas or error cells, and rows lacking
-    such a value, cost a pass over its XML."""
+    """Cells the reader gives as empty that the application does not show empty: an error a formula
+    shows (#N/A) in a column read as a field is read as shown, as the .xls reader reads it, so the
+    row's message names the error; a formula saved without its result (by a program that does not
+    calculate), where a row lacks a value it needs, makes the row invalid, saying so, instead of "is
+    blank". Only a sheet with formulas or error cells, and rows lacking such a value or fields
+    showing an error, cost a pass over its XML."""
     scan = facts.scans.get(sheet.name)
     part = facts.parts.get(sheet.name)
     if scan is None or part is None or not (scan.formulas or scan.errors) or not len(sheet.data):
         return
-    from .xlsx import column_letters, unseen_results
+    from .xlsx import unseen_results
+
+    lacking = _lacking_cells(sheet)
+    wanted = {**_field_errors(sheet, scan.error_cells), **lacking}
+    if not wanted:
+        return
+    with zipfile.ZipFile(path) as archive:
+        found = unseen_results(archive, part, set(wanted))
+    columns = sheet.mapping.columns
+    for ref, (kind, text) in found.items():
+        i, position = wanted[ref]
+        if kind == "error":
+            sheet.shown.setdefault(position, {})[i] = text
+        elif ref in lacking:
+            name = sheet.header[position] or next(f for f, p in columns.items() if p == position)
+            what = f"={text}" if text else "a copy of a shared formula"
+            said = (f"{name}: holds a formula saved without its result ({what}); open the file in Excel or "
+                    f"LibreOffice and save it, so its results are saved with it")
+            _add_problem(sheet, i, said)
+
+
+def _lacking_cells(sheet: Sheet) -> dict[str, tuple[int, int]]:
+    """Reference → (data row position, column position) of the key cells of each row that lacks a
+    value it needs (a row left blank whole is not such a row)."""
+    from .xlsx import column_letters
 
     data, columns = sheet.data, sheet.mapping.columns
     groups = [[columns[name] for name in group if name in columns] for group in _NEEDED]
@@ -168,7 +193,7 @@ def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -
     lacking = [(group, pd.concat([empty[p] for p in group], axis=1).all(axis=1)) for group in groups if group]
     candidates = sorted({int(i) for _, rows in lacking for i in rows.to_numpy().nonzero()[0]})
     if not candidates:
-        return
+        return {}
     # a row left blank whole is not a row lacking a value: only the candidates' other cells are looked at
     filled = ~pd.concat([_empty_cells(data[p].iloc[candidates]) for p in data.columns], axis=1).all(axis=1)
     kept = {candidates[k] for k in filled.to_numpy().nonzero()[0]}
@@ -179,20 +204,25 @@ def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -
             if int(i) in kept:
                 for position in group:
                     wanted[f"{column_letters(position + 1)}{numbers[i]}"] = (int(i), position)
-    if not wanted:
-        return
-    with zipfile.ZipFile(path) as archive:
-        found = unseen_results(archive, part, set(wanted))
-    for ref, (kind, text) in found.items():
-        i, position = wanted[ref]
-        if kind == "error":
-            sheet.shown.setdefault(position, {})[i] = text
-        else:
-            name = sheet.header[position] or next(f for f, p in columns.items() if p == position)
-            what = f"={text}" if text else "a copy of a shared formula"
-            said = (f"{name}: holds a formula saved without its result ({what}); open the file in Excel or "
-                    f"LibreOffice and save it, so its results are saved with it")
-            _add_problem(sheet, i, said)
+    return wanted
+
+
+def _field_errors(sheet: Sheet, refs: list[str]) -> dict[str, tuple[int, int]]:
+    """Of the cells showing an error (``refs``, from the guard's scan), those in a data row and a
+    column read as a field: reference → (data row position, column position)."""
+    from .xlsx import column_number
+
+    positions = set(sheet.mapping.columns.values())
+    numbers = sheet.numbers()
+    row_of = (lambda n: n - numbers.start if n in numbers else None) if isinstance(numbers, range) else \
+        {n: i for i, n in enumerate(numbers)}.get
+    found = {}
+    for ref in refs:
+        letters = ref.rstrip("0123456789")
+        position, i = column_number(letters) - 1, row_of(int(ref[len(letters):]))
+        if position in positions and i is not None:
+            found[ref] = (i, position)
+    return found
 
 
 def _add_problem(sheet: Sheet, position: int, said: str) -> None:

@@ -178,9 +178,9 @@ def test_a_formula_showing_an_error_is_read_as_shown_not_as_blank(tmp_path):
         sheet.write_formula(3, 3, "=1/0", None, "#DIV/0!")
         sheet.write_row(3, 0, ["MO", 3001])
     job = sn.read(path)
+    fix = "instead of a value; fix the formula (or the cells it uses) in the workbook"
     assert job.rows["message"].tolist() == [
-        "Serial ID '#N/A' is not a whole number", "",
-        "Serial number '#DIV/0!' has characters Katana does not allow (only letters, digits, spaces and - _ / , .)"]
+        f"Serial ID shows the Excel error '#N/A' {fix}", "", f"Serial number shows the Excel error '#DIV/0!' {fix}"]
 
 
 def test_a_formula_saved_without_its_result_is_said_not_called_blank(tmp_path):
