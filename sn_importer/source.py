@@ -63,7 +63,7 @@ class SourceFile:
     #: An .xls/.ods read whole (every sheet, formats, formulas): what the writer rewrites as .xlsx.
     office: object | None = None
     #: Sentences about sheets that were read, said first (with the sheets not read, before anything
-    #: is sent): rows read that the sheet hides, a header with no rows under it.
+    #: is sent): rows read that the sheet hides, a header with no rows under it (a workbook's sheet).
     sheet_notes: list[str] = field(default_factory=list)
 
     @property
@@ -105,6 +105,14 @@ def hidden_rows_note(sheet: Sheet, hidden) -> str | None:
             f"they are read and checked like the others.")
 
 
+def no_rows_note(sheet: Sheet) -> str | None:
+    """The sentence that says ``sheet`` has a header and nothing under it, or None when some row
+    holds something: a person who pasted the rows into another sheet sees which one is empty."""
+    if any(_holds_something(v) for position in sheet.data.columns for v in sheet.data[position].dropna()):
+        return None
+    return f"Sheet {quoted(sheet.name)}: header found (row {sheet.header_row}), no rows below it."
+
+
 def _holds_something(cell) -> bool:
     if cell is None or (isinstance(cell, float) and cell != cell):
         return False
@@ -124,4 +132,4 @@ def row_spans(numbers: list[int], most: int = 8) -> str:
     return ("row " if len(numbers) == 1 else "rows ") + ", ".join(words) + more
 
 
-__all__ = ["Sheet", "SourceFile", "hidden_rows_note", "row_spans", "sheet_under"]
+__all__ = ["Sheet", "SourceFile", "hidden_rows_note", "no_rows_note", "row_spans", "sheet_under"]

@@ -19,7 +19,7 @@ from .errors import InputError
 from .guard import Limits
 from .header import LOOK_BELOW, locate
 from .mapping import is_removed_sheet
-from .source import Sheet, SourceFile, hidden_rows_note, sheet_under
+from .source import Sheet, SourceFile, hidden_rows_note, no_rows_note, sheet_under
 from .template import Template
 from .workbook_cells import WorkbookCells, cells_of, excel_problem, kind_problem
 
@@ -121,10 +121,11 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
 
 
 def _sheet_notes(sheet: Sheet, hidden) -> list[str]:
-    """What is said first about a sheet that is read: rows it hides (``hidden``: sheet row numbers)."""
+    """What is said first about a sheet that is read: that nothing is under its header, or rows it
+    hides (``hidden``: sheet row numbers)."""
     if sheet.unread:  # its rows are skipped, which is said first already
         return []
-    note = hidden_rows_note(sheet, hidden)
+    note = no_rows_note(sheet) or hidden_rows_note(sheet, hidden)
     return [note] if note else []
 
 

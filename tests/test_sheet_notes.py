@@ -89,3 +89,30 @@ def test_watch_logs_hidden_rows_before_the_files_line(tmp_path):
     events = [line for line in lines if "event=sheet-note" in line or "event=file" in line]
     assert "event=sheet-note" in events[0] and "level=warn" in events[0] and "event=file" in events[1]
     assert json.dumps(HIDDEN) in events[0]
+
+
+def test_a_sheet_with_a_header_and_no_rows_is_named(tmp_path):
+    book = Workbook()
+    orders = book.active
+    orders.title = "Orders"
+    orders.append(["Resource type", "Resource ID", "Serial number"])
+    orders.append(["MO", 3001, "SN-1"])
+    sales = book.create_sheet("Sales")  # where the rows were meant to go
+    sales.append(["Resource type", None, None])
+    sales.append(["Resource type", "Resource ID", "Serial number"])
+    sales.append([" ", None, None])
+    path = tmp_path / "pasted.xlsx"
+    book.save(path)
+    said = "Sheet 'Sales': header found (row 2), no rows below it."
+    done = run_cli("validate", path)
+    assert done.returncode == 0, done.stderr
+    assert " ".join(done.stdout.split("Columns read")[0].split()) == said
+    job = sn.read(path)
+    assert summary_texts(job.write())[1:3] == ["Read this first", said]
+    assert job.validation().summary()["sheet_notes"] == [said]
+
+
+def test_a_csv_says_nothing_first_of_its_rows(tmp_path):
+    path = tmp_path / "serials.csv"
+    path.write_text("resource_type,resource_id,serial_number\n")
+    assert sn.read(path).source.sheet_notes == []
