@@ -308,7 +308,7 @@ def _id_checks(column: str, required: bool, matches):
          lambda s: _blank(s) | matches(s, WHOLE) | error(s)),
         (RowCheck(column, f"{column}.positive", f"{{{column}}} '{{value}}' must be greater than 0"),
          lambda s: _blank(s) | ~matches(s, WHOLE) | matches(s, POSITIVE)),
-        (RowCheck(column, f"{column}.size", f"{{{column}}} '{{value}}' is too large to be an id"),
+        (RowCheck(column, f"{column}.size", f"{{{column}}} '{{value}}' is too large to be an id (at most 15 digits)"),
          lambda s: _blank(s) | ~matches(s, WHOLE) | matches(s, SIZED)),
     ]
 
