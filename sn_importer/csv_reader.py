@@ -34,7 +34,6 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
     raw = path.read_bytes()
     longest = guard.check_text(path, raw, limits)
     raw, encoding, legacy = by_line(raw, detect_encoding(path, raw))
-    said = [legacy_note(path, legacy)] if legacy else []
     text = _head_text(raw, encoding, template.search_rows + LOOK_BELOW)
     try:
         delimiter = detect_delimiter(text)
@@ -46,10 +45,14 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
         guard.check_columns(path, len(cells), limits)
     found = locate(head, template)
     if isinstance(found, str):
+        said = [legacy_note(path, legacy)] if legacy else []
         return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding, sheet_notes=said)
     data = _arrow_body(raw, encoding, delimiter, found.index + 1, found.width + found.dropped)
     if data is None:  # blank lines, ragged rows, wider rows, a cell over several lines: pandas' parser
         data = _parse_csv_body(path, raw.decode(encoding), delimiter, found.index, found.width + found.dropped)
+    if legacy and _lines(raw) > found.index + 1 + len(data):  # a cell over several lines: lines are not rows
+        legacy = rows_of_lines(raw.decode(encoding), delimiter, legacy)
+    said = [legacy_note(path, legacy)] if legacy else []
     del raw
     if found.dropped:
         data = data.iloc[:, : found.width]
@@ -162,10 +165,28 @@ def _windows(line: bytes) -> str:
         return line.decode("latin-1")
 
 
-def legacy_note(path: Path, lines: list[int]) -> str:
-    """The sentence that says which lines of a UTF-8 file were read as Windows-1252."""
-    return (f"{path.name}: some lines are not UTF-8 and were read as Windows-1252 ({row_spans(lines)}); "
+def legacy_note(path: Path, rows: list[int]) -> str:
+    """The sentence that says which rows of a UTF-8 file were read as Windows-1252."""
+    return (f"{path.name}: some lines are not UTF-8 and were read as Windows-1252 ({row_spans(rows)}); "
             f"the rest as UTF-8. Check the accented letters of those rows.")
+
+
+def rows_of_lines(text: str, delimiter: str, lines: list[int]) -> list[int]:
+    """The rows (records, as a spreadsheet numbers them) that hold the file's ``lines``: where a cell
+    runs over several lines, a line's number is not its row's."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    wanted, rows, first = sorted(lines), set(), 1
+    try:
+        for record, _ in enumerate(reader, start=1):
+            while wanted and wanted[0] <= reader.line_num:
+                if wanted.pop(0) >= first:
+                    rows.add(record)
+            if not wanted:
+                break
+            first = reader.line_num + 1
+    except csv.Error:
+        return lines
+    return sorted(rows)
 
 
 def detect_delimiter(text: str) -> str:

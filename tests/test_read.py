@@ -100,6 +100,16 @@ def test_a_utf8_file_with_a_few_windows_lines_is_read_line_by_line(tmp_path):
     assert sn.read(with_bom).source.sheets[0].data[3].tolist() == notes
 
 
+def test_windows_lines_are_named_by_their_rows_when_a_cell_runs_over_lines(tmp_path):
+    raw = ('resource_type,resource_id,serial_number,note\nMO,3001,SN-1,"two\nlines Müller"\n'.encode()
+           + "MO,3001,SN-2,Café\n".encode("cp1252"))
+    path = tmp_path / "lines.csv"
+    path.write_bytes(raw)
+    job = sn.read(path)
+    assert "(row 3)" in job.source.sheet_notes[0]  # line 4 of the file
+    assert job.source.sheets[0].data[3].tolist() == ["two\nlines Müller", "Café"]
+
+
 def test_a_windows_file_throughout_says_nothing_of_its_lines(tmp_path):
     text = "resource_type,resource_id,serial_number,note\r\nMO,3001,SN-1,Müller\r\nMO,3001,SN-2,façade\r\n"
     job = sn.read(write_csv(tmp_path, text, "cp1252"))
