@@ -29,10 +29,11 @@ err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def show_mapping(job: Job) -> None:
-    """Sheets that may hold rows but were not read come first, then which column feeds which field."""
+    """Sheets that may hold rows but were not read come first, and what else is said of a sheet before
+    anything is sent (rows it hides), then which column feeds which field."""
     from .report.summary import shown_skipped_sheets, unread_sheets
 
-    for sentence in unread_sheets(job.source.skipped):
+    for sentence in [*unread_sheets(job.source.skipped), *job.source.sheet_notes]:
         out.print(f"[bold yellow]{escape(sentence)}[/]", soft_wrap=True)
     table = Table(title="Columns read", title_justify="left", show_edge=False)
     for name in ("Sheet", "Field", "Read from"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from . import formats, guard
 from .errors import InputError
 from .guard import LIMITS, Limits
 from .header import LOOK_BELOW, locate
-from .source import Sheet, SourceFile, sheet_under
+from .source import Sheet, SourceFile, row_spans, sheet_under
 from .template import Template
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -32,7 +33,7 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
     """The file's one sheet: the first of its first lines that the template recognises is the header."""
     raw = path.read_bytes()
     longest = guard.check_text(path, raw, limits)
-    encoding = detect_encoding(path, raw)
+    raw, encoding, legacy = by_line(raw, detect_encoding(path, raw))
     text = _head_text(raw, encoding, template.search_rows + LOOK_BELOW)
     try:
         delimiter = detect_delimiter(text)
@@ -44,10 +45,14 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
         guard.check_columns(path, len(cells), limits)
     found = locate(head, template)
     if isinstance(found, str):
-        return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding)
+        said = [legacy_note(path, legacy)] if legacy else []
+        return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding, sheet_notes=said)
     data = _arrow_body(raw, encoding, delimiter, found.index + 1, found.width + found.dropped)
     if data is None:  # blank lines, ragged rows, wider rows, a cell over several lines: pandas' parser
         data = _parse_csv_body(path, raw.decode(encoding), delimiter, found.index, found.width + found.dropped)
+    if legacy and _lines(raw) > found.index + 1 + len(data):  # a cell over several lines: lines are not rows
+        legacy = rows_of_lines(raw.decode(encoding), delimiter, legacy)
+    said = [legacy_note(path, legacy)] if legacy else []
     del raw
     if found.dropped:
         data = data.iloc[:, : found.width]
@@ -55,7 +60,7 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
     if longest > limits.cell_chars:  # no line that long, no cell that long: skip the pass
         sheet.problems = oversized_cells(sheet, limits.cell_chars)
     skipped = [(path.name, sheet.unread)] if sheet.unread else []
-    return SourceFile(path, "csv", [sheet], skipped, delimiter, encoding)
+    return SourceFile(path, "csv", [sheet], skipped, delimiter, encoding, sheet_notes=said)
 
 
 def oversized_cells(sheet: Sheet, limit: int) -> dict[int, str]:
@@ -103,6 +108,85 @@ def detect_encoding(path: Path, raw: bytes) -> str:
         return "cp1252"
     except UnicodeDecodeError:
         return "latin-1"
+
+
+#: A byte that is not UTF-8, as ``surrogateescape`` keeps it in the text.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+#: A character beyond ASCII that UTF-8 spelled (not a byte it refused).
+_UTF8_LETTER = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def by_line(raw: bytes, encoding: str) -> tuple[bytes, str, list[int]]:
+    """A file that is UTF-8 but for some lines (a row typed in on another computer, pasted from an
+    older file): ``raw`` made UTF-8 throughout, each line that is not UTF-8 read as Windows-1252,
+    with those lines' numbers; else ``raw`` and ``encoding`` as they are, and no lines.
+
+    Reading the whole file as Windows-1252 because one byte is not UTF-8 would turn every UTF-8
+    letter of it into two or three (Müller into MÃ¼ller), in the serials and in the columns passed
+    through. A file whose only letters beyond ASCII are on lines that are not UTF-8 is a
+    Windows-1252 file, read whole as one. Only a file that UTF-8 refuses takes this pass: one
+    decoding in C that keeps the bytes it refuses, then a look at each line holding one.
+    """
+    if encoding not in ("utf-8-sig", "cp1252", "latin-1"):
+        return raw, encoding, []
+    body = raw[3:] if encoding == "utf-8-sig" else raw
+    if encoding == "utf-8-sig":
+        try:
+            body.decode("utf-8")
+            return raw, encoding, []
+        except UnicodeDecodeError:
+            pass
+    text = body.decode("utf-8", "surrogateescape")
+    if _UTF8_LETTER.search(text) is None:  # no letter beyond ASCII is UTF-8: a Windows-1252 file
+        return raw, encoding, []
+    pieces, legacy, start, line, utf8 = [], [], 0, 1, False
+    for found in _NOT_UTF8.finditer(text):
+        if found.start() < start:  # the rest of a line already read
+            continue
+        begin = text.rfind("\n", 0, found.start()) + 1
+        end = text.find("\n", found.start())
+        end = len(text) if end < 0 else end
+        good = text[start:begin]
+        utf8 = utf8 or not good.isascii()
+        line += good.count("\n")
+        pieces += [good, _windows(text[begin:end].encode("utf-8", "surrogateescape"))]
+        legacy.append(line)
+        start = end
+    rest = text[start:]
+    if not (utf8 or not rest.isascii()) and encoding != "utf-8-sig":
+        return raw, encoding, []
+    return "".join([*pieces, rest]).encode("utf-8"), "utf-8", legacy
+
+
+def _windows(line: bytes) -> str:
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
+        return line.decode("latin-1")
+
+
+def legacy_note(path: Path, rows: list[int]) -> str:
+    """The sentence that says which rows of a UTF-8 file were read as Windows-1252."""
+    return (f"{path.name}: some lines are not UTF-8 and were read as Windows-1252 ({row_spans(rows)}); "
+            f"the rest as UTF-8. Check the accented letters of those rows.")
+
+
+def rows_of_lines(text: str, delimiter: str, lines: list[int]) -> list[int]:
+    """The rows (records, as a spreadsheet numbers them) that hold the file's ``lines``: where a cell
+    runs over several lines, a line's number is not its row's."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    wanted, rows, first = sorted(lines), set(), 1
+    try:
+        for record, _ in enumerate(reader, start=1):
+            while wanted and wanted[0] <= reader.line_num:
+                if wanted.pop(0) >= first:
+                    rows.add(record)
+            if not wanted:
+                break
+            first = reader.line_num + 1
+    except csv.Error:
+        return lines
+    return sorted(rows)
 
 
 def detect_delimiter(text: str) -> str:
@@ -249,4 +333,5 @@ csv.field_size_limit(max(csv.field_size_limit(), 4 * LIMITS.line_bytes))
 
 
 
-__all__ = ["DELIMITERS", "detect_delimiter", "detect_encoding", "oversized_cells", "read_csv"]
+__all__ = ["DELIMITERS", "by_line", "detect_delimiter", "detect_encoding", "legacy_note", "oversized_cells",
+           "read_csv"]

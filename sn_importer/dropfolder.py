@@ -358,6 +358,7 @@ def masked_summary(summary: dict, keep: tuple[str, ...] = ()) -> dict:
     out["notes"] = [mask_content(str(note), keep) for note in out.get("notes") or []]
     out["sheets_skipped"] = [{**s, "reason": mask_content(str(s.get("reason", "")), keep)}
                              for s in out.get("sheets_skipped") or []]
+    out["sheet_notes"] = [mask_content(str(note), keep) for note in out.get("sheet_notes") or []]
     return out
 
 

@@ -66,7 +66,7 @@ def _heading(result: RunResult) -> str:
 
 def _messages(result: RunResult) -> str:
     lines = [f'<div style="color: #9c5700; font-weight: 600">{_e(sentence)}</div>'
-             for sentence in unread_sheets(result.source.skipped)]  # said first
+             for sentence in [*unread_sheets(result.source.skipped), *result.source.sheet_notes]]  # said first
     if result.error:
         lines.append(f'<div style="color: #9c0006; font-weight: 600">Stopped: {_e(result.error)}</div>')
     lines += [f'<div style="{_MUTED}">{_e(note)}</div>' for note in result.notes]

@@ -73,6 +73,7 @@ _NS = {
     "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
     "number": "urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0",
     "fo": "urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0",
+    "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
 }
 _REFS = re.compile(r"\[(\$?'(?:[^']|'')+'|\$?[^\[\].]*)?\.(\$?[A-Z]+\$?[0-9]+)(?::(\$?'(?:[^']|'')+'|\$?[^\[\].:]*)?"
                    r"\.?(\$?[A-Z]+\$?[0-9]+))?\]")
@@ -201,6 +202,8 @@ class _Table:
 
     def end_row(self, element) -> None:
         repeat = int(element.get(q("table", "number-rows-repeated"), "1"))
+        if self.cells and element.get(q("table", "visibility"), "visible") != "visible":  # filtered or collapsed
+            self.sheet.hidden_rows.update(range(self.row, self.row + repeat))
         if self.cells:
             width = self.cells[-1][0] + 1
             values = [None] * width
@@ -239,6 +242,8 @@ def _cell_value(element, kind: str | None):
     if kind == "boolean":
         return element.get(q("office", "boolean-value")) == "true", None
     if kind == "time":
+        return shown, None
+    if element.get(q("calcext", "value-type")) == "error":  # a formula's error (#N/A): read as shown, as in .xls
         return shown, None
     return element.get(q("office", "string-value"), shown), None
 

@@ -31,6 +31,7 @@ class OfficeSheet:
     shown: dict[tuple[int, int], str] = field(default_factory=dict)     # (row, col) → a number's text as shown
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # first row, first col, last row, last col
     widths: dict[int, float] = field(default_factory=dict)        # col → width in characters
+    hidden_rows: set[int] = field(default_factory=set)            # rows hidden (by a filter or by hand) that hold something
 
     @property
     def visible(self) -> bool:

@@ -238,6 +238,7 @@ class RunResult:
                      "listing": self.listing.as_dict() if self.listing else {}},
             "mapping": [{"sheet": s, "field": f, "source": w} for s, f, w in self.mapping()],
             "sheets_skipped": [{"sheet": s, "reason": r} for s, r in self.source.skipped],
+            "sheet_notes": list(self.source.sheet_notes),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "error": self.error,
@@ -293,7 +294,7 @@ class RunResult:
         if self.error:
             facts.append(("Stopped because", self.error))
         return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes), Origin(self.origin),
-                           len(self.deleted_before()))
+                           len(self.deleted_before()), list(self.source.sheet_notes))
 
     # --- showing it ------------------------------------------------------------------
 
@@ -317,7 +318,7 @@ def failure_summary(input_path: str | Path | None, mode: Mode | str, error: str,
     stamp = now_iso(clock)
     return {"input": str(input_path) if input_path else None, "output": None, "mode": str(mode), "run_id": None,
             "template": template, "base_url": None, "rows": 0, "statuses": {}, "requests": no_requests(),
-            "requests_per_resource": 0.0, "plan": None, "mapping": [], "sheets_skipped": [], "started_at": stamp, "finished_at": stamp,
+            "requests_per_resource": 0.0, "plan": None, "mapping": [], "sheets_skipped": [], "sheet_notes": [], "started_at": stamp, "finished_at": stamp,
             "error": error, "notes": [], "exit_code": 2}
 
 

@@ -36,6 +36,10 @@ SIZED = r"[+-]?0*[0-9]{1,15}(?:\.0*)?"
 # "1E5" or "2020E01" has neither a sign nor a decimal part and may be a real label.
 SCIENTIFIC = r"\d+[.,]\d+[eE][+-]?\d+|\d+[eE][+-]\d+"
 EXCEL_DOT_ZERO = r"\d+\.0"
+#: What a cell shows when its formula cannot be worked out: Excel's error values (#N/A, #DIV/0!, ...),
+#: as the .xlsx, .xls and .ods readers give them and as a CSV saved from such a sheet holds them,
+#: and LibreOffice's own (Err:502).
+EXCEL_ERROR = r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!)|Err:[0-9]{3}"
 #: What Katana allows in a serial number; the pattern and the byte check below both come from it.
 SERIAL_CHARACTERS = string.ascii_letters + string.digits + " -_/,."
 SERIAL_CHARS = "[" + re.escape(SERIAL_CHARACTERS) + "]+"
@@ -90,6 +94,7 @@ def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowC
     aliases = template.resource_type_aliases
     once = _Once()
     matches = once.matches
+    error = lambda s: matches(s, EXCEL_ERROR)  # noqa: E731
 
     def canonical(s: pd.Series) -> pd.Series:  # the API's spelling of each type, "" where unknown
         return once(s, "canonical", lambda column: _canonical(column, aliases))
@@ -97,14 +102,15 @@ def build_schema(template: Template) -> tuple[pa.DataFrameSchema, dict[str, RowC
     specs = {
         "resource_type": [
             _required("resource_type"),
+            _shows_error("resource_type", error),
             (RowCheck("resource_type", "resource_type.known",
                       f"unknown resource type '{{value}}'; pick one of: {staff_labels()} "
                       "(or a short name such as MO or SO row)"),
-             lambda s: _blank(s) | (canonical(s) != "")),
+             lambda s: _blank(s) | (canonical(s) != "") | error(s)),
         ],
         "resource_id": _id_checks("resource_id", required=False, matches=matches),
-        "order_no": [],
-        "sku": [],
+        "order_no": [_shows_error("order_no", error)],
+        "sku": [_shows_error("sku", error)],
         "serial_id": _id_checks("serial_id", required=False, matches=matches),
         "serial_number": _serial_number_checks(matches),
     }
@@ -248,6 +254,11 @@ def _sized_digits(text) -> tuple[np.ndarray, np.ndarray]:
     return known, known
 
 
+def _not_an_error(text) -> tuple[np.ndarray, np.ndarray]:
+    known = ~starting_with(text, "#E")
+    return known, np.zeros(len(text), dtype=bool)
+
+
 def _not_a_number(text) -> tuple[np.ndarray, np.ndarray]:
     known = ~starting_with(text, string.digits, or_beyond_ascii=True)
     return known, np.zeros(len(text), dtype=bool)
@@ -261,6 +272,7 @@ _SHORTCUTS = {
     SIZED: _sized_digits,        # up to 15 digits fit an id, leading zeros or not
     SCIENTIFIC: _not_a_number,   # both begin with a digit (ASCII or not: the pattern's \d takes both)
     EXCEL_DOT_ZERO: _not_a_number,
+    EXCEL_ERROR: _not_an_error,  # both spellings begin with "#" or "E"
     SERIAL_CHARS: lambda text: (np.ones(len(text), dtype=bool), made_of(text, SERIAL_CHARACTERS)),
 }
 
@@ -280,14 +292,23 @@ def _required(column: str):
     return (RowCheck(column, f"{column}.required", f"{{{column}}} is blank"), lambda s: ~_blank(s))
 
 
+def _shows_error(column: str, error):
+    """A cell showing a formula's error (#N/A): the formula is what to fix, not the characters."""
+    return (RowCheck(column, f"{column}.error", f"{{{column}}} shows the Excel error '{{value}}' instead of a "
+                                                "value; fix the formula (or the cells it uses) in the workbook"),
+            lambda s: ~error(s))
+
+
 def _id_checks(column: str, required: bool, matches):
     checks = [_required(column)] if required else []
+    error = lambda s: matches(s, EXCEL_ERROR)  # noqa: E731
     return checks + [
+        _shows_error(column, error),
         (RowCheck(column, f"{column}.whole", f"{{{column}}} '{{value}}' is not a whole number"),
-         lambda s: _blank(s) | matches(s, WHOLE)),
+         lambda s: _blank(s) | matches(s, WHOLE) | error(s)),
         (RowCheck(column, f"{column}.positive", f"{{{column}}} '{{value}}' must be greater than 0"),
          lambda s: _blank(s) | ~matches(s, WHOLE) | matches(s, POSITIVE)),
-        (RowCheck(column, f"{column}.size", f"{{{column}}} '{{value}}' is too large to be an id"),
+        (RowCheck(column, f"{column}.size", f"{{{column}}} '{{value}}' is too large to be an id (at most 15 digits)"),
          lambda s: _blank(s) | ~matches(s, WHOLE) | matches(s, SIZED)),
     ]
 
@@ -295,7 +316,9 @@ def _id_checks(column: str, required: bool, matches):
 def _serial_number_checks(matches):
     column = "serial_number"
     damaged = lambda s: matches(s, SCIENTIFIC)  # noqa: E731
+    error = lambda s: matches(s, EXCEL_ERROR)  # noqa: E731
     return [
+        _shows_error(column, error),
         (RowCheck(column, f"{column}.scientific",
                   "{serial_number} '{value}' was damaged by Excel (shown in scientific notation); "
                   "format the column as Text and enter the serial again"),
@@ -309,7 +332,7 @@ def _serial_number_checks(matches):
         (RowCheck(column, f"{column}.chars",
                   "{serial_number} '{value}' has characters Katana does not allow "
                   "(only letters, digits, spaces and - _ / , .)"),
-         lambda s: _blank(s) | damaged(s) | matches(s, SERIAL_CHARS)),
+         lambda s: _blank(s) | damaged(s) | matches(s, SERIAL_CHARS) | error(s)),
     ]
 
 

@@ -10,7 +10,7 @@ or allocating anything per cell (a million cells cost a few array operations).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,18 @@ from .xlsx import column_letters, column_number
 _REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]+)([0-9]+)\"")
 #: A worksheet's ``<sheetData>`` start, with the namespace prefix its elements are written with (group 1).
 SHEET_DATA = re.compile(rb"<(?:(\w+):)?sheetData[\s/>]")
+#: A row hidden in the sheet (by a filter, by hand, or folded into a group), and its row number.
+_HIDDEN_ROW = re.compile(rb"<(?:\w+:)?row\s[^>]*?\bhidden=\"(?:1|true)\"[^>]*>")
+_ROW_NUMBER = re.compile(rb"\br=\"([0-9]+)\"")
+#: A cell that shows an error (``t="e"``), and its reference.
+_ERROR_CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?\bt=\"e\"[^>]*)>")
+_CELL_REF = re.compile(rb"\br=\"([A-Z]+[0-9]+)\"")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?\bref=\"([A-Z]+)?([0-9]+)?(?::([A-Z]+)([0-9]+))?\"")
+
+
+#: How many references of cells showing an error a scan keeps (a column of #N/A down a whole sheet
+#: is not kept whole: past these, only rows lacking a needed value have their errors read).
+ERROR_CELLS_KEPT = 100_000
 
 
 @dataclass
@@ -35,6 +46,8 @@ class SheetScan:
     formulas: int = 0      # <f> elements (formulas kept in the results)
     errors: bool = False   # a cell showing an error (t="e": #N/A, #DIV/0!, ...)
     prefix: bytes | None = None  # the prefix its elements are written with (b"x:" for <x:c>), once seen
+    hidden_rows: list[int] = field(default_factory=list)  # row numbers of rows hidden (<row hidden="1">)
+    error_cells: list[str] = field(default_factory=list)  # references of cells showing an error ("C7")
 
     @property
     def rectangle(self) -> int:
@@ -77,12 +90,38 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
                 row = max(row, max(map(int, rows)))
         scan.cells += cells
         scan.formulas += _followed(raw, opening, b"f", (b">", b" ")) + _followed(raw, colon, b"f", (b">", b" "))
-        scan.errors = scan.errors or b't="e"' in data
+        if b't="e"' in data:  # cells showing an error (#N/A): few, and worth naming where they are
+            scan.errors = True
+            if len(scan.error_cells) < ERROR_CELLS_KEPT:
+                scan.error_cells += _error_cells(data)
+        if b'hidden="' in data:  # rows a filter (or a person) hid: read like the others, but said first
+            scan.hidden_rows += _hidden_rows(data)
         scan.referenced += found
         widest, scan.rows = max(widest, column), max(scan.rows, row)
     if widest:
         scan.columns = widest
         scan.far_cell = f"{column_letters(widest)}{scan.rows}"
+
+
+def _hidden_rows(data: bytes) -> list[int]:
+    """The row numbers of the ``<row hidden="1">`` tags in ``data`` (a row without ``r`` is not counted)."""
+    found = []
+    for tag in _HIDDEN_ROW.finditer(data):
+        number = _ROW_NUMBER.search(tag.group(0))
+        if number:
+            found.append(int(number.group(1)))
+    return found
+
+
+def _error_cells(data: bytes) -> list[str]:
+    """The references of the cells showing an error in ``data`` (its opening tags are whole: a chunk
+    ends after a ``>``)."""
+    found = []
+    for tag in _ERROR_CELL.finditer(data):
+        ref = _CELL_REF.search(tag.group(1))
+        if ref:
+            found.append(ref.group(1).decode("ascii"))
+    return found
 
 
 _WINDOW = np.arange(13)

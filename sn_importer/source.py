@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .header import HeaderRow
-from .mapping import ColumnMapping
+from .mapping import ColumnMapping, quoted
 from .package import WorkbookFacts
 
 
@@ -62,6 +62,9 @@ class SourceFile:
     package: WorkbookFacts | None = None
     #: An .xls/.ods read whole (every sheet, formats, formulas): what the writer rewrites as .xlsx.
     office: object | None = None
+    #: Sentences about sheets that were read, said first (with the sheets not read, before anything
+    #: is sent): rows read that the sheet hides, a header with no rows under it (a workbook's sheet).
+    sheet_notes: list[str] = field(default_factory=list)
 
     @property
     def row_count(self) -> int:
@@ -77,4 +80,56 @@ def sheet_under(name: str, found: HeaderRow, data: pd.DataFrame, rows: list[list
                  unread=found.unread)
 
 
-__all__ = ["Sheet", "SourceFile", "sheet_under"]
+def hidden_rows_note(sheet: Sheet, hidden) -> str | None:
+    """The sentence that says some data rows of ``sheet`` are hidden in it (``hidden``: sheet row
+    numbers), or None when none that holds something is.
+
+    Staff who filter a sheet down to the rows they mean may not expect the rows the filter hides to
+    be sent too; every row gets a status, so they are read like the others, and this says so first.
+    """
+    if not hidden or not len(sheet.data):
+        return None
+    numbers = sheet.numbers()
+    if isinstance(numbers, range):
+        positions = sorted(n - numbers.start for n in hidden if n in numbers)
+    else:
+        positions = [i for i, n in enumerate(numbers) if n in hidden]
+    if not positions:
+        return None
+    filled = sheet.data.iloc[positions].map(_holds_something).any(axis=1).to_numpy()
+    rows = [numbers[p] for p, kept in zip(positions, filled) if kept]
+    if not rows:
+        return None
+    count = "1 row is" if len(rows) == 1 else f"{len(rows):,} rows are"
+    return (f"Sheet {quoted(sheet.name)}: {count} hidden (by a filter or by hand; {row_spans(rows)}); "
+            f"they are read and checked like the others.")
+
+
+def no_rows_note(sheet: Sheet) -> str | None:
+    """The sentence that says ``sheet`` has a header and nothing under it, or None when some row
+    holds something: a person who pasted the rows into another sheet sees which one is empty."""
+    if any(_holds_something(v) for position in sheet.data.columns for v in sheet.data[position].dropna()):
+        return None
+    return f"Sheet {quoted(sheet.name)}: header found (row {sheet.header_row}), no rows below it."
+
+
+def _holds_something(cell) -> bool:
+    if cell is None or (isinstance(cell, float) and cell != cell):
+        return False
+    return not (isinstance(cell, str) and not cell.strip())
+
+
+def row_spans(numbers: list[int], most: int = 8) -> str:
+    """Sheet row numbers as a person reads them: "row 7", "rows 3-14, 20" (the first ``most`` runs)."""
+    spans: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    words = [f"{a}" if a == b else f"{a}-{b}" for a, b in spans[:most]]
+    more = ", …" if len(spans) > most else ""
+    return ("row " if len(numbers) == 1 else "rows ") + ", ".join(words) + more
+
+
+__all__ = ["Sheet", "SourceFile", "hidden_rows_note", "no_rows_note", "row_spans", "sheet_under"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .cell_text import as_text, text_by_code
+from .cell_text import as_id_text, as_text, text_by_code
 from .footer import ignored_rows
 from .reader import Sheet, SourceFile
 from .schema import build_schema, failure_messages, field_words
@@ -25,6 +25,8 @@ from .template import FIELDS, Template, normalise_key
 _DOT_ZEROS = r"\.0*$"
 #: Rows that are not read as data: their sheet was not read, or they are a total or a note.
 _NOT_DATA = (Status.SKIPPED.value, Status.IGNORED.value)
+#: Fields holding ids: a workbook's number there is read in all its digits (its size is what is judged).
+_ID_FIELDS = ("resource_id", "serial_id")
 
 #: The fields' values as the sheet gave them (stripped text), kept for display: an invalid
 #: row's typed ``resource_id``/``serial_id`` are empty, but a person needs to see what was written.
@@ -136,7 +138,7 @@ def _sheet_fields(sheet: Sheet, template: Template) -> pd.DataFrame:
     for name in FIELDS:
         spec = template.fields[name]
         if name in sheet.mapping.columns:
-            text = as_text(data[sheet.mapping.columns[name]])
+            text = (as_id_text if name in _ID_FIELDS else as_text)(data[sheet.mapping.columns[name]])
             shown = sheet.shown.get(sheet.mapping.columns[name])
             if shown:
                 text = text.copy()

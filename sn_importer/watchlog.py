@@ -67,10 +67,13 @@ def file_line(result: FileResult, clock: Clock = SYSTEM) -> str:
 
 
 def unread_lines(result: FileResult, clock: Clock = SYSTEM) -> list[str]:
-    """A warning per sheet that may hold rows but was not read, with its header row and nearest fields."""
-    return [logfmt(clock=clock, level="warn", event="sheet-not-read", file=result.name, sheet=item["sheet"],
-                   reason=unread_sentence(item["sheet"], item["reason"]))
-            for item in result.summary.get("sheets_skipped") or [] if needs_attention(item["reason"])]
+    """A warning per sheet that may hold rows but was not read, with its header row and nearest fields;
+    then one per thing said first of a sheet that was read (rows it hides)."""
+    unread = [logfmt(clock=clock, level="warn", event="sheet-not-read", file=result.name, sheet=item["sheet"],
+                     reason=unread_sentence(item["sheet"], item["reason"]))
+              for item in result.summary.get("sheets_skipped") or [] if needs_attention(item["reason"])]
+    return unread + [logfmt(clock=clock, level="warn", event="sheet-note", file=result.name, note=note)
+                     for note in result.summary.get("sheet_notes") or []]
 
 
 __all__ = ["detached_before", "file_line", "logfmt", "unread_lines"]

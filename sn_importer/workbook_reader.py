@@ -19,7 +19,7 @@ from .errors import InputError
 from .guard import Limits
 from .header import LOOK_BELOW, locate
 from .mapping import is_removed_sheet
-from .source import Sheet, SourceFile, sheet_under
+from .source import Sheet, SourceFile, hidden_rows_note, no_rows_note, sheet_under
 from .template import Template
 from .workbook_cells import WorkbookCells, cells_of, excel_problem, kind_problem
 
@@ -28,7 +28,7 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
     """Every visible sheet with a header: by calamine, or cell by cell where the guard found it sparse."""
     cells = cells_of(path, limits)  # parsed ahead by the command line when it could (workbook_cells.py)
     facts = cells.facts
-    sheets, skipped = [], []
+    sheets, skipped, said = [], [], []
     with _sparse_package(path, facts) as package:
         for meta in cells.sheets:
             reason = kind_problem(meta) or (None if template.wants_sheet(meta.name) else "left out by the template")
@@ -43,6 +43,8 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
                 _show_unseen_results(path, facts, sheet)
                 _refuse_dates(sheet)
                 sheets.append(sheet)
+                scan = facts.scans.get(meta.name)
+                said += _sheet_notes(sheet, scan.hidden_rows if scan else ())
                 if sheet.unread:
                     skipped.append((meta.name, sheet.unread))
             else:
@@ -52,7 +54,7 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
         from .package import shared_content_notes
 
         notes += shared_content_notes(facts.external_links, facts.formulas)
-    return SourceFile(path, "excel", sheets, skipped, notes=notes, package=facts)
+    return SourceFile(path, "excel", sheets, skipped, notes=notes, package=facts, sheet_notes=said)
 
 
 @contextmanager
@@ -98,7 +100,7 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
         raise
     except Exception as exc:  # xlrd and the XML parser raise several unrelated types
         raise InputError(path, excel_problem(path, exc)) from None
-    sheets, skipped = [], []
+    sheets, skipped, said = [], [], []
     for office_sheet in book.sheets:
         reason = "hidden sheet" if not office_sheet.visible else \
             None if template.wants_sheet(office_sheet.name) else "left out by the template"
@@ -109,12 +111,22 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
             _show_office_numbers(found, office_sheet)
             _refuse_dates(found)
             sheets.append(found)
+            said += _sheet_notes(found, {r + 1 for r in office_sheet.hidden_rows})  # as sheet row numbers
             if found.unread:
                 skipped.append((office_sheet.name, found.unread))
         else:
             skipped.append((office_sheet.name, found))
     notes = list(facts.notes) + shared_content_notes(0, book.formulas)
-    return SourceFile(path, "excel", sheets, skipped, notes=notes, office=book)
+    return SourceFile(path, "excel", sheets, skipped, notes=notes, office=book, sheet_notes=said)
+
+
+def _sheet_notes(sheet: Sheet, hidden) -> list[str]:
+    """What is said first about a sheet that is read: that nothing is under its header, or rows it
+    hides (``hidden``: sheet row numbers)."""
+    if sheet.unread:  # its rows are skipped, which is said first already
+        return []
+    note = no_rows_note(sheet) or hidden_rows_note(sheet, hidden)
+    return [note] if note else []
 
 
 def _padded(rows: list[list]) -> list[list]:
@@ -140,16 +152,41 @@ _NEEDED = (("resource_type",), ("resource_id", "order_no"), ("serial_id", "seria
 
 
 def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -> None:
-    """Cells the reader gives as empty that the application does not show empty, where a row lacks
-    a value it needs: an error a formula shows (#N/A) is read as shown, as the .xls reader reads it;
-    a formula saved without its result (by a program that does not calculate) makes the row invalid,
-    saying so, instead of "is blank". Only a sheet with formulas or error cells, and rows lacking
-    such a value, cost a pass over its XML."""
+    """Cells the reader gives as empty that the application does not show empty: an error a formula
+    shows (#N/A) in a column read as a field is read as shown, as the .xls reader reads it, so the
+    row's message names the error; a formula saved without its result (by a program that does not
+    calculate), where a row lacks a value it needs, makes the row invalid, saying so, instead of "is
+    blank". Only a sheet with formulas or error cells, and rows lacking such a value or fields
+    showing an error, cost a pass over its XML."""
     scan = facts.scans.get(sheet.name)
     part = facts.parts.get(sheet.name)
     if scan is None or part is None or not (scan.formulas or scan.errors) or not len(sheet.data):
         return
-    from .xlsx import column_letters, unseen_results
+    from .xlsx import unseen_results
+
+    lacking = _lacking_cells(sheet)
+    wanted = {**_field_errors(sheet, scan.error_cells), **lacking}
+    if not wanted:
+        return
+    with zipfile.ZipFile(path) as archive:
+        found = unseen_results(archive, part, set(wanted))
+    columns = sheet.mapping.columns
+    for ref, (kind, text) in found.items():
+        i, position = wanted[ref]
+        if kind == "error":
+            sheet.shown.setdefault(position, {})[i] = text
+        elif ref in lacking:
+            name = sheet.header[position] or next(f for f, p in columns.items() if p == position)
+            what = f"={text}" if text else "a copy of a shared formula"
+            said = (f"{name}: holds a formula saved without its result ({what}); open the file in Excel or "
+                    f"LibreOffice and save it, so its results are saved with it")
+            _add_problem(sheet, i, said)
+
+
+def _lacking_cells(sheet: Sheet) -> dict[str, tuple[int, int]]:
+    """Reference → (data row position, column position) of the key cells of each row that lacks a
+    value it needs (a row left blank whole is not such a row)."""
+    from .xlsx import column_letters
 
     data, columns = sheet.data, sheet.mapping.columns
     groups = [[columns[name] for name in group if name in columns] for group in _NEEDED]
@@ -157,7 +194,7 @@ def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -
     lacking = [(group, pd.concat([empty[p] for p in group], axis=1).all(axis=1)) for group in groups if group]
     candidates = sorted({int(i) for _, rows in lacking for i in rows.to_numpy().nonzero()[0]})
     if not candidates:
-        return
+        return {}
     # a row left blank whole is not a row lacking a value: only the candidates' other cells are looked at
     filled = ~pd.concat([_empty_cells(data[p].iloc[candidates]) for p in data.columns], axis=1).all(axis=1)
     kept = {candidates[k] for k in filled.to_numpy().nonzero()[0]}
@@ -168,20 +205,25 @@ def _show_unseen_results(path: Path, facts: guard.WorkbookFacts, sheet: Sheet) -
             if int(i) in kept:
                 for position in group:
                     wanted[f"{column_letters(position + 1)}{numbers[i]}"] = (int(i), position)
-    if not wanted:
-        return
-    with zipfile.ZipFile(path) as archive:
-        found = unseen_results(archive, part, set(wanted))
-    for ref, (kind, text) in found.items():
-        i, position = wanted[ref]
-        if kind == "error":
-            sheet.shown.setdefault(position, {})[i] = text
-        else:
-            name = sheet.header[position] or next(f for f, p in columns.items() if p == position)
-            what = f"={text}" if text else "a copy of a shared formula"
-            said = (f"{name}: holds a formula saved without its result ({what}); open the file in Excel or "
-                    f"LibreOffice and save it, so its results are saved with it")
-            _add_problem(sheet, i, said)
+    return wanted
+
+
+def _field_errors(sheet: Sheet, refs: list[str]) -> dict[str, tuple[int, int]]:
+    """Of the cells showing an error (``refs``, from the guard's scan), those in a data row and a
+    column read as a field: reference → (data row position, column position)."""
+    from .xlsx import column_number
+
+    positions = set(sheet.mapping.columns.values())
+    numbers = sheet.numbers()
+    row_of = (lambda n: n - numbers.start if n in numbers else None) if isinstance(numbers, range) else \
+        {n: i for i, n in enumerate(numbers)}.get
+    found = {}
+    for ref in refs:
+        letters = ref.rstrip("0123456789")
+        position, i = column_number(letters) - 1, row_of(int(ref[len(letters):]))
+        if position in positions and i is not None:
+            found[ref] = (i, position)
+    return found
 
 
 def _add_problem(sheet: Sheet, position: int, said: str) -> None:

@@ -67,6 +67,7 @@ def _sheet(book, sh, formats: list[str | None]) -> OfficeSheet:
         sheet.rows.append(row)
     sheet.merges = [(r1, c1, r2 - 1, c2 - 1) for r1, r2, c1, c2 in sh.merged_cells]
     sheet.widths = {c: info.width / 256 for c, info in sh.colinfo_map.items() if not info.hidden}
+    sheet.hidden_rows = {r for r, info in sh.rowinfo_map.items() if info.hidden and r < sh.nrows}
     return sheet
 
 

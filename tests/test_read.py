@@ -80,6 +80,43 @@ def test_cp1252_fallback_keeps_passthrough_text(tmp_path):
     assert csv_rows(job.write())[1][3] == "Müller – façade"
 
 
+def test_a_utf8_file_with_a_few_windows_lines_is_read_line_by_line(tmp_path):
+    lines = ["resource_type,resource_id,serial_number,note", "MO,3001,SN-1,Müller", "MO,3001,SN-2,Café",
+             "MO,3001,SN-3,€ 5 – Zoë", "MO,3001,SN-4,plain", "MO,3001,SN-5,façade"]
+    raw = b"".join(line.encode("cp1252" if n in (2, 5) else "utf-8") + b"\r\n" for n, line in enumerate(lines))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(raw)
+    said = ("mixed.csv: some lines are not UTF-8 and were read as Windows-1252 (rows 3, 6); the rest as UTF-8. "
+            "Check the accented letters of those rows.")
+    job = sn.read(path)
+    assert job.source.sheet_notes == [said]
+    notes = [line.split(",")[3] for line in lines[1:]]
+    assert job.source.sheets[0].data[3].tolist() == notes
+    assert [row[3] for row in csv_rows(job.write())[1:]] == notes  # the output writes what was read
+    done = run_cli("validate", path, "--output", tmp_path / "again.csv")
+    assert done.returncode == 0 and " ".join(done.stdout.split("Columns read")[0].split()) == said
+    with_bom = tmp_path / "bom.csv"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + raw)  # a BOM says UTF-8; a Windows line under it is read all the same
+    assert sn.read(with_bom).source.sheets[0].data[3].tolist() == notes
+
+
+def test_windows_lines_are_named_by_their_rows_when_a_cell_runs_over_lines(tmp_path):
+    raw = ('resource_type,resource_id,serial_number,note\nMO,3001,SN-1,"two\nlines Müller"\n'.encode()
+           + "MO,3001,SN-2,Café\n".encode("cp1252"))
+    path = tmp_path / "lines.csv"
+    path.write_bytes(raw)
+    job = sn.read(path)
+    assert "(row 3)" in job.source.sheet_notes[0]  # line 4 of the file
+    assert job.source.sheets[0].data[3].tolist() == ["two\nlines Müller", "Café"]
+
+
+def test_a_windows_file_throughout_says_nothing_of_its_lines(tmp_path):
+    text = "resource_type,resource_id,serial_number,note\r\nMO,3001,SN-1,Müller\r\nMO,3001,SN-2,façade\r\n"
+    job = sn.read(write_csv(tmp_path, text, "cp1252"))
+    assert job.source.encoding == "cp1252" and job.source.sheet_notes == []
+    assert job.source.sheets[0].data[3].tolist() == ["Müller", "façade"]
+
+
 def test_quoted_cr_inside_a_cell(tmp_path):
     path = write_csv(tmp_path, 'resource_type,resource_id,serial_id,note\r\nMO,3001,1,"line one\rline two"\r\n')
     job = sn.read(path)
@@ -178,9 +215,9 @@ def test_a_formula_showing_an_error_is_read_as_shown_not_as_blank(tmp_path):
         sheet.write_formula(3, 3, "=1/0", None, "#DIV/0!")
         sheet.write_row(3, 0, ["MO", 3001])
     job = sn.read(path)
+    fix = "instead of a value; fix the formula (or the cells it uses) in the workbook"
     assert job.rows["message"].tolist() == [
-        "Serial ID '#N/A' is not a whole number", "",
-        "Serial number '#DIV/0!' has characters Katana does not allow (only letters, digits, spaces and - _ / , .)"]
+        f"Serial ID shows the Excel error '#N/A' {fix}", "", f"Serial number shows the Excel error '#DIV/0!' {fix}"]
 
 
 def test_a_formula_saved_without_its_result_is_said_not_called_blank(tmp_path):

@@ -203,7 +203,7 @@ def test_runs_return_results_and_leave_the_job_as_read(tmp_path, monkeypatch):
 def test_a_result_summary_keeps_the_json_keys():
     summary = sn.read(SAMPLE).validation().summary()
     assert list(summary) == ["input", "output", "mode", "run_id", "template", "base_url", "rows", "statuses",
-                             "requests", "requests_per_resource", "plan", "mapping", "sheets_skipped", "started_at", "finished_at",
+                             "requests", "requests_per_resource", "plan", "mapping", "sheets_skipped", "sheet_notes", "started_at", "finished_at",
                              "error", "notes", "exit_code"]
     assert json.loads(json.dumps(summary))["mode"] == "validate"
 

@@ -30,7 +30,7 @@ def _cells(seed: int, count: int = 4000) -> list[str | None]:
     cells = [None if rng.random() < 0.03 else "".join(rng.choice(ALPHABET) for _ in range(rng.choice(
         [0, 1, 2, 3, 5, 8, 15, 16, 17, 20]))) for _ in range(count)]
     return cells + ["0" * 16, "0" * 15 + "1", "1" * 15, "1" * 16, "0", "00", "+0", "1.0", "1.23E+12", "12345.0",
-                    "", "KNF000001", "٣" * 3, "٣.0", "٣e+5"]
+                    "", "KNF000001", "٣" * 3, "٣.0", "٣e+5", "#N/A", "#DIV/0!", "#n/a", "Err:502", "E", "#"]
 
 
 @pytest.fixture(params=["str", "string", object], ids=["str", "string", "object"])

@@ -52,7 +52,7 @@ def test_resource_type_spellings(tmp_path, spelling, canonical):
     ("-4", "resource_id '-4' must be greater than 0"),
     ("0", "resource_id '0' must be greater than 0"),
     ("", "resource_id is blank"),
-    ("1234567890123456", "resource_id '1234567890123456' is too large to be an id"),
+    ("1234567890123456", "resource_id '1234567890123456' is too large to be an id (at most 15 digits)"),
     ("١٠٠٧", "resource_id '١٠٠٧' is not a whole number"),  # digits other than 0-9: not "not greater than 0"
     ("１００８", "resource_id '１００８' is not a whole number"),
 ])
@@ -66,6 +66,18 @@ def test_resource_id_accepted_forms(tmp_path, cell, expected):
     job = sn.read(write_csv(tmp_path, HEADER + f"MO,{cell},1,\n"))
     assert job.rows["status"].tolist() == ["valid"]
     assert values(job.rows["resource_id"]) == [expected]
+
+
+def test_an_id_a_workbook_holds_as_a_huge_number_is_too_large_not_a_fraction(tmp_path):
+    """Excel shows 2**63 as 9.22337E+18; judged by that spelling it was "not a whole number"."""
+    path = write_xlsx(tmp_path, {"S": [["resource_type", "resource_id", "serial_id"], ["MO", float(2 ** 63), 17.0],
+                                       ["MO", 3001.0, 1e20], ["MO", "note", 1e15], ["MO", 999999999999999.0, 18]]})
+    assert sn.read(path).rows["message"].tolist() == [
+        "resource_id '9223372036854775808' is too large to be an id (at most 15 digits)",
+        "serial_id '100000000000000000000' is too large to be an id (at most 15 digits)",
+        "resource_id 'note' is not a whole number; serial_id '1000000000000000' is too large to be an id "
+        "(at most 15 digits)",
+        ""]
 
 
 def test_resource_id_from_excel_float_cell(tmp_path):
@@ -215,7 +227,7 @@ def test_a_long_sheet_of_few_ids_is_checked_row_by_row_all_the_same(tmp_path):
     assert rows[17_001][1] == "resource_id 'abc' is not a whole number"
     assert rows[18_002][1] == "resource_id '-4' must be greater than 0"
     assert rows[18_003][1] == UNKNOWN_INVOICE
-    assert rows[19_004][1] == "resource_id '12345678901234567' is too large to be an id"
+    assert rows[19_004][1] == "resource_id '12345678901234567' is too large to be an id (at most 15 digits)"
     assert rows[19_500][1] == "serial_id 'x9' is not a whole number"
 
 

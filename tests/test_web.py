@@ -155,6 +155,16 @@ def test_a_sheet_not_read_is_said_at_the_top_of_the_check(page):
     assert not any("run sn-importer" in t for t in summary)
 
 
+def test_rows_a_filter_hides_are_said_at_the_top_of_the_check(page, tmp_path):
+    from test_sheet_notes import HIDDEN, filtered_workbook
+
+    url = run_url(page.upload(filtered_workbook(tmp_path / "filtered.xlsx")))
+    page.wait(url, "ready")
+    check = page.get(url)
+    assert check.text.index("data-sheet-note") < check.text.index("<h1")  # before anything else on the page
+    assert HIDDEN in text(check)
+
+
 def test_upload_check_confirm_and_download_the_annotated_workbook(page, sandbox):
     home = page.get("/")
     assert home.status_code == 200

@@ -83,6 +83,8 @@ class ReportFacts:
     origin: Origin = Origin.NOTEBOOK
     #: Of the ``deleted`` rows, those an earlier run of the file detached (:meth:`RunResult.deleted_before`).
     deleted_before: int = 0
+    #: What is said first about sheets that were read (:attr:`SourceFile.sheet_notes`).
+    sheet_notes: list[str] = field(default_factory=list)
 
     def value(self, label: str, default=None):
         return next((v for k, v in self.facts if k == label), default)
@@ -113,6 +115,8 @@ def summary_lines(rows: pd.DataFrame, facts: ReportFacts, file_notes: list[str] 
     unread = unread_sheets(facts.skipped_sheets)
     if unread:
         lines += _section("Not read", [Line("text", (s,)) for s in unread])
+    if facts.sheet_notes:
+        lines += _section("Read this first", [Line("text", (s,)) for s in facts.sheet_notes])
     lines += _section("What happened", [Line("text", (s,)) for s in what_happened(facts, counts)])
     advice = what_next(facts.mode, counts, facts.origin, bool(unread), bool(facts.value("Stopped because")))
     lines += _section("What to do next", [Line("text", (s,)) for s in advice])

@@ -169,6 +169,7 @@ def read_view(job: Shown, filename: str) -> dict:
     """After the offline read: what the sheet holds before Katana is asked."""
     return {"filename": filename, "template": job.template.name, "statuses": statuses(job.counts()),
             "mapping": mapping(job), "rows": job.source.row_count, "unread": unread_sheets(job.source.skipped),
+            "sheet_notes": list(job.source.sheet_notes),
             "plan_totals": _plan_totals(job)}
 
 
