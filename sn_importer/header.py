@@ -22,6 +22,11 @@ from .template import Template
 #: sheet that starts with it is the template's help, not data that failed to read.
 INSTRUCTIONS_TITLE = "How to fill in the Serials sheet"
 INSTRUCTIONS_REASON = "the blank template's instructions"
+#: How the Summary sheet sn-importer writes begins ("sn-importer results: apply", "sn-importer undo"):
+#: staff who fix the invalid rows of a results workbook and run it again do not get that sheet's
+#: tables read as rows (its "Columns read" table has a field name and a sheet name on each row).
+SUMMARY_TITLES = ("sn-importer results", "sn-importer undo")
+SUMMARY_REASON = "the Summary of an earlier sn-importer run"
 #: How every reason for "no row of this sheet is a header" begins.
 NO_HEADER = "no recognisable header"
 #: ... and how it goes on when some row names a field or two.
@@ -72,6 +77,8 @@ def locate(rows: list[list], template: Template, numbers: list[int] | None = Non
         return "empty sheet"
     if texts[filled[0]][0:1] == [INSTRUCTIONS_TITLE]:
         return INSTRUCTIONS_REASON
+    if texts[filled[0]][0].startswith(SUMMARY_TITLES):
+        return SUMMARY_REASON
     best: tuple[tuple[int, int], HeaderRow] | None = None
     for index, cells in enumerate(texts):
         dropped = trailing_result_columns(cells)
@@ -165,5 +172,5 @@ def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) ->
         path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 
 
-__all__ = ["INSTRUCTIONS_TITLE", "LOOK_BELOW", "HeaderRow", "header_text", "locate", "needs_attention", "no_header",
-           "unread_sentence"]
+__all__ = ["INSTRUCTIONS_TITLE", "LOOK_BELOW", "SUMMARY_REASON", "SUMMARY_TITLES", "HeaderRow", "header_text", "locate",
+           "needs_attention", "no_header", "unread_sentence"]

@@ -363,3 +363,19 @@ def test_the_blank_sheets_instructions_speak_to_the_page_and_the_command_line(tm
     assert any(line.startswith("On the web page: upload this file.") and "confirm button" in line for line in lines)
     assert any(line.startswith("Or on the command line: sn-importer validate FILE") for line in lines)
     assert not any("at preview and apply" in line for line in lines)
+
+
+def test_a_results_workbook_read_again_reads_its_rows_and_not_its_summary(tmp_path):
+    """Staff fix the invalid rows of a results workbook and run it again: its Summary (whose
+    "Columns read" table has a sheet name and a field name on each row) is not read as rows, and
+    the rows read are the first run's rows, with the same statuses."""
+    sample = Path(sn.__file__).parent / "_data" / "samples" / "serials.xlsx"
+    sample = sample if sample.is_file() else Path(__file__).parents[1] / "samples" / "serials.xlsx"
+    (tmp_path / "serials.xlsx").write_bytes(sample.read_bytes())
+    first = run_cli("validate", "serials.xlsx", "--json", cwd=tmp_path)
+    again = run_cli("validate", "serials.results.xlsx", "--json", cwd=tmp_path)
+    assert again.returncode == first.returncode == 1, again.stderr
+    before, after = json.loads(first.stdout), json.loads(again.stdout)
+    assert after["statuses"] == before["statuses"] and after["rows"] == before["rows"]
+    assert {m["sheet"] for m in after["mapping"]} == {m["sheet"] for m in before["mapping"]}
+    assert {"sheet": "Summary", "reason": "the Summary of an earlier sn-importer run"} in after["sheets_skipped"]

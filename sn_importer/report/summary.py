@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..header import INSTRUCTIONS_REASON, INSTRUCTIONS_TITLE, needs_attention, unread_sentence
+from ..header import INSTRUCTIONS_REASON, INSTRUCTIONS_TITLE, SUMMARY_TITLES, needs_attention, unread_sentence
 from ..status import Mode, Origin, Status
 from ..words import plural
 
@@ -111,7 +111,7 @@ def summary_lines(rows: pd.DataFrame, facts: ReportFacts, file_notes: list[str] 
     """The whole Summary, top to bottom. ``file_notes`` say how this file was
     made when that differs from the usual (rebuilt from values, macros left out)."""
     counts = status_counts(rows)
-    lines = [Line("title", ("sn-importer results: " + facts.mode,)), Line("blank")]
+    lines = [Line("title", (f"{SUMMARY_TITLES[0]}: {facts.mode}",)), Line("blank")]
     unread = unread_sheets(facts.skipped_sheets)
     if unread:
         lines += _section("Not read", [Line("text", (s,)) for s in unread])
