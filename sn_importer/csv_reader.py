@@ -19,6 +19,7 @@ from . import formats, guard
 from .errors import InputError
 from .guard import LIMITS, Limits
 from .header import LOOK_BELOW, locate
+from .mapping import earlier_records
 from .source import Sheet, SourceFile, row_spans, sheet_under
 from .template import Template
 
@@ -44,6 +45,8 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
     for cells in head:
         guard.check_columns(path, len(cells), limits)
     found = locate(head, template)
+    if not isinstance(found, str) and earlier_records(found.cells):  # an apply's removed records, an undo's report
+        found = earlier_records(found.cells)
     if isinstance(found, str):
         said = [legacy_note(path, legacy)] if legacy else []
         return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding, sheet_notes=said)

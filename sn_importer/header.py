@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import HeaderNotFoundError
-from .mapping import (ColumnMapping, expected_headers, nearest, needs, quoted, read_header,
-                      trailing_result_columns)
+from .mapping import (NOTHING_TO_DETACH, REMOVED_REASON, UNDO_REASON, ColumnMapping, expected_headers, nearest,
+                      needs, quoted, read_header, trailing_result_columns)
 from .template import Template
 
 #: The first cell of the blank template's own instructions sheet (see ``blank.py``): a
@@ -168,6 +168,8 @@ def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) ->
         found = skipped[0][1]
     else:
         found = "; ".join(f"sheet {quoted(name)}: {why}" for name, why in skipped) or "no sheet with data"
+    if skipped and all(why in (SUMMARY_REASON, REMOVED_REASON, UNDO_REASON) for _, why in skipped):
+        return HeaderNotFoundError(path, f"{found}: {NOTHING_TO_DETACH}")  # an earlier run's report, given by mistake
     return HeaderNotFoundError(
         path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 

@@ -30,6 +30,9 @@ RESULT_COLUMNS = RESULT_NAMES  # from the one table of result columns (columns.p
 #: detached, kept for the record. Fed back in, that sheet is not rows to import.
 REMOVED_COLUMNS = ("id", "serial_number", "resource_type", "resource_id", "transaction_id",
                    "transaction_date", "quantity_change", "sheet_rows")
+#: The columns an undo's report adds right of each removed record's. Fed back in, such a sheet (or
+#: CSV) is serials put back, not rows to detach: read as rows, it would take them off again.
+UNDO_COLUMNS = ("status", "message", "new_serial_id", "request", "checked_at")
 
 
 @dataclass(frozen=True)
@@ -221,3 +224,22 @@ def expected_headers(template: Template) -> str:
 def is_removed_sheet(header: list[str]) -> bool:
     """True for the ``Removed`` sheet of a previous run's results workbook."""
     return [normalise_key(c) for c in header if c] == [normalise_key(c) for c in REMOVED_COLUMNS]
+
+
+def earlier_records(header: list[str] | tuple[str, ...]) -> str | None:
+    """Why a sheet (or CSV) under ``header`` holds no rows to import, or None: an apply's ``Removed``
+    records (its sheet, or the removed-records CSV beside a CSV report) or an undo's report of them."""
+    keys = [normalise_key(c) for c in header if c]
+    if keys == [normalise_key(c) for c in REMOVED_COLUMNS]:
+        return REMOVED_REASON
+    if keys == [normalise_key(c) for c in (*REMOVED_COLUMNS, *UNDO_COLUMNS)]:
+        return UNDO_REASON
+    return None
+
+
+#: Why the records of an apply's ``Removed`` sheet, fed back in, are not read as rows.
+REMOVED_REASON = "an apply's removed records (serials already detached)"
+#: ... and those of an undo's report.
+UNDO_REASON = "an undo's report (serials put back; applying it would detach them again)"
+#: What is said when no sheet of a file was read and each was one of those, or an earlier Summary.
+NOTHING_TO_DETACH = "no sheet of serials to detach; give the sheet you filled in, or its results file"

@@ -18,7 +18,7 @@ from . import formats, guard
 from .errors import InputError
 from .guard import Limits
 from .header import LOOK_BELOW, locate
-from .mapping import is_removed_sheet
+from .mapping import earlier_records
 from .source import Sheet, SourceFile, hidden_rows_note, no_rows_note, sheet_under
 from .template import Template
 from .workbook_cells import WorkbookCells, cells_of, excel_problem, kind_problem
@@ -36,8 +36,8 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
                 skipped.append((meta.name, reason))
                 continue
             sheet = _read_sheet(path, cells, package, meta.name, template)
-            if isinstance(sheet, Sheet) and is_removed_sheet(sheet.header):
-                skipped.append((meta.name, "the Removed sheet of a results file (serials already detached)"))
+            if isinstance(sheet, Sheet) and earlier_records(sheet.header):
+                skipped.append((meta.name, earlier_records(sheet.header)))
             elif isinstance(sheet, Sheet):
                 _show_numbers(path, facts, sheet)
                 _show_unseen_results(path, facts, sheet)
@@ -105,8 +105,8 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
         reason = "hidden sheet" if not office_sheet.visible else \
             None if template.wants_sheet(office_sheet.name) else "left out by the template"
         found = reason or _find_sheet(office_sheet.name, _padded(office_sheet.rows), template)
-        if isinstance(found, Sheet) and is_removed_sheet(found.header):
-            skipped.append((office_sheet.name, "the Removed sheet of a results file (serials already detached)"))
+        if isinstance(found, Sheet) and earlier_records(found.header):
+            skipped.append((office_sheet.name, earlier_records(found.header)))
         elif isinstance(found, Sheet):
             _show_office_numbers(found, office_sheet)
             _refuse_dates(found)

@@ -23,6 +23,7 @@ import pytest
 from conftest import run_cli, wait_for
 from sandbox_fixtures import serial
 
+from sn_importer.mapping import REMOVED_COLUMNS
 from sn_importer.sandbox import SandboxServer, create_app
 
 COMMAND = shutil.which("sn-importer") or str(Path(sys.executable).with_name("sn-importer"))
@@ -159,6 +160,30 @@ def test_a_file_that_is_not_an_apply_results_is_one_line_and_exit_2(tmp_path, ka
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("error: ")
     assert ("not an apply's removed-records CSV" if what == "input" else "file not found") in done.stderr
     assert sum(server.store.stats()["requests"].values()) == 0
+
+
+@pytest.mark.parametrize("report", ["xlsx", "csv"])
+def test_an_undos_report_or_removed_records_given_to_apply_detach_nothing_again(tmp_path, katana, report):
+    """Staff who apply an undo's report (or the removed records beside a CSV report) by mistake get one
+    line saying what the file is, and exit 2: its rows are serials put back, which it would take off again."""
+    server, _ = katana
+    before = tenant(server)
+    results = applied(tmp_path, server)
+    done = undo(tmp_path, server, results, "-o", tmp_path / f"put-back.{report}")
+    assert done.returncode == 0 and tenant(server) == before, done.stderr
+    given = [tmp_path / f"put-back.{report}"]
+    if report == "csv":  # the records an apply of a CSV keeps beside its report
+        removed = tmp_path / "drop.results.removed.csv"
+        removed.write_text(",".join(REMOVED_COLUMNS) + "\n100,R1-0,ManufacturingOrder,1,tx,2026-01-01T00:00:00Z,1,row 2\n")
+        given.append(removed)
+    for path in given:
+        for mode in (("validate",), ("apply", "--base-url", server.base_url, "--state-dir", tmp_path / "state")):
+            again = run_cli(mode[0], path, *mode[1:], env=KEY)
+            assert again.returncode == 2, again.stdout
+            assert "no sheet of serials to detach; give the sheet you filled in, or its results file" in again.stderr
+    assert "an undo's report (serials put back; applying it would detach them again)" in again.stderr or \
+        "an apply's removed records (serials already detached)" in again.stderr
+    assert tenant(server) == before and server.store.stats()["requests"]["DELETE"] == 8
 
 
 def requests_made(server) -> int:

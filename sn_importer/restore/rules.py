@@ -28,14 +28,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..mapping import UNDO_COLUMNS
 from ..resource_types import BY_NAME, staff_label, staff_resource
 from ..status import Status
 from .records import Wanted
 
 Resource = tuple[str, int]
 
-#: The columns an undo adds right of each removed record's (the report's, the rows frame's).
-UNDO_COLUMNS = ("status", "message", "new_serial_id", "request", "checked_at")
+#: The columns an undo adds right of each removed record's (the report's, the rows frame's):
+#: :data:`~sn_importer.mapping.UNDO_COLUMNS`, where a report fed back in is known by them.
 #: What a POST answered for one serial string: ``successful``, ``failed`` (Katana named a reason),
 #: ``refused`` (the whole POST got a 4xx), ``unknown`` (no answer: it may have landed), ``not_sent``.
 SUCCESSFUL, FAILED, REFUSED, UNKNOWN, NOT_SENT = "successful", "failed", "refused", "unknown", "not_sent"
