@@ -173,7 +173,8 @@ def test_a_results_file_fed_back_in_gets_fresh_results_in_place(annotated, tmp_p
                                         *RESULTS]
     assert [ws.cell(r, 7).value for r in range(4, 9)] == ["valid", "valid", "invalid", "duplicate", "valid"]
     assert book.sheetnames[:5] == ["Orders", "Old", "Notes", "Sales", "Summary"]
-    assert book.active.title == "Summary (sn-importer)"  # the earlier run's Summary is the input's own sheet now
+    assert book.active.title == "Summary"  # this run's, in the place of the earlier run's
+    assert not [name for name in book.sheetnames if name.startswith("Summary (")]
 
 
 def test_old_formats_come_back_as_xlsx(tmp_path):

@@ -379,3 +379,34 @@ def test_a_results_workbook_read_again_reads_its_rows_and_not_its_summary(tmp_pa
     assert after["statuses"] == before["statuses"] and after["rows"] == before["rows"]
     assert {m["sheet"] for m in after["mapping"]} == {m["sheet"] for m in before["mapping"]}
     assert {"sheet": "Summary", "reason": "the Summary of an earlier sn-importer run"} in after["sheets_skipped"]
+
+
+def test_a_results_workbook_run_again_holds_one_summary_this_runs(tmp_path):
+    """Staff fix the invalid rows of a results workbook in Excel and run it again, then preview that:
+    each run's Summary takes the place of the earlier one (the tab the file opens on, telling of this
+    run), instead of the earlier Summary staying as it was beside 'Summary (sn-importer)' and then
+    'Summary (sn-importer) (2)'."""
+    sample = Path(sn.__file__).parent / "_data" / "samples" / "serials.xlsx"
+    sample = sample if sample.is_file() else Path(__file__).parents[1] / "samples" / "serials.xlsx"
+    (tmp_path / "serials.xlsx").write_bytes(sample.read_bytes())
+    assert run_cli("validate", "serials.xlsx", cwd=tmp_path).returncode == 1
+    book = load_workbook(tmp_path / "serials.results.xlsx")
+    for row in book["Orders"].iter_rows(min_row=4):
+        if row[5].value == "invalid":  # each fixed as staff would: a serial of the same order, by its id
+            row[0].value, row[1].value, row[2].value, row[3].value = "MO", 3002, 1104, None
+    book.save(tmp_path / "serials.results.xlsx")
+    again = run_cli("validate", "serials.results.xlsx", "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)["statuses"] == {"valid": 18, "duplicate": 5}, again.stderr
+    looked = run_cli("preview", "serials.results.results.xlsx", "--sandbox", cwd=tmp_path,
+                     env={"SN_IMPORTER_STATE_DIR": str(tmp_path / "state")})
+    assert looked.returncode == 1, looked.stderr  # the sample's two rows not on their resource
+    for name, told in (("serials.results.results.xlsx", "• 18 ready to go (valid)."),
+                       ("serials.results.results.results.xlsx", "(planned).")):
+        book = load_workbook(tmp_path / name)
+        assert [s for s in book.sheetnames if s.startswith("Summary")] == ["Summary"], book.sheetnames
+        assert book.active.title == "Summary"
+        lines = [r[0] for r in book["Summary"].iter_rows(values_only=True) if r[0]]
+        assert any(str(line).endswith(told) for line in lines), lines
+        assert not any("invalid" in str(line) for line in lines[:8])
+        assert ("Summary", "the Summary of an earlier sn-importer run, replaced by this one") in \
+            [r[:2] for r in book["Summary"].iter_rows(values_only=True)]

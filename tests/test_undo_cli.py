@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from conftest import run_cli, wait_for
 from sandbox_fixtures import serial
 
@@ -184,6 +185,31 @@ def test_an_undos_report_or_removed_records_given_to_apply_detach_nothing_again(
     assert "an undo's report (serials put back; applying it would detach them again)" in again.stderr or \
         "an apply's removed records (serials already detached)" in again.stderr
     assert tenant(server) == before and server.store.stats()["requests"]["DELETE"] == 8
+
+
+def test_an_undo_of_an_apply_of_fixed_results_puts_back_what_that_apply_detached(tmp_path, katana):
+    """An apply's row not on its resource, fixed in the results workbook, which is applied again: the
+    second apply's results hold its own Summary and Removed sheet (in the place of the first's), and an
+    undo of them puts back what that apply detached, naming its run, not what the first one detached."""
+    server, _ = katana
+    sheet = tmp_path / "drop.csv"
+    sheet.write_text("Resource type,Resource ID,Serial number\nMO,1,R1-0\nMO,1,R9-9\n")
+    first = run_cli("apply", sheet, "--base-url", server.base_url, "--state-dir", tmp_path / "state",
+                    "-o", tmp_path / "drop.xlsx", "--json", env=KEY)
+    assert json.loads(first.stdout)["statuses"] == {"deleted": 1, "not_on_resource": 1}, first.stderr
+    book = load_workbook(tmp_path / "drop.xlsx")
+    book["drop"]["C3"] = "R1-1"  # the serial meant
+    book.save(tmp_path / "drop.xlsx")
+    second = run_cli("apply", tmp_path / "drop.xlsx", "--base-url", server.base_url, "--state-dir",
+                     tmp_path / "state", "--json", env=KEY)
+    summary = json.loads(second.stdout)
+    assert summary["statuses"] == {"not_on_resource": 1, "deleted": 1}, second.stderr
+    book = load_workbook(tmp_path / "drop.results.xlsx")
+    assert book.sheetnames == ["drop", "Summary", "Removed"] and book.active.title == "Summary"
+    assert [r[1] for r in book["Removed"].iter_rows(min_row=2, values_only=True)] == ["R1-1"]
+    looked = undo(tmp_path, server, tmp_path / "drop.results.xlsx", "--preview", "--json")
+    told = json.loads(looked.stdout)
+    assert told["apply_run_id"] == summary["run_id"] and told["statuses"] == {"planned": 1}, looked.stderr
 
 
 def requests_made(server) -> int:

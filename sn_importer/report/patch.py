@@ -20,11 +20,14 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from ..columns import RESULT_COLUMNS
+from ..header import SUMMARY_REASON
+from ..mapping import REMOVED_REASON
 from ..package import WorkbookFacts
 from ..reader import Sheet, SourceFile
 from ..storage import zip_target
@@ -55,7 +58,9 @@ def write_patched(path: Path, target: Path, source: SourceFile, rows: pd.DataFra
     replaced.update(_tables(package, patches))
     new_parts = _new_sheets(package, rows, facts, removed, file_notes, added)
     dropped = _package_parts(package, target, patches, new_parts, replaced, properties)
-    _write_zip(package, path, patches, replaced, new_parts, dropped)
+    kept = {entry.part for entry in package.sheets}
+    replaced.update({part: xml for part, (_, xml) in new_parts.items() if part in kept})  # an earlier run's, anew
+    _write_zip(package, path, patches, replaced, {p: s for p, s in new_parts.items() if p not in kept}, dropped)
 
 
 def _patch(package: WorkbookFacts, sheet: Sheet, part: pd.DataFrame, added: AddedStyles) -> SheetPatch:
@@ -101,18 +106,35 @@ def _tables(package: WorkbookFacts, patches: dict[str, SheetPatch]) -> dict[str,
 
 
 def _new_sheets(package, rows, facts, removed, file_notes, added) -> dict[str, tuple[str, bytes]]:
-    """Part name → (sheet name, XML) of the Summary and, for an apply, the Removed sheet."""
+    """Part name → (sheet name, XML) of the Summary and, for an apply, the Removed sheet.
+
+    A results workbook run again holds an earlier run's Summary (and an apply's, its Removed sheet):
+    this run's takes its part, name and place, so the file tells of one run (the one an undo of it
+    undoes), and sheets do not pile up as ``Summary (sn-importer) (2)`` run after run."""
     names = SheetNames([s.name for s in package.sheets])
     for entry in package.sheets:
         names.keep(entry.name)
     made = {}
     numbers = [int(n) for n in re.findall(r"xl/worksheets/sheet(\d+)\.xml", " ".join(package.members))]
     free = iter(range(max(numbers, default=0) + 1, 1_000_000))
-    made[f"xl/worksheets/sheet{next(free)}.xml"] = (names.take("Summary"),
-                                                    summary_sheet(summary_lines(rows, facts, file_notes), added))
+    earlier = _earlier_sheet(package, facts, SUMMARY_REASON)
+    if earlier is not None:
+        facts = replace(facts, skipped_sheets=[(n, f"{why}, replaced by this one" if n == earlier.name else why)
+                                               for n, why in facts.skipped_sheets])
+    place = earlier.part if earlier else f"xl/worksheets/sheet{next(free)}.xml"
+    made[place] = (earlier.name if earlier else names.take("Summary"),
+                   summary_sheet(summary_lines(rows, facts, file_notes), added))
     if removed is not None:
-        made[f"xl/worksheets/sheet{next(free)}.xml"] = (names.take("Removed"), removed_sheet(removed, added))
+        earlier = _earlier_sheet(package, facts, REMOVED_REASON)
+        place = earlier.part if earlier else f"xl/worksheets/sheet{next(free)}.xml"
+        made[place] = (earlier.name if earlier else names.take("Removed"), removed_sheet(removed, added))
     return made
+
+
+def _earlier_sheet(package, facts, reason: str):
+    """The first sheet an earlier run of sn-importer wrote that was not read for ``reason``, or None."""
+    unread = {name for name, why in facts.skipped_sheets if why == reason}
+    return next((entry for entry in package.sheets if entry.name in unread and entry.part), None)
 
 
 def _package_parts(package, target: Path, patches, new_parts, replaced, properties) -> set[str]:
@@ -121,13 +143,15 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
     dropped = {m for m in package.members if _VBA.fullmatch(m)} if not macros_kept else set()
     rels = package.part("xl/_rels/workbook.xml.rels")
     make_id = parts.free_id(rels)
-    added = [parts.NewSheet(name, part, make_id()) for part, (name, _) in new_parts.items()]
+    kept = {entry.part for entry in package.sheets}
+    added = [parts.NewSheet(name, part, make_id()) for part, (name, _) in new_parts.items() if part not in kept]
     index = {entry.name: i for i, entry in enumerate(package.sheets)}
+    index.update({sheet.name: len(package.sheets) + n for n, sheet in enumerate(added)})
     titles = {index[e.name]: (e.name, patches[e.part].top) for e in package.sheets if e.part in patches}
-    removed_at = len(package.sheets) + 1
-    if len(added) > 1:
-        titles[removed_at] = (added[1].name, 1)
-    replaced["xl/workbook.xml"] = parts.workbook(package.part("xl/workbook.xml"), added, titles, len(package.sheets))
+    (summary, _), *removed = new_parts.values()
+    if removed:
+        titles[index[removed[0][0]]] = (removed[0][0], 1)
+    replaced["xl/workbook.xml"] = parts.workbook(package.part("xl/workbook.xml"), added, titles, index[summary])
     replaced["xl/_rels/workbook.xml.rels"] = parts.relationships(
         rels, [(s.rel_id, parts.WORKSHEET_REL, s.part.removeprefix("xl/")) for s in added],
         (_VBA_REL,) if dropped else ())
