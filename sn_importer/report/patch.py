@@ -118,16 +118,17 @@ def _new_sheets(package, rows, facts, removed, file_notes, added) -> dict[str, t
     numbers = [int(n) for n in re.findall(r"xl/worksheets/sheet(\d+)\.xml", " ".join(package.members))]
     free = iter(range(max(numbers, default=0) + 1, 1_000_000))
     earlier = _earlier_sheet(package, facts, SUMMARY_REASON)
-    if earlier is not None:
-        facts = replace(facts, skipped_sheets=[(n, f"{why}, replaced by this one" if n == earlier.name else why)
-                                               for n, why in facts.skipped_sheets])
+    earlier_removed = _earlier_sheet(package, facts, REMOVED_REASON) if removed is not None else None
+    taken = {entry.name for entry in (earlier, earlier_removed) if entry is not None}
+    facts = replace(facts, skipped_sheets=[(n, f"{why}, replaced by this one" if n in taken else why)
+                                           for n, why in facts.skipped_sheets])
     place = earlier.part if earlier else f"xl/worksheets/sheet{next(free)}.xml"
     made[place] = (earlier.name if earlier else names.take("Summary"),
                    summary_sheet(summary_lines(rows, facts, file_notes), added))
     if removed is not None:
-        earlier = _earlier_sheet(package, facts, REMOVED_REASON)
-        place = earlier.part if earlier else f"xl/worksheets/sheet{next(free)}.xml"
-        made[place] = (earlier.name if earlier else names.take("Removed"), removed_sheet(removed, added))
+        place = earlier_removed.part if earlier_removed else f"xl/worksheets/sheet{next(free)}.xml"
+        made[place] = (earlier_removed.name if earlier_removed else names.take("Removed"),
+                       removed_sheet(removed, added))
     return made
 
 

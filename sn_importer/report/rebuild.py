@@ -12,13 +12,15 @@ file cached), the result columns added to the data sheets.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 
 import pandas as pd
 
 from ..columns import RESULT_COLUMNS
-from ..mapping import REMOVED_COLUMNS
+from ..header import SUMMARY_REASON
+from ..mapping import REMOVED_COLUMNS, REMOVED_REASON
 from ..reader import SourceFile
 from ..status import COLOURS
 from ..storage import zip_target
@@ -133,8 +135,15 @@ def write_office(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Repo
     with zip_target(path) as target, xlsxwriter.Workbook(target, options) as book:
         styles, formats = _Styles(book), {}
         names = SheetNames([s.name for s in source.office.sheets])
+        earlier = _earlier_sheets(facts, removed is not None)
+        facts = replace(facts, skipped_sheets=[(n, f"{why}, replaced by this one" if earlier.get(why) == n else why)
+                                               for n, why in facts.skipped_sheets])
         for office_sheet in source.office.sheets:
             ws = book.add_worksheet(names.own(office_sheet.name))
+            if office_sheet.name in earlier.values():  # an earlier run's Summary or Removed: this run's instead
+                _write_new_sheet(ws, SUMMARY_REASON if earlier.get(SUMMARY_REASON) == office_sheet.name else None,
+                                 rows, facts, removed, file_notes, styles)
+                continue
             read = data.get(office_sheet.name)
             first = _office_first_column(office_sheet, read[0]) if read else None
             _office_cells(ws, office_sheet, formats, book, read[0] if read else None, first)
@@ -142,14 +151,34 @@ def write_office(path: Path, source: SourceFile, rows: pd.DataFrame, facts: Repo
                 _office_results(ws, *read, first, styles)
             if not office_sheet.visible:
                 ws.hide()
-        summary = book.add_worksheet(names.take("Summary"))
-        write_summary(summary, summary_lines(rows, facts, file_notes), styles)
-        summary.activate()
-        summary.fit_to_pages(1, 0)
-        if removed is not None:
+        if SUMMARY_REASON not in earlier:
+            _write_new_sheet(book.add_worksheet(names.take("Summary")), SUMMARY_REASON, rows, facts, removed,
+                             file_notes, styles)
+        if removed is not None and REMOVED_REASON not in earlier:
             _write_removed(book.add_worksheet(names.take("Removed")), removed, styles)
         for name, value in properties.items():
             book.set_custom_property(name, value)
+
+
+def _earlier_sheets(facts: ReportFacts, applied: bool) -> dict[str, str]:
+    """Reason → name of the first sheet an earlier run wrote that this run's takes the place of: its
+    Summary, and for an apply, its Removed sheet (so the file tells of one run, the one an undo undoes)."""
+    reasons = (SUMMARY_REASON, REMOVED_REASON) if applied else (SUMMARY_REASON,)
+    found: dict[str, str] = {}
+    for name, why in facts.skipped_sheets:
+        if why in reasons:
+            found.setdefault(why, name)
+    return found
+
+
+def _write_new_sheet(ws, reason: str | None, rows, facts, removed, file_notes, styles) -> None:
+    """The Summary (``reason`` is the Summary's) or the Removed sheet, written into ``ws``."""
+    if reason != SUMMARY_REASON:
+        _write_removed(ws, removed, styles)
+        return
+    write_summary(ws, summary_lines(rows, facts, file_notes), styles)
+    ws.activate()
+    ws.fit_to_pages(1, 0)
 
 
 def _office_first_column(office_sheet, sheet) -> int:
