@@ -46,6 +46,9 @@ class ColumnMapping:
     passed_over: dict[str, tuple[int, ...]] = field(default_factory=dict)
     #: What the header lacks to be read, in plain words ("serial"); empty when complete.
     missing: tuple[str, ...] = ()
+    #: Where an earlier run's result columns start when a column was added right of them (so they
+    #: are not the header's last and are kept as columns of the sheet's own), else None.
+    earlier_results: int | None = None
 
     def label(self, name: str) -> str | None:
         """The sheet's own header of a field's column ("Order ID"), or None when no column feeds it."""
@@ -54,9 +57,18 @@ class ColumnMapping:
 
     def warnings(self, sheet: str) -> list[str]:
         """Plain-words notes on columns that look like a field but were not read."""
-        return [f"Sheet {quoted(sheet)}: column {quoted(self.header[p])} also looks like {name}; "
-                f"only column {quoted(self.header[self.columns[name]])} was read."
-                for name, positions in self.passed_over.items() for p in positions]
+        notes = [f"Sheet {quoted(sheet)}: column {quoted(self.header[p])} also looks like {name}; "
+                 f"only column {quoted(self.header[self.columns[name]])} was read."
+                 for name, positions in self.passed_over.items() for p in positions]
+        at = self.earlier_results
+        if at is not None:
+            after = self.header[at + len(RESULT_COLUMNS)]
+            notes.append(f"Sheet {quoted(sheet)}: columns {quoted(self.header[at])} to "
+                         f"{quoted(self.header[at + len(RESULT_COLUMNS) - 1])} are an earlier run's results with "
+                         f"column {quoted(after)} right of them, so none of them was read and they are kept as "
+                         f"they are; this run's results are added at the end. To have them replaced instead, "
+                         f"move {quoted(after)} and the columns after it left of {quoted(self.header[at])}.")
+        return notes
 
     def describe(self, fixed: dict[str, str | int]) -> dict[str, str]:
         """Field → human description of where it comes from, for reports."""
@@ -83,6 +95,9 @@ def read_header(cells: list[object], template: Template, above: list[object] | N
     """
     labels = _column_labels(cells, above)
     keys = [[normalise_key(text) for text in texts] for texts in labels]
+    earlier = earlier_results_block([texts[-1] for texts in labels])
+    for position in range(earlier, earlier + len(RESULT_COLUMNS)) if earlier is not None else ():
+        keys[position] = []  # an earlier run's ``serial_id`` is what it resolved, not what staff gave
     columns: dict[str, int] = {}
     shown = [texts[0] for texts in labels]
     for name, spec in template.fields.items():
@@ -100,7 +115,7 @@ def read_header(cells: list[object], template: Template, above: list[object] | N
         others = tuple(p for p, options in enumerate(keys) if wanted & set(options) and p not in used)
         if others:
             passed_over[name] = others
-    return ColumnMapping(columns, tuple(shown), passed_over, _missing(columns, template))
+    return ColumnMapping(columns, tuple(shown), passed_over, _missing(columns, template), earlier)
 
 
 def _column_labels(cells: list[object], above: list[object] | None) -> list[tuple[str, ...]]:
@@ -193,6 +208,18 @@ def _likeness(text: str, key: str, spec) -> float:
 
 def _words(text: str) -> set[str]:
     return {w for w in (normalise_key(part) for part in text.replace("/", " ").split()) if len(w) >= 3}
+
+
+def earlier_results_block(header: list[str]) -> int | None:
+    """Where an earlier run's result columns (``status`` … ``checked_at``, side by side) start in a
+    header that goes on right of them (a column staff added), or None: trailing, they are
+    :func:`trailing_result_columns`, dropped on reading and replaced."""
+    keys, block = [normalise_key(c) for c in header], [normalise_key(c) for c in RESULT_COLUMNS]
+    last = max((p for p, key in enumerate(keys) if key), default=-1)
+    for start in range(1, last - len(block) + 1):
+        if keys[start:start + len(block)] == block:
+            return start
+    return None
 
 
 def trailing_result_columns(header: list[str]) -> int:

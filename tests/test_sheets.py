@@ -410,3 +410,21 @@ def test_a_results_workbook_run_again_holds_one_summary_this_runs(tmp_path):
         assert not any("invalid" in str(line) for line in lines[:8])
         assert ("Summary", "the Summary of an earlier sn-importer run, replaced by this one") in \
             [r[:2] for r in book["Summary"].iter_rows(values_only=True)]
+
+
+def test_an_earlier_runs_result_columns_with_a_column_added_right_of_them_are_not_read_as_fields(tmp_path):
+    """Staff add a 'Comment' column right of a results workbook's result columns and run it again: the
+    earlier run's 'serial_id' (the id it resolved) is not read as the sheet's serial id, and a note
+    says what happened to those columns and how to have them replaced."""
+    from conftest import write_xlsx
+
+    header = ["Resource type", "Order number", "SKU", "Serial number", "status", "message", "serial_id",
+              "request", "checked_at", "Comment"]
+    write_xlsx(tmp_path, {"By order": [header, ["MO", "MO-3001", None, "KNF000005001", "planned", None, 5001,
+                                                "DELETE ManufacturingOrder 8301 (1/1)", None, "checked by Anna"]]},
+               name="fixed.xlsx")
+    done = run_cli("validate", "fixed.xlsx", "--json", cwd=tmp_path)
+    summary = json.loads(done.stdout)
+    assert {m["field"] for m in summary["mapping"]} == {"resource_type", "order_no", "sku", "serial_number"}
+    assert ("Sheet 'By order': columns 'status' to 'checked_at' are an earlier run's results with column "
+            "'Comment' right of them, so none of them was read") in done.stdout
