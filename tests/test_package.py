@@ -180,6 +180,21 @@ def test_a_table_on_the_header_is_widened_over_the_results(tmp_path):
     assert out.auto_filter.ref is None  # the table's own filter serves
 
 
+def test_a_table_with_a_totals_row_has_its_filter_widened_too(tmp_path):
+    """Excel ends a table's filter above its totals row: the filter still grows over the results."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(tmp_path / "totals.xlsx"))
+    ws = book.add_worksheet("Serials")
+    ws.add_table(0, 0, 3, 2, {"name": "Serials", "total_row": True, "data": [["MO", 3001, "A"], ["MO", 3002, "B"]],
+                              "columns": [{"header": "resource_type", "total_string": "Total"},
+                                          {"header": "resource_id"},
+                                          {"header": "serial_number", "total_function": "count"}]})
+    book.close()
+    [table] = load_workbook(sn.read(tmp_path / "totals.xlsx").write())["Serials"].tables.values()
+    assert table.ref == "A1:H4" and table.totalsRowCount == 1
+    assert table.autoFilter.ref == "A1:H3"  # the totals row stays out of it, the results are in
+
 def columns_counted(path: Path) -> int:
     """The ``count`` a workbook's table gives its columns (Excel checks it against the columns listed)."""
     import re

@@ -188,8 +188,7 @@ def widen_table(data: bytes, top: int, first: int, names: list[str]) -> bytes | 
         return None
     new_ref = low + b":" + f"{column_letters(first + len(names) - 1)}{end_row}".encode()
     data = data[:table.start()] + set_attribute(table.group(0), b"ref", new_ref) + data[table.end():]
-    data = re.sub(rb"(<" + re.escape(p) + rb"autoFilter\s[^>]*ref=\")" + re.escape(ref) + rb'"',
-                  lambda m: m.group(1) + new_ref + b'"', data, count=1)
+    data = _widen_filter(data, p, low, col, first + len(names) - 1)
     ids = [int(found) for tag in columns if (found := attribute(tag, b"id")) is not None and found.isdigit()]
     added = b"".join(b'<%stableColumn id="%d" name=%s/>' % (p, max(ids, default=0) + n, attr(name))
                      for n, name in enumerate(names, start=1))
@@ -199,3 +198,19 @@ def widen_table(data: bytes, top: int, first: int, names: list[str]) -> bytes | 
     block = set_attribute(opening, b"count", str(len(columns) + len(names)).encode()) + block[len(opening):]
     block = block[:block.rfind(b"</")] + added + block[block.rfind(b"</"):]
     return data[:span[0]] + block + data[span[1]:]
+
+
+def _widen_filter(data: bytes, p: bytes, low: bytes, col: int, last: int) -> bytes:
+    """The table's filter over the result columns too, down to the row it ended on: above a totals
+    row, where Excel ends it, a table's filter ends a row short of the table (a filter narrower than
+    its table is repaired away by Excel, and the results would have no filter buttons)."""
+    found = start_tag(data, p, b"autoFilter")
+    ref = attribute(found.group(0), b"ref") if found else None
+    if not ref or b":" not in ref:
+        return data
+    start, end = ref.split(b":", 1)
+    end_col, end_row = split_ref(end)
+    if start != low or end_col != col:
+        return data
+    tag = set_attribute(found.group(0), b"ref", start + b":" + f"{column_letters(last)}{end_row}".encode())
+    return data[:found.start()] + tag + data[found.end():]
