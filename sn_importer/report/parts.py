@@ -35,8 +35,10 @@ class NewSheet:
     rel_id: str
 
 
-def workbook(data: bytes, added: list[NewSheet], titles: dict[int, tuple[str, int]], active: int) -> bytes:
-    """xl/workbook.xml with ``added`` sheets, print titles (sheet index → (name, header row)) and the open tab."""
+def workbook(data: bytes, added: list[NewSheet], titles: dict[int, tuple[str, int]], active: int,
+             filters: dict[int, tuple[str, bytes]] | None = None) -> bytes:
+    """xl/workbook.xml with ``added`` sheets, print titles (sheet index → (name, header row)), the
+    filters' ranges (sheet index → (name, range)) and the open tab."""
     p = prefix_of(data)
     ids = [int(v) for v in re.findall(rb"\ssheetId=\"(\d+)\"", data)]
     new = b"".join(b'<%ssheet xmlns:r="%s" name=%s sheetId="%d" r:id="%s"/>'
@@ -45,6 +47,7 @@ def workbook(data: bytes, added: list[NewSheet], titles: dict[int, tuple[str, in
     close = data.find(b"</" + p + b"sheets>")
     data = data[:close] + new + data[close:]
     data = _print_titles(data, p, titles)
+    data = _filter_names(data, p, filters or {})
     return _active_tab(data, p, active)
 
 
@@ -55,6 +58,27 @@ def _print_titles(data: bytes, p: bytes, titles: dict[int, tuple[str, int]]) -> 
     names = b"".join(b'<%sdefinedName name="_xlnm.Print_Titles" localSheetId="%d">%s!$%d:$%d</%sdefinedName>'
                      % (p, index, text(quote_sheet(name)), row, row, p)
                      for index, (name, row) in sorted(titles.items()) if index not in have)
+    return _add_names(data, p, names)
+
+
+def _filter_names(data: bytes, p: bytes, filters: dict[int, tuple[str, bytes]]) -> bytes:
+    """``_xlnm._FilterDatabase``: each sheet's filter range, as Excel writes it beside the filter
+    (LibreOffice takes the filter from this name: without it a sheet opens there with no filter,
+    and with the old range its filter stops short of the results)."""
+    added = []
+    for index, (name, ref) in sorted(filters.items()):
+        value = text(quote_sheet(name)) + b"!" + b":".join(re.sub(rb"([A-Z]+)([0-9]+)", rb"$\1$\2", part)
+                                                            for part in ref.split(b":"))
+        own = re.compile(rb"(<" + re.escape(p) + rb"definedName\s(?=[^>]*name=\"_xlnm\._FilterDatabase\")"
+                         rb"(?=[^>]*localSheetId=\"" + str(index).encode() + rb"\")[^>]*>)[^<]*(</)")
+        data, replaced = own.subn(lambda found: found.group(1) + value + found.group(2), data, count=1)
+        if not replaced:
+            added.append(b'<%sdefinedName name="_xlnm._FilterDatabase" localSheetId="%d" hidden="1">%s'
+                         b"</%sdefinedName>" % (p, index, value, p))
+    return _add_names(data, p, b"".join(added))
+
+
+def _add_names(data: bytes, p: bytes, names: bytes) -> bytes:
     if not names:
         return data
     span = element(data, p, b"definedNames")

@@ -33,7 +33,7 @@ from .behind import WriteBehind
 from .cells import header_cells, result_cells
 from .newsheets import removed_sheet, summary_sheet
 from .rows import result_frame, sheet_slices
-from .sheetxml import SheetPatch, rewrite_sheet
+from .sheetxml import SheetPatch, filter_range, rewrite_sheet
 from .styles import AddedStyles, add_styles
 from .summary import ReportFacts, SheetNames, summary_lines
 from .xmledit import ATTRIBUTES, attribute, drop_attribute
@@ -127,7 +127,8 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
     removed_at = len(package.sheets) + 1
     if len(added) > 1:
         titles[removed_at] = (added[1].name, 1)
-    replaced["xl/workbook.xml"] = parts.workbook(package.part("xl/workbook.xml"), added, titles, len(package.sheets))
+    replaced["xl/workbook.xml"] = parts.workbook(package.part("xl/workbook.xml"), added, titles, len(package.sheets),
+                                                 _filters(package, patches, index))
     replaced["xl/_rels/workbook.xml.rels"] = parts.relationships(
         rels, [(s.rel_id, parts.WORKSHEET_REL, s.part.removeprefix("xl/")) for s in added],
         (_VBA_REL,) if dropped else ())
@@ -142,6 +143,19 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
     replaced["[Content_Types].xml"] = parts.content_types(package.part("[Content_Types].xml"), types, dropped,
                                                           book_type)
     return dropped
+
+
+def _filters(package: WorkbookFacts, patches, index: dict[str, int]) -> dict[int, tuple[str, bytes]]:
+    """Sheet index → (name, range) of each data sheet's filter as its rewrite leaves it (from the
+    guard's scan of the sheet: its own filter's range, or none)."""
+    filters = {}
+    for entry in package.sheets:
+        patch, scan = patches.get(entry.part), package.scans.get(entry.name)
+        if patch is not None and patch.filter and scan is not None:
+            ref = filter_range(patch, scan.filter_ref)
+            if ref is not None:
+                filters[index[entry.name]] = (entry.name, ref)
+    return filters
 
 
 def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts, dropped) -> None:
