@@ -83,6 +83,20 @@ def test_xlsx_styling_fill_freeze_filter(workbook):
     assert book["Sales"].auto_filter.ref == "A1:J2"
 
 
+def test_messages_wrap_in_their_column(tmp_path, workbook):
+    """A message is often longer than its column is wide: it wraps there, instead of being cut off
+    by the serial id beside it; the other result cells are as they were (annotated and rebuilt alike)."""
+    csv_input = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,abc,1\n")
+    for out, sheet, row in ((sn.read(workbook).write(), "Orders", 5),
+                            (sn.read(csv_input).write(tmp_path / "csv.xlsx"), "serials", 2)):
+        ws = load_workbook(out)[sheet]
+        status = next(c for c in ws[row] if c.value == "invalid")
+        message = ws.cell(row, status.column + 1)
+        assert "'abc' is not a whole number" in message.value
+        assert message.alignment.wrap_text and not status.alignment.wrap_text
+        assert status.fill.fgColor.rgb == "FFFFC7CE"
+
+
 def test_formula_like_text_is_text_in_xlsx(tmp_path):
     risky = [t for t in RISKY if not t.startswith("\r")]  # XML itself turns a bare CR into LF
     rows = [["resource_type", "resource_id", "serial_id", "note"]] + [["MO", 3001, n + 1, text] for n, text in enumerate(risky)]

@@ -68,7 +68,7 @@ def _patch(package: WorkbookFacts, sheet: Sheet, part: pd.DataFrame, added: Adde
     numbers = list(sheet.numbers())
     scan = package.scans.get(sheet.name)
     p = (scan.prefix if scan is not None else None) or b""  # as the guard's pass over the part saw it
-    cells = result_cells(result_frame(part), numbers, first, added.status, p)
+    cells = result_cells(result_frame(part), numbers, first, added.status, p, added.wrapped)
     has_tables = bool(parts.targets(package.rels_of(xml_part), xml_part.rpartition("/")[0], "/table"))
     return SheetPatch(top, first, width, lambda style: header_cells(top, first, style, p=p), numbers, cells,
                       clear=clear, filter=not has_tables, p=p)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..columns import RESULT_COLUMNS
+from ..columns import MESSAGE_COLUMN, RESULT_COLUMNS
 from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..status import COLOURS
@@ -56,6 +56,7 @@ class _Styles:
         self.title = book.add_format({"bold": True, "font_size": 14})
         self.heading = book.add_format({"bold": True, "font_size": 12})
         self.bold = book.add_format({"bold": True})
+        self.wrapped = book.add_format({"text_wrap": True})  # a message longer than its column is wide
 
 
 #: The styles of a workbook written here (the undo report uses them too).
@@ -102,7 +103,9 @@ def _write_results(ws, row: int, width: int, values, styles: _Styles) -> None:
         if column.kind == "id":
             ws.write_number(row, width + offset, int(value))
         else:
-            ws.write_string(row, width + offset, value, styles.status.get(value) if offset == 0 else None)
+            style = styles.status.get(value) if offset == 0 else styles.wrapped if column.name == MESSAGE_COLUMN \
+                else None
+            ws.write_string(row, width + offset, value, style)
 
 
 def write_cell(ws, row: int, col: int, value, styles: _Styles) -> None:
