@@ -97,6 +97,32 @@ def test_messages_wrap_in_their_column(tmp_path, workbook):
         assert status.fill.fgColor.rgb == "FFFFC7CE"
 
 
+def test_the_removed_sheet_is_wide_enough_for_what_katana_gives_it(tmp_path):
+    """Each Removed column holds its longest usual value whole (a neighbour is never empty to spill
+    into): a resource type such as SalesOrderFulfillmentRow, a time with milliseconds."""
+    import re
+
+    import pandas as pd
+    import xlsxwriter
+
+    from sn_importer.report.newsheets import removed_sheet
+    from sn_importer.report.rebuild import Styles, _write_removed
+    from sn_importer.report.styles import AddedStyles
+
+    record = {"id": 4201, "serial_number": "KNF000004201", "resource_type": "SalesOrderFulfillmentRow",
+              "resource_id": 9501, "transaction_id": "tx-sa-9501", "transaction_date": "2026-11-20T09:30:00.000Z",
+              "quantity_change": 1, "sheet_rows": "row 12 of sheet 'Sales and purchasing'"}
+    widest = [max(len(name), len(str(value))) + 2 for name, value in record.items()]
+    patched = [int(w) for w in re.findall(rb'<col [^>]*width="(\d+)"', removed_sheet(pd.DataFrame([record]),
+                                                                                         AddedStyles()))]
+    with xlsxwriter.Workbook(tmp_path / "rebuilt.xlsx") as book:
+        _write_removed(book.add_worksheet("Removed"), pd.DataFrame([record]), Styles(book))
+    dimensions = load_workbook(tmp_path / "rebuilt.xlsx")["Removed"].column_dimensions
+    rebuilt = [dimensions[letter].width for letter in "ABCDEFGH"]
+    assert all(w >= need for w, need in zip(patched, widest)) and len(patched) == len(widest)
+    assert all(w >= need for w, need in zip(rebuilt, widest))
+
+
 def test_formula_like_text_is_text_in_xlsx(tmp_path):
     risky = [t for t in RISKY if not t.startswith("\r")]  # XML itself turns a bare CR into LF
     rows = [["resource_type", "resource_id", "serial_id", "note"]] + [["MO", 3001, n + 1, text] for n, text in enumerate(risky)]

@@ -21,7 +21,10 @@ from .xmledit import text
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 SUMMARY_WIDTHS = (30, 44, 80)
-REMOVED_WIDTH = 20
+#: The Removed sheet's widths, column by column: each wide enough for what Katana gives it (a resource
+#: type such as SalesOrderFulfillmentRow, a time with milliseconds, their bold headers) beside a neighbour
+#: that is never empty.
+REMOVED_WIDTHS = dict(zip(REMOVED_COLUMNS, (12, 22, 28, 14, 22, 28, 18, 40)))
 _MARGINS = b'<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
 
 
@@ -41,7 +44,7 @@ def removed_sheet(removed: pd.DataFrame, styles: AddedStyles) -> bytes:
     for r, record in enumerate(frame.itertuples(index=False, name=None), start=2):
         rows.append(b'<row r="%d">%s</row>' % (r, b"".join(cell(r, c, v) for c, v in enumerate(record, start=1))))
     far = f"{column_letters(len(REMOVED_COLUMNS))}{max(1, len(rows))}"
-    return _sheet(rows, (REMOVED_WIDTH,) * len(REMOVED_COLUMNS), selected=False, frozen=True, last=far)
+    return _sheet(rows, [REMOVED_WIDTHS.get(name, 20) for name in REMOVED_COLUMNS], selected=False, frozen=True, last=far)
 
 
 def cell(row: int, col: int, value, style: int | None = None) -> bytes:

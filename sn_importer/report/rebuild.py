@@ -22,6 +22,7 @@ from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..status import COLOURS
 from ..storage import zip_target
+from .newsheets import REMOVED_WIDTHS
 from .rows import result_frame, sheet_slices
 from .summary import Line, ReportFacts, SheetNames, summary_lines
 
@@ -219,7 +220,8 @@ def _write_removed(ws, removed: pd.DataFrame, styles: _Styles) -> None:
         for c, name in enumerate(REMOVED_COLUMNS):
             write_cell(ws, r, c, record.get(name), styles)
     ws.freeze_panes(1, 0)
-    ws.set_column(0, len(REMOVED_COLUMNS) - 1, 20)
+    for col, name in enumerate(REMOVED_COLUMNS):
+        ws.set_column(col, col, REMOVED_WIDTHS.get(name, 20))
     print_fitted(ws, 0)
 
 
