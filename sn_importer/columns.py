@@ -31,7 +31,7 @@ RESULT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("status", 16, "status"),
     ResultColumn("message", 60, "message"),
     ResultColumn("serial_id", 12, "serial_id", "id"),
-    ResultColumn("request", 38, "request"),
+    ResultColumn("request", 46, "request"),
     ResultColumn("checked_at", 22, "checked_at"),
 )
 

@@ -123,6 +123,16 @@ def test_the_removed_sheet_is_wide_enough_for_what_katana_gives_it(tmp_path):
     assert all(w >= need for w, need in zip(rebuilt, widest))
 
 
+def test_the_request_column_holds_a_request_whole():
+    """The request column is wide enough for a DELETE of the longest resource type's name with a
+    seven-digit id (its neighbour, checked_at, is filled on those rows: nothing spills)."""
+    from sn_importer.columns import RESULT_COLUMNS
+    from sn_importer.resource_types import NAMES
+
+    width = next(c.width for c in RESULT_COLUMNS if c.name == "request")
+    assert max(len(f"DELETE {name} 1234567 (1/1)") for name in NAMES) < width
+
+
 def test_formula_like_text_is_text_in_xlsx(tmp_path):
     risky = [t for t in RISKY if not t.startswith("\r")]  # XML itself turns a bare CR into LF
     rows = [["resource_type", "resource_id", "serial_id", "note"]] + [["MO", 3001, n + 1, text] for n, text in enumerate(risky)]
