@@ -133,6 +133,36 @@ def test_the_request_column_holds_a_request_whole():
     assert max(len(f"DELETE {name} 1234567 (1/1)") for name in NAMES) < width
 
 
+def test_a_long_summary_line_wraps_within_the_printed_columns(tmp_path):
+    """The Summary prints fitted to its three columns: a sentence longer than they are wide (a sheet
+    not read, with its whole header quoted) is given them all, wrapped, in a row as tall as its
+    lines, instead of running on past the page's edge; a long legend wraps in its own column."""
+    import xlsxwriter
+
+    from sn_importer.report.rebuild import Styles, write_summary
+    from sn_importer.report.summary import MEANINGS, Line
+    from sn_importer.status import Status
+
+    header = ["Resource type", "Order reference number", "Customer name", "Serial", "Returned on",
+              "Reason for return", "Warehouse location"]
+    path = write_xlsx(tmp_path, {"Data": [["Resource type", "Resource ID", "Serial ID"], ["MO", 3001, 1001]],
+                                 "Returns": [header, ["MO", "MO-3001", "ACME", "KNF1", "x", "broken", "A1"]]})
+    unread = next(str(r[0]) for r in read_back(sn.read(path).write())["Summary"]
+                  if r[0] and "was not read" in str(r[0]))
+    assert len(unread) > 30 + 44 + 80
+    lines = [Line("text", (unread,)), Line("status", ("cannot_restore", 1, MEANINGS[Status.CANNOT_RESTORE]))]
+    with xlsxwriter.Workbook(tmp_path / "rebuilt.xlsx") as book:
+        write_summary(book.add_worksheet("Summary"), lines, Styles(book))
+    patched = load_workbook(sn.read(path).write(tmp_path / "patched.xlsx"))["Summary"]
+    row = next(c.row for c in patched["A"] if c.value == unread)
+    rebuilt = load_workbook(tmp_path / "rebuilt.xlsx")["Summary"]
+    for ws, first, legend in ((patched, row, None), (rebuilt, 1, 2)):
+        assert f"A{first}:C{first}" in {str(r) for r in ws.merged_cells.ranges}
+        assert ws.cell(first, 1).alignment.wrap_text and ws.row_dimensions[first].height >= 2 * 15
+        if legend:
+            assert ws.cell(legend, 3).alignment.wrap_text and ws.row_dimensions[legend].height >= 3 * 15
+
+
 def test_formula_like_text_is_text_in_xlsx(tmp_path):
     risky = [t for t in RISKY if not t.startswith("\r")]  # XML itself turns a bare CR into LF
     rows = [["resource_type", "resource_id", "serial_id", "note"]] + [["MO", 3001, n + 1, text] for n, text in enumerate(risky)]

@@ -22,7 +22,7 @@ from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..status import COLOURS
 from ..storage import zip_target
-from .newsheets import REMOVED_WIDTHS
+from .newsheets import REMOVED_WIDTHS, ROW_HEIGHT, SUMMARY_WIDTHS, long_cell
 from .rows import result_frame, sheet_slices
 from .summary import Line, ReportFacts, SheetNames, summary_lines
 
@@ -226,17 +226,24 @@ def _write_removed(ws, removed: pd.DataFrame, styles: _Styles) -> None:
 
 
 def write_summary(ws, lines: list[Line], styles: _Styles) -> None:
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, 1, 44)
-    ws.set_column(2, 2, 80)
+    for c, width in enumerate(SUMMARY_WIDTHS):
+        ws.set_column(c, c, width)
     style_of = {"title": styles.title, "heading": styles.heading, "header": styles.header}
     for r, line in enumerate(lines):
+        long = long_cell(line)
+        if long:  # given the columns to the last, wrapped, its row as tall as its lines
+            ws.set_row(r, ROW_HEIGHT * long[1])
         for c, value in enumerate(line.cells):
             style = style_of.get(line.kind)
             if line.kind == "status" and c == 0:
                 style = styles.status.get(value)
             elif line.kind == "fact" and c == 0:
                 style = styles.bold
+            if long and c == long[0]:
+                style = styles.wrapped
+                if c < len(SUMMARY_WIDTHS) - 1:
+                    ws.merge_range(r, c, r, len(SUMMARY_WIDTHS) - 1, str(value), style)
+                    continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 ws.write_number(r, c, value, style)
             elif value is not None and value != "":
