@@ -5,7 +5,7 @@ the data sheets (streamed with their result cells appended, see
 :mod:`.sheetxml`), ``styles.xml`` (a few styles appended), the workbook, its
 relationships and the content types (the ``Summary`` and ``Removed`` sheets
 added, the Summary the open tab, each result sheet's header printed on every
-page), the document properties (which input and mode made the file), a
+page, each data sheet's filter named as Excel names it), the document properties (which input and mode made the file), a
 table that sits on a data sheet's header (widened over the result columns, so
 sorting it keeps each status with its row), and a non-data sheet that was the
 selected tab (unselected). Charts, drawings, images, comments, VBA, pivot
