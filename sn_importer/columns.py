@@ -31,7 +31,7 @@ RESULT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("status", 16, "status"),
     ResultColumn("message", 60, "message"),
     ResultColumn("serial_id", 12, "serial_id", "id"),
-    ResultColumn("request", 38, "request"),
+    ResultColumn("request", 46, "request"),
     ResultColumn("checked_at", 22, "checked_at"),
 )
 
@@ -40,5 +40,7 @@ RESULT_NAMES: tuple[str, ...] = tuple(c.name for c in RESULT_COLUMNS)
 
 #: The column whose cells are coloured by outcome.
 STATUS_COLUMN = "status"
+#: The column whose text wraps in its width (a message can be longer than the column is wide).
+MESSAGE_COLUMN = "message"
 
-__all__ = ["RESULT_COLUMNS", "RESULT_NAMES", "STATUS_COLUMN", "ResultColumn"]
+__all__ = ["MESSAGE_COLUMN", "RESULT_COLUMNS", "RESULT_NAMES", "STATUS_COLUMN", "ResultColumn"]

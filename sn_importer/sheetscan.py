@@ -25,6 +25,9 @@ _ROW_NUMBER = re.compile(rb"\br=\"([0-9]+)\"")
 #: A cell that shows an error (``t="e"``), and its reference.
 _ERROR_CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?\bt=\"e\"[^>]*)>")
 _CELL_REF = re.compile(rb"\br=\"([A-Z]+[0-9]+)\"")
+#: The sheet's own filter and its range (group 2), or the custom views that follow it (group 1), whose
+#: filters are not the sheet's.
+_FILTER = re.compile(rb"<(?:\w+:)?(?:(customSheetViews)|autoFilter)[\s/>](?:[^>]*?\bref=\"([^\"]*)\")?")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?\bref=\"([A-Z]+)?([0-9]+)?(?::([A-Z]+)([0-9]+))?\"")
 
 
@@ -48,6 +51,8 @@ class SheetScan:
     prefix: bytes | None = None  # the prefix its elements are written with (b"x:" for <x:c>), once seen
     hidden_rows: list[int] = field(default_factory=list)  # row numbers of rows hidden (<row hidden="1">)
     error_cells: list[str] = field(default_factory=list)  # references of cells showing an error ("C7")
+    filter_ref: bytes | None = None  # the range of the sheet's own filter (<autoFilter ref>); None: it has none
+    filter_looked: bool = False      # its filter, or the custom views that follow where it would be, seen
 
     @property
     def rectangle(self) -> int:
@@ -94,6 +99,8 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
             scan.errors = True
             if len(scan.error_cells) < ERROR_CELLS_KEPT:
                 scan.error_cells += _error_cells(data)
+        if not scan.filter_looked and (b"autoFilter" in data or b"customSheetViews" in data):
+            _find_filter(data, scan)
         if b'hidden="' in data:  # rows a filter (or a person) hid: read like the others, but said first
             scan.hidden_rows += _hidden_rows(data)
         scan.referenced += found
@@ -101,6 +108,15 @@ def scan_chunks(chunks, scan: SheetScan) -> None:
     if widest:
         scan.columns = widest
         scan.far_cell = f"{column_letters(widest)}{scan.rows}"
+
+
+def _find_filter(data: bytes, scan: SheetScan) -> None:
+    """The range of the sheet's own filter (b"" for one without a range), unless the part's custom
+    views come first: they follow where the sheet's filter would be, and hold filters of their own."""
+    found = _FILTER.search(data)
+    if found is not None:
+        scan.filter_looked = True
+        scan.filter_ref = None if found.group(1) else (found.group(2) or b"")
 
 
 def _hidden_rows(data: bytes) -> list[int]:

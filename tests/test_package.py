@@ -160,6 +160,49 @@ def test_the_summary_warns_of_formulas_and_external_links_kept(tmp_path):
     assert any("links to another file (external links)" in n for n in job.notes)
 
 
+def filter_names(path: Path) -> list[str]:
+    """The ``_xlnm._FilterDatabase`` names of a workbook: (sheet index, range)."""
+    import re
+
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read("xl/workbook.xml").decode()
+    return re.findall(r'<definedName name="_xlnm\._FilterDatabase" localSheetId="(\d+)"[^>]*>([^<]*)<', data)
+
+
+def test_the_filter_is_named_as_excel_names_it_so_libreoffice_shows_it(tmp_path):
+    """LibreOffice takes a sheet's filter from its ``_xlnm._FilterDatabase`` name: a filter added
+    gets one, and a filter the sheet had has its name widened over the results with it."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "O'Brien's"
+    for ws in (book.active, book.create_sheet("Filtered")):
+        ws.append(["Resource type", "Resource ID", "Serial number", "Note"])
+        ws.append(["MO", 3001, "SN-1", "a"])
+        ws.append(["MO", 3001, "SN-2", "b"])
+    book["Filtered"].auto_filter.ref = "A1:D3"  # openpyxl names it, as Excel does
+    book.save(tmp_path / "filters.xlsx")
+    assert filter_names(tmp_path / "filters.xlsx") == [("1", "'Filtered'!$A$1:$D$3")]
+    out = sn.read(tmp_path / "filters.xlsx").write()
+    assert sorted(filter_names(out)) == [("0", "'O''Brien''s'!$A$1:$I$3"), ("1", "'Filtered'!$A$1:$I$3")]
+    assert [load_workbook(out)[name].auto_filter.ref for name in ("O'Brien's", "Filtered")] == ["A1:I3"] * 2
+
+
+def test_a_custom_views_filter_is_not_taken_for_the_sheets_own(tmp_path):
+    """A custom view holds a filter of its own after the sheet's place for one: the sheet, with none,
+    still gets its filter over the results, and its name."""
+    view = (b'<customSheetViews><customSheetView guid="{0A5E8D9B-7777-4C2B-9D7E-1A2B3C4D5E6F}">'
+            b'<autoFilter ref="B1:B3"/></customSheetView></customSheetViews>')
+    serials_book(tmp_path / "made.xlsx")
+    repackaged(tmp_path / "made.xlsx", tmp_path / "views.xlsx",
+               lambda name, data: data.replace(b"</sheetData>", b"</sheetData>" + view)
+               if name == "xl/worksheets/sheet1.xml" else data)
+    out = sn.read(tmp_path / "views.xlsx").write()
+    tail = parts(out)["xl/worksheets/sheet1.xml"].partition(b"</sheetData>")[2]
+    assert tail.startswith(b'<autoFilter ref="A1:H3"/>' + view)  # the view's own filter as it was
+    assert filter_names(out) == [("0", "'Serials'!$A$1:$H$3")]
+
+
 def test_a_table_on_the_header_is_widened_over_the_results(tmp_path):
     from openpyxl import Workbook
     from openpyxl.worksheet.table import Table
@@ -179,6 +222,21 @@ def test_a_table_on_the_header_is_widened_over_the_results(tmp_path):
     assert columns_counted(written) == 8
     assert out.auto_filter.ref is None  # the table's own filter serves
 
+
+def test_a_table_with_a_totals_row_has_its_filter_widened_too(tmp_path):
+    """Excel ends a table's filter above its totals row: the filter still grows over the results."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(tmp_path / "totals.xlsx"))
+    ws = book.add_worksheet("Serials")
+    ws.add_table(0, 0, 3, 2, {"name": "Serials", "total_row": True, "data": [["MO", 3001, "A"], ["MO", 3002, "B"]],
+                              "columns": [{"header": "resource_type", "total_string": "Total"},
+                                          {"header": "resource_id"},
+                                          {"header": "serial_number", "total_function": "count"}]})
+    book.close()
+    [table] = load_workbook(sn.read(tmp_path / "totals.xlsx").write())["Serials"].tables.values()
+    assert table.ref == "A1:H4" and table.totalsRowCount == 1
+    assert table.autoFilter.ref == "A1:H3"  # the totals row stays out of it, the results are in
 
 def columns_counted(path: Path) -> int:
     """The ``count`` a workbook's table gives its columns (Excel checks it against the columns listed)."""

@@ -83,6 +83,86 @@ def test_xlsx_styling_fill_freeze_filter(workbook):
     assert book["Sales"].auto_filter.ref == "A1:J2"
 
 
+def test_messages_wrap_in_their_column(tmp_path, workbook):
+    """A message is often longer than its column is wide: it wraps there, instead of being cut off
+    by the serial id beside it; the other result cells are as they were (annotated and rebuilt alike)."""
+    csv_input = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,abc,1\n")
+    for out, sheet, row in ((sn.read(workbook).write(), "Orders", 5),
+                            (sn.read(csv_input).write(tmp_path / "csv.xlsx"), "serials", 2)):
+        ws = load_workbook(out)[sheet]
+        status = next(c for c in ws[row] if c.value == "invalid")
+        message = ws.cell(row, status.column + 1)
+        assert "'abc' is not a whole number" in message.value
+        assert message.alignment.wrap_text and not status.alignment.wrap_text
+        assert status.fill.fgColor.rgb == "FFFFC7CE"
+
+
+def test_the_removed_sheet_is_wide_enough_for_what_katana_gives_it(tmp_path):
+    """Each Removed column holds its longest usual value whole (a neighbour is never empty to spill
+    into): a resource type such as SalesOrderFulfillmentRow, a time with milliseconds."""
+    import re
+
+    import pandas as pd
+    import xlsxwriter
+
+    from sn_importer.report.newsheets import removed_sheet
+    from sn_importer.report.rebuild import Styles, _write_removed
+    from sn_importer.report.styles import AddedStyles
+
+    record = {"id": 4201, "serial_number": "KNF000004201", "resource_type": "SalesOrderFulfillmentRow",
+              "resource_id": 9501, "transaction_id": "tx-sa-9501", "transaction_date": "2026-11-20T09:30:00.000Z",
+              "quantity_change": 1, "sheet_rows": "row 12 of sheet 'Sales and purchasing'"}
+    widest = [max(len(name), len(str(value))) + 2 for name, value in record.items()]
+    patched = [int(w) for w in re.findall(rb'<col [^>]*width="(\d+)"', removed_sheet(pd.DataFrame([record]),
+                                                                                         AddedStyles()))]
+    with xlsxwriter.Workbook(tmp_path / "rebuilt.xlsx") as book:
+        _write_removed(book.add_worksheet("Removed"), pd.DataFrame([record]), Styles(book))
+    dimensions = load_workbook(tmp_path / "rebuilt.xlsx")["Removed"].column_dimensions
+    rebuilt = [dimensions[letter].width for letter in "ABCDEFGH"]
+    assert all(w >= need for w, need in zip(patched, widest)) and len(patched) == len(widest)
+    assert all(w >= need for w, need in zip(rebuilt, widest))
+
+
+def test_the_request_column_holds_a_request_whole():
+    """The request column is wide enough for a DELETE of the longest resource type's name with a
+    seven-digit id (its neighbour, checked_at, is filled on those rows: nothing spills)."""
+    from sn_importer.columns import RESULT_COLUMNS
+    from sn_importer.resource_types import NAMES
+
+    width = next(c.width for c in RESULT_COLUMNS if c.name == "request")
+    assert max(len(f"DELETE {name} 1234567 (1/1)") for name in NAMES) < width
+
+
+def test_a_long_summary_line_wraps_within_the_printed_columns(tmp_path):
+    """The Summary prints fitted to its three columns: a sentence longer than they are wide (a sheet
+    not read, with its whole header quoted) is given them all, wrapped, in a row as tall as its
+    lines, instead of running on past the page's edge; a long legend wraps in its own column."""
+    import xlsxwriter
+
+    from sn_importer.report.rebuild import Styles, write_summary
+    from sn_importer.report.summary import MEANINGS, Line
+    from sn_importer.status import Status
+
+    header = ["Resource type", "Order reference number", "Customer name", "Serial", "Returned on",
+              "Reason for return", "Warehouse location"]
+    path = write_xlsx(tmp_path, {"Data": [["Resource type", "Resource ID", "Serial ID"], ["MO", 3001, 1001]],
+                                 "Returns": [header, ["MO", "MO-3001", "ACME", "KNF1", "x", "broken", "A1"]]})
+    unread = next(str(r[0]) for r in read_back(sn.read(path).write())["Summary"]
+                  if r[0] and "was not read" in str(r[0]))
+    assert len(unread) > 30 + 44 + 80
+    lines = [Line("text", (unread,)), Line("status", ("cannot_restore", 1, MEANINGS[Status.CANNOT_RESTORE]))]
+    with xlsxwriter.Workbook(tmp_path / "rebuilt.xlsx") as book:
+        write_summary(book.add_worksheet("Summary"), lines, Styles(book))
+    patched = load_workbook(sn.read(path).write(tmp_path / "patched.xlsx"))["Summary"]
+    row = next(c.row for c in patched["A"] if c.value == unread)
+    rebuilt = load_workbook(tmp_path / "rebuilt.xlsx")["Summary"]
+    for ws, first, legend in ((patched, row, None), (rebuilt, 1, 2)):
+        assert f"A{first}:C{first}" in {str(r) for r in ws.merged_cells.ranges}
+        assert ws.cell(first, 1).alignment.wrap_text and ws.row_dimensions[first].height >= 2 * 15
+        if legend:
+            assert ws.cell(legend, 3).alignment.wrap_text and ws.row_dimensions[legend].height >= 3 * 15
+
+
 def test_formula_like_text_is_text_in_xlsx(tmp_path):
     risky = [t for t in RISKY if not t.startswith("\r")]  # XML itself turns a bare CR into LF
     rows = [["resource_type", "resource_id", "serial_id", "note"]] + [["MO", 3001, n + 1, text] for n, text in enumerate(risky)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..columns import RESULT_COLUMNS, STATUS_COLUMN
+from ..columns import MESSAGE_COLUMN, RESULT_COLUMNS, STATUS_COLUMN
 from ..xlsx import column_letters
 from .xmledit import ILLEGAL_XML, text
 
@@ -29,14 +29,16 @@ def header_cells(row: int, first: int, style: int | None, names=None, p: bytes =
 
 
 def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[str, int],
-                 p: bytes = b"") -> list[bytes]:
+                 p: bytes = b"", wrapped: int | None = None) -> list[bytes]:
     """Each row's result cells (b"" where it has none), from :func:`.rows.result_frame`'s frame, with
     the sheet's namespace prefix ``p`` on every element (a sheet written ``<x:row><x:c>``, as the
     Open XML SDK writes them, holds no element outside that namespace).
 
     A result column holds few distinct values (a status, a message, a request's label), so each
     distinct value's XML after the reference is made once and taken by code; a column with
-    nothing in it is skipped whole (a check's serial ids, messages and times)."""
+    nothing in it is skipped whole (a check's serial ids, messages and times). The message column's
+    cells take the style ``wrapped`` (text wrapped in the column's width: a message longer than the
+    column would otherwise be cut off by the serial id beside it)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -47,7 +49,8 @@ def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[s
     for offset, column in enumerate(RESULT_COLUMNS):
         values = pa.array(frame[column.name].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
         encoded = values.dictionary_encode()
-        tails = _tails(pc, encoded.dictionary, column, status_styles, p.decode("ascii"))  # null for "": no cell
+        wrap = wrapped if column.name == MESSAGE_COLUMN else None
+        tails = _tails(pc, encoded.dictionary, column, status_styles, p.decode("ascii"), wrap)  # null for "": no cell
         if tails.null_count == len(tails):
             continue
         start = _scalar(f'<{p.decode("ascii")}c r="{column_letters(first + offset)}')
@@ -59,12 +62,13 @@ def result_cells(frame: pd.DataFrame, numbers, first: int, status_styles: dict[s
     return joined.cast(pa.large_binary()).to_pylist()
 
 
-def _tails(pc, words, column, status_styles: dict[str, int], p: str):
+def _tails(pc, words, column, status_styles: dict[str, int], p: str, style: int | None = None):
     """Each distinct value's cell from the end of its reference on; null for "" (no cell)."""
     if column.kind == "id":
         tails = _join(pc, f'"><{p}v>', words, f"</{p}v></{p}c>")
     else:
-        style = _styles(words, status_styles) if column.name == STATUS_COLUMN else _scalar("")
+        style = _styles(words, status_styles) if column.name == STATUS_COLUMN else \
+            _scalar(f' s="{style}"' if style else "")
         tails = _join(pc, '"', style, f' t="inlineStr"><{p}is><{p}t xml:space="preserve">', _escaped(pc, words),
                       f"</{p}t></{p}is></{p}c>")
     return pc.if_else(pc.equal(words, _scalar("")), _scalar(None), tails)

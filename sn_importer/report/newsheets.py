@@ -21,17 +21,42 @@ from .xmledit import text
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 SUMMARY_WIDTHS = (30, 44, 80)
-REMOVED_WIDTH = 20
+ROW_HEIGHT = 15  # points: a line of the default 11-point font
+#: The Removed sheet's widths, column by column: each wide enough for what Katana gives it (a resource
+#: type such as SalesOrderFulfillmentRow, a time with milliseconds, their bold headers) beside a neighbour
+#: that is never empty.
+REMOVED_WIDTHS = dict(zip(REMOVED_COLUMNS, (12, 22, 28, 14, 22, 28, 18, 40)))
 _MARGINS = b'<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
 
 
 def summary_sheet(lines: list[Line], styles: AddedStyles) -> bytes:
-    rows = []
+    rows, merged = [], []
     for r, line in enumerate(lines, start=1):
-        cells = [cell(r, c, value, _summary_style(line.kind, c, value, styles))
+        long = long_cell(line)
+        cells = [cell(r, c, value, styles.wrapped if long and c == long[0] + 1 else
+                      _summary_style(line.kind, c, value, styles))
                  for c, value in enumerate(line.cells, start=1)]
-        rows.append(b'<row r="%d">%s</row>' % (r, b"".join(cells)))
-    return _sheet(rows, SUMMARY_WIDTHS, selected=True, frozen=False, last=f"C{max(1, len(lines))}")
+        height = b""
+        if long:
+            height = b' ht="%d" customHeight="1"' % (ROW_HEIGHT * long[1])
+            if long[0] + 1 < len(SUMMARY_WIDTHS):
+                merged.append(f"{column_letters(long[0] + 1)}{r}:{column_letters(len(SUMMARY_WIDTHS))}{r}")
+        rows.append(b'<row r="%d"%s>%s</row>' % (r, height, b"".join(cells)))
+    return _sheet(rows, SUMMARY_WIDTHS, selected=True, frozen=False, last=f"C{max(1, len(lines))}", merged=merged)
+
+
+def long_cell(line: Line) -> tuple[int, int] | None:
+    """(column from 0, lines) of a Summary line's last cell when its text is longer than the columns
+    from there to the last one hold: it is given them all (merged), wrapped, and a row that tall
+    (past the last column, it would be cut off in print, and a merged cell's row does not grow by itself)."""
+    if line.kind in ("title", "heading", "header"):
+        return None
+    filled = [c for c, value in enumerate(line.cells) if value is not None and value != ""]
+    if not filled:
+        return None
+    at = filled[-1]
+    text, room = str(line.cells[at]), sum(SUMMARY_WIDTHS[at:]) - 4
+    return (at, math.ceil(len(text) / room)) if len(text) > room else None
 
 
 def removed_sheet(removed: pd.DataFrame, styles: AddedStyles) -> bytes:
@@ -41,7 +66,7 @@ def removed_sheet(removed: pd.DataFrame, styles: AddedStyles) -> bytes:
     for r, record in enumerate(frame.itertuples(index=False, name=None), start=2):
         rows.append(b'<row r="%d">%s</row>' % (r, b"".join(cell(r, c, v) for c, v in enumerate(record, start=1))))
     far = f"{column_letters(len(REMOVED_COLUMNS))}{max(1, len(rows))}"
-    return _sheet(rows, (REMOVED_WIDTH,) * len(REMOVED_COLUMNS), selected=False, frozen=True, last=far)
+    return _sheet(rows, [REMOVED_WIDTHS.get(name, 20) for name in REMOVED_COLUMNS], selected=False, frozen=True, last=far)
 
 
 def cell(row: int, col: int, value, style: int | None = None) -> bytes:
@@ -75,15 +100,17 @@ def _summary_style(kind: str, col: int, value, styles: AddedStyles) -> int | Non
     return None
 
 
-def _sheet(rows: list[bytes], widths, selected: bool, frozen: bool, last: str) -> bytes:
+def _sheet(rows: list[bytes], widths, selected: bool, frozen: bool, last: str, merged=()) -> bytes:
     cols = b"".join(b'<col min="%d" max="%d" width="%d" customWidth="1"/>' % (i, i, w)
                     for i, w in enumerate(widths, start=1))
+    merges = b'<mergeCells count="%d">%s</mergeCells>' % (len(merged), b"".join(
+        b'<mergeCell ref="%s"/>' % ref.encode() for ref in merged)) if merged else b""
     view = b'<sheetView%s workbookViewId="0"' % (b' tabSelected="1"' if selected else b"")
     view += b'><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView>' if frozen \
         else b"/>"
     return (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             b'<worksheet xmlns="%s" xmlns:r="%s"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
             b'<dimension ref="A1:%s"/><sheetViews>%s</sheetViews><sheetFormatPr defaultRowHeight="15"/>'
-            b"<cols>%s</cols><sheetData>%s</sheetData>%s"
+            b"<cols>%s</cols><sheetData>%s</sheetData>%s%s"
             b'<pageSetup orientation="portrait" fitToWidth="1" fitToHeight="0"/></worksheet>'
-            % (MAIN_NS.encode(), REL_NS.encode(), last.encode(), view, cols, b"".join(rows), _MARGINS))
+            % (MAIN_NS.encode(), REL_NS.encode(), last.encode(), view, cols, b"".join(rows), merges, _MARGINS))

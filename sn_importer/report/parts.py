@@ -35,8 +35,10 @@ class NewSheet:
     rel_id: str
 
 
-def workbook(data: bytes, added: list[NewSheet], titles: dict[int, tuple[str, int]], active: int) -> bytes:
-    """xl/workbook.xml with ``added`` sheets, print titles (sheet index → (name, header row)) and the open tab."""
+def workbook(data: bytes, added: list[NewSheet], titles: dict[int, tuple[str, int]], active: int,
+             filters: dict[int, tuple[str, bytes]] | None = None) -> bytes:
+    """xl/workbook.xml with ``added`` sheets, print titles (sheet index → (name, header row)), the
+    filters' ranges (sheet index → (name, range)) and the open tab."""
     p = prefix_of(data)
     ids = [int(v) for v in re.findall(rb"\ssheetId=\"(\d+)\"", data)]
     new = b"".join(b'<%ssheet xmlns:r="%s" name=%s sheetId="%d" r:id="%s"/>'
@@ -45,6 +47,7 @@ def workbook(data: bytes, added: list[NewSheet], titles: dict[int, tuple[str, in
     close = data.find(b"</" + p + b"sheets>")
     data = data[:close] + new + data[close:]
     data = _print_titles(data, p, titles)
+    data = _filter_names(data, p, filters or {})
     return _active_tab(data, p, active)
 
 
@@ -55,6 +58,27 @@ def _print_titles(data: bytes, p: bytes, titles: dict[int, tuple[str, int]]) -> 
     names = b"".join(b'<%sdefinedName name="_xlnm.Print_Titles" localSheetId="%d">%s!$%d:$%d</%sdefinedName>'
                      % (p, index, text(quote_sheet(name)), row, row, p)
                      for index, (name, row) in sorted(titles.items()) if index not in have)
+    return _add_names(data, p, names)
+
+
+def _filter_names(data: bytes, p: bytes, filters: dict[int, tuple[str, bytes]]) -> bytes:
+    """``_xlnm._FilterDatabase``: each sheet's filter range, as Excel writes it beside the filter
+    (LibreOffice takes the filter from this name: without it a sheet opens there with no filter,
+    and with the old range its filter stops short of the results)."""
+    added = []
+    for index, (name, ref) in sorted(filters.items()):
+        value = text(quote_sheet(name)) + b"!" + b":".join(re.sub(rb"([A-Z]+)([0-9]+)", rb"$\1$\2", part)
+                                                            for part in ref.split(b":"))
+        own = re.compile(rb"(<" + re.escape(p) + rb"definedName\s(?=[^>]*name=\"_xlnm\._FilterDatabase\")"
+                         rb"(?=[^>]*localSheetId=\"" + str(index).encode() + rb"\")[^>]*>)[^<]*(</)")
+        data, replaced = own.subn(lambda found: found.group(1) + value + found.group(2), data, count=1)
+        if not replaced:
+            added.append(b'<%sdefinedName name="_xlnm._FilterDatabase" localSheetId="%d" hidden="1">%s'
+                         b"</%sdefinedName>" % (p, index, value, p))
+    return _add_names(data, p, b"".join(added))
+
+
+def _add_names(data: bytes, p: bytes, names: bytes) -> bytes:
     if not names:
         return data
     span = element(data, p, b"definedNames")
@@ -188,8 +212,7 @@ def widen_table(data: bytes, top: int, first: int, names: list[str]) -> bytes | 
         return None
     new_ref = low + b":" + f"{column_letters(first + len(names) - 1)}{end_row}".encode()
     data = data[:table.start()] + set_attribute(table.group(0), b"ref", new_ref) + data[table.end():]
-    data = re.sub(rb"(<" + re.escape(p) + rb"autoFilter\s[^>]*ref=\")" + re.escape(ref) + rb'"',
-                  lambda m: m.group(1) + new_ref + b'"', data, count=1)
+    data = _widen_filter(data, p, low, col, first + len(names) - 1)
     ids = [int(found) for tag in columns if (found := attribute(tag, b"id")) is not None and found.isdigit()]
     added = b"".join(b'<%stableColumn id="%d" name=%s/>' % (p, max(ids, default=0) + n, attr(name))
                      for n, name in enumerate(names, start=1))
@@ -199,3 +222,19 @@ def widen_table(data: bytes, top: int, first: int, names: list[str]) -> bytes | 
     block = set_attribute(opening, b"count", str(len(columns) + len(names)).encode()) + block[len(opening):]
     block = block[:block.rfind(b"</")] + added + block[block.rfind(b"</"):]
     return data[:span[0]] + block + data[span[1]:]
+
+
+def _widen_filter(data: bytes, p: bytes, low: bytes, col: int, last: int) -> bytes:
+    """The table's filter over the result columns too, down to the row it ended on: above a totals
+    row, where Excel ends it, a table's filter ends a row short of the table (a filter narrower than
+    its table is repaired away by Excel, and the results would have no filter buttons)."""
+    found = start_tag(data, p, b"autoFilter")
+    ref = attribute(found.group(0), b"ref") if found else None
+    if not ref or b":" not in ref:
+        return data
+    start, end = ref.split(b":", 1)
+    end_col, end_row = split_ref(end)
+    if start != low or end_col != col:
+        return data
+    tag = set_attribute(found.group(0), b"ref", start + b":" + f"{column_letters(last)}{end_row}".encode())
+    return data[:found.start()] + tag + data[found.end():]

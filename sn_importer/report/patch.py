@@ -5,7 +5,7 @@ the data sheets (streamed with their result cells appended, see
 :mod:`.sheetxml`), ``styles.xml`` (a few styles appended), the workbook, its
 relationships and the content types (the ``Summary`` and ``Removed`` sheets
 added, the Summary the open tab, each result sheet's header printed on every
-page), the document properties (which input and mode made the file), a
+page, each data sheet's filter named as Excel names it), the document properties (which input and mode made the file), a
 table that sits on a data sheet's header (widened over the result columns, so
 sorting it keeps each status with its row), and a non-data sheet that was the
 selected tab (unselected). Charts, drawings, images, comments, VBA, pivot
@@ -36,7 +36,7 @@ from .behind import WriteBehind
 from .cells import header_cells, result_cells
 from .newsheets import removed_sheet, summary_sheet
 from .rows import result_frame, sheet_slices
-from .sheetxml import SheetPatch, rewrite_sheet
+from .sheetxml import SheetPatch, filter_range, rewrite_sheet
 from .styles import AddedStyles, add_styles
 from .summary import ReportFacts, SheetNames, summary_lines
 from .xmledit import ATTRIBUTES, attribute, drop_attribute
@@ -73,7 +73,7 @@ def _patch(package: WorkbookFacts, sheet: Sheet, part: pd.DataFrame, added: Adde
     numbers = list(sheet.numbers())
     scan = package.scans.get(sheet.name)
     p = (scan.prefix if scan is not None else None) or b""  # as the guard's pass over the part saw it
-    cells = result_cells(result_frame(part), numbers, first, added.status, p)
+    cells = result_cells(result_frame(part), numbers, first, added.status, p, added.wrapped)
     has_tables = bool(parts.targets(package.rels_of(xml_part), xml_part.rpartition("/")[0], "/table"))
     return SheetPatch(top, first, width, lambda style: header_cells(top, first, style, p=p), numbers, cells,
                       clear=clear, filter=not has_tables, p=p)
@@ -152,7 +152,8 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
     (summary, _), *removed = new_parts.values()
     if removed:
         titles[index[removed[0][0]]] = (removed[0][0], 1)
-    replaced["xl/workbook.xml"] = parts.workbook(package.part("xl/workbook.xml"), added, titles, index[summary])
+    replaced["xl/workbook.xml"] = parts.workbook(package.part("xl/workbook.xml"), added, titles, index[summary],
+                                                 _filters(package, patches, index))
     replaced["xl/_rels/workbook.xml.rels"] = parts.relationships(
         rels, [(s.rel_id, parts.WORKSHEET_REL, s.part.removeprefix("xl/")) for s in added],
         (_VBA_REL,) if dropped else ())
@@ -167,6 +168,19 @@ def _package_parts(package, target: Path, patches, new_parts, replaced, properti
     replaced["[Content_Types].xml"] = parts.content_types(package.part("[Content_Types].xml"), types, dropped,
                                                           book_type)
     return dropped
+
+
+def _filters(package: WorkbookFacts, patches, index: dict[str, int]) -> dict[int, tuple[str, bytes]]:
+    """Sheet index → (name, range) of each data sheet's filter as its rewrite leaves it (from the
+    guard's scan of the sheet: its own filter's range, or none)."""
+    filters = {}
+    for entry in package.sheets:
+        patch, scan = patches.get(entry.part), package.scans.get(entry.name)
+        if patch is not None and patch.filter and scan is not None:
+            ref = filter_range(patch, scan.filter_ref)
+            if ref is not None:
+                filters[index[entry.name]] = (entry.name, ref)
+    return filters
 
 
 def _write_zip(package: WorkbookFacts, path: Path, patches, replaced, new_parts, dropped) -> None:

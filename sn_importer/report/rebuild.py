@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..columns import RESULT_COLUMNS
+from ..columns import MESSAGE_COLUMN, RESULT_COLUMNS
 from ..header import SUMMARY_REASON
 from ..mapping import REMOVED_COLUMNS, REMOVED_REASON
 from ..reader import SourceFile
 from ..status import COLOURS
 from ..storage import zip_target
+from .newsheets import REMOVED_WIDTHS, ROW_HEIGHT, SUMMARY_WIDTHS, long_cell
 from .rows import result_frame, sheet_slices
 from .summary import Line, ReportFacts, SheetNames, summary_lines
 
@@ -58,6 +59,7 @@ class _Styles:
         self.title = book.add_format({"bold": True, "font_size": 14})
         self.heading = book.add_format({"bold": True, "font_size": 12})
         self.bold = book.add_format({"bold": True})
+        self.wrapped = book.add_format({"text_wrap": True})  # a message longer than its column is wide
 
 
 #: The styles of a workbook written here (the undo report uses them too).
@@ -104,7 +106,9 @@ def _write_results(ws, row: int, width: int, values, styles: _Styles) -> None:
         if column.kind == "id":
             ws.write_number(row, width + offset, int(value))
         else:
-            ws.write_string(row, width + offset, value, styles.status.get(value) if offset == 0 else None)
+            style = styles.status.get(value) if offset == 0 else styles.wrapped if column.name == MESSAGE_COLUMN \
+                else None
+            ws.write_string(row, width + offset, value, style)
 
 
 def write_cell(ws, row: int, col: int, value, styles: _Styles) -> None:
@@ -245,22 +249,30 @@ def _write_removed(ws, removed: pd.DataFrame, styles: _Styles) -> None:
         for c, name in enumerate(REMOVED_COLUMNS):
             write_cell(ws, r, c, record.get(name), styles)
     ws.freeze_panes(1, 0)
-    ws.set_column(0, len(REMOVED_COLUMNS) - 1, 20)
+    for col, name in enumerate(REMOVED_COLUMNS):
+        ws.set_column(col, col, REMOVED_WIDTHS.get(name, 20))
     print_fitted(ws, 0)
 
 
 def write_summary(ws, lines: list[Line], styles: _Styles) -> None:
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, 1, 44)
-    ws.set_column(2, 2, 80)
+    for c, width in enumerate(SUMMARY_WIDTHS):
+        ws.set_column(c, c, width)
     style_of = {"title": styles.title, "heading": styles.heading, "header": styles.header}
     for r, line in enumerate(lines):
+        long = long_cell(line)
+        if long:  # given the columns to the last, wrapped, its row as tall as its lines
+            ws.set_row(r, ROW_HEIGHT * long[1])
         for c, value in enumerate(line.cells):
             style = style_of.get(line.kind)
             if line.kind == "status" and c == 0:
                 style = styles.status.get(value)
             elif line.kind == "fact" and c == 0:
                 style = styles.bold
+            if long and c == long[0]:
+                style = styles.wrapped
+                if c < len(SUMMARY_WIDTHS) - 1:
+                    ws.merge_range(r, c, r, len(SUMMARY_WIDTHS) - 1, str(value), style)
+                    continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 ws.write_number(r, c, value, style)
             elif value is not None and value != "":

@@ -341,20 +341,30 @@ def _edit_tail(tail: bytes, p: bytes, patch: SheetPatch) -> bytes:
 
 def _filter(tail: bytes, p: bytes, patch: SheetPatch) -> bytes:
     """The sheet's filter on the header row grows over the results; one elsewhere stays; none: one is added."""
-    far = f"{column_letters(patch.last)}{patch.last_row}".encode()
     found = start_tag(tail, p, b"autoFilter")
+    views = start_tag(tail, p, b"customSheetViews")
+    if found is not None and views is not None and views.start() < found.start():
+        found = None  # a custom view's filter, not the sheet's (the sheet's comes before its views)
+    ref = filter_range(patch, None if found is None else attribute(found.group(0), b"ref") or b"")
+    if ref is None:
+        return tail
     if found is None:
-        new = b'<%sautoFilter ref="A%d:%s"/>' % (p, patch.top, far)
-        return insert_before(tail, p, new, _AFTER_FILTER, b"worksheet")
-    ref = attribute(found.group(0), b"ref") or b""
+        return insert_before(tail, p, b'<%sautoFilter ref="%s"/>' % (p, ref), _AFTER_FILTER, b"worksheet")
+    return tail[:found.start()] + set_attribute(found.group(0), b"ref", ref) + tail[found.end():]
+
+
+def filter_range(patch: SheetPatch, ref: bytes | None) -> bytes | None:
+    """The range of the sheet's filter with the results, given its own (``ref``; None: it has none);
+    None where its own stays as it is (a filter on another row than the header)."""
+    far = f"{column_letters(patch.last)}{patch.last_row}".encode()
+    if ref is None:
+        return b"A%d:%s" % (patch.top, far)
     low, _, high = ref.partition(b":")
     col, row = split_ref(low) if low else (0, 0)
     if row != patch.top:
-        return tail
+        return None
     end_col, end_row = split_ref(high) if high else (col, row)
-    far = f"{column_letters(max(end_col, patch.last))}{max(end_row, patch.last_row)}".encode()
-    tag = set_attribute(found.group(0), b"ref", low + b":" + far)
-    return tail[:found.start()] + tag + tail[found.end():]
+    return low + b":" + f"{column_letters(max(end_col, patch.last))}{max(end_row, patch.last_row)}".encode()
 
 
 def _page_setup(tail: bytes, p: bytes) -> bytes:

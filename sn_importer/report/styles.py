@@ -39,6 +39,7 @@ class AddedStyles:
     heading: int = 0
     bold: int = 0
     header: int = 0
+    wrapped: int = 0  # text wrapped in its column's width (the message column)
 
 
 #: The styleSheet's children in the schema's order (CT_Stylesheet).
@@ -64,9 +65,11 @@ def add_styles(data: bytes | None) -> tuple[bytes, AddedStyles]:
     bold, title, heading = fonts
     formats = [_xf(p, fill=f) for f in fills[:-1]]
     formats += [_xf(p, font=title), _xf(p, font=heading), _xf(p, font=bold),
-                _xf(p, font=bold, fill=fills[-1], border=borders[0])]
+                _xf(p, font=bold, fill=fills[-1], border=borders[0]), _xf(p, wrap=True)]
     data, xfs = _append(data, p, b"cellXfs", b"xf", formats)
-    added = AddedStyles(status=dict(zip(colours, xfs)), title=xfs[-4], heading=xfs[-3], bold=xfs[-2], header=xfs[-1])
+    title, heading, bold, header, wrapped = xfs[-5:]
+    added = AddedStyles(status=dict(zip(colours, xfs)), title=title, heading=heading, bold=bold, header=header,
+                        wrapped=wrapped)
     return data, added
 
 
@@ -101,10 +104,11 @@ def _fill(p: bytes, argb: str) -> bytes:
             b"</%spatternFill></%sfill>" % (p, p, p, argb.encode(), p, p, p))
 
 
-def _xf(p: bytes, font: int = 0, fill: int = 0, border: int = 0) -> bytes:
+def _xf(p: bytes, font: int = 0, fill: int = 0, border: int = 0, wrap: bool = False) -> bytes:
     applied = b"".join(name for name, used in ((b' applyFont="1"', font), (b' applyFill="1"', fill),
-                                                (b' applyBorder="1"', border)) if used)
-    return b'<%sxf numFmtId="0" fontId="%d" fillId="%d" borderId="%d" xfId="0"%s/>' % (p, font, fill, border, applied)
+                                                (b' applyBorder="1"', border), (b' applyAlignment="1"', wrap)) if used)
+    xf = b'<%sxf numFmtId="0" fontId="%d" fillId="%d" borderId="%d" xfId="0"%s' % (p, font, fill, border, applied)
+    return xf + (b'><%salignment wrapText="1"/></%sxf>' % (p, p) if wrap else b"/>")
 
 
 def _append(data: bytes, p: bytes, holder: bytes, item: bytes, new: list[bytes]) -> tuple[bytes, list[int]]:
