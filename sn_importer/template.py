@@ -10,6 +10,7 @@ refused with a message naming the file, the key and the problem.
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,24 +89,53 @@ def load_template(name_or_path: str | Path | None = None) -> Template:
     if name_or_path is None:
         name_or_path = "default"
     text = str(name_or_path)
-    if isinstance(name_or_path, Path) or looks_like_path(text):
+    shipped = available_templates()
+    if isinstance(name_or_path, Path) or looks_like_path(text) or (text not in shipped and Path(text).suffix):
         path = Path(text).expanduser()
+        if path.is_dir():
+            raise TemplateError(path, None, "is a folder, not a template file (a .toml file)")
         if not path.is_file():
             raise TemplateError(path, None, "file not found")
     else:
-        shipped = available_templates()
         if text not in shipped:
             names = ", ".join(shipped) or "none"
             raise TemplateError(Path(text), None, f"no template named {text!r}; shipped templates: {names} "
                                                   f"(a file of your own is given as a path, e.g. ./{text}.toml)")
         path = shipped[text]
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(path, None, f"not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TemplateError(path, None, f"cannot be read: {exc}") from None
     return _build(path, raw)
+
+
+#: The first bytes of files people give by mistake for a template, and what they are.
+_NOT_TEXT = ((b"PK\x03\x04", "a zip file such as an Excel workbook (.xlsx)"),
+             (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls) or Word file"))
+
+
+def _text(path: Path) -> str:
+    """The template's text. UTF-8 with or without the BOM Notepad adds, or UTF-16 with its BOM
+    (Notepad's "Unicode"), since an admin edits the file in whatever is at hand; a workbook or
+    another encoding is refused in words, not with a codec's error."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TemplateError(path, None, f"cannot be read: {exc.strerror or exc}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    for magic, what in _NOT_TEXT:
+        if data.startswith(magic):
+            raise TemplateError(path, None, f"is {what}, not a template; a template is a TOML text file "
+                                            "(see templates/default.toml)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise TemplateError(path, None, f"is not UTF-8 text (line {line}); save it as UTF-8") from None
 
 
 def looks_like_path(text: str) -> bool:

@@ -130,3 +130,39 @@ def test_a_typo_inside_a_table_is_refused_not_ignored(tmp_path, body, key):
     with pytest.raises(TemplateError) as caught:
         load_template(path)
     assert caught.value.key == key and "unknown key" in str(caught.value) and "typo.toml" in str(caught.value)
+
+
+@pytest.mark.parametrize("data", [
+    "\ufeffname = 'notepad'\r\n[fields.serial_number]\r\naliases = ['Étiquette']\r\n".encode("utf-8"),
+    "name = 'notepad'\r\n[fields.serial_number]\r\naliases = ['Étiquette']\r\n".encode("utf-16"),
+], ids=["utf-8-bom", "utf-16"])
+def test_a_template_saved_by_notepad_is_read(tmp_path, data):
+    """Notepad saves UTF-8 with a BOM, or UTF-16 as "Unicode", with Windows line ends."""
+    toml = tmp_path / "notepad.toml"
+    toml.write_bytes(data)
+    template = load_template(toml)
+    assert template.name == "notepad" and template.fields["serial_number"].aliases == ("Étiquette",)
+    path = write_csv(tmp_path, "resource_type,resource_id,Étiquette\nMO,3001,KNF1\n")
+    assert sn.read(path, str(toml)).rows["status"].tolist() == ["valid"]
+
+
+@pytest.mark.parametrize(("name", "data", "problem"), [
+    ("labels.toml", b"PK\x03\x04rest of a zip", "is a zip file such as an Excel workbook (.xlsx), not a template"),
+    ("labels.xlsx", b"PK\x03\x04rest of a zip", "is a zip file such as an Excel workbook (.xlsx), not a template"),
+    ("latin.toml", "name = 'x'\n[fields.serial_number]\naliases = ['Étiquette']\n".encode("cp1252"),
+     "is not UTF-8 text (line 3); save it as UTF-8"),
+], ids=["xlsx-named-toml", "xlsx", "cp1252"])
+def test_a_file_that_is_not_a_template_is_refused_in_words(tmp_path, name, data, problem):
+    (tmp_path / name).write_bytes(data)
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n")
+    result = run_cli("validate", path, "--template", name, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: template {name}: {problem}")
+    assert "codec" not in result.stderr
+
+
+def test_a_folder_given_as_template_is_said_to_be_a_folder(tmp_path):
+    with pytest.raises(TemplateError) as caught:
+        load_template(str(tmp_path))
+    assert caught.value.problem == "is a folder, not a template file (a .toml file)"
