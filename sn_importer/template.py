@@ -186,7 +186,29 @@ def _build_fields(check: _Checker, table: dict[str, Any]) -> dict[str, FieldSpec
             value=value,
             strip_prefixes=check.strings(spec, f"fields.{name}.strip_prefixes", "strip_prefixes"),
         )
+    _check_aliases(check, specs)
     return specs
+
+
+def _check_aliases(check: _Checker, specs: dict[str, FieldSpec]) -> None:
+    """Each header spelling selects one field. An alias claimed by two fields would give the
+    column to whichever comes first and leave the other missing; an alias of no letters or
+    digits ("", "-") would select a column with a blank header."""
+    for name, spec in specs.items():
+        for alias in spec.aliases:
+            if not normalise_key(alias):
+                check.fail(f"fields.{name}.aliases", f"alias {alias!r} has no letters or digits; it would "
+                                                     "match a column with a blank header")
+    # A field with a fixed value is never looked for in the header, so its names claim nothing.
+    looked_for = {name: spec for name, spec in specs.items() if spec.value is None}
+    owner = {normalise_key(name): name for name in looked_for}
+    for name, spec in looked_for.items():
+        for alias in spec.aliases:
+            key = normalise_key(alias)
+            if owner.get(key, name) != name:
+                check.fail(f"fields.{name}.aliases", f"alias {alias!r} is already a header of field "
+                                                     f"{owner[key]}; a header can select one field only")
+            owner[key] = name
 
 
 def _build_type_aliases(check: _Checker, table: dict[str, Any]) -> dict[str, str]:
@@ -207,9 +229,16 @@ def _check_complete(check: _Checker, template: Template) -> None:
     fixed_type = template.fields["resource_type"].value
     if fixed_type is not None and template.resolve_resource_type(str(fixed_type)) is None:
         check.fail("fields.resource_type.value", f"{fixed_type!r} is not a Katana resource type")
+    resource_id = template.fields["resource_id"].value
+    if resource_id is not None and not _whole_above_zero(str(resource_id).strip()):
+        check.fail("fields.resource_id.value", f"{resource_id!r} is not a resource id (a whole number above 0)")
     for name in ("serial_id", "serial_number"):
         if template.fields[name].value is not None:
             check.fail(f"fields.{name}.value", "a serial cannot be a fixed value")
+
+
+def _whole_above_zero(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) > 0
 
 
 class _Checker:

@@ -166,3 +166,36 @@ def test_a_folder_given_as_template_is_said_to_be_a_folder(tmp_path):
     with pytest.raises(TemplateError) as caught:
         load_template(str(tmp_path))
     assert caught.value.problem == "is a folder, not a template file (a .toml file)"
+
+
+@pytest.mark.parametrize(("body", "key", "problem"), [
+    ('[fields.sku]\naliases = ["Code"]\n[fields.serial_number]\naliases = ["code"]\n',
+     "fields.serial_number.aliases", "alias 'code' is already a header of field sku"),
+    ('[fields.sku]\naliases = ["Serial number"]\n',
+     "fields.sku.aliases", "alias 'Serial number' is already a header of field serial_number"),
+    ('[fields.serial_number]\naliases = ["Label", ""]\n',
+     "fields.serial_number.aliases", "alias '' has no letters or digits"),
+    ('[fields.serial_number]\naliases = ["-"]\n', "fields.serial_number.aliases", "alias '-' has no letters or digits"),
+    ('[fields.resource_id]\nvalue = "abc"\n', "fields.resource_id.value", "'abc' is not a resource id"),
+    ("[fields.resource_id]\nvalue = 0\n", "fields.resource_id.value", "0 is not a resource id"),
+])
+def test_a_template_that_could_never_read_a_sheet_right_is_refused(tmp_path, body, key, problem):
+    """Two fields claiming one header leave one of them missing from every sheet; an alias with
+    no letters selects a blank-headed column; a fixed id that is not an id makes every row invalid."""
+    toml = tmp_path / "mine.toml"
+    toml.write_text(body, encoding="utf-8")
+    path = write_csv(tmp_path, "resource_type,resource_id,,Code\nMO,3001,x,KNF1\n")
+    result = run_cli("validate", path, "--template", toml)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: template {toml}, key {key!r}: ") and len(result.stderr.splitlines()) == 1
+    assert problem in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_fixed_field_claims_no_header_and_a_fixed_id_may_be_written_as_text(tmp_path):
+    toml = tmp_path / "one-mo.toml"
+    toml.write_text('[fields.resource_type]\nvalue = "MO"\naliases = ["Order"]\n[fields.resource_id]\nvalue = "3001"\n'
+                    '[fields.order_no]\naliases = ["Order"]\n', encoding="utf-8")
+    path = write_csv(tmp_path, "Serial number\nKNF1\n")
+    job = sn.read(path, str(toml))
+    assert job.rows["status"].tolist() == ["valid"]
+    assert job.rows["request"].tolist() == ["DELETE ManufacturingOrder 3001 (1/1)"]
