@@ -19,7 +19,7 @@ from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
 from .resource_types import NAMES
 from .storage import zip_target
 from .resource_types import label as type_label
-from .mapping import LABELS
+from .mapping import header_label
 from .template import BY_ORDER_NO, Template, normalise_key
 
 SHEET = "Serials"
@@ -50,9 +50,7 @@ def headers(template: Template) -> list[tuple[str, str]]:
     for name, spec in template.fields.items():
         if spec.value is not None or not _names_fixed_type(template, name):
             continue
-        label = LABELS.get(name, name)
-        if normalise_key(label) not in spec.header_keys:  # a template that would not read our label
-            label = name
+        label = header_label(template, name)
         if name == "serial_id" and normalise_key(label) == normalise_key(name):
             label = next((a for a in spec.aliases if normalise_key(a) != normalise_key(name)), None)
             if label is None:
@@ -88,7 +86,8 @@ def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str
     if "resource_type" in labels:
         lines.append(f"{labels['resource_type']}: pick from the list: {', '.join(choices(template))}.")
     else:
-        lines.append(f"Every row is a {type_label(str(template.fields['resource_type'].value)).lower()} "
+        fixed = str(template.fields["resource_type"].value)
+        lines.append(f"Every row is a {type_label(template.resolve_resource_type(fixed) or fixed).lower()} "
                      f"(template {template.name}).")
     lines += [f"{labels[name]}: {help_text}" for name, help_text in FIELD_HELP.items() if name in labels]
     if "serial_id" in labels:

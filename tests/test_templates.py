@@ -199,3 +199,33 @@ def test_a_fixed_field_claims_no_header_and_a_fixed_id_may_be_written_as_text(tm
     job = sn.read(path, str(toml))
     assert job.rows["status"].tolist() == ["valid"]
     assert job.rows["request"].tolist() == ["DELETE ManufacturingOrder 3001 (1/1)"]
+
+
+FRENCH = ('name = "fr-etiquettes"\n[fields.resource_type]\nvalue = "Ordre de fabrication"\n'
+          '[fields.order_no]\naliases = ["N° OF", "OF"]\n[fields.serial_number]\naliases = ["Étiquette"]\n'
+          '[resource_types]\nManufacturingOrder = ["Ordre de fabrication", "OF"]\n')
+
+
+def test_the_blank_sheet_and_the_header_hint_offer_only_headers_the_template_reads(tmp_path):
+    """A template in staff's own language need not read "Order number": the blank sheet heads that
+    column with the template's own alias, and the hint for a sheet without a header does not tell
+    staff to write a header that would be refused again."""
+    from openpyxl import load_workbook
+
+    toml = tmp_path / "fr.toml"
+    toml.write_text(FRENCH, encoding="utf-8")
+    result = run_cli("template", "--template", toml, "--output", tmp_path / "blank.xlsx")
+    assert result.returncode == 0, result.stderr
+    book = load_workbook(tmp_path / "blank.xlsx")
+    assert [c.value for c in book["Serials"][1]] == ["Resource id", "N° OF", "Serial number", "Note"]
+    lines = [c.value for c in book["Instructions"]["A"] if c.value]
+    assert "Every row is a manufacturing order (template fr-etiquettes)." in lines
+    book["Serials"].append([None, "MO-3001", "KNF1"])
+    book.save(tmp_path / "filled.xlsx")
+    assert sn.read(tmp_path / "filled.xlsx", str(toml)).rows["status"].tolist() == ["valid"]
+
+    path = write_csv(tmp_path, "Order number,Serial number\nMO-3001,KNF1\n")
+    refused = run_cli("validate", path, "--template", toml)
+    assert refused.returncode == 2
+    assert "expected headers like Resource id; N° OF (or OF);" in refused.stderr
+    assert "Order number (or" not in refused.stderr
