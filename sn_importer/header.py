@@ -164,6 +164,8 @@ def header_text(cell) -> str:
 
 def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) -> HeaderNotFoundError:
     """One plain sentence: what each sheet lacks, then what the template looks for."""
+    if skipped and all(why == LEFT_OUT for _, why in skipped):
+        return HeaderNotFoundError(path, _all_left_out(template, [name for name, _ in skipped]))
     if len(skipped) == 1 and skipped[0][0] == path.name:  # a CSV: its one "sheet" is the file
         found = skipped[0][1]
     else:
@@ -172,5 +174,22 @@ def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) ->
         path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 
 
-__all__ = ["INSTRUCTIONS_TITLE", "LOOK_BELOW", "SUMMARY_REASON", "SUMMARY_TITLES", "HeaderRow", "header_text", "locate",
+#: Why a sheet the template's [sheets] table does not want is not read.
+LEFT_OUT = "left out by the template"
+
+
+def _all_left_out(template: Template, sheets: list[str]) -> str:
+    """Every sheet left out by the template's [sheets] lists: say so, with the names on both sides (a
+    sheet renamed, or a typo in the list), not the headers, which are not what is wrong."""
+    names = ", ".join(quoted(name) for name in sheets)
+    if template.include_sheets:
+        listed = (f"reads only the sheets {', '.join(quoted(s) for s in template.include_sheets)} ([sheets] include), "
+                  "and this workbook has none of them")
+    else:
+        listed = (f"leaves out the sheets {', '.join(quoted(s) for s in template.exclude_sheets)} ([sheets] exclude), "
+                  "and this workbook has no other")
+    return f"the template {template.name!r} ({template.path.name}) {listed}: its sheets are {names}"
+
+
+__all__ = ["INSTRUCTIONS_TITLE", "LEFT_OUT", "LOOK_BELOW", "SUMMARY_REASON", "SUMMARY_TITLES", "HeaderRow", "header_text", "locate",
            "needs_attention", "no_header", "unread_sentence"]

@@ -229,3 +229,21 @@ def test_the_blank_sheet_and_the_header_hint_offer_only_headers_the_template_rea
     assert refused.returncode == 2
     assert "expected headers like Resource id; N° OF (or OF);" in refused.stderr
     assert "Order number (or" not in refused.stderr
+
+
+@pytest.mark.parametrize(("sheets", "said"), [
+    ('include = ["Abbuchung"]', "reads only the sheets 'Abbuchung' ([sheets] include), and this workbook has none of them"),
+    ('exclude = ["Abbuchungen", "Notizen"]',
+     "leaves out the sheets 'Abbuchungen', 'Notizen' ([sheets] exclude), and this workbook has no other"),
+])
+def test_a_workbook_whose_every_sheet_the_template_leaves_out_says_so(tmp_path, sheets, said):
+    """A typo in the include list (or a renamed sheet) is the fault there, not the headers: the
+    message names the list and the workbook's sheets instead of asking for other headers."""
+    toml = tmp_path / "lager.toml"
+    toml.write_text(f'name = "lager"\n[sheets]\n{sheets}\n', encoding="utf-8")
+    rows = [["resource_type", "resource_id", "serial_id"], ["MO", 3001, 1001]]
+    path = write_xlsx(tmp_path, {"Abbuchungen": rows, "Notizen": rows})
+    result = run_cli("validate", path, "--template", toml)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: {path}: the template 'lager' (lager.toml) {said}: "
+                                     "its sheets are 'Abbuchungen', 'Notizen'")
