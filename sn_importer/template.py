@@ -89,6 +89,9 @@ def load_template(name_or_path: str | Path | None = None) -> Template:
     if name_or_path is None:
         name_or_path = "default"
     text = str(name_or_path)
+    if not text.strip():
+        raise TemplateError(text, None, "no template given (the name is blank); give a shipped template's "
+                                              f"name ({', '.join(available_templates())}) or a .toml file")
     shipped = available_templates()
     if isinstance(name_or_path, Path) or looks_like_path(text) or (text not in shipped and Path(text).suffix):
         path = Path(text).expanduser()
@@ -153,7 +156,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Template:
     requests = check.known(check.table(raw, "requests"), "requests", {"ids_per_request"})
     fields = _build_fields(check, check.table(raw, "fields"))
     template = Template(
-        name=check.string(raw, "name", default=path.stem),
+        name=_name(check, raw, path),
         path=path,
         description=check.string(raw, "description", default=""),
         search_rows=check.integer(header, "header.search_rows", "search_rows", 20, 1, 10_000),
@@ -165,6 +168,14 @@ def _build(path: Path, raw: dict[str, Any]) -> Template:
     )
     _check_complete(check, template)
     return template
+
+
+def _name(check: _Checker, raw: dict[str, Any], path: Path) -> str:
+    """The name runs, summaries and the web page's list show: the file's name when the key is left out."""
+    name = check.string(raw, "name", default=path.stem)
+    if not name.strip():
+        check.fail("name", "is blank; give the template a name, or leave the key out to use the file's name")
+    return name.strip()
 
 
 def _build_fields(check: _Checker, table: dict[str, Any]) -> dict[str, FieldSpec]:
@@ -219,6 +230,8 @@ def _build_type_aliases(check: _Checker, table: dict[str, Any]) -> dict[str, str
             check.fail(f"resource_types.{canonical}", f"not a Katana resource type; expected one of {', '.join(NAMES)}")
         for alias in check.strings(table, f"resource_types.{canonical}", canonical):
             key = normalise_key(alias)
+            if not key:
+                check.fail(f"resource_types.{canonical}", f"alias {alias!r} has no letters or digits")
             if aliases.get(key, canonical) != canonical:
                 check.fail(f"resource_types.{canonical}", f"alias {alias!r} already stands for {aliases[key]}")
             aliases[key] = canonical

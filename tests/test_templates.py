@@ -93,6 +93,8 @@ def test_missing_template_file(tmp_path):
     ('[fields.resource_type]\nvalue = "Invoice"\n', "fields.resource_type.value", "is not a Katana resource type"),
     ('[fields.serial_number]\nvalue = "X"\n', "fields.serial_number.value", "a serial cannot be a fixed value"),
     ("[fields.resource_id]\nvalue = 1.5\n", "fields.resource_id.value", "must be a string or a whole number"),
+    ('name = " "\n', "name", "is blank; give the template a name, or leave the key out to use the file's name"),
+    ('[resource_types]\nProduction = ["Run", " "]\n', "resource_types.Production", "alias ' ' has no letters or digits"),
 ])
 def test_broken_template_names_file_key_and_problem(tmp_path, body, key, problem):
     toml = tmp_path / "broken.toml"
@@ -247,3 +249,11 @@ def test_a_workbook_whose_every_sheet_the_template_leaves_out_says_so(tmp_path, 
     assert result.returncode == 2
     assert result.stderr.strip() == (f"error: {path}: the template 'lager' (lager.toml) {said}: "
                                      "its sheets are 'Abbuchungen', 'Notizen'")
+
+
+def test_a_blank_template_name_is_refused_as_blank(tmp_path):
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n")
+    result = run_cli("validate", path, "--template", "")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: template '': no template given (the name is blank); give a shipped "
+                                     "template's name (default, mo-labels) or a .toml file")
