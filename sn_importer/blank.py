@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .report import atomic_path
+from .header import INSTRUCTIONS_TITLE_WORDS
 from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
 from .resource_types import NAMES
 from .storage import zip_target
@@ -79,10 +80,22 @@ FIELD_HELP = {
 }
 
 
-def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str]:
+def rows_sheet(template: Template) -> str:
+    """The name of the sheet staff fill in: one the template reads. A template that reads only
+    the sheets it lists ([sheets] include) gets the first of them, so its own blank sheet reads
+    back; a name Excel would not take is no sheet of any workbook, and is not used."""
+    if template.include_sheets:
+        name = template.include_sheets[0].strip()
+        if 0 < len(name) <= 31 and not set(name) & set("[]:*?/\\") and not name.startswith("'"):
+            return name
+    return SHEET
+
+
+def instructions(template: Template, columns: list[tuple[str, str]], sheet: str = SHEET) -> list[str]:
     """The instructions sheet, line by line; it names exactly what the sheet offers."""
     labels = dict(columns)
-    lines = [TEMPLATE_INSTRUCTIONS_TITLE, "", "One row per serial number to detach from a resource in Katana."]
+    title = TEMPLATE_INSTRUCTIONS_TITLE if sheet == SHEET else sheet.join(INSTRUCTIONS_TITLE_WORDS)
+    lines = [title, "", "One row per serial number to detach from a resource in Katana."]
     if "resource_type" in labels:
         lines.append(f"{labels['resource_type']}: pick from the list: {', '.join(choices(template))}.")
     else:
@@ -118,7 +131,8 @@ def write_blank_sheet(path: Path, template: Template) -> Path:
         with zip_target(tmp) as target, xlsxwriter.Workbook(target) as book:
             bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
             text = book.add_format({"num_format": "@"})
-            sheet = book.add_worksheet(SHEET)
+            rows_name = rows_sheet(template)
+            sheet = book.add_worksheet(rows_name)
             for col, (name, label) in enumerate(columns):
                 sheet.write_string(0, col, label, bold)
                 sheet.set_column(col, col, 24, text if name in TEXT_FIELDS else None)
@@ -127,7 +141,7 @@ def write_blank_sheet(path: Path, template: Template) -> Path:
             notes = book.add_worksheet(INSTRUCTIONS_SHEET)
             notes.set_column(0, 0, 110)
             title = book.add_format({"bold": True, "font_size": 14})
-            for row, line in enumerate(instructions(template, columns)):
+            for row, line in enumerate(instructions(template, columns, rows_name)):
                 notes.write_string(row, 0, line, title if row == 0 else None)
         return Path(path)
 

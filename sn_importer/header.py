@@ -21,6 +21,8 @@ from .template import Template
 #: The first cell of the blank template's own instructions sheet (see ``blank.py``): a
 #: sheet that starts with it is the template's help, not data that failed to read.
 INSTRUCTIONS_TITLE = "How to fill in the Serials sheet"
+#: The same title for a blank sheet whose rows sheet bears the template's own sheet name.
+INSTRUCTIONS_TITLE_WORDS = ("How to fill in the ", " sheet")
 INSTRUCTIONS_REASON = "the blank template's instructions"
 #: How the Summary sheet sn-importer writes begins ("sn-importer results: apply", "sn-importer undo"):
 #: staff who fix the invalid rows of a results workbook and run it again do not get that sheet's
@@ -75,7 +77,7 @@ def locate(rows: list[list], template: Template, numbers: list[int] | None = Non
     filled = [i for i, cells in enumerate(texts) if any(cells)]
     if not filled:
         return "empty sheet"
-    if texts[filled[0]][0:1] == [INSTRUCTIONS_TITLE]:
+    if is_instructions_title(texts[filled[0]][0]):
         return INSTRUCTIONS_REASON
     if texts[filled[0]][0].startswith(SUMMARY_TITLES):
         return SUMMARY_REASON
@@ -141,6 +143,12 @@ def _cells(cells: tuple[str, ...] | list[str], read: set[int], most: int = 8) ->
     return " | ".join(shown[:most]) + (" | …" if len(shown) > most else "")
 
 
+def is_instructions_title(text: str) -> bool:
+    """The first cell of a blank sheet's instructions, whatever the rows sheet is called."""
+    start, end = INSTRUCTIONS_TITLE_WORDS
+    return text == INSTRUCTIONS_TITLE or (text.startswith(start) and text.endswith(end))
+
+
 def needs_attention(why: str) -> bool:
     """Whether a sheet left unread may hold rows meant to be imported (said first, before the
     results): its header lacks a column, or some row names a field. A sheet where nothing looks
@@ -191,5 +199,5 @@ def _all_left_out(template: Template, sheets: list[str]) -> str:
     return f"the template {template.name!r} ({template.path.name}) {listed}: its sheets are {names}"
 
 
-__all__ = ["INSTRUCTIONS_TITLE", "LEFT_OUT", "LOOK_BELOW", "SUMMARY_REASON", "SUMMARY_TITLES", "HeaderRow", "header_text", "locate",
+__all__ = ["INSTRUCTIONS_TITLE", "INSTRUCTIONS_TITLE_WORDS", "LEFT_OUT", "LOOK_BELOW", "SUMMARY_REASON", "SUMMARY_TITLES", "HeaderRow", "header_text", "is_instructions_title", "locate",
            "needs_attention", "no_header", "unread_sentence"]

@@ -257,3 +257,23 @@ def test_a_blank_template_name_is_refused_as_blank(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: template '': no template given (the name is blank); give a shipped "
                                      "template's name (default, mo-labels) or a .toml file")
+
+
+def test_the_blank_sheet_of_a_template_that_reads_only_its_own_sheets_reads_back(tmp_path):
+    """A template with [sheets] include reads only those sheets: its blank sheet bears the first of
+    them, so the sheet staff fill in is read by the template it came from."""
+    from openpyxl import load_workbook
+
+    toml = tmp_path / "lager.toml"
+    toml.write_text('name = "lager"\n[sheets]\ninclude = ["Abbuchungen", "Nachträge"]\n'
+                    '[fields.serial_number]\naliases = ["Seriennummer"]\n', encoding="utf-8")
+    result = run_cli("template", "--template", toml, "--output", tmp_path / "blank.xlsx")
+    assert result.returncode == 0, result.stderr
+    book = load_workbook(tmp_path / "blank.xlsx")
+    assert book.sheetnames == ["Abbuchungen", "Instructions"]
+    assert book["Instructions"]["A1"].value == "How to fill in the Abbuchungen sheet"
+    book["Abbuchungen"].append(["Manufacturing order", 3001, None, None, "KNF1"])
+    book.save(tmp_path / "filled.xlsx")
+    checked = run_cli("validate", tmp_path / "filled.xlsx", "--template", toml, "--json")
+    assert checked.returncode == 0, checked.stderr
+    assert '"statuses": {"valid": 1}' in checked.stdout
