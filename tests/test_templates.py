@@ -277,3 +277,20 @@ def test_the_blank_sheet_of_a_template_that_reads_only_its_own_sheets_reads_back
     checked = run_cli("validate", tmp_path / "filled.xlsx", "--template", toml, "--json")
     assert checked.returncode == 0, checked.stderr
     assert '"statuses": {"valid": 1}' in checked.stdout
+
+
+def test_headers_and_sheet_names_that_look_like_the_templates_words_match_them(tmp_path):
+    """The template's "Numéro de série" (typed composed) matches a header whose accent is a separate
+    mark, as macOS and some exports write it; full-width letters match too."""
+    import unicodedata
+
+    toml = tmp_path / "fr.toml"
+    toml.write_text('[sheets]\ninclude = ["Numéros"]\n[fields.resource_type]\nvalue = "MO"\n'
+                    '[fields.resource_id]\naliases = ["N° d\'ordre"]\n[fields.serial_number]\naliases = ["Numéro de série"]\n',
+                    encoding="utf-8")
+    decomposed = unicodedata.normalize("NFD", "Numéro de série")
+    assert decomposed != "Numéro de série"
+    path = write_xlsx(tmp_path, {unicodedata.normalize("NFD", "Numéros"): [["ＮＯ ｄ'ordre", decomposed], [3001, "KNF1"]]})
+    job = sn.read(path, str(toml))
+    assert job.rows["status"].tolist() == ["valid"]
+    assert job.rows["serial_number"].tolist() == ["KNF1"]
