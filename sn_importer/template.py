@@ -98,7 +98,7 @@ def load_template(name_or_path: str | Path | None = None) -> Template:
         if path.is_dir():
             raise TemplateError(path, None, "is a folder, not a template file (a .toml file)")
         if not path.is_file():
-            raise TemplateError(path, None, "file not found")
+            raise TemplateError(path, None, _not_found(path, shipped))
     else:
         if text not in shipped:
             names = ", ".join(shipped) or "none"
@@ -139,6 +139,16 @@ def _text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise TemplateError(path, None, f"is not UTF-8 text (line {line}); save it as UTF-8") from None
+
+
+def _not_found(path: Path, shipped: dict[str, Path]) -> str:
+    """"file not found", with the file that was probably meant: the same name ending in .toml, or a
+    shipped template asked for as a file ("mo-labels.toml" is the shipped "mo-labels")."""
+    if not path.suffix and path.with_suffix(".toml").is_file():
+        return f"file not found; there is {path.with_suffix('.toml')}"
+    if path.suffix.lower() == ".toml" and path.stem in shipped and len(path.parts) == 1:
+        return f"file not found; the shipped template of that name is given by its name alone: {path.stem}"
+    return "file not found"
 
 
 def looks_like_path(text: str) -> bool:

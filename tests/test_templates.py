@@ -294,3 +294,14 @@ def test_headers_and_sheet_names_that_look_like_the_templates_words_match_them(t
     job = sn.read(path, str(toml))
     assert job.rows["status"].tolist() == ["valid"]
     assert job.rows["serial_number"].tolist() == ["KNF1"]
+
+
+def test_a_template_file_not_found_says_which_was_probably_meant(tmp_path):
+    (tmp_path / "lager.toml").write_text('name = "lager"\n', encoding="utf-8")
+    path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n")
+    for given, said in [("./lager", "file not found; there is lager.toml"),
+                        ("mo-labels.toml", "file not found; the shipped template of that name is given by its "
+                                           "name alone: mo-labels")]:
+        result = run_cli("validate", path, "--template", given, cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.strip().endswith(said), result.stderr
