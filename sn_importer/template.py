@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TemplateError
-from .resource_types import BY_ORDER, NAMES, normalise_key, standard_spellings
+from .resource_types import BY_ORDER, NAMES, normalise_key, staff_label, standard_spellings
 from .resources import data_dir
 
 #: The fields a row can carry, in the order they are shown to users. A row names
@@ -252,6 +252,12 @@ def _check_complete(check: _Checker, template: Template) -> None:
     fixed_type = template.fields["resource_type"].value
     if fixed_type is not None and template.resolve_resource_type(str(fixed_type)) is None:
         check.fail("fields.resource_type.value", f"{fixed_type!r} is not a Katana resource type")
+    canonical = template.resolve_resource_type(str(fixed_type)) if fixed_type is not None else None
+    for name in ("order_no", "sku"):
+        if canonical and canonical not in BY_ORDER_NO and template.fields[name].value is not None:
+            check.fail(f"fields.{name}.value", f"every row is a {staff_label(canonical).lower()} "
+                                               "(fields.resource_type.value), which is not found by order number; "
+                                               "give its resource id instead")
     resource_id = template.fields["resource_id"].value
     if resource_id is not None and not _whole_above_zero(str(resource_id).strip()):
         check.fail("fields.resource_id.value", f"{resource_id!r} is not a resource id (a whole number above 0)")
