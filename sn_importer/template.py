@@ -11,6 +11,7 @@ refused with a message naming the file, the key and the problem.
 from __future__ import annotations
 
 import codecs
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +161,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Template:
     check = _Checker(path)
     for key in raw:
         if key not in _TOP_KEYS:
-            check.fail(key, f"unknown key; expected one of {', '.join(sorted(_TOP_KEYS))}")
+            check.fail(key, _unknown("key", key, sorted(_TOP_KEYS)))
     header = check.known(check.table(raw, "header"), "header", {"search_rows"})
     sheets = check.known(check.table(raw, "sheets"), "sheets", {"include", "exclude"})
     requests = check.known(check.table(raw, "requests"), "requests", {"ids_per_request"})
@@ -192,12 +193,12 @@ def _build_fields(check: _Checker, table: dict[str, Any]) -> dict[str, FieldSpec
     specs = {}
     for name in table:
         if name not in FIELDS:
-            check.fail(f"fields.{name}", f"unknown field; expected one of {', '.join(FIELDS)}")
+            check.fail(f"fields.{name}", _unknown("field", name, FIELDS))
     for name in FIELDS:
         spec = check.table(table, name, prefix="fields.")
         for key in spec:
             if key not in _FIELD_KEYS:
-                check.fail(f"fields.{name}.{key}", f"unknown key; expected one of {', '.join(sorted(_FIELD_KEYS))}")
+                check.fail(f"fields.{name}.{key}", _unknown("key", key, sorted(_FIELD_KEYS)))
         value = spec.get("value")
         if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
             check.fail(f"fields.{name}.value", "must be a string or a whole number")
@@ -266,6 +267,13 @@ def _check_complete(check: _Checker, template: Template) -> None:
             check.fail(f"fields.{name}.value", "a serial cannot be a fixed value")
 
 
+def _unknown(what: str, given: str, expected) -> str:
+    """"unknown key; did you mean 'aliases'? expected one of …": a typo is named with its fix."""
+    close = difflib.get_close_matches(given, list(expected), n=1, cutoff=0.8)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what}{hint}; expected one of {', '.join(expected)}"
+
+
 def _whole_above_zero(text: str) -> bool:
     return text.isascii() and text.isdigit() and int(text) > 0
 
@@ -282,7 +290,7 @@ class _Checker:
     def known(self, table: dict, name: str, keys: set[str]) -> dict:
         for key in table:
             if key not in keys:
-                self.fail(f"{name}.{key}", f"unknown key; expected {', '.join(sorted(keys))}")
+                self.fail(f"{name}.{key}", _unknown("key", key, sorted(keys)))
         return table
 
     def table(self, raw: dict, key: str, prefix: str = "") -> dict:

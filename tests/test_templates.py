@@ -307,3 +307,12 @@ def test_a_template_file_not_found_says_which_was_probably_meant(tmp_path):
         result = run_cli("validate", path, "--template", given, cwd=tmp_path)
         assert result.returncode == 2
         assert result.stderr.strip().endswith(said), result.stderr
+
+
+def test_a_typo_in_a_key_is_named_with_its_fix(tmp_path):
+    toml = tmp_path / "typo.toml"
+    toml.write_text('[fields.serial_number]\nalias = ["Label"]\n', encoding="utf-8")
+    with pytest.raises(TemplateError) as caught:
+        load_template(toml)
+    assert caught.value.problem == ("unknown key (did you mean 'aliases'?); expected one of aliases, strip_prefixes, "
+                                    "value")
