@@ -917,3 +917,11 @@ def test_a_template_broken_after_the_server_started_is_said_not_a_server_error(s
         assert "key 'fields.serial_number.alias': unknown key" in text(answer)
         upload = page.upload(write_csv(tmp_path, "resource_type,resource_id,Etikett\nMO,3001,KNF1\n"), template="mine")
         assert upload.status_code == 400 and "key 'fields.serial_number.alias': unknown key" in text(upload)
+
+
+def test_the_upload_page_names_the_template_its_blank_sheet_link_is_for(sandbox, tmp_path):
+    with TestClient(create_app(settings_for(sandbox, tmp_path, template="mo-labels")), base_url=BASE) as client:
+        home = Page(client).get("/")
+    assert 'href="/blank?template=mo-labels"' in home.text
+    assert "“mo-labels” fits the blank sheet below." in text(home)
+    assert "“default” fits" not in text(home)
