@@ -238,7 +238,10 @@ def _build_type_aliases(check: _Checker, table: dict[str, Any]) -> dict[str, str
     aliases = standard_spellings()
     for canonical, names in table.items():
         if canonical not in NAMES:
-            check.fail(f"resource_types.{canonical}", f"not a Katana resource type; expected one of {', '.join(NAMES)}")
+            meant = aliases.get(normalise_key(canonical))  # "Manufacturing order", "manufacturingorder"
+            hint = f" (write it as Katana spells it: {meant})" if meant else ""
+            check.fail(f"resource_types.{canonical}",
+                       f"not a Katana resource type{hint}; expected one of {', '.join(NAMES)}")
         for alias in check.strings(table, f"resource_types.{canonical}", canonical):
             key = normalise_key(alias)
             if not key:

@@ -89,6 +89,8 @@ def test_missing_template_file(tmp_path):
     ('[header]\nsearch_rows = "a"\n', "header.search_rows", "must be a whole number from 1 to 10000"),
     ("[requests]\nids_per_request = 0\n", "requests.ids_per_request", "must be a whole number from 1 to 1000"),
     ('[resource_types]\nInvoice = ["Bill"]\n', "resource_types.Invoice", "not a Katana resource type"),
+    ('[resource_types]\n"Manufacturing order" = ["FA"]\n', "resource_types.Manufacturing order",
+     "not a Katana resource type (write it as Katana spells it: ManufacturingOrder)"),
     ('[resource_types]\nProduction = ["Manufacturing order"]\n', "resource_types.Production", "already stands for ManufacturingOrder"),
     ('[fields.resource_type]\nvalue = "Invoice"\n', "fields.resource_type.value", "is not a Katana resource type"),
     ('[fields.serial_number]\nvalue = "X"\n', "fields.serial_number.value", "a serial cannot be a fixed value"),
