@@ -208,13 +208,13 @@ LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "order
 
 def header_label(template: Template, name: str) -> str:
     """The header offered to staff for a field: the usual words ("Order number") where the template
-    reads them, else the template's own first alias ("N° OF"), else the field's name (every
-    template reads that). Never a header the template would not read."""
+    reads them, else the template's own first alias ("N° OF"), else the field's name in words
+    ("Order no", which every template reads as ``order_no``). Never a header the template would not read."""
     spec = template.fields[name]
     label = LABELS.get(name, name)
     if normalise_key(label) in spec.header_keys:
         return label
-    return spec.aliases[0] if spec.aliases else name
+    return spec.aliases[0] if spec.aliases else name.replace("_", " ").capitalize()
 
 
 def expected_headers(template: Template) -> str:

@@ -276,6 +276,9 @@ def test_the_blank_sheet_of_a_template_that_reads_only_its_own_sheets_reads_back
     book = load_workbook(tmp_path / "blank.xlsx")
     assert book.sheetnames == ["Abbuchungen", "Instructions"]
     assert book["Instructions"]["A1"].value == "How to fill in the Abbuchungen sheet"
+    # no alias of its own for order_no: the field's name in words, which every template reads
+    assert [c.value for c in book["Abbuchungen"][1]] == ["Resource type", "Resource id", "Order no", "SKU",
+                                                        "Serial number", "Note"]
     book["Abbuchungen"].append(["Manufacturing order", 3001, None, None, "KNF1"])
     book.save(tmp_path / "filled.xlsx")
     checked = run_cli("validate", tmp_path / "filled.xlsx", "--template", toml, "--json")
