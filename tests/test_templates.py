@@ -321,3 +321,16 @@ def test_a_typo_in_a_key_is_named_with_its_fix(tmp_path):
         load_template(toml)
     assert caught.value.problem == ("unknown key (did you mean 'aliases'?); expected one of aliases, strip_prefixes, "
                                     "value")
+
+
+def test_a_column_a_fixed_value_stands_in_for_is_said_not_read(tmp_path):
+    """A sheet of several types read with a template whose every row is a manufacturing order:
+    its 'Resource type' column is passed over, and that is said first, before anything is sent."""
+    path = write_csv(tmp_path, "Resource type,MO number,Label serial\nSO row,SO-1042,L-1\n")
+    job = sn.read(path, "mo-labels")
+    assert job.source.sheet_notes == ["Sheet 'serials': its column 'Resource type' is not read: the template "
+                                      "'mo-labels' makes every row a manufacturing order."]
+    result = run_cli("validate", path, "--template", "mo-labels", "--json")
+    assert "its column 'Resource type' is not read" in result.stdout
+    assert sn.read(write_csv(tmp_path, "MO number,Label serial\nMO-1,L-1\n", name="labels.csv"),
+                   "mo-labels").source.sheet_notes == []
