@@ -178,7 +178,20 @@ def _build(path: Path, raw: dict[str, Any]) -> Template:
         ids_per_request=check.integer(requests, "requests.ids_per_request", "ids_per_request", 100, 1, 1000),
     )
     _check_complete(check, template)
+    _check_sheets(check, template)
     return template
+
+
+def _check_sheets(check: _Checker, template: Template) -> None:
+    """A sheet both included and excluded, or a name of no letters or digits, is a slip in the list."""
+    for key, names in (("sheets.include", template.include_sheets), ("sheets.exclude", template.exclude_sheets)):
+        for name in names:
+            if not normalise_key(name):
+                check.fail(key, f"sheet name {name!r} has no letters or digits")
+    excluded = {normalise_key(name) for name in template.exclude_sheets}
+    for name in template.include_sheets:
+        if normalise_key(name) in excluded:
+            check.fail("sheets.exclude", f"sheet {name!r} is in include too; a sheet is read or left out, not both")
 
 
 def _name(check: _Checker, raw: dict[str, Any], path: Path) -> str:

@@ -182,6 +182,9 @@ def test_a_folder_given_as_template_is_said_to_be_a_folder(tmp_path):
     ('[fields.serial_number]\naliases = ["-"]\n', "fields.serial_number.aliases", "alias '-' has no letters or digits"),
     ('[fields.resource_id]\nvalue = "abc"\n', "fields.resource_id.value", "'abc' is not a resource id"),
     ("[fields.resource_id]\nvalue = 0\n", "fields.resource_id.value", "0 is not a resource id"),
+    ('[sheets]\ninclude = ["Labels", "Notes"]\nexclude = ["notes"]\n', "sheets.exclude",
+     "sheet 'Notes' is in include too; a sheet is read or left out, not both"),
+    ('[sheets]\ninclude = [""]\n', "sheets.include", "sheet name '' has no letters or digits"),
     ('[fields.resource_type]\nvalue = "Production"\n[fields.order_no]\nvalue = "MO-2917"\n', "fields.order_no.value",
      "every row is a production (fields.resource_type.value), which is not found by order number"),
 ])
