@@ -15,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .report import atomic_path
+from .header import INSTRUCTIONS_TITLE_WORDS
 from .report.summary import TEMPLATE_INSTRUCTIONS_TITLE
 from .resource_types import NAMES
 from .storage import zip_target
 from .resource_types import label as type_label
-from .mapping import LABELS
+from .mapping import header_label
 from .template import BY_ORDER_NO, Template, normalise_key
 
 SHEET = "Serials"
@@ -50,9 +51,7 @@ def headers(template: Template) -> list[tuple[str, str]]:
     for name, spec in template.fields.items():
         if spec.value is not None or not _names_fixed_type(template, name):
             continue
-        label = LABELS.get(name, name)
-        if normalise_key(label) not in spec.header_keys:  # a template that would not read our label
-            label = name
+        label = header_label(template, name)
         if name == "serial_id" and normalise_key(label) == normalise_key(name):
             label = next((a for a in spec.aliases if normalise_key(a) != normalise_key(name)), None)
             if label is None:
@@ -81,14 +80,27 @@ FIELD_HELP = {
 }
 
 
-def instructions(template: Template, columns: list[tuple[str, str]]) -> list[str]:
+def rows_sheet(template: Template) -> str:
+    """The name of the sheet staff fill in: one the template reads. A template that reads only
+    the sheets it lists ([sheets] include) gets the first of them, so its own blank sheet reads
+    back; a name Excel would not take is no sheet of any workbook, and is not used."""
+    if template.include_sheets:
+        name = template.include_sheets[0].strip()
+        if 0 < len(name) <= 31 and not set(name) & set("[]:*?/\\") and not name.startswith("'"):
+            return name
+    return SHEET
+
+
+def instructions(template: Template, columns: list[tuple[str, str]], sheet: str = SHEET) -> list[str]:
     """The instructions sheet, line by line; it names exactly what the sheet offers."""
     labels = dict(columns)
-    lines = [TEMPLATE_INSTRUCTIONS_TITLE, "", "One row per serial number to detach from a resource in Katana."]
+    title = TEMPLATE_INSTRUCTIONS_TITLE if sheet == SHEET else sheet.join(INSTRUCTIONS_TITLE_WORDS)
+    lines = [title, "", "One row per serial number to detach from a resource in Katana."]
     if "resource_type" in labels:
         lines.append(f"{labels['resource_type']}: pick from the list: {', '.join(choices(template))}.")
     else:
-        lines.append(f"Every row is a {type_label(str(template.fields['resource_type'].value)).lower()} "
+        fixed = str(template.fields["resource_type"].value)
+        lines.append(f"Every row is a {type_label(template.resolve_resource_type(fixed) or fixed).lower()} "
                      f"(template {template.name}).")
     lines += [f"{labels[name]}: {help_text}" for name, help_text in FIELD_HELP.items() if name in labels]
     if "serial_id" in labels:
@@ -119,7 +131,8 @@ def write_blank_sheet(path: Path, template: Template) -> Path:
         with zip_target(tmp) as target, xlsxwriter.Workbook(target) as book:
             bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
             text = book.add_format({"num_format": "@"})
-            sheet = book.add_worksheet(SHEET)
+            rows_name = rows_sheet(template)
+            sheet = book.add_worksheet(rows_name)
             for col, (name, label) in enumerate(columns):
                 sheet.write_string(0, col, label, bold)
                 sheet.set_column(col, col, 24, text if name in TEXT_FIELDS else None)
@@ -128,7 +141,7 @@ def write_blank_sheet(path: Path, template: Template) -> Path:
             notes = book.add_worksheet(INSTRUCTIONS_SHEET)
             notes.set_column(0, 0, 110)
             title = book.add_format({"bold": True, "font_size": 14})
-            for row, line in enumerate(instructions(template, columns)):
+            for row, line in enumerate(instructions(template, columns, rows_name)):
                 notes.write_string(row, 0, line, title if row == 0 else None)
         return Path(path)
 

@@ -77,7 +77,7 @@ class TemplateError(SnImporterError):
         self.path = Path(path)
         self.key = key
         self.problem = problem
-        where = f"template {self.path}" + (f", key {key!r}" if key else "")
+        where = f"template {str(path) or repr('')}" + (f", key {key!r}" if key else "")  # a blank name is not "."
         super().__init__(f"{where}: {problem}")
 
 

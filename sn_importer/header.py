@@ -21,6 +21,8 @@ from .template import Template
 #: The first cell of the blank template's own instructions sheet (see ``blank.py``): a
 #: sheet that starts with it is the template's help, not data that failed to read.
 INSTRUCTIONS_TITLE = "How to fill in the Serials sheet"
+#: The same title for a blank sheet whose rows sheet bears the template's own sheet name.
+INSTRUCTIONS_TITLE_WORDS = ("How to fill in the ", " sheet")
 INSTRUCTIONS_REASON = "the blank template's instructions"
 #: How the Summary sheet sn-importer writes begins ("sn-importer results: apply", "sn-importer undo"):
 #: staff who fix the invalid rows of a results workbook and run it again do not get that sheet's
@@ -75,7 +77,7 @@ def locate(rows: list[list], template: Template, numbers: list[int] | None = Non
     filled = [i for i, cells in enumerate(texts) if any(cells)]
     if not filled:
         return "empty sheet"
-    if texts[filled[0]][0:1] == [INSTRUCTIONS_TITLE]:
+    if is_instructions_title(texts[filled[0]][0]):
         return INSTRUCTIONS_REASON
     if texts[filled[0]][0].startswith(SUMMARY_TITLES):
         return SUMMARY_REASON
@@ -141,6 +143,12 @@ def _cells(cells: tuple[str, ...] | list[str], read: set[int], most: int = 8) ->
     return " | ".join(shown[:most]) + (" | …" if len(shown) > most else "")
 
 
+def is_instructions_title(text: str) -> bool:
+    """The first cell of a blank sheet's instructions, whatever the rows sheet is called."""
+    start, end = INSTRUCTIONS_TITLE_WORDS
+    return text == INSTRUCTIONS_TITLE or (text.startswith(start) and text.endswith(end))
+
+
 def needs_attention(why: str) -> bool:
     """Whether a sheet left unread may hold rows meant to be imported (said first, before the
     results): its header lacks a column, or some row names a field. A sheet where nothing looks
@@ -164,6 +172,8 @@ def header_text(cell) -> str:
 
 def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) -> HeaderNotFoundError:
     """One plain sentence: what each sheet lacks, then what the template looks for."""
+    if skipped and all(why == LEFT_OUT for _, why in skipped):
+        return HeaderNotFoundError(path, _all_left_out(template, [name for name, _ in skipped]))
     if len(skipped) == 1 and skipped[0][0] == path.name:  # a CSV: its one "sheet" is the file
         found = skipped[0][1]
     else:
@@ -174,5 +184,22 @@ def no_header(path: Path, template: Template, skipped: list[tuple[str, str]]) ->
         path, f"{found}; expected headers like {expected_headers(template)} (template {template.name!r})")
 
 
-__all__ = ["INSTRUCTIONS_TITLE", "LOOK_BELOW", "SUMMARY_REASON", "SUMMARY_TITLES", "HeaderRow", "header_text", "locate",
+#: Why a sheet the template's [sheets] table does not want is not read.
+LEFT_OUT = "left out by the template"
+
+
+def _all_left_out(template: Template, sheets: list[str]) -> str:
+    """Every sheet left out by the template's [sheets] lists: say so, with the names on both sides (a
+    sheet renamed, or a typo in the list), not the headers, which are not what is wrong."""
+    names = ", ".join(quoted(name) for name in sheets)
+    if template.include_sheets:
+        listed = (f"reads only the sheets {', '.join(quoted(s) for s in template.include_sheets)} ([sheets] include), "
+                  "and this workbook has none of them")
+    else:
+        listed = (f"leaves out the sheets {', '.join(quoted(s) for s in template.exclude_sheets)} ([sheets] exclude), "
+                  "and this workbook has no other")
+    return f"the template {template.name!r} ({template.path.name}) {listed}: its sheets are {names}"
+
+
+__all__ = ["INSTRUCTIONS_TITLE", "INSTRUCTIONS_TITLE_WORDS", "LEFT_OUT", "LOOK_BELOW", "SUMMARY_REASON", "SUMMARY_TITLES", "HeaderRow", "header_text", "is_instructions_title", "locate",
            "needs_attention", "no_header", "unread_sentence"]

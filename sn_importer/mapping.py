@@ -236,13 +236,24 @@ LABELS = {"resource_type": "Resource type", "resource_id": "Resource id", "order
           "sku": "SKU", "serial_id": "Serial record id", "serial_number": "Serial number"}
 
 
+def header_label(template: Template, name: str) -> str:
+    """The header offered to staff for a field: the usual words ("Order number") where the template
+    reads them, else the template's own first alias ("N° OF"), else the field's name in words
+    ("Order no", which every template reads as ``order_no``). Never a header the template would not read."""
+    spec = template.fields[name]
+    label = LABELS.get(name, name)
+    if normalise_key(label) in spec.header_keys:
+        return label
+    return spec.aliases[0] if spec.aliases else name.replace("_", " ").capitalize()
+
+
 def expected_headers(template: Template) -> str:
     """The headers the template looks for, in the blank template's words first and then a few of
     its other spellings: "Resource type (or resource, type, resource kind); …"."""
     parts = []
     for name, spec in template.fields.items():
         if spec.value is None:
-            label = LABELS.get(name, name)
+            label = header_label(template, name)
             others = [alias for alias in spec.aliases if normalise_key(alias) != normalise_key(label)][:3]
             parts.append(label + (f" (or {', '.join(others)})" if others else ""))
     return "; ".join(parts)

@@ -21,6 +21,8 @@ from . import formats, guard
 from .errors import InputError
 from .guard import LIMITS, Limits
 from .header import no_header
+from .mapping import LABELS, quoted
+from .resource_types import normalise_key, staff_label
 from .source import Sheet, SourceFile
 from .template import Template
 
@@ -40,7 +42,29 @@ def read_file(path: str | Path, template: Template, limits: Limits = LIMITS) -> 
     source = kind.read(path, template, limits)
     if all(sheet.unread for sheet in source.sheets):
         raise no_header(path, template, source.skipped)
+    source.sheet_notes += fixed_column_notes(source.sheets, template)
     return source
+
+
+def fixed_column_notes(sheets: list[Sheet], template: Template) -> list[str]:
+    """A column that the template's fixed value stands in for is not read: said first, so that a
+    sheet of several resource types read with a template whose every row is a manufacturing order
+    (its 'Resource type' column passed over) is seen before anything is sent."""
+    notes = []
+    for name, value in template.fixed_fields.items():
+        keys = set(template.fields[name].header_keys) | {normalise_key(LABELS.get(name, name))}
+        for sheet in sheets:
+            found = next((text for text in sheet.header if text and normalise_key(text) in keys), None)
+            if found is not None and not sheet.unread:
+                notes.append(f"Sheet {quoted(sheet.name)}: its column {quoted(found)} is not read: the template "
+                             f"{template.name!r} {_fixed_words(template, name, value)}.")
+    return notes
+
+
+def _fixed_words(template: Template, name: str, value) -> str:
+    if name == "resource_type":
+        return f"makes every row a {staff_label(template.resolve_resource_type(str(value)) or str(value)).lower()}"
+    return f"gives every row the {LABELS.get(name, name).lower()} {value}"
 
 
 def _check_path(path: Path) -> None:

@@ -13,6 +13,7 @@ keeps it in agreement with the project's JSON schema of the API.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 #: Signs that mean "number" in a header ("Serial #", "Order №", "Nº"): read as the word "no",
@@ -87,8 +88,10 @@ BY_ORDER: dict[str, OrderLookup] = {t.name: t.by_order for t in TABLE if t.by_or
 def normalise_key(text: str) -> str:
     """The forgiving form used to match headers and values: case, spaces, punctuation and
     symbols ignored ("Order no.", "order-no", "ORDER NO" are one key; "S/N" is "SN"), a
-    number sign read as "no" ("Serial #" is "Serial no")."""
-    key = str(text).casefold()
+    number sign read as "no" ("Serial #" is "Serial no"). Compatibility-normalised first (NFKC), so
+    text that looks the same is the same key: "Numéro" with its accent as a separate mark (as macOS
+    and some exports write it) or in full-width letters from an East Asian keyboard."""
+    key = unicodedata.normalize("NFKC", str(text)).casefold()
     for sign, word in _NUMBER_SIGNS:
         if sign in key:
             key = key.replace(sign, word)

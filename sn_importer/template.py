@@ -10,13 +10,15 @@ refused with a message naming the file, the key and the problem.
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import TemplateError
-from .resource_types import BY_ORDER, NAMES, normalise_key, standard_spellings
+from .resource_types import BY_ORDER, NAMES, normalise_key, staff_label, standard_spellings
 from .resources import data_dir
 
 #: The fields a row can carry, in the order they are shown to users. A row names
@@ -88,24 +90,66 @@ def load_template(name_or_path: str | Path | None = None) -> Template:
     if name_or_path is None:
         name_or_path = "default"
     text = str(name_or_path)
-    if isinstance(name_or_path, Path) or looks_like_path(text):
+    if not text.strip():
+        raise TemplateError(text, None, "no template given (the name is blank); give a shipped template's "
+                                              f"name ({', '.join(available_templates())}) or a .toml file")
+    shipped = available_templates()
+    if isinstance(name_or_path, Path) or looks_like_path(text) or (text not in shipped and Path(text).suffix):
         path = Path(text).expanduser()
+        if path.is_dir():
+            raise TemplateError(path, None, "is a folder, not a template file (a .toml file)")
         if not path.is_file():
-            raise TemplateError(path, None, "file not found")
+            raise TemplateError(path, None, _not_found(path, shipped))
     else:
-        shipped = available_templates()
         if text not in shipped:
             names = ", ".join(shipped) or "none"
             raise TemplateError(Path(text), None, f"no template named {text!r}; shipped templates: {names} "
                                                   f"(a file of your own is given as a path, e.g. ./{text}.toml)")
         path = shipped[text]
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(path, None, f"not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TemplateError(path, None, f"cannot be read: {exc}") from None
     return _build(path, raw)
+
+
+#: The first bytes of files people give by mistake for a template, and what they are.
+_NOT_TEXT = ((b"PK\x03\x04", "a zip file such as an Excel workbook (.xlsx)"),
+             (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls) or Word file"))
+
+
+def _text(path: Path) -> str:
+    """The template's text. UTF-8 with or without the BOM Notepad adds, or UTF-16 with its BOM
+    (Notepad's "Unicode"), since an admin edits the file in whatever is at hand; a workbook or
+    another encoding is refused in words, not with a codec's error."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TemplateError(path, None, f"cannot be read: {exc.strerror or exc}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    for magic, what in _NOT_TEXT:
+        if data.startswith(magic):
+            raise TemplateError(path, None, f"is {what}, not a template; a template is a TOML text file "
+                                            "(see templates/default.toml)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise TemplateError(path, None, f"is not UTF-8 text (line {line}); save it as UTF-8") from None
+
+
+def _not_found(path: Path, shipped: dict[str, Path]) -> str:
+    """"file not found", with the file that was probably meant: the same name ending in .toml, or a
+    shipped template asked for as a file ("mo-labels.toml" is the shipped "mo-labels")."""
+    if not path.suffix and path.with_suffix(".toml").is_file():
+        return f"file not found; there is {path.with_suffix('.toml')}"
+    if path.suffix.lower() == ".toml" and path.stem in shipped and len(path.parts) == 1:
+        return f"file not found; the shipped template of that name is given by its name alone: {path.stem}"
+    return "file not found"
 
 
 def looks_like_path(text: str) -> bool:
@@ -117,13 +161,13 @@ def _build(path: Path, raw: dict[str, Any]) -> Template:
     check = _Checker(path)
     for key in raw:
         if key not in _TOP_KEYS:
-            check.fail(key, f"unknown key; expected one of {', '.join(sorted(_TOP_KEYS))}")
+            check.fail(key, _unknown("key", key, sorted(_TOP_KEYS)))
     header = check.known(check.table(raw, "header"), "header", {"search_rows"})
     sheets = check.known(check.table(raw, "sheets"), "sheets", {"include", "exclude"})
     requests = check.known(check.table(raw, "requests"), "requests", {"ids_per_request"})
     fields = _build_fields(check, check.table(raw, "fields"))
     template = Template(
-        name=check.string(raw, "name", default=path.stem),
+        name=_name(check, raw, path),
         path=path,
         description=check.string(raw, "description", default=""),
         search_rows=check.integer(header, "header.search_rows", "search_rows", 20, 1, 10_000),
@@ -134,19 +178,40 @@ def _build(path: Path, raw: dict[str, Any]) -> Template:
         ids_per_request=check.integer(requests, "requests.ids_per_request", "ids_per_request", 100, 1, 1000),
     )
     _check_complete(check, template)
+    _check_sheets(check, template)
     return template
+
+
+def _check_sheets(check: _Checker, template: Template) -> None:
+    """A sheet both included and excluded, or a name of no letters or digits, is a slip in the list."""
+    for key, names in (("sheets.include", template.include_sheets), ("sheets.exclude", template.exclude_sheets)):
+        for name in names:
+            if not normalise_key(name):
+                check.fail(key, f"sheet name {name!r} has no letters or digits")
+    excluded = {normalise_key(name) for name in template.exclude_sheets}
+    for name in template.include_sheets:
+        if normalise_key(name) in excluded:
+            check.fail("sheets.exclude", f"sheet {name!r} is in include too; a sheet is read or left out, not both")
+
+
+def _name(check: _Checker, raw: dict[str, Any], path: Path) -> str:
+    """The name runs, summaries and the web page's list show: the file's name when the key is left out."""
+    name = check.string(raw, "name", default=path.stem)
+    if not name.strip():
+        check.fail("name", "is blank; give the template a name, or leave the key out to use the file's name")
+    return name.strip()
 
 
 def _build_fields(check: _Checker, table: dict[str, Any]) -> dict[str, FieldSpec]:
     specs = {}
     for name in table:
         if name not in FIELDS:
-            check.fail(f"fields.{name}", f"unknown field; expected one of {', '.join(FIELDS)}")
+            check.fail(f"fields.{name}", _unknown("field", name, FIELDS))
     for name in FIELDS:
         spec = check.table(table, name, prefix="fields.")
         for key in spec:
             if key not in _FIELD_KEYS:
-                check.fail(f"fields.{name}.{key}", f"unknown key; expected one of {', '.join(sorted(_FIELD_KEYS))}")
+                check.fail(f"fields.{name}.{key}", _unknown("key", key, sorted(_FIELD_KEYS)))
         value = spec.get("value")
         if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
             check.fail(f"fields.{name}.value", "must be a string or a whole number")
@@ -156,7 +221,29 @@ def _build_fields(check: _Checker, table: dict[str, Any]) -> dict[str, FieldSpec
             value=value,
             strip_prefixes=check.strings(spec, f"fields.{name}.strip_prefixes", "strip_prefixes"),
         )
+    _check_aliases(check, specs)
     return specs
+
+
+def _check_aliases(check: _Checker, specs: dict[str, FieldSpec]) -> None:
+    """Each header spelling selects one field. An alias claimed by two fields would give the
+    column to whichever comes first and leave the other missing; an alias of no letters or
+    digits ("", "-") would select a column with a blank header."""
+    for name, spec in specs.items():
+        for alias in spec.aliases:
+            if not normalise_key(alias):
+                check.fail(f"fields.{name}.aliases", f"alias {alias!r} has no letters or digits; it would "
+                                                     "match a column with a blank header")
+    # A field with a fixed value is never looked for in the header, so its names claim nothing.
+    looked_for = {name: spec for name, spec in specs.items() if spec.value is None}
+    owner = {normalise_key(name): name for name in looked_for}
+    for name, spec in looked_for.items():
+        for alias in spec.aliases:
+            key = normalise_key(alias)
+            if owner.get(key, name) != name:
+                check.fail(f"fields.{name}.aliases", f"alias {alias!r} is already a header of field "
+                                                     f"{owner[key]}; a header can select one field only")
+            owner[key] = name
 
 
 def _build_type_aliases(check: _Checker, table: dict[str, Any]) -> dict[str, str]:
@@ -164,9 +251,14 @@ def _build_type_aliases(check: _Checker, table: dict[str, Any]) -> dict[str, str
     aliases = standard_spellings()
     for canonical, names in table.items():
         if canonical not in NAMES:
-            check.fail(f"resource_types.{canonical}", f"not a Katana resource type; expected one of {', '.join(NAMES)}")
+            meant = aliases.get(normalise_key(canonical))  # "Manufacturing order", "manufacturingorder"
+            hint = f" (write it as Katana spells it: {meant})" if meant else ""
+            check.fail(f"resource_types.{canonical}",
+                       f"not a Katana resource type{hint}; expected one of {', '.join(NAMES)}")
         for alias in check.strings(table, f"resource_types.{canonical}", canonical):
             key = normalise_key(alias)
+            if not key:
+                check.fail(f"resource_types.{canonical}", f"alias {alias!r} has no letters or digits")
             if aliases.get(key, canonical) != canonical:
                 check.fail(f"resource_types.{canonical}", f"alias {alias!r} already stands for {aliases[key]}")
             aliases[key] = canonical
@@ -177,9 +269,29 @@ def _check_complete(check: _Checker, template: Template) -> None:
     fixed_type = template.fields["resource_type"].value
     if fixed_type is not None and template.resolve_resource_type(str(fixed_type)) is None:
         check.fail("fields.resource_type.value", f"{fixed_type!r} is not a Katana resource type")
+    canonical = template.resolve_resource_type(str(fixed_type)) if fixed_type is not None else None
+    for name in ("order_no", "sku"):
+        if canonical and canonical not in BY_ORDER_NO and template.fields[name].value is not None:
+            check.fail(f"fields.{name}.value", f"every row is a {staff_label(canonical).lower()} "
+                                               "(fields.resource_type.value), which is not found by order number; "
+                                               "give its resource id instead")
+    resource_id = template.fields["resource_id"].value
+    if resource_id is not None and not _whole_above_zero(str(resource_id).strip()):
+        check.fail("fields.resource_id.value", f"{resource_id!r} is not a resource id (a whole number above 0)")
     for name in ("serial_id", "serial_number"):
         if template.fields[name].value is not None:
             check.fail(f"fields.{name}.value", "a serial cannot be a fixed value")
+
+
+def _unknown(what: str, given: str, expected) -> str:
+    """"unknown key; did you mean 'aliases'? expected one of …": a typo is named with its fix."""
+    close = difflib.get_close_matches(given, list(expected), n=1, cutoff=0.8)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what}{hint}; expected one of {', '.join(expected)}"
+
+
+def _whole_above_zero(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) > 0
 
 
 class _Checker:
@@ -194,7 +306,7 @@ class _Checker:
     def known(self, table: dict, name: str, keys: set[str]) -> dict:
         for key in table:
             if key not in keys:
-                self.fail(f"{name}.{key}", f"unknown key; expected {', '.join(sorted(keys))}")
+                self.fail(f"{name}.{key}", _unknown("key", key, sorted(keys)))
         return table
 
     def table(self, raw: dict, key: str, prefix: str = "") -> dict:

@@ -17,7 +17,7 @@ import pandas as pd
 from . import formats, guard
 from .errors import InputError
 from .guard import Limits
-from .header import LOOK_BELOW, locate
+from .header import LEFT_OUT, LOOK_BELOW, locate
 from .mapping import earlier_records
 from .source import Sheet, SourceFile, hidden_rows_note, no_rows_note, sheet_under
 from .template import Template
@@ -31,7 +31,7 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
     sheets, skipped, said = [], [], []
     with _sparse_package(path, facts) as package:
         for meta in cells.sheets:
-            reason = kind_problem(meta) or (None if template.wants_sheet(meta.name) else "left out by the template")
+            reason = kind_problem(meta) or (None if template.wants_sheet(meta.name) else LEFT_OUT)
             if reason:
                 skipped.append((meta.name, reason))
                 continue
@@ -103,7 +103,7 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
     sheets, skipped, said = [], [], []
     for office_sheet in book.sheets:
         reason = "hidden sheet" if not office_sheet.visible else \
-            None if template.wants_sheet(office_sheet.name) else "left out by the template"
+            None if template.wants_sheet(office_sheet.name) else LEFT_OUT
         found = reason or _find_sheet(office_sheet.name, _padded(office_sheet.rows), template)
         if isinstance(found, Sheet) and earlier_records(found.header):
             skipped.append((office_sheet.name, earlier_records(found.header)))

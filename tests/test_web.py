@@ -898,3 +898,30 @@ def test_every_status_has_its_workbook_colour_on_the_page():
         rule = re.search(r"([^}]*\.st-" + status.value + r"\b[^{]*)\{([^}]*)\}", css)
         assert rule, f"no colour for {status}"
         assert COLOURS[status].lower() in rule.group(2).lower(), status
+
+
+def test_a_template_broken_after_the_server_started_is_said_not_a_server_error(sandbox, tmp_path):
+    """The admin edits the page's template while it serves: the blank sheet link and an upload say
+    what is wrong with the template (its file, key and problem), not "Internal Server Error"."""
+    from sn_importer.template import available_templates
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\n[fields.serial_number]\naliases = ["Etikett"]\n', encoding="utf-8")
+    settings = settings_for(sandbox, tmp_path, templates={**available_templates(), "mine": mine}, template="mine")
+    with TestClient(create_app(settings), base_url=BASE, raise_server_exceptions=False) as client:
+        page = Page(client)
+        assert page.get("/blank?template=mine").status_code == 200
+        mine.write_text('name = "mine"\n[fields.serial_number]\nalias = ["Etikett"]\n', encoding="utf-8")
+        answer = page.get("/blank?template=mine")
+        assert "The blank sheet of “mine” cannot be made: template " in text(answer)
+        assert "key 'fields.serial_number.alias': unknown key" in text(answer)
+        upload = page.upload(write_csv(tmp_path, "resource_type,resource_id,Etikett\nMO,3001,KNF1\n"), template="mine")
+        assert upload.status_code == 400 and "key 'fields.serial_number.alias': unknown key" in text(upload)
+
+
+def test_the_upload_page_names_the_template_its_blank_sheet_link_is_for(sandbox, tmp_path):
+    with TestClient(create_app(settings_for(sandbox, tmp_path, template="mo-labels")), base_url=BASE) as client:
+        home = Page(client).get("/")
+    assert 'href="/blank?template=mo-labels"' in home.text
+    assert "“mo-labels” fits the blank sheet below." in text(home)
+    assert "“default” fits" not in text(home)

@@ -165,8 +165,8 @@ def resume(server: Server):
                                      "still knows what was done.")
         server.resuming.add(run.id)
         try:
-            template = load_template(server.settings.templates[run.template])
             try:
+                template = load_template(server.settings.templates[run.template])
                 run.job = await run_in_threadpool(parse_upload, run.upload, template, run.filename)
             except (SnImporterError, WorkerStopped) as exc:
                 raise HTTPException(400, f"“{run.filename}” could not be read again: {exc}") from None
@@ -247,7 +247,11 @@ def blank(server: Server):
         name = request.query_params.get("template", server.settings.template)
         if name not in server.settings.templates:
             raise HTTPException(404, "There is no template of that name.")
-        content = await run_in_threadpool(_blank_bytes, server.settings.templates[name])
+        try:
+            content = await run_in_threadpool(_blank_bytes, server.settings.templates[name])
+        except SnImporterError as exc:  # the template's file was changed since the server started
+            raise HTTPException(500, f"The blank sheet of “{name}” cannot be made: {exc}. "
+                                     "Ask whoever runs this page to fix the template.") from None
         return Response(content, media_type=XLSX,
                         headers={"content-disposition": _disposition(f"serial-numbers-{name}.xlsx")})
 
