@@ -100,9 +100,9 @@ def hidden_rows_note(sheet: Sheet, hidden) -> str | None:
     rows = [numbers[p] for p, kept in zip(positions, filled) if kept]
     if not rows:
         return None
-    count = "1 row is" if len(rows) == 1 else f"{len(rows):,} rows are"
+    count, they = ("1 row is", "it is") if len(rows) == 1 else (f"{len(rows):,} rows are", "they are")
     return (f"Sheet {quoted(sheet.name)}: {count} hidden (by a filter or by hand; {row_spans(rows)}); "
-            f"they are read and checked like the others.")
+            f"{they} read and checked like the others.")
 
 
 def no_rows_note(sheet: Sheet) -> str | None:

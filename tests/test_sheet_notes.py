@@ -69,6 +69,17 @@ def test_rows_hidden_in_an_xls_or_ods_are_said_too(tmp_path, name):
     assert job.counts() == {"valid": 5}
 
 
+def test_one_hidden_row_is_said_in_the_singular(tmp_path):
+    book = Workbook()
+    book.active.title = "Orders"
+    for row in (["Resource type", "Resource ID", "Serial number"], ["MO", 3001, "SN-1"], ["MO", 3001, "SN-2"]):
+        book.active.append(row)
+    book.active.row_dimensions[3].hidden = True
+    book.save(tmp_path / "one.xlsx")
+    assert sn.read(tmp_path / "one.xlsx").source.sheet_notes == [
+        "Sheet 'Orders': 1 row is hidden (by a filter or by hand; row 3); it is read and checked like the others."]
+
+
 def test_a_sheet_with_no_hidden_rows_says_nothing(tmp_path):
     book = Workbook()
     book.active.append(["Resource type", "Resource ID", "Serial number"])
