@@ -113,6 +113,15 @@ def no_rows_note(sheet: Sheet) -> str | None:
     return f"Sheet {quoted(sheet.name)}: header found (row {sheet.header_row}), no rows below it."
 
 
+def only_closing_rows_note(sheet: Sheet, positions) -> str:
+    """The sentence for ``sheet`` when every row under its header closes the table (a total, a
+    note: ``positions`` in its data): as empty of rows to run as a sheet with nothing under it."""
+    numbers = sheet.numbers()
+    rows = [numbers[p] for p in positions]
+    return (f"Sheet {quoted(sheet.name)}: header found (row {sheet.header_row}), no rows below it "
+            f"(only a total or a note: {row_spans(rows)}).")
+
+
 def _holds_something(cell) -> bool:
     if cell is None or (isinstance(cell, float) and cell != cell):
         return False
@@ -132,4 +141,4 @@ def row_spans(numbers: list[int], most: int = 8) -> str:
     return ("row " if len(numbers) == 1 else "rows ") + ", ".join(words) + more
 
 
-__all__ = ["Sheet", "SourceFile", "hidden_rows_note", "no_rows_note", "row_spans", "sheet_under"]
+__all__ = ["Sheet", "SourceFile", "hidden_rows_note", "no_rows_note", "only_closing_rows_note", "row_spans", "sheet_under"]

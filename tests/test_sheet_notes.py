@@ -123,6 +123,27 @@ def test_a_sheet_with_a_header_and_no_rows_is_named(tmp_path):
     assert job.validation().summary()["sheet_notes"] == [said]
 
 
+def test_a_sheet_with_only_a_total_under_its_header_is_named(tmp_path):
+    book = Workbook()
+    book.active.title = "Orders"
+    book.active.append(["Resource type", "Resource ID", "Serial number"])
+    book.active.append(["MO", 3001, "SN-1"])
+    sales = book.create_sheet("Sales")  # the rows were pasted elsewhere; its total row stayed
+    sales.append(["Resource type", "Resource ID", "Serial number"])
+    sales.append([None, None, None])
+    sales.append(["Total", None, "=COUNTA(C2:C3)"])
+    path = tmp_path / "total.xlsx"
+    book.save(path)
+    said = "Sheet 'Sales': header found (row 1), no rows below it (only a total or a note: row 3)."
+    job = sn.read(path)
+    assert job.counts() == {"valid": 1, "ignored": 1}
+    assert job.validation().summary()["sheet_notes"] == [said]
+    assert said.replace("'", "&#x27;") in job._repr_html_()
+    csv_path = tmp_path / "total.csv"  # a CSV says nothing first of its rows, as with no rows at all
+    csv_path.write_text("resource_type,resource_id,serial_number\nTotal,,=COUNTA(C2:C2)\n")
+    assert sn.read(csv_path).source.sheet_notes == []
+
+
 def test_a_csv_says_nothing_first_of_its_rows(tmp_path):
     path = tmp_path / "serials.csv"
     path.write_text("resource_type,resource_id,serial_number\n")
