@@ -170,8 +170,9 @@ def _windows(line: bytes) -> str:
 
 def legacy_note(path: Path, rows: list[int]) -> str:
     """The sentence that says which rows of a UTF-8 file were read as Windows-1252."""
+    those = "that row" if len(set(rows)) == 1 else "those rows"
     return (f"{path.name}: some lines are not UTF-8 and were read as Windows-1252 ({row_spans(rows)}); "
-            f"the rest as UTF-8. Check the accented letters of those rows.")
+            f"the rest as UTF-8. Check the accented letters of {those}.")
 
 
 def rows_of_lines(text: str, delimiter: str, lines: list[int]) -> list[int]:

@@ -126,11 +126,12 @@ def is_ignored(name: str) -> bool:
     return lower.startswith(IGNORED_PREFIXES) or lower.endswith(TEMP_SUFFIXES)
 
 
-def scan(folder: Path) -> list[tuple[Path, os.stat_result]]:
+def scan(folder: Path, left: list[Path] | None = None) -> list[tuple[Path, os.stat_result]]:
     """The entries of ``folder`` worth looking at, oldest first, each with what ``lstat`` saw
     (nothing is followed). Sub-folders are left alone; links and other entries that only
     claim to be files are listed too, to be refused (see :func:`kind_of`). Undo reports (named
-    ``*.undo.*``, or recording the undo mode in their document properties) are left where they are."""
+    ``*.undo.*``, or recording the undo mode in their document properties) are left where they are,
+    and added to ``left`` when given, so the watcher can say so."""
     found = []
     for path in folder.iterdir():
         if is_ignored(path.name):
@@ -140,6 +141,8 @@ def scan(folder: Path) -> list[tuple[Path, os.stat_result]]:
         except OSError:
             continue  # vanished meanwhile
         if kind_of(info) is None and is_undo_report(path):
+            if left is not None:
+                left.append(path)
             continue  # an undo's report: not a sheet to run (it would undo nothing and detach nothing)
         if kind_of(info) != "a folder":
             found.append((info.st_mtime, path.name, path, info))

@@ -23,6 +23,7 @@ from .result import RunResult
 from .status import GOAL, Mode, count_statuses
 from .template import Template, load_template
 from .validate import validate
+from .words import plural
 
 
 class Job:
@@ -126,8 +127,8 @@ class Job:
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{s} {n}" for s, n in sorted(self.counts().items(), key=lambda kv: (-kv[1], kv[0])))
-        return (f"<Job {self.path.name}: {self.row_count} rows{f' ({counts})' if counts else ''}, "
-                f"{self.plan_detail.resource_count} resources, template {self.template.name}>")
+        return (f"<Job {self.path.name}: {plural(self.row_count, 'row')}{f' ({counts})' if counts else ''}, "
+                f"{plural(self.plan_detail.resource_count, 'resource')}, template {self.template.name}>")
 
 
 def read(path: str | Path, template: str | Path | Template | None = None) -> Job:

@@ -28,6 +28,7 @@ from .fold import fold
 from .katana.stats import no_requests
 from .outcome import BY_EARLIER_RUN, Findings, Outcomes, Stop
 from .settings import base_url_words
+from .words import plural
 from .report import ReportFacts, default_output_path, keep_earlier_apply_report, keep_other_input_results, write_report
 from .status import GOAL, Mode, Origin, Status, StopKind, count_statuses
 from .strategy import ListingPlan
@@ -307,7 +308,7 @@ class RunResult:
     def __repr__(self) -> str:
         counts = ", ".join(f"{s} {n}" for s, n in sorted(self.counts().items(), key=lambda kv: (-kv[1], kv[0])))
         stopped = f"; stopped: {self.error}" if self.error else ""
-        return (f"<RunResult {self.mode.value} of {self.path.name}: {self.row_count} rows"
+        return (f"<RunResult {self.mode.value} of {self.path.name}: {plural(self.row_count, 'row')}"
                 f"{f' ({counts})' if counts else ''}; exit code {self.exit_code}{stopped}>")
 
 

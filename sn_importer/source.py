@@ -100,9 +100,9 @@ def hidden_rows_note(sheet: Sheet, hidden) -> str | None:
     rows = [numbers[p] for p, kept in zip(positions, filled) if kept]
     if not rows:
         return None
-    count = "1 row is" if len(rows) == 1 else f"{len(rows):,} rows are"
+    count, they = ("1 row is", "it is") if len(rows) == 1 else (f"{len(rows):,} rows are", "they are")
     return (f"Sheet {quoted(sheet.name)}: {count} hidden (by a filter or by hand; {row_spans(rows)}); "
-            f"they are read and checked like the others.")
+            f"{they} read and checked like the others.")
 
 
 def no_rows_note(sheet: Sheet) -> str | None:
@@ -111,6 +111,15 @@ def no_rows_note(sheet: Sheet) -> str | None:
     if any(_holds_something(v) for position in sheet.data.columns for v in sheet.data[position].dropna()):
         return None
     return f"Sheet {quoted(sheet.name)}: header found (row {sheet.header_row}), no rows below it."
+
+
+def only_closing_rows_note(sheet: Sheet, positions) -> str:
+    """The sentence for ``sheet`` when every row under its header closes the table (a total, a
+    note: ``positions`` in its data): as empty of rows to run as a sheet with nothing under it."""
+    numbers = sheet.numbers()
+    rows = [numbers[p] for p in positions]
+    return (f"Sheet {quoted(sheet.name)}: header found (row {sheet.header_row}), no rows below it "
+            f"(only a total or a note: {row_spans(rows)}).")
 
 
 def _holds_something(cell) -> bool:
@@ -132,4 +141,4 @@ def row_spans(numbers: list[int], most: int = 8) -> str:
     return ("row " if len(numbers) == 1 else "rows ") + ", ".join(words) + more
 
 
-__all__ = ["Sheet", "SourceFile", "hidden_rows_note", "no_rows_note", "row_spans", "sheet_under"]
+__all__ = ["Sheet", "SourceFile", "hidden_rows_note", "no_rows_note", "only_closing_rows_note", "row_spans", "sheet_under"]

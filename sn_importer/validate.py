@@ -18,6 +18,7 @@ import pandera.pandas as pa
 from .cell_text import as_id_text, as_text, text_by_code
 from .footer import ignored_rows
 from .reader import Sheet, SourceFile
+from .source import only_closing_rows_note
 from .schema import build_schema, failure_messages, field_words
 from .status import Status, is_one_of
 from .template import FIELDS, Template, normalise_key
@@ -102,6 +103,9 @@ def _mark_ignored(source: SourceFile, fields: pd.DataFrame, blank: np.ndarray, s
                 positions = [start + p for p in found]
                 status.iloc[positions] = Status.IGNORED.value
                 message.iloc[positions] = list(found.values())
+                if source.kind != "csv" and len(found) == int((~blank[start:end]).sum()):
+                    # a workbook's sheet with nothing else under its header: said first, as an empty one is
+                    source.sheet_notes.append(only_closing_rows_note(sheet, sorted(found)))
         start = end
 
 

@@ -75,6 +75,7 @@ class Watcher:
         #: Requested by SIGINT, SIGTERM and SIGHUP: the file in hand stops sending, and the session ends.
         self.interrupt = Interrupt()
         self._waiting_logged: set[str] = set()
+        self._left_logged: set[str] = set()
         self._target_said = False
 
     @property
@@ -163,12 +164,25 @@ class Watcher:
             if self.stopping:
                 return
             yield path, True, dropped_name(path), None
-        for path, _ in scan(self.layout.inbox):
+        left: list[Path] = []
+        found = scan(self.layout.inbox, left)
+        self._say_left(left)
+        for path, _ in found:
             if self.stopping:
                 return
             claimed, info = self._claim(path)
             if claimed:
                 yield claimed, False, path.name, info
+
+    def _say_left(self, left: list[Path]) -> None:
+        """Undo reports in the inbox are not run and stay where they are; each is said once while it
+        stays there, so whoever dropped one is not left waiting for results that never come."""
+        names = {path.name for path in left}
+        for name in sorted(names - self._left_logged):
+            self._log(level="warn", event="undo-report", file=name,
+                      reason="an undo's report, not a sheet to run: left in the inbox untouched; to put serials "
+                             "back, run sn-importer undo on the apply's results file")
+        self._left_logged = names
 
     def _claim(self, path: Path) -> tuple[Path | None, os.stat_result | None]:
         """The file claimed into processing/ and what ``lstat`` saw of it just before (the

@@ -17,7 +17,10 @@ import pytest
 from conftest import write_csv
 
 import sn_importer as sn
+from sn_importer.mapping import REMOVED_COLUMNS
 from sn_importer.notebook import MAX_ROWS, cell_text, result_html
+from sn_importer.restore.records import from_frame
+from sn_importer.restore.run import run_undo
 from sn_importer.status import COLOURS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -144,6 +147,18 @@ def test_outside_jupyter_a_job_and_a_result_print_plainly():
                          f"{job.plan_detail.resource_count} resources, template default>")
     assert repr(job.validation()) == ("<RunResult validate of serials.csv: 23 rows "
                                       "(valid 17, invalid 5, duplicate 1); exit code 1>")
+
+
+def test_a_job_and_a_result_of_one_row_print_in_the_singular(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("resource_type,resource_id,serial_number\nMO,3001,SN-1\n")
+    job = sn.read(path)
+    assert repr(job) == "<Job one.csv: 1 row (valid 1), 1 resource, template default>"
+    assert repr(job.validation()) == "<RunResult validate of one.csv: 1 row (valid 1); exit code 0>"
+    record = dict.fromkeys(REMOVED_COLUMNS) | {"id": 1, "serial_number": "A", "resource_type": "Mystery",
+                                                "resource_id": 1}
+    undone = run_undo(from_frame(pd.DataFrame([record]), "x.results.xlsx"))  # nothing it can put back
+    assert repr(undone).startswith("<UndoResult undo of x.results.xlsx: 1 removed record (cannot_restore 1);")
 
 
 # --------------------------------------------------------------------------- event loops

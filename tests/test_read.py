@@ -80,6 +80,15 @@ def test_cp1252_fallback_keeps_passthrough_text(tmp_path):
     assert csv_rows(job.write())[1][3] == "Müller – façade"
 
 
+def test_one_windows_row_of_a_utf8_file_is_said_in_the_singular(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_bytes("resource_type,resource_id,serial_number,note\nMO,3001,SN-1,Müller\n".encode()
+                     + "MO,3001,SN-2,Café\n".encode("cp1252"))
+    assert sn.read(path).source.sheet_notes == [
+        "one.csv: some lines are not UTF-8 and were read as Windows-1252 (row 3); the rest as UTF-8. "
+        "Check the accented letters of that row."]
+
+
 def test_a_utf8_file_with_a_few_windows_lines_is_read_line_by_line(tmp_path):
     lines = ["resource_type,resource_id,serial_number,note", "MO,3001,SN-1,Müller", "MO,3001,SN-2,Café",
              "MO,3001,SN-3,€ 5 – Zoë", "MO,3001,SN-4,plain", "MO,3001,SN-5,façade"]

@@ -69,6 +69,17 @@ def test_rows_hidden_in_an_xls_or_ods_are_said_too(tmp_path, name):
     assert job.counts() == {"valid": 5}
 
 
+def test_one_hidden_row_is_said_in_the_singular(tmp_path):
+    book = Workbook()
+    book.active.title = "Orders"
+    for row in (["Resource type", "Resource ID", "Serial number"], ["MO", 3001, "SN-1"], ["MO", 3001, "SN-2"]):
+        book.active.append(row)
+    book.active.row_dimensions[3].hidden = True
+    book.save(tmp_path / "one.xlsx")
+    assert sn.read(tmp_path / "one.xlsx").source.sheet_notes == [
+        "Sheet 'Orders': 1 row is hidden (by a filter or by hand; row 3); it is read and checked like the others."]
+
+
 def test_a_sheet_with_no_hidden_rows_says_nothing(tmp_path):
     book = Workbook()
     book.active.append(["Resource type", "Resource ID", "Serial number"])
@@ -110,6 +121,27 @@ def test_a_sheet_with_a_header_and_no_rows_is_named(tmp_path):
     job = sn.read(path)
     assert summary_texts(job.write())[1:3] == ["Read this first", said]
     assert job.validation().summary()["sheet_notes"] == [said]
+
+
+def test_a_sheet_with_only_a_total_under_its_header_is_named(tmp_path):
+    book = Workbook()
+    book.active.title = "Orders"
+    book.active.append(["Resource type", "Resource ID", "Serial number"])
+    book.active.append(["MO", 3001, "SN-1"])
+    sales = book.create_sheet("Sales")  # the rows were pasted elsewhere; its total row stayed
+    sales.append(["Resource type", "Resource ID", "Serial number"])
+    sales.append([None, None, None])
+    sales.append(["Total", None, "=COUNTA(C2:C3)"])
+    path = tmp_path / "total.xlsx"
+    book.save(path)
+    said = "Sheet 'Sales': header found (row 1), no rows below it (only a total or a note: row 3)."
+    job = sn.read(path)
+    assert job.counts() == {"valid": 1, "ignored": 1}
+    assert job.validation().summary()["sheet_notes"] == [said]
+    assert said.replace("'", "&#x27;") in job._repr_html_()
+    csv_path = tmp_path / "total.csv"  # a CSV says nothing first of its rows, as with no rows at all
+    csv_path.write_text("resource_type,resource_id,serial_number\nTotal,,=COUNTA(C2:C2)\n")
+    assert sn.read(csv_path).source.sheet_notes == []
 
 
 def test_a_csv_says_nothing_first_of_its_rows(tmp_path):

@@ -1,5 +1,6 @@
 """``watch`` leaves undo reports alone: one named ``*.undo.*``, and one renamed that only its
-document properties tell, stay in the inbox untouched while the sheet beside them is run."""
+document properties tell, stay in the inbox untouched while the sheet beside them is run; each is
+said once in the log, so whoever dropped it is not left waiting for results."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sn_importer.mapping import REMOVED_COLUMNS
 from sn_importer.report.paths import is_undo_report
 from sn_importer.restore.records import from_frame
 from sn_importer.restore.run import run_undo
+from sn_importer.watch import Settings, Watcher
 
 
 def an_undo_report(path):
@@ -37,4 +39,25 @@ def test_watch_leaves_undo_reports_in_the_inbox(tmp_path):
     assert sorted(p.name for p in inbox.iterdir()) == ["put back.xlsx", "x.results.undo.xlsx"]
     assert (tmp_path / "drops" / "done" / "sheet.csv").is_file()
     assert not list((tmp_path / "drops" / "failed").iterdir())
-    assert "x.results.undo" not in done.stderr and "put back" not in done.stderr
+    said = [line for line in done.stderr.splitlines() if "event=undo-report" in line]
+    assert [line.split(" file=")[1].split(" reason=")[0] for line in said] == ['"put back.xlsx"',
+                                                                               "x.results.undo.xlsx"]
+    assert all("left in the inbox untouched" in line and "sn-importer undo" in line for line in said)
+
+
+def test_a_polling_watcher_says_an_undo_report_once_while_it_stays(tmp_path):
+    inbox = tmp_path / "drops" / "inbox"
+    inbox.mkdir(parents=True)
+    report = an_undo_report(inbox / "x.results.undo.xlsx")
+    lines: list[str] = []
+    watcher = Watcher(tmp_path / "drops", Settings(mode="validate", settle=0, state_dir=tmp_path / "state"),
+                      log=lines.append)
+    for _ in range(3):
+        watcher.run_pass()
+    assert sum("event=undo-report" in line for line in lines) == 1
+    report.rename(tmp_path / "away.xlsx")
+    watcher.run_pass()
+    (tmp_path / "away.xlsx").rename(report)  # dropped again: said again
+    watcher.run_pass()
+    assert sum("event=undo-report" in line for line in lines) == 2
+    assert report.is_file()

@@ -22,6 +22,7 @@ from ..clock import Clock, now_iso
 from ..outcome import Stop
 from ..katana.stats import no_requests
 from ..status import Origin, Status, StopKind
+from ..words import plural
 from .records import RemovedRecords
 from .rules import UNDO_COLUMNS, Found
 
@@ -195,7 +196,7 @@ class UndoResult:
         counts = ", ".join(f"{s} {n}" for s, n in sorted(self.counts().items(), key=lambda kv: (-kv[1], kv[0])))
         stopped = f"; stopped: {self.error}" if self.error else ""
         what = "undo preview" if self.preview else "undo"
-        return (f"<UndoResult {what} of {Path(self.display_name).name}: {self.row_count} removed records"
+        return (f"<UndoResult {what} of {Path(self.display_name).name}: {plural(self.row_count, 'removed record')}"
                 f"{f' ({counts})' if counts else ''}; exit code {self.exit_code}{stopped}>")
 
 
