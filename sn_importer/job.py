@@ -46,6 +46,10 @@ class Job:
         #: What reading noticed (a second column that looks like a field, ...); every result repeats them.
         self.notes: tuple[str, ...] = tuple(self.source.notes) + tuple(
             w for sheet in self.source.sheets for w in sheet.mapping.warnings(sheet.name))
+        #: What is said first about the sheets read, before anything is sent (rows a sheet hides, a
+        #: header with no rows under it, lines read as Windows-1252): the console's first lines, the
+        #: Summary's "Read this first", the page's check and the watch log say the same sentences.
+        self.sheet_notes: tuple[str, ...] = tuple(self.source.sheet_notes)
 
     # --- what it holds -------------------------------------------------------
 
