@@ -75,6 +75,8 @@ class RunResult:
     carried: set = field(default_factory=set)
     #: Lists an apply of these rows reads twice, as this preview found them (see :class:`Findings`).
     second_reads: int = 0
+    #: A preview's: the run id of an apply of the same file that stopped part way (the advice says to finish it).
+    unfinished_run: str | None = None
     #: Where :meth:`write` last wrote the annotated output.
     output: Path | None = None
     #: The plan this run carried out when it differs from the job's: rows named by
@@ -295,7 +297,7 @@ class RunResult:
         if self.error:
             facts.append(("Stopped because", self.error))
         return ReportFacts(facts, self.mapping(), list(self.source.skipped), list(self.notes), Origin(self.origin),
-                           len(self.deleted_before()), list(self.source.sheet_notes))
+                           len(self.deleted_before()), list(self.source.sheet_notes), self.unfinished_run)
 
     # --- showing it ------------------------------------------------------------------
 

@@ -260,6 +260,7 @@ def _note_applied_before(result: RunResult, state_dir, api_key: str) -> tuple[
     where = (result.path, result.template.path, result.base_url or "", api_key)
     if unfinished := Journal.unfinished(state_dir, *where):
         past, resources = unfinished
+        result.unfinished_run = past.run_id
         result.notes.append(f"An apply of this file started {past.started_at} (run {past.run_id}) did not finish; "
                             "apply this file again to finish it. Rows it detached are not on their resource now.")
         return {}, {res: Unfinished(past.run_id, past.started_at, stored.before, frozenset(stored.planned))

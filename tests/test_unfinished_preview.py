@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from openpyxl import load_workbook
+
 from busy_tenant import Refusing, down_after_deletes
 from conftest import FAST
 from sandbox_fixtures import serial as rec
@@ -62,5 +64,11 @@ def test_a_preview_after_an_unfinished_apply_names_the_rows_it_detached(tmp_path
     assert rows.at[3, "message"] == ("serial 'NEVER' is not on Manufacturing order 1 (checked before any delete; "
                                      "nothing sent)")
     assert any(f"run {first.run_id}" in note and "did not finish" in note for note in preview.notes)
+    # the Summary's advice begins with finishing that apply (a notebook's words: where this preview ran)
+    advice = [str(r[0]) for r in load_workbook(preview.write(tmp_path / "p.xlsx"))["Summary"].iter_rows(values_only=True)
+              if r[0]]
+    first_advice = advice[advice.index("What to do next") + 1]
+    assert first_advice == (f"An apply of this file (run {first.run_id}) stopped part way. Call apply() on the job "
+                            "again to finish it: it checks Katana again and sends only what is left.")
     assert again.rows["status"].tolist() == ["deleted", "deleted", "deleted", "not_on_resource"]
     assert app.state.store.stats()["requests"]["DELETE"] == 3, "nothing sent twice"

@@ -85,6 +85,8 @@ class ReportFacts:
     deleted_before: int = 0
     #: What is said first about sheets that were read (:attr:`SourceFile.sheet_notes`).
     sheet_notes: list[str] = field(default_factory=list)
+    #: A preview's: the run id of an apply of the same file that stopped part way.
+    unfinished_run: str | None = None
 
     def value(self, label: str, default=None):
         return next((v for k, v in self.facts if k == label), default)
@@ -118,7 +120,8 @@ def summary_lines(rows: pd.DataFrame, facts: ReportFacts, file_notes: list[str] 
     if facts.sheet_notes:
         lines += _section("Read this first", [Line("text", (s,)) for s in facts.sheet_notes])
     lines += _section("What happened", [Line("text", (s,)) for s in what_happened(facts, counts)])
-    advice = what_next(facts.mode, counts, facts.origin, bool(unread), bool(facts.value("Stopped because")))
+    advice = what_next(facts.mode, counts, facts.origin, bool(unread), bool(facts.value("Stopped because")),
+                       facts.unfinished_run)
     lines += _section("What to do next", [Line("text", (s,)) for s in advice])
     if file_notes or facts.notes:
         lines += _section("Notes", [Line("text", (n,)) for n in [*file_notes, *facts.notes]])
@@ -207,16 +210,20 @@ _NEXT = {
 
 
 def what_next(mode: str, counts: dict[Status, int], origin: Origin = Origin.COMMAND_LINE,
-              unread: bool = False, stopped: bool | None = None) -> list[str]:
+              unread: bool = False, stopped: bool | None = None, unfinished: str | None = None) -> list[str]:
     """Advice in the order staff would act on it, in the words of where the run was started
     (the command line, the web page, the watched folder, a notebook); one line when all is well.
     ``unread``: some sheet was not read (its rows are ``skipped`` for that); ``stopped``: the run
-    stopped early (by default, when rows are ``skipped`` and no sheet was left unread)."""
+    stopped early (by default, when rows are ``skipped`` and no sheet was left unread);
+    ``unfinished``: a preview found an apply of the same file that stopped part way (its run id)."""
     again, finish = _AGAIN[Origin(origin)]
     again = again.format(mode=mode)
     if stopped is None:
         stopped = Status.SKIPPED in counts and not unread
     advice = []
+    if unfinished:
+        advice.append(f"An apply of this file (run {unfinished}) stopped part way. {finish} to finish it: it "
+                      "checks Katana again and sends only what is left.")
     if unread:
         advice.append(f"Add or rename the missing column of each sheet not read (named above), {again}.")
     if Status.INVALID in counts:
