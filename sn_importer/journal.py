@@ -95,9 +95,16 @@ def run_key(input_path: Path, template_path: Path, base_url: str, api_key: str) 
     """The same file content, template and Katana account (base URL and key: every customer shares
     Katana's one base URL) give the same key. What a run of the file did on one account is never
     taken for what happened on another: its "before" records, its detached serials, its resume."""
+    return run_key_of(file_digest(input_path), template_path, base_url, api_key)
+
+
+def run_key_of(content_digest: str, template_path: Path, base_url: str, api_key: str) -> str:
+    """:func:`run_key` from the file's content digest (:func:`file_digest`): an apply's results
+    workbook records its input's, so a later run of that workbook finds the apply in the journal
+    on this account and template only."""
     from .katana.quota import tenant_key
 
-    digest = hashlib.sha256(file_digest(input_path).encode())
+    digest = hashlib.sha256(content_digest.encode())
     digest.update(b"\0" + Path(template_path).read_bytes() + b"\0" + tenant_key(base_url, api_key).encode())
     return digest.hexdigest()
 
@@ -224,6 +231,23 @@ class Journal:
         locking anything (for a preview: a row that run took off is told from a serial never there)."""
         key = run_key(input_path, template_path, base_url, api_key)
         return _read(state_dir, lambda db: _carried(db, key)) or {}
+
+    @staticmethod
+    def detached_by_run(state_dir: Path | None, content_digest: str, template_path: Path, base_url: str,
+                        api_key: str, run_id: str) -> dict[int, Earlier]:
+        """What the apply ``run_id`` of a file (by its content digest) and the runs of that file
+        before it did to its rows, when that apply ran on this account with this template (else
+        nothing): read without creating or locking anything."""
+        key = run_key_of(content_digest, template_path, base_url, api_key)
+
+        def read(db: sqlite3.Connection) -> dict[int, Earlier]:
+            ran = db.execute("SELECT 1 FROM runs WHERE run_key=? AND run_id=? UNION "
+                             "SELECT 1 FROM past_runs WHERE run_key=? AND run_id=?", (key, run_id, key, run_id))
+            if ran.fetchone() is None:
+                return {}
+            carried = _carried(db, key)
+            return carried if carried is not None else _detached(db, key)
+        return _read(state_dir, read) or {}
 
     @staticmethod
     def unfinished(state_dir: Path | None, input_path: Path, template_path: Path, base_url: str,

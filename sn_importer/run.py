@@ -211,9 +211,42 @@ def _journal_for(result: RunResult, stack: ExitStack, state_dir, fresh: bool, ap
     """An apply's journal (locked), its key and what an earlier run did to its rows; a preview's notes
     from the journal, what the file's finished apply did to its rows and what an unfinished one set
     out to detach (the journal only read)."""
+    linked = {} if fresh else _earlier_apply(result, state_dir, api_key)
     if result.mode == Mode.APPLY:
-        return *_open_journal(result, stack, state_dir, fresh, api_key), {}
-    return None, None, *_note_applied_before(result, state_dir, api_key)
+        journal, key, earlier = _open_journal(result, stack, state_dir, fresh, api_key)
+        return journal, key, {**linked, **earlier}, {}
+    earlier, unfinished = _note_applied_before(result, state_dir, api_key)
+    return None, None, {**linked, **earlier}, unfinished
+
+
+def _earlier_apply(result: RunResult, state_dir, api_key: str) -> dict[int, Earlier]:
+    """An apply's results workbook, fixed and run again: what that apply (and the runs of its input
+    before it) did to the rows, from the journal, on this account and template only. Each is matched
+    to a row by resource and serial, not by place: staff edit these files, and a row moved, added or
+    changed is matched by what it names, or not at all."""
+    from .report.paths import PROPERTY_INPUT_DIGEST, PROPERTY_MODE, PROPERTY_RUN, recorded
+
+    if result.path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return {}
+    made = recorded(result.path)
+    run_id, digest = made.get(PROPERTY_RUN), made.get(PROPERTY_INPUT_DIGEST)
+    if made.get(PROPERTY_MODE) != Mode.APPLY.value or not run_id or not digest:
+        return {}
+    done = Journal.detached_by_run(state_dir, digest, result.template.path, result.base_url or "", api_key, run_id)
+    known = {}
+    for earlier in done.values():
+        record = earlier.record or {}
+        where = (str(record.get("resource_type")), record.get("resource_id"))
+        known[(*where, earlier.serial_id)] = known[(*where, str(record.get("serial_number")))] = earlier
+    rows, found = result.job.rows, {}
+    for position, rtype, rid, sid, serial in zip(rows.index, rows["resource_type"], rows["resource_id"],
+                                                 rows["serial_id"], rows["serial_number"]):
+        if not pd.isna(rid) and (hit := known.get((str(rtype), int(rid), int(sid) if not pd.isna(sid) else str(serial)))):
+            found[int(position)] = hit
+    if found:
+        result.notes.append(f"These are the results of apply run {run_id}: the rows it detached are told as "
+                            "detached by it, not as serials never on their resource.")
+    return found
 
 
 def _open_journal(result: RunResult, stack: ExitStack, state_dir, fresh: bool,

@@ -27,7 +27,8 @@ from ..mapping import REMOVED_COLUMNS
 from ..reader import SourceFile
 from ..xlsx import STRICT
 from .csv_out import csv_lines, write_csv, write_removed_csv
-from .paths import (PROPERTY_INPUT, PROPERTY_INPUT_ID, PROPERTY_MODE, atomic_path, default_output_path, input_id,
+from .paths import (PROPERTY_INPUT, PROPERTY_INPUT_DIGEST, PROPERTY_INPUT_ID, PROPERTY_MODE, PROPERTY_RUN,
+                    atomic_path, default_output_path, input_id,
                     keep_earlier_apply_report, keep_other_input_results, removed_path)
 from .rows import defuse_formulas, result_frame, sheet_slices
 from .summary import ReportFacts
@@ -108,6 +109,10 @@ def write_workbook(tmp: Path, target: Path, source: SourceFile, rows: pd.DataFra
 
     properties = {PROPERTY_MODE: facts.mode, PROPERTY_INPUT: Path(source.path).name,
                   PROPERTY_INPUT_ID: input_id(source.path)}
+    if facts.mode == "apply" and facts.value("Run id"):
+        from ..journal import file_digest
+
+        properties |= {PROPERTY_RUN: str(facts.value("Run id")), PROPERTY_INPUT_DIGEST: file_digest(source.path)}
     package = source.package
     notes: list[str] = []
     output = package.format.output if package is not None else None

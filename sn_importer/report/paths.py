@@ -28,6 +28,11 @@ PROPERTY_INPUT = "sn-importer input"
 #: Which file on this computer that was: a digest of its full path, so two inputs of one name in two
 #: folders are told apart without the workbook carrying the folder's name to whoever it is sent to.
 PROPERTY_INPUT_ID = "sn-importer input id"
+#: An apply's results workbook: the apply's run id and its input's content digest, so the results
+#: fixed and applied again are known for what that apply did (the journal is asked on this account
+#: and template only: :meth:`~sn_importer.journal.Journal.detached_by_run`).
+PROPERTY_RUN = "sn-importer run id"
+PROPERTY_INPUT_DIGEST = "sn-importer input digest"
 #: The mode an undo report records (``sn-importer undo``; not a run mode of a sheet: see :mod:`sn_importer.restore`).
 UNDO_MODE = "undo"
 #: What an undo report records besides the mode: "yes" when it was a preview (nothing sent).
