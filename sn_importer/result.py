@@ -135,6 +135,11 @@ class RunResult:
         return self.job.source
 
     @property
+    def sheet_notes(self) -> tuple[str, ...]:
+        """What is said first about the sheets read (the job's :attr:`~sn_importer.job.Job.sheet_notes`)."""
+        return self.job.sheet_notes
+
+    @property
     def path(self) -> Path:
         return self.job.path
 

@@ -54,7 +54,7 @@ def test_rows_a_filter_hides_are_read_and_said_first(tmp_path):
     assert " ".join(done.stdout.split("Columns read")[0].split()) == HIDDEN  # the console's first words
     job = sn.read(path)
     assert job.counts() == {"valid": 7}, "every row is read and gets a status"
-    assert job.sheet_notes == (HIDDEN,)  # a notebook reads them from the job
+    assert job.sheet_notes == job.validation().sheet_notes == (HIDDEN,)  # a notebook reads them from a job or a result
     assert summary_texts(job.write())[1:3] == ["Read this first", HIDDEN]  # the top of the Summary
     as_json = json.loads(run_cli("validate", path, "--json", "--output", tmp_path / "j.xlsx").stdout)
     assert as_json["sheet_notes"] == [HIDDEN]
