@@ -110,6 +110,9 @@ def load_template(name_or_path: str | Path | None = None) -> Template:
         raw = tomllib.loads(_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(path, None, f"not valid TOML: {exc}") from None
+    if not raw:  # an empty file (a save that failed, a new file never filled) declares nothing
+        raise TemplateError(path, None, "is empty: a template declares its fields' headers (see the shipped "
+                                        "templates/default.toml)")
     return _build(path, raw)
 
 

@@ -155,7 +155,9 @@ def test_a_template_saved_by_notepad_is_read(tmp_path, data):
     ("labels.xlsx", b"PK\x03\x04rest of a zip", "is a zip file such as an Excel workbook (.xlsx), not a template"),
     ("latin.toml", "name = 'x'\n[fields.serial_number]\naliases = ['Étiquette']\n".encode("cp1252"),
      "is not UTF-8 text (line 3); save it as UTF-8"),
-], ids=["xlsx-named-toml", "xlsx", "cp1252"])
+    ("empty.toml", b"", "is empty: a template declares its fields' headers"),
+    ("comments.toml", b"# to be filled in\n\n", "is empty: a template declares its fields' headers"),
+], ids=["xlsx-named-toml", "xlsx", "cp1252", "empty", "comments-only"])
 def test_a_file_that_is_not_a_template_is_refused_in_words(tmp_path, name, data, problem):
     (tmp_path / name).write_bytes(data)
     path = write_csv(tmp_path, "resource_type,resource_id,serial_id\nMO,1,2\n")
