@@ -491,6 +491,19 @@ def test_a_missing_key_is_one_logfmt_line_with_its_exit_code(folder, state):
     assert names(folder, "inbox") == {"good.csv"}  # nothing touched
 
 
+def stopped_after_the_first_delete(folder: Path, state: Path, katana: "SlowKatana", options, env) -> tuple[int, str]:
+    """A watcher started with ``options``, stopped by SIGTERM once Katana has had its first DELETE
+    (waited for, not timed): its exit code and its log."""
+    watcher = start_watch(folder, state, *options, env=env)
+    try:
+        wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
+        watcher.send_signal(signal.SIGTERM)
+        _, stderr = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    return watcher.returncode, stderr
+
+
 def test_a_drop_renamed_on_arrival_keeps_its_dropped_name_when_resumed(folder, state):
     """A drop whose name was taken is filed as ``<stem>.<UTC time><suffix>``; stopped mid-run by
     SIGTERM and resumed by the next run, both lines and the summary still name what it was dropped as."""
@@ -501,14 +514,8 @@ def test_a_drop_renamed_on_arrival_keeps_its_dropped_name_when_resumed(folder, s
     with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
         katana = SlowKatana(server)
         options = ("--once", "--apply", "--base-url", katana.base_url)
-        watcher = start_watch(folder, state, *options, env=key)
-        try:
-            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
-            watcher.send_signal(signal.SIGTERM)
-            _, stderr = watcher.communicate(timeout=60)
-        finally:
-            watcher.kill()
-        assert watcher.returncode == 2, stderr
+        returncode, stderr = stopped_after_the_first_delete(folder, state, katana, options, key)
+        assert returncode == 2, stderr
         assert katana.deletes() < 6, "the file finished before the signal; make the sandbox slower"
         [renamed] = names(folder, "processing")
         assert (folder / "processing" / f".{renamed}.claim").is_file()
@@ -571,14 +578,8 @@ def test_a_file_removed_from_processing_between_stop_and_resume_is_told_of_once(
     with running_sandbox(records=grid(12, 2), latency_ms=150, rate_limit=(4, 1.0)) as server:
         katana = SlowKatana(server)
         options = ("--once", "--apply", "--base-url", katana.base_url)
-        watcher = start_watch(folder, state, *options, env=key)
-        try:
-            wait_for(lambda: katana.deletes() > 0, what="the first DELETE")
-            watcher.send_signal(signal.SIGTERM)
-            _, stderr = watcher.communicate(timeout=60)
-        finally:
-            watcher.kill()
-        assert watcher.returncode == 2 and names(folder, "processing") == {"orders.csv"}, stderr
+        returncode, stderr = stopped_after_the_first_delete(folder, state, katana, options, key)
+        assert returncode == 2 and names(folder, "processing") == {"orders.csv"}, stderr
         sent = katana.deletes()
         assert sent < 6, "the file finished before the signal; make the sandbox slower"
         (folder / "processing" / "orders.csv").unlink()
