@@ -16,7 +16,7 @@ import sn_importer as sn
 from sn_importer.report import default_output_path
 from sn_importer.report.paths import PROPERTY_INPUT, PROPERTY_INPUT_ID, PROPERTY_MODE, input_id, recorded
 
-from conftest import read_back, run_cli, write_csv, write_xlsx
+from conftest import read_back, run_cli, write_csv, write_ods, write_xlsx
 
 RESULTS = ("status", "message", "serial_id", "request", "checked_at")
 YELLOW, BLUE = "FFFFFF00", "FF305496"
@@ -193,32 +193,7 @@ def test_old_formats_come_back_as_xlsx(tmp_path):
 
 def _save_as_ods(source, target):
     """A minimal OpenDocument spreadsheet with the same cells (written by hand: no converter needed)."""
-    import zipfile
-
-    rows = [["resource_type", "resource_id", "serial_number"], ["MO", 3001, "A"]]
-
-    def cell(v):
-        if isinstance(v, int):
-            return f'<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>'
-        return f'<table:table-cell office:value-type="string"><text:p>{v}</text:p></table:table-cell>'
-
-    body = "".join("<table:table-row>" + "".join(cell(v) for v in r) + "</table:table-row>" for r in rows)
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-               f'<office:body><office:spreadsheet><table:table table:name="S">{body}</table:table>'
-               '</office:spreadsheet></office:body></office:document-content>')
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                '<manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                '</manifest:manifest>')
-    with zipfile.ZipFile(target, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("content.xml", content)
-        archive.writestr("META-INF/manifest.xml", manifest)
+    write_ods(target, {"S": [["resource_type", "resource_id", "serial_number"], ["MO", 3001, "A"]]})
 
 
 @pytest.mark.parametrize("names, expected", [

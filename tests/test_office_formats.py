@@ -17,6 +17,8 @@ from openpyxl import Workbook, load_workbook
 import sn_importer as sn
 from sn_importer.ods import excel_formula
 
+from conftest import write_ods
+
 FIXTURES = Path(__file__).parent / "fixtures"
 RESULTS = ["status", "message", "serial_id", "request", "checked_at"]
 
@@ -83,43 +85,13 @@ def test_openformula_is_written_in_excels_words(formula, excel):
     assert excel_formula(formula) == excel
 
 
-def _ods(target: Path, sheets: dict[str, list[list]]) -> None:
-    """A minimal OpenDocument spreadsheet of these sheets' cells (written by hand: no converter needed)."""
-    import zipfile
-    from xml.sax.saxutils import escape
-
-    def cell(v):
-        if isinstance(v, int):
-            return f'<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>'
-        return f'<table:table-cell office:value-type="string"><text:p>{escape(v)}</text:p></table:table-cell>'
-
-    tables = "".join(f'<table:table table:name="{name}">' + "".join(
-        "<table:table-row>" + "".join(cell(v) for v in r) + "</table:table-row>" for r in rows) + "</table:table>"
-        for name, rows in sheets.items())
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-               f'<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>')
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                '<manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                '</manifest:manifest>')
-    with zipfile.ZipFile(target, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("content.xml", content)
-        archive.writestr("META-INF/manifest.xml", manifest)
-
-
 def test_a_results_workbook_saved_as_ods_and_run_again_holds_one_summary_this_runs(tmp_path):
     """Results opened in LibreOffice, fixed and saved as .ods, then run again: this run's Summary takes
     the place of the earlier one, as for an .xlsx, instead of a 'Summary (sn-importer)' beside it."""
     from sn_importer.mapping import REMOVED_COLUMNS
 
     source = tmp_path / "fixed.ods"
-    _ods(source, {"S": [["resource_type", "resource_id", "serial_number", *RESULTS], ["MO", 3001, "A", "invalid"]],
+    write_ods(source, {"S": [["resource_type", "resource_id", "serial_number", *RESULTS], ["MO", 3001, "A", "invalid"]],
                   "Summary": [["sn-importer results: validate"], ["• 1 that cannot be used as written (invalid)."]],
                   "Removed": [list(REMOVED_COLUMNS), [1, "A", "ManufacturingOrder", 3001, "t", "d", 1, "row 2"]]})
     book = load_workbook(sn.read(source).write())
