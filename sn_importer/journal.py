@@ -168,6 +168,13 @@ def _carried(db: sqlite3.Connection, key: str) -> dict[int, Earlier] | None:
     return earlier
 
 
+def _earlier(db: sqlite3.Connection, key: str) -> dict[int, Earlier]:
+    """What the runs of ``key`` did to its rows as a new run would start from: the finished run's
+    outcomes carried in, or, while a run is unfinished, what the runs before it did."""
+    carried = _carried(db, key)
+    return carried if carried is not None else _detached(db, key)
+
+
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's content, read in blocks (sheets can be large)."""
     digest = hashlib.sha256()
@@ -230,14 +237,15 @@ class Journal:
         """What the finished apply of a file on this account did to its rows, read without creating or
         locking anything (for a preview: a row that run took off is told from a serial never there)."""
         key = run_key(input_path, template_path, base_url, api_key)
-        return _read(state_dir, lambda db: _carried(db, key)) or {}
+        return _read(state_dir, lambda db: _earlier(db, key)) or {}
 
     @staticmethod
     def detached_by_run(state_dir: Path | None, content_digest: str, template_path: Path, base_url: str,
                         api_key: str, run_id: str) -> dict[int, Earlier]:
-        """What the apply ``run_id`` of a file (by its content digest) and the runs of that file
-        before it did to its rows, when that apply ran on this account with this template (else
-        nothing): read without creating or locking anything."""
+        """What the runs of a file (by its content digest) did to its rows, when its apply ``run_id``
+        ran on this account with this template (else nothing): that apply's outcomes, those before
+        it, and a later finished apply's of the same file (each names its own run). Read without
+        creating or locking anything."""
         key = run_key_of(content_digest, template_path, base_url, api_key)
 
         def read(db: sqlite3.Connection) -> dict[int, Earlier]:
@@ -245,8 +253,7 @@ class Journal:
                              "SELECT 1 FROM past_runs WHERE run_key=? AND run_id=?", (key, run_id, key, run_id))
             if ran.fetchone() is None:
                 return {}
-            carried = _carried(db, key)
-            return carried if carried is not None else _detached(db, key)
+            return _earlier(db, key)
         return _read(state_dir, read) or {}
 
     @staticmethod

@@ -215,7 +215,7 @@ def _journal_for(result: RunResult, stack: ExitStack, state_dir, fresh: bool, ap
     if result.mode == Mode.APPLY:
         journal, key, earlier = _open_journal(result, stack, state_dir, fresh, api_key)
         return journal, key, {**linked, **earlier}, {}
-    earlier, unfinished = _note_applied_before(result, state_dir, api_key)
+    earlier, unfinished = ({}, {}) if fresh else _note_applied_before(result, state_dir, api_key)
     return None, None, {**linked, **earlier}, unfinished
 
 
@@ -296,8 +296,9 @@ def _note_applied_before(result: RunResult, state_dir, api_key: str) -> tuple[
         result.unfinished_run = past.run_id
         result.notes.append(f"An apply of this file started {past.started_at} (run {past.run_id}) did not finish; "
                             "apply this file again to finish it. Rows it detached are not on their resource now.")
-        return {}, {res: Unfinished(past.run_id, past.started_at, stored.before, frozenset(stored.planned))
-                    for res, stored in resources.items()}
+        return Journal.detached_before(state_dir, *where), {
+            res: Unfinished(past.run_id, past.started_at, stored.before, frozenset(stored.planned))
+            for res, stored in resources.items()}
     past = Journal.peek(state_dir, *where)
     if past and past.finished_at:
         result.notes.append(f"This file was applied before on {past.finished_at} (run {past.run_id}); "

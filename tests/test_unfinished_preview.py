@@ -72,3 +72,30 @@ def test_a_preview_after_an_unfinished_apply_names_the_rows_it_detached(tmp_path
                             "again to finish it: it checks Katana again and sends only what is left.")
     assert again.rows["status"].tolist() == ["deleted", "deleted", "deleted", "not_on_resource"]
     assert app.state.store.stats()["requests"]["DELETE"] == 3, "nothing sent twice"
+
+
+def test_a_preview_after_a_finished_then_an_unfinished_apply_names_both(tmp_path, state):
+    """Applied whole once, then again and stopped before anything was sent: a preview still tells the
+    rows the finished apply took off from serials never there, beside the unfinished run's note."""
+    path = tmp_path / "two.csv"
+    path.write_text("resource_type,resource_id,serial_number\nMO,1,A\nMO,2,B\n")
+    app = create_app([rec(1, "A", resource_id=1)], api_key="k", rate_limit=(1000, 1.0))
+    down, stop = [False], down_after_deletes(0)
+    server = SandboxServer(Refusing(app, lambda *request: down[0] and stop(*request))).start()
+    try:
+        run = dict(base_url=server.base_url, api_key="k", state_dir=state, client_options=FAST)
+        first = sn.read(path).apply(**run)
+        assert first.rows["status"].tolist() == ["deleted", "not_on_resource"]
+        app.state.store.add(rec(2, "B", resource_id=2))  # B arrives; the next apply finds Katana gone
+        down[0] = True
+        stopped = sn.read(path).apply(**run)
+        assert stopped.exit_code == 2
+        down[0] = False
+        preview = sn.read(path).preview(**run)
+    finally:
+        server.stop()
+    assert any("did not finish" in note for note in preview.notes)
+    assert preview.rows["status"].tolist() == ["not_on_resource", "planned"]
+    assert preview.rows.at[0, "message"] == (f"serial 'A' is not on Manufacturing order 1 now: detached on "
+                                             f"{first.rows.at[0, 'checked_at']} by run {first.run_id}, an apply of "
+                                             "this file")
