@@ -64,13 +64,13 @@ class PacedTransport(httpx.AsyncBaseTransport):
                 if request.method in WRITES and self.holds.writes:
                     raise RequestNotSent()
                 self.stats.requests[request.method] += 1
-                if self.stats.on_request is not None:
-                    self.stats.on_request()
                 response = await self._send(request)
                 answer = self._learn(response, grant.sent_at)
             finally:
                 quota, reset_at = answer or (None, None)
                 self.ledger.finish(grant, quota, reset_at)
+            if self.stats.on_request is not None:  # told once its grant is settled: a callback cannot cost it
+                self.stats.on_request()
             if response.status_code == 429:
                 self._block(response)
             return response

@@ -55,7 +55,7 @@ class ClientStats:
     meter: WaitMeter | None = None
     #: Of the waits, the seconds while another sn-importer run drew from the shared budget (set by the client).
     waited_for_others: Callable[[], float] = lambda: 0.0
-    #: Called as each request goes out, so a progress display counts requests as they are sent rather
+    #: Called as each request is answered, so a progress display counts requests as they go rather
     #: than when a resource is through (a resource's lists and DELETEs take seconds under the quota).
     on_request: Callable[[], None] | None = None
 
