@@ -89,7 +89,7 @@ def hidden_rows_note(sheet: Sheet, hidden) -> str | None:
     """
     if not hidden or not len(sheet.data):
         return None
-    numbers = sheet.numbers()
+    hidden, numbers = set(hidden), sheet.numbers()  # a filter can hide most of a long sheet
     if isinstance(numbers, range):
         positions = sorted(n - numbers.start for n in hidden if n in numbers)
     else:
