@@ -177,13 +177,15 @@ def test_an_undos_report_or_removed_records_given_to_apply_detach_nothing_again(
         removed = tmp_path / "drop.results.removed.csv"
         removed.write_text(",".join(REMOVED_COLUMNS) + "\n100,R1-0,ManufacturingOrder,1,tx,2026-01-01T00:00:00Z,1,row 2\n")
         given.append(removed)
+    said = {given[0]: "an undo's report (serials put back; applying it would detach them again)"}
+    if report == "csv":
+        said[given[1]] = "an apply's removed records (serials already detached)"
     for path in given:
         for mode in (("validate",), ("apply", "--base-url", server.base_url, "--state-dir", tmp_path / "state")):
             again = run_cli(mode[0], path, *mode[1:], env=KEY)
             assert again.returncode == 2, again.stdout
             assert "no sheet of serials to detach; give the sheet you filled in, or its results file" in again.stderr
-    assert "an undo's report (serials put back; applying it would detach them again)" in again.stderr or \
-        "an apply's removed records (serials already detached)" in again.stderr
+            assert said[path] in again.stderr, (path, again.stderr)
     assert tenant(server) == before and server.store.stats()["requests"]["DELETE"] == 8
 
 
