@@ -45,8 +45,8 @@ def read_csv(path: Path, template: Template, limits: Limits = LIMITS) -> SourceF
     for cells in head:
         guard.check_columns(path, len(cells), limits)
     found = locate(head, template)
-    if not isinstance(found, str) and earlier_records(found.cells):  # an apply's removed records, an undo's report
-        found = earlier_records(found.cells)
+    if not isinstance(found, str) and (earlier := earlier_records(found.cells)):  # removed records, an undo's report
+        found = earlier
     if isinstance(found, str):
         said = [legacy_note(path, legacy)] if legacy else []
         return SourceFile(path, "csv", [], [(path.name, found)], delimiter, encoding, sheet_notes=said)

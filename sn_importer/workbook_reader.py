@@ -36,8 +36,8 @@ def read_excel(path: Path, template: Template, limits: Limits) -> SourceFile:
                 skipped.append((meta.name, reason))
                 continue
             sheet = _read_sheet(path, cells, package, meta.name, template)
-            if isinstance(sheet, Sheet) and earlier_records(sheet.header):
-                skipped.append((meta.name, earlier_records(sheet.header)))
+            if isinstance(sheet, Sheet) and (earlier := earlier_records(sheet.header)):
+                skipped.append((meta.name, earlier))
             elif isinstance(sheet, Sheet):
                 _show_numbers(path, facts, sheet)
                 _show_unseen_results(path, facts, sheet)
@@ -105,8 +105,8 @@ def read_office(path: Path, template: Template, limits: Limits) -> SourceFile:
         reason = "hidden sheet" if not office_sheet.visible else \
             None if template.wants_sheet(office_sheet.name) else LEFT_OUT
         found = reason or _find_sheet(office_sheet.name, _padded(office_sheet.rows), template)
-        if isinstance(found, Sheet) and earlier_records(found.header):
-            skipped.append((office_sheet.name, earlier_records(found.header)))
+        if isinstance(found, Sheet) and (earlier := earlier_records(found.header)):
+            skipped.append((office_sheet.name, earlier))
         elif isinstance(found, Sheet):
             _show_office_numbers(found, office_sheet)
             _refuse_dates(found)
